@@ -7,3 +7,24 @@ pub mod verdict;
 
 pub use action::{Action, Answer, CodeSource, FormatError, ParsedMessage};
 pub use verdict::{BBox, BinaryLabel, Label, Scores, Verdict, VerdictLabel};
+pub mod image;
+pub mod imageops;
+pub mod loader;
+pub mod registry;
+
+pub use image::{ImageBuf, ImageError, ImageMeta};
+pub use registry::{ForensicOperator, OperatorSpec, Registry};
+pub mod executor;
+pub mod executors;
+pub mod observe;
+pub mod policy;
+
+pub use executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation, ToolKind, ToolUse};
+pub use policy::{Conversation, Message, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
+pub mod agent;
+pub mod config;
+pub mod trajectory;
+
+pub use agent::{run_episode, ArtifactSink, DirArtifacts, EpisodeInput, NoArtifacts};
+pub use config::AgentConfig;
+pub use trajectory::{Trajectory, Turn};

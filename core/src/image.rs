@@ -1,0 +1,206 @@
+//! Image handles: decoded RGB8 pixels, the untouched source file, and metadata.
+//! Decoding is where hostile input arrives, so every limit is checked here.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use image::{ImageFormat, ImageReader, RgbImage};
+use serde::{Deserialize, Serialize};
+use trutheye_plugin_api::{jpeg, ImageRef};
+
+/// Default cap on decoded pixels (64 MP): well above any camera photo in the
+/// benchmarks, well below what would exhaust memory on a small machine.
+pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
+
+/// Why an image could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The file could not be read.
+    #[error("{path}: cannot read file: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not an image format we decode.
+    #[error("{path}: not a supported image (no JPEG/PNG/TIFF/BMP/WebP signature)")]
+    UnknownFormat {
+        /// The file.
+        path: String,
+    },
+    /// Larger than the configured pixel cap (decompression-bomb guard).
+    #[error("{path}: {width}x{height} = {mp:.1} megapixels exceeds the limit of {limit_mp:.1} MP (decompression-bomb guard; raise --max-pixels if this is intended)")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// Declared size in megapixels.
+        mp: f64,
+        /// Limit in megapixels.
+        limit_mp: f64,
+    },
+    /// The decoder failed (truncated or corrupt data).
+    #[error("{path}: corrupt or truncated {format} data: {detail}")]
+    Decode {
+        /// The file.
+        path: String,
+        /// Detected format.
+        format: String,
+        /// Decoder message.
+        detail: String,
+    },
+    /// Zero width or height.
+    #[error("{path}: image has zero width or height")]
+    Empty {
+        /// The file.
+        path: String,
+    },
+}
+
+/// Facts about an image that the prompt and the report show.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageMeta {
+    /// Where it came from (a path, or a description such as `crop of image_clue_0`).
+    pub origin: String,
+    /// Source format (`jpeg`, `png`, ...) when it is a file.
+    pub format: Option<String>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Colour layout of the file before conversion to RGB8 (`rgb8`, `l16`, `rgba8`, ...).
+    pub color: Option<String>,
+    /// File size in bytes.
+    pub file_bytes: Option<u64>,
+    /// Estimated IJG quality of a JPEG (from its luma table).
+    pub jpeg_quality: Option<u8>,
+    /// Chroma subsampling of a JPEG.
+    pub jpeg_subsampling: Option<String>,
+}
+
+/// A decoded image: RGB8 pixels, plus the source file bytes when untouched.
+#[derive(Clone, Debug)]
+pub struct ImageBuf {
+    /// The pixels.
+    pub rgb: Arc<RgbImage>,
+    /// The untouched source file, for operators that read JPEG internals.
+    pub encoded: Option<Arc<Vec<u8>>>,
+    /// Metadata.
+    pub meta: ImageMeta,
+}
+
+impl ImageBuf {
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.rgb.width()
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.rgb.height()
+    }
+
+    /// Wraps derived pixels (a crop, an enhanced copy): no source file.
+    pub fn derived(rgb: RgbImage, origin: impl Into<String>) -> Self {
+        let meta = ImageMeta { origin: origin.into(), width: rgb.width(), height: rgb.height(), ..Default::default() };
+        Self { rgb: Arc::new(rgb), encoded: None, meta }
+    }
+
+    /// The borrowed view operators receive.
+    pub fn as_ref(&self) -> ImageRef<'_> {
+        ImageRef {
+            width: self.rgb.width() as usize,
+            height: self.rgb.height() as usize,
+            rgb: self.rgb.as_raw(),
+            encoded: self.encoded.as_deref().map(|v| v.as_slice()),
+            format: self.meta.format.as_deref(),
+        }
+    }
+
+    /// Loads and decodes a file with a pixel cap.
+    pub fn open(path: &Path, max_pixels: u64) -> Result<Self, ImageError> {
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: p.clone(), source })?;
+        Self::decode(bytes, &p, max_pixels)
+    }
+
+    /// Decodes bytes (the origin names them in errors).
+    pub fn decode(bytes: Vec<u8>, origin: &str, max_pixels: u64) -> Result<Self, ImageError> {
+        let format = image::guess_format(&bytes).map_err(|_| ImageError::UnknownFormat { path: origin.into() })?;
+        let fmt_name = format_name(format);
+        let decode_err = |e: image::ImageError| ImageError::Decode {
+            path: origin.into(),
+            format: fmt_name.clone(),
+            detail: e.to_string(),
+        };
+        // Read the declared size first so a bomb is refused before any allocation.
+        let (w, h) = ImageReader::with_format(std::io::Cursor::new(&bytes), format)
+            .into_dimensions()
+            .map_err(decode_err)?;
+        if w == 0 || h == 0 {
+            return Err(ImageError::Empty { path: origin.into() });
+        }
+        let pixels = w as u64 * h as u64;
+        if pixels > max_pixels {
+            return Err(ImageError::TooLarge {
+                path: origin.into(),
+                width: w,
+                height: h,
+                mp: pixels as f64 / 1e6,
+                limit_mp: max_pixels as f64 / 1e6,
+            });
+        }
+        let mut reader = ImageReader::with_format(std::io::Cursor::new(&bytes), format);
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(w);
+        limits.max_image_height = Some(h);
+        // 16-bit RGBA plus a conversion copy is the worst case.
+        limits.max_alloc = Some(pixels.saturating_mul(8 + 3).saturating_add(1 << 20));
+        reader.limits(limits);
+        let dynimg = reader.decode().map_err(decode_err)?;
+        let color = format!("{:?}", dynimg.color()).to_lowercase();
+        let rgb = dynimg.to_rgb8();
+        let (jpeg_quality, jpeg_subsampling) = if format == ImageFormat::Jpeg {
+            match jpeg::parse(&bytes) {
+                Ok(info) => (info.estimate_quality().map(|q| q.0), Some(info.subsampling())),
+                Err(_) => (None, None),
+            }
+        } else {
+            (None, None)
+        };
+        let meta = ImageMeta {
+            origin: origin.into(),
+            format: Some(fmt_name),
+            width: rgb.width(),
+            height: rgb.height(),
+            color: Some(color),
+            file_bytes: Some(bytes.len() as u64),
+            jpeg_quality,
+            jpeg_subsampling,
+        };
+        Ok(Self { rgb: Arc::new(rgb), encoded: Some(Arc::new(bytes)), meta })
+    }
+
+    /// One line describing the image, as the prompt shows it.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{}x{} px", self.width(), self.height());
+        if let Some(f) = &self.meta.format {
+            s += &format!(", {f}");
+        }
+        if let Some(q) = self.meta.jpeg_quality {
+            s += &format!(", estimated JPEG quality {q}");
+        }
+        if let Some(ss) = &self.meta.jpeg_subsampling {
+            s += &format!(", chroma {ss}");
+        }
+        s
+    }
+}
+
+fn format_name(f: ImageFormat) -> String {
+    f.extensions_str().first().map(|e| if *e == "jpg" { "jpeg" } else { e }).unwrap_or("unknown").to_string()
+}
