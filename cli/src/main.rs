@@ -1,1 +1,82 @@
-fn main() {}
+//! `trutheye`: agentic image forensics from the command line.
+
+mod analyze;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use trutheye_core::cli::{OpArgs, PluginDirs, PluginsCommand};
+
+/// Agentic image forensics: a policy (a model, or the built-in scripted agent)
+/// investigates an image with forensic operators and image-operation code, and
+/// concludes authentic, synthetic or tampered, with a localization and a trace.
+#[derive(Parser, Debug)]
+#[command(name = "trutheye", version, about, long_about = None, after_help = "Examples:\n  trutheye analyze samples/tampered-copymove.jpg\n  trutheye analyze photos/ --strategy registry --json --out runs/a\n  trutheye plugins list\n  trutheye op srm photo.jpg -o srm.png\n\nLogs: -v (info), -vv (debug), or RUST_LOG.")]
+struct Cli {
+    #[command(flatten)]
+    plugins: PluginDirs,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Investigate images and print a verdict with the reasoning trace.
+    Analyze(analyze::AnalyzeArgs),
+    /// Inspect the operator plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+    /// Run one operator on an image and save its maps.
+    Op(OpArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    install_panic_hook();
+    let result = match &cli.command {
+        Command::Analyze(a) => analyze::run(a, &cli.plugins),
+        Command::Plugins(p) => trutheye_core::cli::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
+        Command::Op(o) => trutheye_core::cli::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// A bug must not greet the user with a Rust backtrace: print one line that says
+/// it is ours, with the location, and let the caller record the failure.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("internal error (a trutheye bug, please report it): {msg}{at}");
+    }));
+}

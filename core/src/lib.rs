@@ -28,3 +28,4 @@ pub mod trajectory;
 pub use agent::{run_episode, ArtifactSink, DirArtifacts, EpisodeInput, NoArtifacts};
 pub use config::AgentConfig;
 pub use trajectory::{Trajectory, Turn};
+pub mod cli;

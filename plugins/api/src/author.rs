@@ -215,6 +215,8 @@ pub fn declare<O: Operator>() -> AbiOperator {
 /// The `extern "C"` entry point for `O`. Panics must not unwind across the
 /// boundary (that aborts the host), so they are caught here and turned into errors.
 extern "C" fn trampoline<O: Operator>(image: AbiImage<'_>, params: RStr<'_>) -> RResult<AbiOutput, RString> {
+    quiet_panics_in_operators();
+    IN_OPERATOR.with(|f| f.set(true));
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<AbiOutput, String> {
         let image = ImageRef::from_abi(&image)?;
         let params: serde_json::Value = if params.as_str().trim().is_empty() {
@@ -224,6 +226,7 @@ extern "C" fn trampoline<O: Operator>(image: AbiImage<'_>, params: RStr<'_>) -> 
         };
         O::default().run(&image, &params).map(Output::into_abi)
     }));
+    IN_OPERATOR.with(|f| f.set(false));
     match result {
         Ok(Ok(out)) => ROk(out),
         Ok(Err(msg)) => RErr(msg.into()),
@@ -236,6 +239,26 @@ extern "C" fn trampoline<O: Operator>(image: AbiImage<'_>, params: RStr<'_>) -> 
             RErr(format!("operator `{}` panicked: {msg}", O::NAME).into())
         }
     }
+}
+
+thread_local! {
+    static IN_OPERATOR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A panic inside an operator is caught and returned as an error, so the default
+/// hook's `thread panicked at ...` message must not reach the user. The hook is
+/// installed once per copy of `std` (a cdylib has its own) and defers to the
+/// previous hook for panics outside operators.
+fn quiet_panics_in_operators() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_OPERATOR.with(|f| f.get()) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Collects operator declarations; used by [`export_plugin!`](crate::export_plugin).

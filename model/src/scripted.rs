@@ -1,0 +1,347 @@
+//! The scripted policy: a deterministic forensic agent that needs no weights. It
+//! writes the same protocol a model writes (`<think>`, `<code>` / `<tool_call>`,
+//! `<answer>`), which goes through the same parser and executors, and reads the
+//! same observation text a model reads. It follows ForenAgent's four stages:
+//! global perception (operators on the whole image), local focusing (crop the
+//! most anomalous region), iterative probing (operators on the crop) and holistic
+//! adjudication (a linear scorer over the numbers the operators reported).
+//!
+//! The scorer's weights live in `configs/scripted.toml`; how they were chosen is
+//! documented there. Under the `none` strategy there is no evidence to gather, so
+//! the policy answers the prior it is configured with and says so.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use trutheye_core::{Conversation, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
+
+/// The built-in scripted configuration (`configs/scripted.toml`).
+pub const DEFAULT_SCRIPTED_CONFIG: &str = include_str!("../../configs/scripted.toml");
+
+/// Linear score of one class: `bias + Σ weight[f] * clamp(feature[f])`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassScore {
+    /// Constant term.
+    pub bias: f64,
+    /// Feature name (`<operator>.<stat>` on the whole image, `probe.<operator>.<stat>` on the crop) → weight.
+    pub weights: BTreeMap<String, f64>,
+}
+
+/// The adjudication scorer. Authentic is the reference class with score 0;
+/// probabilities are the softmax of `[0, synthetic, tampered]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scorer {
+    /// Features are clipped to ±this before weighting, so one extreme operator
+    /// reading cannot decide alone.
+    pub clip: f64,
+    /// Synthetic score.
+    pub synthetic: ClassScore,
+    /// Tampered score.
+    pub tampered: ClassScore,
+}
+
+/// What the policy does, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stages {
+    /// Operators run on the whole image (global perception).
+    pub global_operators: Vec<String>,
+    /// Operators run on the crop (iterative probing).
+    pub probe_operators: Vec<String>,
+    /// Margin added around the most anomalous region before cropping, as a fraction of its size.
+    pub crop_margin: f64,
+    /// Smallest crop side in pixels.
+    pub min_crop: u32,
+}
+
+/// `configs/scripted.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedConfig {
+    /// The plan.
+    pub stages: Stages,
+    /// The adjudication.
+    pub scorer: Scorer,
+}
+
+impl ScriptedConfig {
+    /// Parses TOML; unknown keys are errors naming the key.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim()))
+    }
+
+    /// Loads a file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// The built-in configuration.
+    pub fn builtin() -> Self {
+        // Checked by a unit test; cannot fail at run time.
+        Self::from_toml(DEFAULT_SCRIPTED_CONFIG, "configs/scripted.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Class probabilities `(authentic, synthetic, tampered)` for a feature set.
+    pub fn score(&self, features: &BTreeMap<String, f64>) -> [f64; 3] {
+        let lin = |c: &ClassScore| {
+            c.bias
+                + c.weights
+                    .iter()
+                    .map(|(k, w)| w * features.get(k).copied().unwrap_or(0.0).clamp(-self.scorer.clip, self.scorer.clip))
+                    .sum::<f64>()
+        };
+        let s = [0.0, lin(&self.scorer.synthetic), lin(&self.scorer.tampered)];
+        let m = s.iter().cloned().fold(f64::MIN, f64::max);
+        let e: Vec<f64> = s.iter().map(|v| (v - m).exp()).collect();
+        let z: f64 = e.iter().sum();
+        [e[0] / z, e[1] / z, e[2] / z]
+    }
+}
+
+/// How actions are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Style {
+    Code,
+    Tool,
+    Hybrid,
+    NoTools,
+}
+
+/// The scripted policy for one strategy.
+pub struct ScriptedPolicy {
+    config: ScriptedConfig,
+    style: Style,
+}
+
+impl ScriptedPolicy {
+    /// A scripted policy for a strategy (`pvr`, `registry`, `hybrid`, `none`).
+    pub fn new(config: ScriptedConfig, strategy: &str) -> Result<Self, String> {
+        let style = match strategy {
+            "pvr" => Style::Code,
+            "registry" => Style::Tool,
+            "hybrid" => Style::Hybrid,
+            "none" => Style::NoTools,
+            other => return Err(format!("unknown strategy `{other}` (expected pvr, registry, hybrid or none)")),
+        };
+        Ok(Self { config, style })
+    }
+}
+
+/// Evidence parsed from the observations so far.
+#[derive(Default, Debug)]
+pub(crate) struct Evidence {
+    pub features: BTreeMap<String, f64>,
+    /// (score, bbox in image_clue_0 pixels, operator) of global regions.
+    pub regions: Vec<(f64, [u32; 4], String)>,
+    /// Name of the crop image in the registry style (`image_clue_k`).
+    pub crop_image: Option<String>,
+    pub failures: Vec<String>,
+}
+
+/// Reads operator outputs from observation texts: `[op on image] …`, `stats: {…}`,
+/// `most anomalous regions (…): [x1, y1, x2, y2] z=…; …` and `new image image_clue_k`.
+pub(crate) fn read_evidence(conv: &Conversation) -> Evidence {
+    let mut ev = Evidence::default();
+    for m in conv.messages.iter().filter(|m| m.role == Role::Tool) {
+        let mut current: Option<(String, bool)> = None;
+        for line in m.text.lines() {
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix('[') {
+                if let Some((head, _)) = rest.split_once(']') {
+                    if let Some((op, img)) = head.split_once(" on ") {
+                        current = Some((op.trim().to_string(), img.trim() == "image_clue_0"));
+                    }
+                }
+            }
+            if let Some(json) = line.strip_prefix("stats: ") {
+                if let (Some((op, global)), Ok(serde_json::Value::Object(o))) = (&current, serde_json::from_str::<serde_json::Value>(json)) {
+                    for (k, v) in o {
+                        if let Some(x) = v.as_f64() {
+                            let key = if *global { format!("{op}.{k}") } else { format!("probe.{op}.{k}") };
+                            ev.features.insert(key, x);
+                        }
+                    }
+                }
+            }
+            if let Some((_, list)) = line.split_once("most anomalous regions (image_clue_0 pixels): ") {
+                if let Some((op, true)) = &current {
+                    for item in list.split(';') {
+                        if let Some(r) = parse_region(item) {
+                            ev.regions.push((r.0, r.1, op.clone()));
+                        }
+                    }
+                }
+            }
+            if let Some(idx) = line.find("new image image_clue_") {
+                let name: String = line[idx + "new image ".len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if line.starts_with("cropped") {
+                    ev.crop_image = Some(name);
+                }
+            }
+            if line.starts_with("Error") {
+                ev.failures.push(line.chars().take(120).collect());
+            }
+        }
+    }
+    ev
+}
+
+fn parse_region(item: &str) -> Option<(f64, [u32; 4])> {
+    let (b, z) = item.trim().split_once("z=")?;
+    let nums: Vec<u32> = b.trim().trim_start_matches('[').trim_end_matches(']').split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let bbox: [u32; 4] = nums.try_into().ok()?;
+    Some((z.trim().parse().ok()?, bbox))
+}
+
+impl ScriptedPolicy {
+    fn root_size(conv: &Conversation) -> (u32, u32) {
+        conv.images.first().map(|i| (i.width(), i.height())).unwrap_or((0, 0))
+    }
+
+    fn crop_box(&self, ev: &Evidence, (w, h): (u32, u32)) -> [u32; 4] {
+        let best = ev.regions.iter().max_by(|a, b| a.0.total_cmp(&b.0));
+        let [x1, y1, x2, y2] = best.map(|r| r.1).unwrap_or([w / 4, h / 4, 3 * w / 4, 3 * h / 4]);
+        let m = self.config.stages.crop_margin;
+        let (bw, bh) = ((x2 - x1) as f64, (y2 - y1) as f64);
+        let half_w = (bw * (1.0 + 2.0 * m)).max(self.config.stages.min_crop as f64) / 2.0;
+        let half_h = (bh * (1.0 + 2.0 * m)).max(self.config.stages.min_crop as f64) / 2.0;
+        let (cx, cy) = ((x1 + x2) as f64 / 2.0, (y1 + y2) as f64 / 2.0);
+        let c = |v: f64, max: u32| v.round().clamp(0.0, max as f64) as u32;
+        [c(cx - half_w, w), c(cy - half_h, h), c(cx + half_w, w), c(cy + half_h, h)]
+    }
+
+    fn call(&self, op: &str, image: Option<&str>, code_var: Option<&str>) -> String {
+        let use_code = matches!(self.style, Style::Code);
+        if use_code {
+            let target = code_var.unwrap_or("image_clue_0");
+            format!("<code>\n{op}({target})\n</code>")
+        } else {
+            let args = match image {
+                Some(name) => format!("{{\"image\": \"{name}\"}}"),
+                None => "{}".to_string(),
+            };
+            format!("<tool_call>\n{{\"name\": \"{op}\", \"arguments\": {args}}}\n</tool_call>")
+        }
+    }
+
+    fn answer(&self, ev: &Evidence) -> String {
+        let p = self.config.score(&ev.features);
+        let labels = ["authentic", "synthetic", "tampered"];
+        let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
+        let mut answer = serde_json::json!({
+            "label": labels[best],
+            "scores": {"authentic": round3(p[0]), "synthetic": round3(p[1]), "tampered": round3(p[2])},
+        });
+        if best == 2 {
+            if let Some((_, b, _)) = ev.regions.iter().max_by(|a, b| a.0.total_cmp(&b.0)) {
+                answer["bbox"] = serde_json::json!(b);
+            }
+        }
+        let used: Vec<String> = ev.features.iter().filter(|(k, _)| self.weighted(k)).map(|(k, v)| format!("{k}={v:.2}")).collect();
+        let mut think = format!(
+            "Holistic adjudication. Evidence used: {}. Scores: authentic {:.2}, synthetic {:.2}, tampered {:.2}.",
+            if used.is_empty() { "none".to_string() } else { used.join(", ") },
+            p[0],
+            p[1],
+            p[2]
+        );
+        if !ev.failures.is_empty() {
+            think += &format!(" Some tools failed ({}), so their evidence is missing.", ev.failures.len());
+        }
+        format!("<think>{think}</think>\n<answer>{answer}</answer>")
+    }
+
+    fn weighted(&self, k: &str) -> bool {
+        self.config.scorer.synthetic.weights.contains_key(k) || self.config.scorer.tampered.weights.contains_key(k)
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+impl Policy for ScriptedPolicy {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+
+    fn next(&mut self, conv: &Conversation, _: ReplyLimits) -> Result<PolicyReply, PolicyError> {
+        let ev = read_evidence(conv);
+        if self.style == Style::NoTools {
+            let p = self.config.score(&BTreeMap::new());
+            return Ok(PolicyReply::text(format!(
+                "<think>No tools are available and this scripted policy has no visual model, so it cannot gather evidence; it answers its prior.</think>\n<answer>{{\"label\": \"authentic\", \"scores\": {{\"authentic\": {:.3}, \"synthetic\": {:.3}, \"tampered\": {:.3}}}}}</answer>",
+                p[0], p[1], p[2]
+            )));
+        }
+        let st = &self.config.stages;
+        let step = conv.assistant_turns();
+        let n_global = st.global_operators.len();
+        let text = if step < n_global {
+            let op = &st.global_operators[step];
+            let why = if step == 0 { "Global perception: start with low-level operators on the whole image." } else { "Global perception continues with another operator family." };
+            format!("<think>{why} Running {op} on image_clue_0.</think>\n{}", self.call(op, None, None))
+        } else if step == n_global {
+            let b = self.crop_box(&ev, Self::root_size(conv));
+            let best = ev.regions.iter().max_by(|a, b| a.0.total_cmp(&b.0));
+            let reason = match best {
+                Some((z, r, op)) => format!("The strongest anomaly is {op}'s region {r:?} (z={z:.1})."),
+                None => "No operator reported a region, so I look at the centre.".into(),
+            };
+            let action = match self.style {
+                Style::Tool => format!("<tool_call>\n{{\"name\": \"crop\", \"arguments\": {{\"bbox\": [{}, {}, {}, {}]}}}}\n</tool_call>", b[0], b[1], b[2], b[3]),
+                _ => format!("<code>\ncrop = image_clue_0.crop(({}, {}, {}, {}))\nprint(crop.size)\nresult = crop\n</code>", b[0], b[1], b[2], b[3]),
+            };
+            format!("<think>Local focusing. {reason} Cropping it with a margin.</think>\n{action}")
+        } else if step < n_global + 1 + st.probe_operators.len() {
+            let op = &st.probe_operators[step - n_global - 1];
+            let crop_name = ev.crop_image.clone();
+            let call = match self.style {
+                Style::Code => self.call(op, None, Some("crop")),
+                // Hybrid: the crop was made in code and shown as the newest image.
+                _ => self.call(op, crop_name.as_deref().or(Some("image_clue_0")), None),
+            };
+            format!("<think>Iterative probing: {op} on the cropped region.</think>\n{call}")
+        } else {
+            self.answer(&ev)
+        };
+        Ok(PolicyReply::text(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_config_parses_and_scores_are_a_distribution() {
+        let c = ScriptedConfig::builtin();
+        let p = c.score(&BTreeMap::new());
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        assert!(c.stages.global_operators.len() + c.stages.probe_operators.len() + 1 <= 7, "plan exceeds ForenAgent's 7-call budget");
+    }
+
+    #[test]
+    fn unknown_scorer_key_is_an_error() {
+        let bad = DEFAULT_SCRIPTED_CONFIG.replacen("[scorer]", "[scorer]\nclipp = 1.0", 1);
+        assert!(ScriptedConfig::from_toml(&bad, "x").unwrap_err().contains("clipp"));
+    }
+
+    #[test]
+    fn reads_stats_and_regions_from_observation_text() {
+        let mut conv = Conversation::default();
+        conv.push(Role::Tool, "[srm on image_clue_0] summary\nstats: {\"anomaly_z\": 4.5, \"residual_std\": 2.0}\nmost anomalous regions (image_clue_0 pixels): [1, 2, 30, 40] z=4.5; [5, 5, 9, 9] z=3.1", vec![]);
+        conv.push(Role::Tool, "cropped [1, 2, 30, 40] of image_clue_0: new image image_clue_2 (29x38).", vec![]);
+        conv.push(Role::Tool, "[prnu on image_clue_2] x\nstats: {\"anomaly_z\": 1.5}", vec![]);
+        let ev = read_evidence(&conv);
+        assert_eq!(ev.features.get("srm.anomaly_z"), Some(&4.5));
+        assert_eq!(ev.features.get("probe.prnu.anomaly_z"), Some(&1.5));
+        assert_eq!(ev.regions.len(), 2);
+        assert_eq!(ev.regions[0].1, [1, 2, 30, 40]);
+        assert_eq!(ev.crop_image.as_deref(), Some("image_clue_2"));
+    }
+}
