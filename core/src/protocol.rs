@@ -24,10 +24,10 @@
 //!     sometimes forget `</think>`): the think text runs up to that action tag. It is
 //!     `UnclosedTag{tag:"think"}` only when the message carries no action at all
 //!     (this is also what runaway `<think>\n<think>\n…` repetition gives).
-//!   - A `</think>` before any `<think>` and before any action is accepted, and
-//!     everything before it is the think text (Qwen3 / DeepSeek-R1 chat templates
-//!     pre-fill the opening `<think>` in the prompt). Any other stray `</think>` is
-//!     ignored.
+//!   - When the first think tag in the message is a `</think>`, everything before
+//!     it is the think text, including any tags it mentions (Qwen3 / DeepSeek-R1
+//!     chat templates pre-fill the opening `<think>` in the prompt). Any other stray
+//!     `</think>` is ignored.
 //! * **Actions.** Inside an action tag only its own closing tag is looked for, so
 //!   code may contain `<`, `>` or even other tag names. An action tag that never
 //!   closes is `UnclosedTag`; a closing action tag with no opening one (outside any
@@ -209,20 +209,25 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMessage, FormatError> {
 
     let mut thinks: Vec<&str> = Vec::new();
     let mut actions: Vec<(Tag, &str)> = Vec::new();
-    let mut seen_think_tag = false;
     let mut pos = 0;
-    while let Some(hit) = next_tag(s, pos) {
-        match (hit.tag, hit.close) {
-            (Tag::Think, true) => {
-                // Prefilled `<think>`: everything before the first `</think>` is reasoning.
-                if !seen_think_tag && actions.is_empty() {
-                    thinks.push(s.get(..hit.start).unwrap_or(""));
-                }
-                seen_think_tag = true;
+    // Prefilled `<think>` (the chat template opened it): when the first think tag
+    // is a `</think>`, everything before it is reasoning, whatever tags it mentions.
+    let mut scan = 0;
+    while let Some(hit) = next_tag(s, scan) {
+        if hit.tag == Tag::Think {
+            if hit.close {
+                thinks.push(s.get(..hit.start).unwrap_or(""));
                 pos = hit.end;
             }
+            break;
+        }
+        scan = hit.end;
+    }
+    while let Some(hit) = next_tag(s, pos) {
+        match (hit.tag, hit.close) {
+            // A stray `</think>` elsewhere is harmless.
+            (Tag::Think, true) => pos = hit.end,
             (Tag::Think, false) => {
-                seen_think_tag = true;
                 if let Some(close) = find_close(s, hit.end, Tag::Think) {
                     thinks.push(s.get(hit.end..close.start).unwrap_or(""));
                     pos = close.end;
@@ -620,6 +625,9 @@ fn bbox_from_value(v: &Value) -> Option<[f64; 4]> {
     }
 }
 
+/// Longest text scanned for one bracketed box, in bytes.
+const MAX_BBOX_SPAN: usize = 256;
+
 /// The first bracketed group of exactly four numbers: returns the box and the byte
 /// range it covers.
 fn find_bbox(text: &str) -> Option<([f64; 4], usize, usize)> {
@@ -628,7 +636,11 @@ fn find_bbox(text: &str) -> Option<([f64; 4], usize, usize)> {
     while let Some(off) = text.get(search..)?.find(['[', '(']) {
         let start = search + off;
         let rest = text.get(start..)?;
-        let len = rest.char_indices().find(|&(_, c)| !span_char(c)).map_or(rest.len(), |(i, _)| i);
+        // A box never needs more than MAX_BBOX_SPAN bytes; the cap keeps `[[[[…` linear.
+        let len = rest
+            .char_indices()
+            .find(|&(i, c)| i >= MAX_BBOX_SPAN || !span_char(c))
+            .map_or(rest.len(), |(i, _)| i);
         let span = rest.get(..len)?;
         let nums: Vec<f64> = span
             .split(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+')))
@@ -914,6 +926,13 @@ mod tests {
         let deep = format!("<tool_call>{}</tool_call>", "[".repeat(100_000));
         assert!(matches!(parse(deep.as_bytes()), Err(FormatError::InvalidToolCall { .. })));
         let deep = format!("<answer>{}tampered</answer>", "{".repeat(100_000));
-        let _ = parse(deep.as_bytes());
+        assert!(parse(deep.as_bytes()).is_ok());
+        // Pathological inputs stay fast (no quadratic scans).
+        let start = std::time::Instant::now();
+        for body in ["[".repeat(200_000), "(1,".repeat(60_000), "<".repeat(200_000), "<think>".repeat(30_000)] {
+            let _ = parse(format!("<answer>{body}</answer>").as_bytes());
+            let _ = parse(body.as_bytes());
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
     }
 }
