@@ -1,0 +1,191 @@
+//! The `trutheye` binary end to end: every strategy on a real JPEG, the JSON
+//! output, and every bad input from the spine issue, each a clear line, never a
+//! panic message.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{Rgb, RgbImage};
+
+fn trutheye() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trutheye"));
+    c.env_remove("TRUTHEYE_PLUGIN_PATH").env_remove("RUST_LOG");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    trutheye().args(args).output().expect("run trutheye")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A photo-like JPEG: smooth gradients, sensor-like noise, and a pasted patch of
+/// much smoother content.
+fn write_photo(dir: &Path) -> PathBuf {
+    let mut seed = 7u32;
+    let img = RgbImage::from_fn(320, 240, |x, y| {
+        seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+        let n = (seed >> 28) as i32 - 8;
+        let smooth = (200..280).contains(&x) && (60..140).contains(&y);
+        let base = (x / 3 + y / 2) as i32 + if smooth { 0 } else { n };
+        let v = base.clamp(0, 255) as u8;
+        Rgb([v, v.saturating_add(10), v / 2])
+    });
+    let p = dir.join("photo.jpg");
+    img.save(&p).expect("write jpeg");
+    p
+}
+
+fn assert_no_panic(o: &Output) {
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(!all.contains("panicked at") && !all.contains("RUST_BACKTRACE"), "panic leaked:\n{all}");
+}
+
+#[test]
+fn help_is_useful_on_its_own() {
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    let h = text(&o.stdout);
+    for word in ["analyze", "plugins", "op", "--plugin-dir", "Examples"] {
+        assert!(h.contains(word), "help lacks {word}:\n{h}");
+    }
+}
+
+#[test]
+fn analyze_runs_every_strategy_and_prints_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = write_photo(dir.path());
+    let photo = photo.to_str().expect("utf-8 path");
+    for strategy in ["pvr", "registry", "hybrid", "none"] {
+        let out = dir.path().join(format!("out-{strategy}"));
+        let o = run(&["analyze", photo, "--strategy", strategy, "--json", "--out", out.to_str().expect("path")]);
+        assert_no_panic(&o);
+        assert!(o.status.success(), "{strategy}: {}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).expect("one JSON object");
+        assert!(["authentic", "synthetic", "tampered"].contains(&v["label"].as_str().unwrap_or("")), "{v}");
+        assert_eq!(v["strategy"], strategy);
+        assert_eq!(v["forced"], false, "scripted policy answers within budget: {v}");
+        let scores = &v["scores"];
+        let sum: f64 = ["authentic", "synthetic", "tampered"].iter().map(|k| scores[k].as_f64().unwrap_or(0.0)).sum();
+        assert!((sum - 1.0).abs() < 0.01, "scores sum to 1: {v}");
+        if strategy != "none" {
+            assert!(v["tool_calls"].as_u64().unwrap_or(0) >= 4, "the scripted agent uses tools: {v}");
+        }
+        let traj = std::fs::read_to_string(out.join("trajectories.jsonl")).expect("trajectory written");
+        let t: serde_json::Value = serde_json::from_str(traj.lines().next().unwrap_or("")).expect("trajectory JSON");
+        assert_eq!(t["schema"], 1);
+        if strategy != "none" {
+            let errors: Vec<&serde_json::Value> = t["turns"].as_array().expect("turns").iter().filter(|t| !t["observation"]["error"].is_null()).collect();
+            assert!(errors.is_empty(), "{strategy}: tool errors in the scripted run: {errors:?}");
+        }
+    }
+}
+
+#[test]
+fn human_report_shows_verdict_and_trace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = write_photo(dir.path());
+    let o = run(&["analyze", photo.to_str().expect("path"), "--strategy", "registry"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    for needle in ["verdict:", "scores:", "trace:", "think:", "tool: srm", "[srm on image_clue_0]", "answer:"] {
+        assert!(s.contains(needle), "report lacks {needle}:\n{s}");
+    }
+}
+
+#[test]
+fn bad_inputs_fail_with_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let good = write_photo(d);
+    let notimg = d.join("notes.jpg");
+    std::fs::write(&notimg, "just text").expect("write");
+    let truncated = d.join("cut.jpg");
+    let bytes = std::fs::read(&good).expect("read");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 4]).expect("write");
+    let empty_dir = d.join("empty");
+    std::fs::create_dir(&empty_dir).expect("mkdir");
+    let bad_cfg = d.join("bad.toml");
+    std::fs::write(&bad_cfg, "[budget]\nmax_turns = \"many\"\n").expect("write");
+    let missing = d.join("missing.jpg");
+
+    // A batch goes on past bad files, records each, and exits 1.
+    let o = run(&["analyze", missing.to_str().expect("p"), notimg.to_str().expect("p"), truncated.to_str().expect("p"), good.to_str().expect("p"), "--json"]);
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let lines: Vec<serde_json::Value> = text(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 4, "one object per input");
+    assert!(lines[0]["error"].as_str().unwrap_or("").contains("missing.jpg"));
+    assert!(lines[1]["error"].as_str().unwrap_or("").contains("not a supported image"));
+    assert!(lines[2]["error"].is_string() || lines[2]["label"].is_string(), "truncated JPEG: error or a decoded verdict");
+    assert!(lines[3]["error"].is_null() && lines[3]["label"].is_string());
+    for l in text(&o.stderr).lines() {
+        assert!(l.starts_with("error: ") || l.starts_with("warning: "), "stderr line: {l}");
+    }
+
+    let o = run(&["analyze", empty_dir.to_str().expect("p")]);
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("contains no images"), "{}", text(&o.stderr));
+
+    let o = run(&["analyze", good.to_str().expect("p"), "--config", bad_cfg.to_str().expect("p")]);
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(2));
+    let e = text(&o.stderr);
+    assert!(e.contains("bad.toml") && e.lines().count() == 1, "{e}");
+}
+
+#[test]
+fn decompression_bomb_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 10000x10000 8-bit gray PNG: 100 MP of zeros compresses to a small file.
+    let bomb = dir.path().join("bomb.png");
+    let img = image::GrayImage::new(10_000, 10_000);
+    img.save(&bomb).expect("write bomb");
+    assert!(std::fs::metadata(&bomb).expect("meta").len() < 1_000_000);
+    let o = run(&["analyze", bomb.to_str().expect("p")]);
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    let e = text(&o.stderr);
+    assert!(e.contains("bomb.png") && e.contains("100.0 megapixels") && e.contains("exceeds"), "{e}");
+}
+
+#[test]
+fn replayed_garbage_is_fed_back_and_the_verdict_is_forced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = write_photo(dir.path());
+    let script = dir.path().join("script.jsonl");
+    std::fs::write(&script, "\"<tool_call>{not json</tool_call>\"\n{\"text_hex\": \"3c616e737765723eff3c2f616e737765723e\"}\n\"<code>\\nprint(1)\"\n\"<answer>real</answer>\"\n").expect("write");
+    let o = run(&["analyze", photo.to_str().expect("p"), "--policy", "replay", "--script", script.to_str().expect("p"), "--json"]);
+    assert_no_panic(&o);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).expect("json");
+    assert_eq!(v["forced"], true, "{v}");
+    assert_eq!(v["format_errors"], 3);
+    assert!(v["forced_reason"].as_str().unwrap_or("").contains("consecutive format errors"));
+}
+
+#[test]
+fn plugins_list_and_op_work() {
+    let o = run(&["plugins", "list", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let ops: Vec<&str> = v["operators"].as_array().expect("operators").iter().filter_map(|o| o["name"].as_str()).collect();
+    for name in ["srm", "fft_residual", "jpeg_ghost", "ela", "block_variance"] {
+        assert!(ops.contains(&name), "{name} missing from {ops:?}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = write_photo(dir.path());
+    let out = dir.path().join("srm.png");
+    let o = run(&["op", "srm", photo.to_str().expect("p"), "-o", out.to_str().expect("p"), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(out.exists());
+    let o = run(&["op", "nope", photo.to_str().expect("p")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("unknown operator `nope`"));
+    let o = run(&["op", "srm", photo.to_str().expect("p"), "--param", "bogus=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("bogus"), "{}", text(&o.stderr));
+}
