@@ -49,6 +49,8 @@ pub struct Scorer {
 pub struct Stages {
     /// Operators run on the whole image (global perception).
     pub global_operators: Vec<String>,
+    /// Operators whose top region picks the crop, in priority order (local focusing).
+    pub localizers: Vec<String>,
     /// Operators run on the crop (iterative probing).
     pub probe_operators: Vec<String>,
     /// Margin added around the most anomalous region before cropping, as a fraction of its size.
@@ -203,8 +205,7 @@ impl ScriptedPolicy {
     }
 
     fn crop_box(&self, ev: &Evidence, (w, h): (u32, u32)) -> [u32; 4] {
-        let best = ev.regions.iter().max_by(|a, b| a.0.total_cmp(&b.0));
-        let [x1, y1, x2, y2] = best.map(|r| r.1).unwrap_or([w / 4, h / 4, 3 * w / 4, 3 * h / 4]);
+        let [x1, y1, x2, y2] = self.focus(ev).map(|r| r.1).unwrap_or([w / 4, h / 4, 3 * w / 4, 3 * h / 4]);
         let m = self.config.stages.crop_margin;
         let (bw, bh) = ((x2 - x1) as f64, (y2 - y1) as f64);
         let half_w = (bw * (1.0 + 2.0 * m)).max(self.config.stages.min_crop as f64) / 2.0;
@@ -212,6 +213,17 @@ impl ScriptedPolicy {
         let (cx, cy) = ((x1 + x2) as f64 / 2.0, (y1 + y2) as f64 / 2.0);
         let c = |v: f64, max: u32| v.round().clamp(0.0, max as f64) as u32;
         [c(cx - half_w, w), c(cy - half_h, h), c(cx + half_w, w), c(cy + half_h, h)]
+    }
+
+    /// The region to focus on: the top region of the first localizer that reported
+    /// one, else the strongest region of any operator.
+    fn focus<'a>(&self, ev: &'a Evidence) -> Option<&'a (f64, [u32; 4], String)> {
+        self.config
+            .stages
+            .localizers
+            .iter()
+            .find_map(|op| ev.regions.iter().filter(|r| &r.2 == op).max_by(|a, b| a.0.total_cmp(&b.0)))
+            .or_else(|| ev.regions.iter().max_by(|a, b| a.0.total_cmp(&b.0)))
     }
 
     fn call(&self, op: &str, image: Option<&str>, code_var: Option<&str>) -> String {
@@ -237,7 +249,7 @@ impl ScriptedPolicy {
             "scores": {"authentic": round3(p[0]), "synthetic": round3(p[1]), "tampered": round3(p[2])},
         });
         if best == 2 {
-            if let Some((_, b, _)) = ev.regions.iter().max_by(|a, b| a.0.total_cmp(&b.0)) {
+            if let Some((_, b, _)) = self.focus(ev) {
                 answer["bbox"] = serde_json::json!(b);
             }
         }
@@ -287,9 +299,8 @@ impl Policy for ScriptedPolicy {
             format!("<think>{why} Running {op} on image_clue_0.</think>\n{}", self.call(op, None, None))
         } else if step == n_global {
             let b = self.crop_box(&ev, Self::root_size(conv));
-            let best = ev.regions.iter().max_by(|a, b| a.0.total_cmp(&b.0));
-            let reason = match best {
-                Some((z, r, op)) => format!("The strongest anomaly is {op}'s region {r:?} (z={z:.1})."),
+            let reason = match self.focus(&ev) {
+                Some((z, r, op)) => format!("The most suspicious region is {op}'s {r:?} (z={z:.1})."),
                 None => "No operator reported a region, so I look at the centre.".into(),
             };
             let action = match self.style {
