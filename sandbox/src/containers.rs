@@ -1,0 +1,135 @@
+//! In-place list and dict methods (`boxes.append(b)`) and sorting.
+
+use std::sync::Arc;
+
+use crate::builtins::int;
+use crate::error::{err, PyErr, PyResult};
+use crate::eval::Interp;
+use crate::ops::norm_index;
+use crate::values::{compare, equal, Seq, Value};
+
+/// List/dict methods that mutate a variable in place (`boxes.append(b)`).
+/// Returns `None` when `var.m` is not such a call.
+pub fn mutate_in_place(it: &mut Interp, var: &str, m: &str, a: &[Value], kw: &[(String, Value)]) -> PyResult<Option<Value>> {
+    let Some(cur) = it.vars.get_mut(var) else { return Ok(None) };
+    let is_list = matches!(cur, Value::List(_)) && matches!(m, "append" | "extend" | "insert" | "pop" | "remove" | "clear" | "sort" | "reverse");
+    let is_dict = matches!(cur, Value::Dict(_)) && m == "update";
+    if !is_list && !is_dict {
+        return Ok(None);
+    }
+    if !kw.is_empty() && m != "sort" {
+        return err("TypeError", format!("{m}() takes no keyword arguments"));
+    }
+    let max = it.limits.max_seq_len;
+    let mut v = std::mem::replace(cur, Value::None);
+    let r = mutate(&mut v, m, a, kw, max);
+    if let Some(slot) = it.vars.get_mut(var) {
+        *slot = v;
+    }
+    r.map(Some)
+}
+
+fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usize) -> PyResult<Value> {
+    let (Value::List(s) | Value::Dict(s)) = v else { return Ok(Value::None) };
+    let seq = Arc::make_mut(s);
+    let arg = |i: usize| a.get(i).ok_or_else(|| PyErr::new("TypeError", format!("{m}() missing a required argument")));
+    let grow = |seq: &mut Seq, x: &Value| -> PyResult<()> {
+        if seq.items.len() >= max {
+            return err("MemoryError", format!("more than {max} elements (sandbox limit)"));
+        }
+        seq.depth = seq.depth.max(x.depth() + 1);
+        if seq.depth > crate::values::MAX_VALUE_DEPTH {
+            return err("RecursionError", "containers nested too deeply");
+        }
+        Ok(())
+    };
+    match m {
+        "append" => {
+            let x = arg(0)?.clone();
+            grow(seq, &x)?;
+            seq.items.push(x);
+        }
+        "extend" | "update" => {
+            let src = arg(0)?;
+            let items: Vec<Value> = match (m, src) {
+                ("update", Value::Dict(d)) => d.items.clone(),
+                ("extend", Value::List(d) | Value::Tuple(d)) => d.items.clone(),
+                ("extend", Value::Range(x, y, z)) => {
+                    let n = crate::values::range_len(*x, *y, *z);
+                    if n as usize > max {
+                        return err("MemoryError", format!("more than {max} elements (sandbox limit)"));
+                    }
+                    (0..n as i64).map(|i| Value::Int(x + i * z)).collect()
+                }
+                _ => return err("TypeError", format!("'{}' object is not iterable here", src.type_name())),
+            };
+            for x in items {
+                grow(seq, &x)?;
+                if m == "update" {
+                    let k = x.as_seq().and_then(|p| p.first()).cloned().unwrap_or(Value::None);
+                    if let Some(p) = seq.items.iter().position(|kv| kv.as_seq().and_then(|p| p.first()).is_some_and(|y| equal(y, &k))) {
+                        seq.items[p] = x;
+                        continue;
+                    }
+                }
+                seq.items.push(x);
+            }
+        }
+        "insert" => {
+            let i = int(arg(0)?, "index")?;
+            let x = arg(1)?.clone();
+            grow(seq, &x)?;
+            let n = seq.items.len() as i64;
+            let at = if i < 0 { (i + n).max(0) } else { i.min(n) } as usize;
+            seq.items.insert(at, x);
+        }
+        "pop" => {
+            if seq.items.is_empty() {
+                return err("IndexError", "pop from empty list");
+            }
+            let i = match a.first() { Some(v) => int(v, "index")?, None => -1 };
+            let at = norm_index(i, seq.items.len(), "pop")?;
+            return Ok(seq.items.remove(at));
+        }
+        "remove" => {
+            let x = arg(0)?;
+            let Some(p) = seq.items.iter().position(|y| equal(x, y)) else {
+                return err("ValueError", "list.remove(x): x not in list");
+            };
+            seq.items.remove(p);
+        }
+        "clear" => seq.items.clear(),
+        "reverse" => seq.items.reverse(),
+        "sort" => {
+            let reverse = kw.iter().any(|(k, v)| k == "reverse" && v.truthy());
+            if let Some((k, _)) = kw.iter().find(|(k, _)| k != "reverse") {
+                return err("TypeError", format!("sort() keyword '{k}' is not supported in this sandbox"));
+            }
+            seq.items = sort_values(std::mem::take(&mut seq.items), reverse)?;
+        }
+        _ => {}
+    }
+    Ok(Value::None)
+}
+
+/// Sorts values with Python ordering (errors for mixed types).
+pub fn sort_values(mut items: Vec<Value>, reverse: bool) -> PyResult<Vec<Value>> {
+    if let Some(first) = items.first() {
+        for x in &items {
+            compare(first, x)?;
+        }
+    }
+    let mut failure = None;
+    items.sort_by(|a, b| compare(a, b).unwrap_or_else(|e| {
+        failure.get_or_insert(e);
+        std::cmp::Ordering::Equal
+    }));
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if reverse {
+        items.reverse();
+    }
+    Ok(items)
+}
+

@@ -1,0 +1,421 @@
+//! The tree-walking evaluator: statements, expressions, names, assignment and
+//! iteration, with the step and wall-time budget checked on every node.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use trutheye_core::{EpisodeState, Observation};
+
+use crate::ast::*;
+use crate::error::{err, PyErr, PyResult};
+use crate::ops::{binop, cmpop};
+
+mod data;
+use data::target_names;
+use crate::values::{render, ImgVal, Seq, Value};
+use crate::PvrLimits;
+
+/// Control flow out of a statement.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Fall through.
+    Normal,
+    /// `break`.
+    Break,
+    /// `continue`.
+    Continue,
+}
+
+/// One action's interpreter state.
+pub struct Interp<'a> {
+    /// Variables (persist across the actions of an episode).
+    pub vars: &'a mut HashMap<String, Value>,
+    /// The episode.
+    pub state: &'a mut EpisodeState,
+    /// Limits.
+    pub limits: PvrLimits,
+    /// What the action produced so far (images, tools, candidate, artifacts).
+    pub obs: Observation,
+    /// Printed output.
+    pub out: String,
+    /// True once output was cut.
+    pub truncated: bool,
+    /// Images passed to `plt.imshow` since the last `plt.show`.
+    pub pending_plot: Vec<Arc<ImgVal>>,
+    /// Pixels created by this action.
+    pub pixels_created: u64,
+    /// The image `image`/`img` default to.
+    pub image_index: usize,
+    steps: u64,
+    started: Instant,
+}
+
+impl<'a> Interp<'a> {
+    /// A fresh interpreter for one action.
+    pub fn new(vars: &'a mut HashMap<String, Value>, state: &'a mut EpisodeState, limits: PvrLimits, image_index: usize) -> Self {
+        Self {
+            vars,
+            state,
+            limits,
+            obs: Observation::default(),
+            out: String::new(),
+            truncated: false,
+            pending_plot: Vec::new(),
+            pixels_created: 0,
+            image_index,
+            steps: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts one evaluation step and enforces the budgets.
+    pub fn tick(&mut self) -> PyResult<()> {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return err("TimeoutError", format!("step budget exhausted ({} evaluation steps)", self.limits.max_steps));
+        }
+        if self.steps & 255 == 0 {
+            self.check_time()?;
+        }
+        Ok(())
+    }
+
+    /// Enforces the wall-time limit.
+    pub fn check_time(&self) -> PyResult<()> {
+        if self.started.elapsed() > self.limits.max_wall {
+            return err("TimeoutError", format!("wall-time limit of {:.1} s exceeded", self.limits.max_wall.as_secs_f64()));
+        }
+        Ok(())
+    }
+
+    /// Appends printed text, respecting the output cap.
+    pub fn write(&mut self, s: &str) {
+        if self.truncated {
+            return;
+        }
+        let room = self.limits.max_output_bytes.saturating_sub(self.out.len());
+        if s.len() <= room {
+            self.out.push_str(s);
+            return;
+        }
+        let mut cut = room;
+        while cut > 0 && !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.out.push_str(s.get(..cut).unwrap_or(""));
+        self.truncated = true;
+    }
+
+    /// Fails when a container would exceed the element cap.
+    pub fn check_len(&self, n: usize) -> PyResult<()> {
+        if n > self.limits.max_seq_len {
+            return err("MemoryError", format!("more than {} elements (sandbox limit)", self.limits.max_seq_len));
+        }
+        Ok(())
+    }
+
+    /// Runs a program; `break`/`continue` at top level are errors.
+    pub fn run(&mut self, prog: &[Stmt]) -> PyResult<()> {
+        for s in prog {
+            if self.exec(s)? != Flow::Normal {
+                return Err(PyErr::at("SyntaxError", "'break' or 'continue' outside loop", s.line));
+            }
+        }
+        Ok(())
+    }
+
+    fn block(&mut self, body: &[Stmt]) -> PyResult<Flow> {
+        for s in body {
+            let f = self.exec(s)?;
+            if f != Flow::Normal {
+                return Ok(f);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn exec(&mut self, s: &Stmt) -> PyResult<Flow> {
+        self.tick().map_err(|e| e.with_line(s.line))?;
+        self.exec_kind(&s.kind).map_err(|e| e.with_line(s.line))
+    }
+
+    fn exec_kind(&mut self, k: &StmtKind) -> PyResult<Flow> {
+        match k {
+            StmtKind::Expr(e) => {
+                self.eval(e)?;
+            }
+            StmtKind::Assign(targets, value) => {
+                let v = self.eval(value)?;
+                for t in targets {
+                    self.assign(t, v.clone())?;
+                }
+            }
+            StmtKind::AugAssign(t, op, value) => {
+                let cur = match t {
+                    Target::Name(n) => self.lookup(n)?,
+                    Target::Subscript(obj, idx) => {
+                        let o = self.eval(obj)?;
+                        self.subscript(&o, idx)?
+                    }
+                    Target::Tuple(_) => return err("SyntaxError", "illegal expression for augmented assignment"),
+                };
+                let rhs = self.eval(value)?;
+                let v = binop(*op, &cur, &rhs, self.limits.max_seq_len, self.limits.max_str_bytes)?;
+                self.assign(t, v)?;
+            }
+            StmtKind::If(branches, orelse) => {
+                for (test, body) in branches {
+                    if self.eval(test)?.truthy() {
+                        return self.block(body);
+                    }
+                }
+                return self.block(orelse);
+            }
+            StmtKind::For(target, iter, body) => {
+                let it = self.eval(iter)?;
+                for v in self.iterate(&it)? {
+                    self.tick()?;
+                    self.assign(target, v)?;
+                    if self.block(body)? == Flow::Break {
+                        break;
+                    }
+                }
+            }
+            StmtKind::Import(names) => {
+                for (module, alias) in names {
+                    let m = crate::imaging::import_module(module)?;
+                    // `import PIL.Image` binds `PIL`; `import a.b as c` binds `c`.
+                    let (name, value) = match alias {
+                        Some(a) => (a.clone(), m),
+                        None => {
+                            let top = module.split('.').next().unwrap_or(module);
+                            (top.to_string(), crate::imaging::import_module(top)?)
+                        }
+                    };
+                    self.vars.insert(name, value);
+                }
+            }
+            StmtKind::FromImport(module, names) => {
+                let m = crate::imaging::import_module(module)?;
+                for (name, alias) in names {
+                    let v = self.get_attr(&m, name).map_err(|_| {
+                        PyErr::new("ImportError", format!("cannot import name '{name}' from '{module}'"))
+                    })?;
+                    self.vars.insert(alias.clone().unwrap_or_else(|| name.clone()), v);
+                }
+            }
+            StmtKind::Pass => {}
+            StmtKind::Break => return Ok(Flow::Break),
+            StmtKind::Continue => return Ok(Flow::Continue),
+            StmtKind::Assert(test, msg) => {
+                if !self.eval(test)?.truthy() {
+                    let m = match msg {
+                        Some(m) => render(&self.eval(m)?, false, self.limits.max_str_bytes)?,
+                        None => String::new(),
+                    };
+                    return err("AssertionError", m);
+                }
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    /// Resolves a name: variables, episode images, builtins, modules, operators.
+    pub fn lookup(&self, n: &str) -> PyResult<Value> {
+        if let Some(v) = self.vars.get(n) {
+            return Ok(v.clone());
+        }
+        let named = match n {
+            "image" | "img" => self.state.images.get(self.image_index),
+            _ if n.starts_with("image_clue_") => self.state.by_name(n),
+            _ => None,
+        };
+        if let Some(named) = named {
+            return Ok(Value::Image(Arc::new(ImgVal {
+                buf: named.image.clone(),
+                region: named.region_in_root,
+                name: Some(named.name.clone()),
+                grey: false,
+            })));
+        }
+        if crate::builtins::is_builtin(n) {
+            return Ok(Value::Func(n.into()));
+        }
+        if let Some(m) = crate::imaging::implicit_module(n) {
+            return Ok(m);
+        }
+        if !n.starts_with('_') && self.state.registry.get(n).is_some() {
+            return Ok(Value::Operator(n.into()));
+        }
+        err("NameError", format!("name '{n}' is not defined"))
+    }
+
+    /// Evaluates an expression.
+    pub fn eval(&mut self, e: &Expr) -> PyResult<Value> {
+        self.tick()?;
+        match e {
+            Expr::Const(c) => Ok(match c {
+                Const::None => Value::None,
+                Const::Bool(b) => Value::Bool(*b),
+                Const::Int(i) => Value::Int(*i),
+                Const::Float(f) => Value::Float(*f),
+                Const::Str(s) => Value::str(s.as_str()),
+            }),
+            Expr::FStr(parts) => {
+                let cap = self.limits.max_str_bytes;
+                let mut s = String::new();
+                for p in parts {
+                    match p {
+                        FPart::Lit(l) => s.push_str(l),
+                        FPart::Field { expr, conv, spec } => {
+                            let mut v = self.eval(expr)?;
+                            if matches!(conv, Some('r' | 'a')) {
+                                v = Value::str(render(&v, true, cap)?);
+                            }
+                            s.push_str(&crate::format::format_value(&v, spec, cap)?);
+                        }
+                    }
+                    if s.len() > cap {
+                        return err("MemoryError", format!("string longer than {cap} bytes"));
+                    }
+                }
+                Ok(Value::str(s))
+            }
+            Expr::Name(n) => self.lookup(n),
+            Expr::Tuple(items) | Expr::List(items) => {
+                let mut vs = Vec::with_capacity(items.len());
+                for x in items {
+                    vs.push(self.eval(x)?);
+                }
+                self.check_len(vs.len())?;
+                if matches!(e, Expr::List(_)) { Value::list(vs) } else { Value::tuple(vs) }
+            }
+            Expr::Dict(items) => {
+                let mut pairs: Vec<Value> = Vec::new();
+                for (k, v) in items {
+                    let (k, v) = (self.eval(k)?, self.eval(v)?);
+                    crate::builtins::hashable(&k)?;
+                    pairs.retain(|p| !p.as_seq().and_then(|p| p.first()).is_some_and(|x| crate::values::equal(x, &k)));
+                    pairs.push(Value::tuple(vec![k, v])?);
+                }
+                Ok(Value::Dict(Seq::new(pairs)?))
+            }
+            Expr::Attr(obj, name) => {
+                let o = self.eval(obj)?;
+                self.get_attr(&o, name)
+            }
+            Expr::Call { func, args, kwargs } => {
+                let mut a = Vec::with_capacity(args.len());
+                for x in args {
+                    a.push(self.eval(x)?);
+                }
+                let mut kw = Vec::with_capacity(kwargs.len());
+                for (k, x) in kwargs {
+                    kw.push((k.clone(), self.eval(x)?));
+                }
+                if let Expr::Attr(recv, m) = &**func {
+                    if let Expr::Name(var) = &**recv {
+                        if let Some(r) = crate::builtins::mutate_in_place(self, var, m, &a, &kw)? {
+                            return Ok(r);
+                        }
+                    }
+                }
+                let f = self.eval(func)?;
+                self.call(f, a, kw)
+            }
+            Expr::Subscript(obj, idx) => {
+                let o = self.eval(obj)?;
+                self.subscript(&o, idx)
+            }
+            Expr::Unary(op, x) => {
+                let v = self.eval(x)?;
+                match (op, &v) {
+                    (UnOp::Not, _) => Ok(Value::Bool(!v.truthy())),
+                    (UnOp::Neg, Value::Float(f)) => Ok(Value::Float(-f)),
+                    (UnOp::Pos, Value::Float(f)) => Ok(Value::Float(*f)),
+                    (UnOp::Neg, _) if v.as_int().is_some() => {
+                        v.as_int().and_then(i64::checked_neg).map(Value::Int).ok_or_else(|| PyErr::new("OverflowError", "integer negation overflows"))
+                    }
+                    (UnOp::Pos, _) if v.as_int().is_some() => Ok(Value::Int(v.as_int().unwrap_or(0))),
+                    (UnOp::Invert, _) if v.as_int().is_some() => Ok(Value::Int(!v.as_int().unwrap_or(0))),
+                    _ => err("TypeError", format!("bad operand type for unary operator: '{}'", v.type_name())),
+                }
+            }
+            Expr::Bin(a, op, b) => {
+                let (x, y) = (self.eval(a)?, self.eval(b)?);
+                binop(*op, &x, &y, self.limits.max_seq_len, self.limits.max_str_bytes)
+            }
+            Expr::BoolOp(and, a, b) => {
+                let x = self.eval(a)?;
+                if x.truthy() == *and { self.eval(b) } else { Ok(x) }
+            }
+            Expr::Compare(first, rest) => {
+                let mut left = self.eval(first)?;
+                for (op, x) in rest {
+                    let right = self.eval(x)?;
+                    if !cmpop(*op, &left, &right)? {
+                        return Ok(Value::Bool(false));
+                    }
+                    left = right;
+                }
+                Ok(Value::Bool(true))
+            }
+            Expr::IfExp { test, body, orelse } => {
+                if self.eval(test)?.truthy() { self.eval(body) } else { self.eval(orelse) }
+            }
+            Expr::ListComp(elt, comps) => {
+                let mut out = Vec::new();
+                let saved: Vec<(String, Option<Value>)> =
+                    comps.iter().flat_map(|c| target_names(&c.target)).map(|n| (n.clone(), self.vars.get(&n).cloned())).collect();
+                let r = self.comprehend(elt, comps, &mut out);
+                for (n, v) in saved {
+                    match v {
+                        Some(v) => self.vars.insert(n, v),
+                        None => self.vars.remove(&n),
+                    };
+                }
+                r?;
+                Value::list(out)
+            }
+        }
+    }
+
+    fn comprehend(&mut self, elt: &Expr, comps: &[Comp], out: &mut Vec<Value>) -> PyResult<()> {
+        let Some((c, rest)) = comps.split_first() else {
+            let v = self.eval(elt)?;
+            out.push(v);
+            return self.check_len(out.len());
+        };
+        let it = self.eval(&c.iter)?;
+        'outer: for v in self.iterate(&it)? {
+            self.tick()?;
+            self.assign(&c.target, v)?;
+            for cond in &c.conds {
+                if !self.eval(cond)?.truthy() {
+                    continue 'outer;
+                }
+            }
+            self.comprehend(elt, rest, out)?;
+        }
+        Ok(())
+    }
+
+    /// `o.name`.
+    pub fn get_attr(&mut self, o: &Value, name: &str) -> PyResult<Value> {
+        if name.starts_with('_') {
+            return err("AttributeError", format!("access to '{name}' is not allowed"));
+        }
+        crate::builtins::get_attr(self, o, name)
+    }
+
+    /// Calls a callable value.
+    pub fn call(&mut self, f: Value, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> PyResult<Value> {
+        match f {
+            Value::Func(name) => crate::builtins::call_func(self, &name, args, kwargs),
+            Value::Method(recv, name) => crate::builtins::call_method(self, *recv, &name, args, kwargs),
+            Value::Operator(name) => crate::imaging::call_operator(self, &name, args, kwargs),
+            other => err("TypeError", format!("'{}' object is not callable", other.type_name())),
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! PIL surface: image attributes and methods, `ImageEnhance`, `ImageOps`,
+//! `ImageFilter`, showing images, and the size/budget checks on every new image.
+
+use std::sync::Arc;
+
+use image::{Rgb, RgbImage};
+use trutheye_core::imageops::{self, Enhance, Filter, OpError};
+use trutheye_core::observe::to_root;
+use trutheye_core::{ImageBuf, ToolKind, ToolUse};
+
+use crate::builtins::{int, num, Args};
+use crate::error::{err, PyErr, PyResult};
+use crate::eval::Interp;
+use crate::values::{ImgVal, Value};
+
+pub use crate::modules::{call_module_func, call_operator, implicit_module, import_module};
+
+const IMAGE_METHODS: [&str; 18] = [
+    "crop", "resize", "rotate", "transpose", "convert", "copy", "filter", "show", "getpixel", "save", "thumbnail",
+    "split", "point", "load", "getdata", "histogram", "paste", "putpixel",
+];
+
+/// Turns a core `OpError` (`"ValueError: ..."`) into a Python error.
+pub fn op_err(e: OpError) -> PyErr {
+    let (kind, msg) = e.0.split_once(": ").unwrap_or(("ValueError", &e.0));
+    let kind = match kind {
+        "MemoryError" => "MemoryError",
+        "IndexError" => "IndexError",
+        "TypeError" => "TypeError",
+        _ => "ValueError",
+    };
+    PyErr::new(kind, msg)
+}
+
+/// Fails when a `w x h` image would break the episode's size limits or this
+/// action's pixel budget; otherwise charges the budget.
+pub fn check_size(it: &mut Interp, w: u64, h: u64) -> PyResult<()> {
+    let l = it.state.limits;
+    if w > l.max_side as u64 || h > l.max_side as u64 || w.saturating_mul(h) > l.max_pixels {
+        return err(
+            "MemoryError",
+            format!("a {w}x{h} image exceeds the sandbox image size limit (max side {}, max {} pixels)", l.max_side, l.max_pixels),
+        );
+    }
+    it.pixels_created = it.pixels_created.saturating_add(w * h);
+    if it.pixels_created > it.limits.max_created_pixels {
+        return err("MemoryError", format!("image memory budget of {} pixels per action exhausted", it.limits.max_created_pixels));
+    }
+    Ok(())
+}
+
+/// Wraps new pixels as an image value and records the basic tool use.
+pub fn new_image(it: &mut Interp, rgb: RgbImage, region: Option<[u32; 4]>, grey: bool, tool: &str, input: &ImgVal) -> PyResult<Value> {
+    it.check_time()?;
+    let origin = format!("{tool} of {}", input.label());
+    it.obs.tools.push(ToolUse { name: tool.into(), kind: ToolKind::Basic, input: Some(input.label()), outputs: vec![], ok: true });
+    Ok(Value::Image(Arc::new(ImgVal { buf: Arc::new(ImageBuf::derived(rgb, origin)), region, name: None, grey })))
+}
+
+/// Adds an image to the episode (what the model will see) unless this action
+/// already showed the same pixels.
+pub fn show(it: &mut Interp, img: &ImgVal) -> PyResult<()> {
+    if it.obs.images.iter().any(|n| Arc::ptr_eq(&n.image.rgb, &img.buf.rgb)) {
+        return Ok(());
+    }
+    let named = it.state.add((*img.buf).clone(), img.region).map_err(|e| {
+        let msg = e.strip_prefix("MemoryError: ").unwrap_or(&e).to_string();
+        PyErr::new("MemoryError", msg)
+    })?;
+    it.write(&format!("[shown as {}: {}x{}]\n", named.name, img.w(), img.h()));
+    it.obs.images.push(named);
+    Ok(())
+}
+
+/// `display(x)`: shows images, prints anything else.
+pub fn display(it: &mut Interp, v: &Value) -> PyResult<()> {
+    match v {
+        Value::Image(img) | Value::Array(img) => show(it, img),
+        other => {
+            let s = crate::values::render(other, true, it.limits.max_str_bytes)?;
+            it.write(&format!("{s}\n"));
+            Ok(())
+        }
+    }
+}
+
+/// The image argument of a function.
+pub fn image_arg(v: Option<Value>, f: &str) -> PyResult<Arc<ImgVal>> {
+    match v {
+        Some(Value::Image(i)) => Ok(i),
+        Some(other) => err("TypeError", format!("{f}() expects a PIL image, got '{}'", other.type_name())),
+        None => err("TypeError", format!("{f}() missing required argument: 'image'")),
+    }
+}
+
+/// Attributes of images, arrays, enhancers and modules.
+pub fn get_attr(_it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
+    match o {
+        Value::Image(img) => match name {
+            "size" => Value::tuple(vec![Value::Int(img.w() as i64), Value::Int(img.h() as i64)]),
+            "width" => Ok(Value::Int(img.w() as i64)),
+            "height" => Ok(Value::Int(img.h() as i64)),
+            "mode" => Ok(Value::str(if img.grey { "L" } else { "RGB" })),
+            "format" => Ok(Value::None),
+            "info" => Ok(Value::Dict(crate::values::Seq::new(vec![])?)),
+            m if IMAGE_METHODS.contains(&m) => Ok(Value::Method(Box::new(o.clone()), m.into())),
+            _ => err("AttributeError", format!("'Image' object has no attribute '{name}'")),
+        },
+        Value::Array(img) => match name {
+            "shape" => {
+                let mut dims = vec![Value::Int(img.h() as i64), Value::Int(img.w() as i64)];
+                if !img.grey {
+                    dims.push(Value::Int(3));
+                }
+                Value::tuple(dims)
+            }
+            "ndim" => Ok(Value::Int(if img.grey { 2 } else { 3 })),
+            "size" => Ok(Value::Int(img.w() as i64 * img.h() as i64 * if img.grey { 1 } else { 3 })),
+            "dtype" => Ok(Value::str("uint8")),
+            "mean" | "std" | "max" | "min" | "sum" | "astype" | "copy" => Ok(Value::Method(Box::new(o.clone()), name.into())),
+            _ => err("NotImplementedError", format!("ndarray.{name} is not supported in this sandbox (only .shape/.mean()/.std()/.min()/.max())")),
+        },
+        Value::Enhancer(..) if name == "enhance" => Ok(Value::Method(Box::new(o.clone()), name.into())),
+        Value::Module(m) => crate::modules::module_attr(m, name),
+        _ => err("AttributeError", format!("'{}' object has no attribute '{name}'", o.type_name())),
+    }
+}
+
+/// Statistics of an array (all samples).
+pub fn array_stat(img: &ImgVal, f: &str) -> PyResult<Value> {
+    let raw = img.buf.rgb.as_raw();
+    if raw.is_empty() {
+        return err("ValueError", "zero-size array");
+    }
+    let n = raw.len() as f64;
+    Ok(match f {
+        "max" => Value::Int(raw.iter().copied().max().unwrap_or(0) as i64),
+        "min" => Value::Int(raw.iter().copied().min().unwrap_or(0) as i64),
+        "sum" => Value::Int(raw.iter().map(|&v| v as i64).sum::<i64>() / if img.grey { 3 } else { 1 }),
+        "mean" | "std" => {
+            let mean = raw.iter().map(|&v| v as f64).sum::<f64>() / n;
+            if f == "mean" {
+                Value::Float(mean)
+            } else {
+                Value::Float((raw.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt())
+            }
+        }
+        _ => return err("NotImplementedError", format!("numpy.{f} is not supported in this sandbox")),
+    })
+}
+
+fn luma(p: &Rgb<u8>) -> u8 {
+    ((p[0] as u32 * 19595 + p[1] as u32 * 38470 + p[2] as u32 * 7471 + 0x8000) >> 16) as u8
+}
+
+/// `ImageOps.grayscale` / `convert("L")`: PIL's luma, replicated into RGB.
+pub fn grey(img: &RgbImage) -> RgbImage {
+    let mut out = img.clone();
+    for p in out.pixels_mut() {
+        let l = luma(p);
+        *p = Rgb([l, l, l]);
+    }
+    out
+}
+
+/// `ImageOps.autocontrast(img, cutoff)`: per-band histogram stretch, as PIL does.
+pub fn autocontrast(img: &RgbImage, cutoff: f64, grey: bool) -> RgbImage {
+    let bands = if grey { 1 } else { 3 };
+    let mut luts = [[0u8; 256]; 3];
+    for (b, lut) in luts.iter_mut().enumerate().take(bands) {
+        let mut h = [0u64; 256];
+        for p in img.pixels() {
+            h[p[b] as usize] += 1;
+        }
+        let total: u64 = h.iter().sum();
+        let cut_n = (total as f64 * cutoff / 100.0) as u64;
+        let (mut lo_cut, mut hi_cut) = (cut_n, cut_n);
+        for v in h.iter_mut() {
+            if lo_cut == 0 { break; }
+            let d = (*v).min(lo_cut);
+            *v -= d;
+            lo_cut -= d;
+        }
+        for v in h.iter_mut().rev() {
+            if hi_cut == 0 { break; }
+            let d = (*v).min(hi_cut);
+            *v -= d;
+            hi_cut -= d;
+        }
+        let lo = h.iter().position(|&v| v > 0).unwrap_or(0);
+        let hi = h.iter().rposition(|&v| v > 0).unwrap_or(255);
+        for (i, out) in lut.iter_mut().enumerate() {
+            *out = if hi <= lo {
+                i as u8
+            } else {
+                let scale = 255.0 / (hi - lo) as f64;
+                let offset = -(lo as f64) * scale;
+                (i as f64 * scale + offset).clamp(0.0, 255.0) as u8
+            };
+        }
+    }
+    let mut out = img.clone();
+    for p in out.pixels_mut() {
+        for c in 0..3 {
+            p[c] = luts[if grey { 0 } else { c }][p[c] as usize];
+        }
+    }
+    out
+}
+
+fn resample(v: Option<Value>) -> PyResult<Filter> {
+    Ok(match v.map(|v| int(&v, "resample")).transpose()? {
+        None | Some(3) => Filter::Bicubic,
+        Some(0) => Filter::Nearest,
+        Some(1) => Filter::Lanczos,
+        Some(2 | 4 | 5) => Filter::Bilinear,
+        Some(other) => return err("ValueError", format!("unknown resampling filter ({other})")),
+    })
+}
+
+fn box4(v: &Value) -> PyResult<[f64; 4]> {
+    let items = v.as_seq().ok_or_else(|| PyErr::new("TypeError", format!("crop box must be a 4-tuple, not '{}'", v.type_name())))?;
+    let nums: Vec<f64> = items.iter().map(|x| num(x, "crop box coordinate")).collect::<PyResult<_>>()?;
+    nums.try_into().map_err(|_| PyErr::new("ValueError", "crop box must have 4 elements (left, upper, right, lower)"))
+}
+
+fn size2(v: &Value, f: &str) -> PyResult<(u32, u32)> {
+    let items = v.as_seq().ok_or_else(|| PyErr::new("TypeError", format!("{f}() size must be a (width, height) tuple")))?;
+    let [w, h] = items else { return err("ValueError", format!("{f}() size must be a (width, height) tuple")) };
+    let (w, h) = (int(w, "width")?, int(h, "height")?);
+    if w <= 0 || h <= 0 {
+        return err("ValueError", format!("height and width must be > 0, got ({w}, {h})"));
+    }
+    if w > u32::MAX as i64 || h > u32::MAX as i64 {
+        return err("MemoryError", format!("a {w}x{h} image exceeds the sandbox image size limit"));
+    }
+    Ok((w as u32, h as u32))
+}
+
+/// Methods of images, arrays and enhancers.
+pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: Vec<(String, Value)>) -> PyResult<Value> {
+    let mut a = Args::new(m, pos, kw);
+    let img = match &recv {
+        Value::Image(img) => img.clone(),
+        Value::Array(img) => {
+            a.kw("axis").map(|_| err::<()>("NotImplementedError", "axis= is not supported in this sandbox")).transpose()?;
+            a.kw("dtype");
+            return match m {
+                "astype" | "copy" => Ok(recv.clone()),
+                _ => array_stat(img, m),
+            };
+        }
+        Value::Enhancer(kind, img) => {
+            let f = num(&a.req(0, "factor")?, "enhance factor")?;
+            a.done(1)?;
+            let k = match *kind { "Contrast" => Enhance::Contrast, "Brightness" => Enhance::Brightness, "Color" => Enhance::Color, _ => Enhance::Sharpness };
+            check_size(it, img.w() as u64, img.h() as u64)?;
+            let out = imageops::enhance(&img.buf.rgb, k, f).map_err(op_err)?;
+            return new_image(it, out, img.region, img.grey, "enhance", img);
+        }
+        other => return err("AttributeError", format!("'{}' object has no attribute '{m}'", other.type_name())),
+    };
+    let rgb = img.buf.rgb.clone();
+    match m {
+        "crop" => {
+            let b = a.get(0, "box");
+            a.done(1)?;
+            let Some(b) = b.filter(|b| !matches!(b, Value::None)) else { return Ok(Value::Image(img)) };
+            let bbox = box4(&b)?;
+            let (out, used) = imageops::crop(&rgb, bbox).map_err(op_err)?;
+            check_size(it, out.width() as u64, out.height() as u64)?;
+            let region = to_root(img.region, used);
+            if region.is_some() {
+                it.obs.bbox_candidate = region;
+            }
+            new_image(it, out, region, img.grey, "crop", &img)
+        }
+        "resize" => {
+            let (w, h) = size2(&a.req(0, "size")?, m)?;
+            let f = resample(a.get(1, "resample"))?;
+            a.kw("reducing_gap");
+            a.done(2)?;
+            check_size(it, w as u64, h as u64)?;
+            let out = imageops::resize(&rgb, w, h, f, it.state.limits.max_side).map_err(op_err)?;
+            new_image(it, out, None, img.grey, "resize", &img)
+        }
+        "rotate" => {
+            let angle = num(&a.req(0, "angle")?, "angle")?;
+            a.get(1, "resample");
+            let expand = a.get(2, "expand").is_some_and(|v| v.truthy());
+            a.kw("fillcolor");
+            a.kw("center");
+            a.done(3)?;
+            if !angle.is_finite() {
+                return err("ValueError", "rotation angle must be finite");
+            }
+            let (w, h) = (img.w() as f64, img.h() as f64);
+            let (s, c) = angle.rem_euclid(360.0).to_radians().sin_cos();
+            let (ow, oh) = if expand { ((w * c.abs() + h * s.abs()).ceil(), (w * s.abs() + h * c.abs()).ceil()) } else { (w, h) };
+            check_size(it, ow as u64, oh as u64)?;
+            let out = imageops::rotate(&rgb, angle, expand).map_err(op_err)?;
+            new_image(it, out, None, img.grey, "rotate", &img)
+        }
+        "transpose" => {
+            let method = int(&a.req(0, "method")?, "method")?;
+            a.done(1)?;
+            check_size(it, img.w() as u64, img.h() as u64)?;
+            let out = match method {
+                0 => imageops::flip_horizontal(&rgb),
+                1 => imageops::flip_vertical(&rgb),
+                2 => imageops::rotate(&rgb, 90.0, true).map_err(op_err)?,
+                3 => imageops::rotate(&rgb, 180.0, true).map_err(op_err)?,
+                4 => imageops::rotate(&rgb, 270.0, true).map_err(op_err)?,
+                5 => image::imageops::flip_horizontal(&image::imageops::rotate90(&*rgb)),
+                6 => image::imageops::flip_vertical(&image::imageops::rotate90(&*rgb)),
+                _ => return err("ValueError", "Unknown transpose method (use Image.FLIP_LEFT_RIGHT, Image.ROTATE_90, ...)"),
+            };
+            new_image(it, out, None, img.grey, "transpose", &img)
+        }
+        "convert" => {
+            let mode = match a.req(0, "mode")? { Value::Str(s) => s.to_string(), v => return err("TypeError", format!("convert() mode must be str, not {}", v.type_name())) };
+            a.kw("dither");
+            a.done(1)?;
+            match mode.as_str() {
+                "RGB" => Ok(Value::Image(Arc::new(ImgVal { grey: false, ..(*img).clone() }))),
+                "L" if img.grey => Ok(Value::Image(img)),
+                "L" => {
+                    check_size(it, img.w() as u64, img.h() as u64)?;
+                    new_image(it, grey(&rgb), img.region, true, "convert", &img)
+                }
+                other => err("NotImplementedError", format!("convert('{other}') is not supported in this sandbox (only 'RGB' and 'L')")),
+            }
+        }
+        "copy" => {
+            a.done(0)?;
+            Ok(Value::Image(Arc::new((*img).clone())))
+        }
+        "filter" => {
+            let f = a.req(0, "filter")?;
+            a.done(1)?;
+            match f {
+                Value::Opaque("ImageFilter.SMOOTH") => {
+                    check_size(it, img.w() as u64, img.h() as u64)?;
+                    let out = imageops::smooth(&rgb);
+                    new_image(it, out, img.region, img.grey, "filter", &img)
+                }
+                Value::Opaque(name) => err("NotImplementedError", format!("{name} is not available in this sandbox (supported: ImageFilter.SMOOTH)")),
+                other => err("TypeError", format!("filter() expects an ImageFilter, got '{}'", other.type_name())),
+            }
+        }
+        "show" => {
+            show(it, &img)?;
+            Ok(Value::None)
+        }
+        "getpixel" => {
+            let xy = a.req(0, "xy")?;
+            a.done(1)?;
+            let (x, y) = match xy.as_seq() {
+                Some([x, y]) => (int(x, "x")?, int(y, "y")?),
+                _ => return err("TypeError", "getpixel() expects an (x, y) tuple"),
+            };
+            let (w, h) = (img.w() as i64, img.h() as i64);
+            let x = if x < 0 { x + w } else { x };
+            let y = if y < 0 { y + h } else { y };
+            if !(0..w).contains(&x) || !(0..h).contains(&y) {
+                return err("IndexError", "image index out of range");
+            }
+            let p = rgb.get_pixel(x as u32, y as u32);
+            if img.grey {
+                return Ok(Value::Int(p[0] as i64));
+            }
+            Value::tuple(p.0.iter().map(|&c| Value::Int(c as i64)).collect())
+        }
+        "save" => err("PermissionError", "no file system in this sandbox: save() is not available; assign the image to `result` or call plt.show() to show it"),
+        other => err("NotImplementedError", format!("Image.{other}() is not supported in this sandbox")),
+    }
+}

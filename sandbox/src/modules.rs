@@ -1,0 +1,381 @@
+//! Importable modules (PIL, numpy, math, matplotlib.pyplot), their attributes
+//! and functions, and calls to forensic operators from the registry.
+
+use std::sync::Arc;
+
+use image::{Rgb, RgbImage};
+use serde_json::Value as Json;
+use trutheye_core::imageops;
+use trutheye_core::observe::{operator_observation, to_root};
+use trutheye_core::registry::CallError;
+use trutheye_core::{ImageBuf, NamedImage, ToolKind, ToolUse};
+
+use crate::builtins::{int, num, Args};
+use crate::error::{err, PyErr, PyResult};
+use crate::eval::Interp;
+use crate::imaging::{autocontrast, check_size, grey, image_arg, new_image, show};
+use crate::values::{ImgVal, Seq, Value};
+
+const MODULES: [&str; 10] = [
+    "PIL", "PIL.Image", "PIL.ImageEnhance", "PIL.ImageOps", "PIL.ImageFilter", "PIL.ImageDraw", "numpy", "math",
+    "matplotlib", "matplotlib.pyplot",
+];
+
+/// `import name`: allowed modules only.
+pub fn import_module(name: &str) -> PyResult<Value> {
+    match MODULES.iter().find(|m| **m == name) {
+        Some(m) => Ok(Value::Module(m)),
+        None => err("ImportError", format!("import of '{name}' is not allowed")),
+    }
+}
+
+/// Names that resolve to modules without an import (models often forget it).
+pub fn implicit_module(n: &str) -> Option<Value> {
+    let m = match n {
+        "Image" | "ImageEnhance" | "ImageOps" | "ImageFilter" | "ImageDraw" => return import_module(&format!("PIL.{n}")).ok(),
+        "np" | "numpy" => "numpy",
+        "plt" => "matplotlib.pyplot",
+        "math" | "PIL" => return import_module(n).ok(),
+        _ => return None,
+    };
+    import_module(m).ok()
+}
+
+const IMAGE_CONSTS: [(&str, i64); 14] = [
+    ("FLIP_LEFT_RIGHT", 0), ("FLIP_TOP_BOTTOM", 1), ("ROTATE_90", 2), ("ROTATE_180", 3), ("ROTATE_270", 4),
+    ("TRANSPOSE", 5), ("TRANSVERSE", 6), ("NEAREST", 0), ("LANCZOS", 1), ("ANTIALIAS", 1), ("BILINEAR", 2),
+    ("BICUBIC", 3), ("BOX", 4), ("HAMMING", 5),
+];
+const FILTERS: [&str; 10] = [
+    "ImageFilter.SMOOTH", "ImageFilter.SMOOTH_MORE", "ImageFilter.SHARPEN", "ImageFilter.BLUR", "ImageFilter.DETAIL",
+    "ImageFilter.EDGE_ENHANCE", "ImageFilter.EDGE_ENHANCE_MORE", "ImageFilter.FIND_EDGES", "ImageFilter.CONTOUR", "ImageFilter.EMBOSS",
+];
+const MATH_FUNCS: [&str; 24] = [
+    "sqrt", "floor", "ceil", "log", "log2", "log10", "exp", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
+    "degrees", "radians", "hypot", "fabs", "isfinite", "isnan", "isinf", "pow", "trunc", "gcd",
+];
+
+fn func(q: &str) -> PyResult<Value> {
+    Ok(Value::Func(q.into()))
+}
+
+/// `module.name`.
+pub fn module_attr(m: &str, name: &str) -> PyResult<Value> {
+    let missing = || err("AttributeError", format!("module '{m}' has no attribute '{name}'"));
+    match m {
+        "PIL" => import_module(&format!("PIL.{name}")).or_else(|_| missing()),
+        "matplotlib" if name == "pyplot" => import_module("matplotlib.pyplot"),
+        "PIL.Image" => match name {
+            "Resampling" | "Transpose" => Ok(Value::Module(if name == "Resampling" { "PIL.Image.Resampling" } else { "PIL.Image.Transpose" })),
+            "open" | "new" | "fromarray" | "blend" | "merge" | "Image" => func(&format!("Image.{name}")),
+            _ => IMAGE_CONSTS.iter().find(|(k, _)| *k == name).map(|(_, v)| Value::Int(*v)).map_or_else(missing, Ok),
+        },
+        "PIL.Image.Resampling" | "PIL.Image.Transpose" => IMAGE_CONSTS.iter().find(|(k, _)| *k == name).map(|(_, v)| Value::Int(*v)).map_or_else(missing, Ok),
+        "PIL.ImageEnhance" if matches!(name, "Contrast" | "Brightness" | "Sharpness" | "Color") => func(&format!("ImageEnhance.{name}")),
+        "PIL.ImageOps" => func(&format!("ImageOps.{name}")),
+        "PIL.ImageFilter" => match FILTERS.iter().find(|f| f.strip_prefix("ImageFilter.") == Some(name)) {
+            Some(f) => Ok(Value::Opaque(f)),
+            None => func(&format!("ImageFilter.{name}")),
+        },
+        "PIL.ImageDraw" => func(&format!("ImageDraw.{name}")),
+        "numpy" => match name {
+            "uint8" | "float32" | "float64" | "int32" | "int64" => Ok(Value::Opaque("numpy.dtype")),
+            "pi" => Ok(Value::Float(std::f64::consts::PI)),
+            _ => func(&format!("np.{name}")),
+        },
+        "math" => match name {
+            "pi" => Ok(Value::Float(std::f64::consts::PI)),
+            "e" => Ok(Value::Float(std::f64::consts::E)),
+            "tau" => Ok(Value::Float(std::f64::consts::TAU)),
+            "inf" => Ok(Value::Float(f64::INFINITY)),
+            "nan" => Ok(Value::Float(f64::NAN)),
+            f if MATH_FUNCS.contains(&f) => func(&format!("math.{f}")),
+            _ => missing(),
+        },
+        "matplotlib.pyplot" => func(&format!("plt.{name}")),
+        _ => missing(),
+    }
+}
+
+fn math(f: &str, mut a: Args) -> PyResult<Value> {
+    let x = num(&a.req(0, "x")?, &format!("math.{f}() argument"))?;
+    let y = a.get(1, "y").map(|v| num(&v, &format!("math.{f}() argument"))).transpose()?;
+    a.done(2)?;
+    let domain = || err("ValueError", "math domain error");
+    let to_int = |v: f64| -> PyResult<Value> {
+        if v.is_nan() {
+            return err("ValueError", "cannot convert float NaN to integer");
+        }
+        if v.is_infinite() || v.abs() >= 9.2e18 {
+            return err("OverflowError", "cannot convert float infinity to integer (64-bit integers only)");
+        }
+        Ok(Value::Int(v as i64))
+    };
+    let r = match f {
+        "sqrt" if x < 0.0 => return domain(),
+        "sqrt" => x.sqrt(),
+        "floor" => return to_int(x.floor()),
+        "ceil" => return to_int(x.ceil()),
+        "trunc" => return to_int(x.trunc()),
+        "log" | "log2" | "log10" if x <= 0.0 => return domain(),
+        "log" => match y { Some(b) if b > 0.0 && b != 1.0 => x.ln() / b.ln(), Some(_) => return domain(), None => x.ln() },
+        "log2" => x.log2(),
+        "log10" => x.log10(),
+        "exp" => x.exp(),
+        "sin" => x.sin(),
+        "cos" => x.cos(),
+        "tan" => x.tan(),
+        "asin" | "acos" if !(-1.0..=1.0).contains(&x) => return domain(),
+        "asin" => x.asin(),
+        "acos" => x.acos(),
+        "atan" => x.atan(),
+        "atan2" => x.atan2(y.ok_or_else(|| PyErr::new("TypeError", "atan2 expected 2 arguments"))?),
+        "degrees" => x.to_degrees(),
+        "radians" => x.to_radians(),
+        "hypot" => x.hypot(y.unwrap_or(0.0)),
+        "fabs" => x.abs(),
+        "pow" => x.powf(y.ok_or_else(|| PyErr::new("TypeError", "pow expected 2 arguments"))?),
+        "isfinite" => return Ok(Value::Bool(x.is_finite())),
+        "isnan" => return Ok(Value::Bool(x.is_nan())),
+        "isinf" => return Ok(Value::Bool(x.is_infinite())),
+        "gcd" => {
+            let (mut p, mut q) = ((x as i64).unsigned_abs(), (y.unwrap_or(0.0) as i64).unsigned_abs());
+            while q != 0 {
+                (p, q) = (q, p % q);
+            }
+            return Ok(Value::Int(p as i64));
+        }
+        _ => return err("AttributeError", format!("module 'math' has no attribute '{f}'")),
+    };
+    if r.is_infinite() && x.is_finite() {
+        return err("OverflowError", "math range error");
+    }
+    Ok(Value::Float(r))
+}
+
+/// Calls a module function by qualified name (`Image.open`, `np.mean`, ...).
+pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(String, Value)>) -> PyResult<Value> {
+    let (module, f) = q.split_once('.').unwrap_or(("", q));
+    let mut a = Args::new(q, pos, kw);
+    match module {
+        "math" => math(f, a),
+        "Image" => match f {
+            "open" => err("PermissionError", "no file system in this sandbox: use the provided images (image, image_clue_0, ...)"),
+            "new" => {
+                let mode = a.req(0, "mode")?;
+                let (w, h) = match a.req(1, "size")?.as_seq() {
+                    Some([w, h]) => (int(w, "width")?, int(h, "height")?),
+                    _ => return err("TypeError", "Image.new() size must be a (width, height) tuple"),
+                };
+                let color = a.get(2, "color").unwrap_or(Value::Int(0));
+                a.done(3)?;
+                if w <= 0 || h <= 0 {
+                    return err("ValueError", "width and height must be > 0");
+                }
+                check_size(it, w as u64, h as u64)?;
+                let c = match color.as_seq() {
+                    Some(cs) => {
+                        let v: Vec<i64> = cs.iter().map(|c| int(c, "color")).collect::<PyResult<_>>()?;
+                        let g = |i: usize| v.get(i).copied().unwrap_or(0).clamp(0, 255) as u8;
+                        [g(0), g(1), g(2)]
+                    }
+                    None => [int(&color, "color")?.clamp(0, 255) as u8; 3],
+                };
+                let is_grey = matches!(&mode, Value::Str(m) if &**m == "L");
+                let rgb = RgbImage::from_pixel(w as u32, h as u32, Rgb(c));
+                let blank = ImgVal { buf: Arc::new(ImageBuf::derived(RgbImage::new(1, 1), "new")), region: None, name: Some("Image.new".into()), grey: false };
+                new_image(it, rgb, None, is_grey, "new", &blank)
+            }
+            _ => err("NotImplementedError", format!("Image.{f}() is not supported in this sandbox")),
+        },
+        "ImageEnhance" => {
+            let img = image_arg(a.get(0, "image"), q)?;
+            a.done(1)?;
+            let kind = match f { "Contrast" => "Contrast", "Brightness" => "Brightness", "Color" => "Color", _ => "Sharpness" };
+            Ok(Value::Enhancer(kind, img))
+        }
+        "ImageOps" => {
+            let img = image_arg(a.get(0, "image"), q)?;
+            let rgb = img.buf.rgb.clone();
+            let (out, is_grey, region) = match f {
+                "grayscale" => (grey(&rgb), true, img.region),
+                "mirror" => (imageops::flip_horizontal(&rgb), img.grey, None),
+                "flip" => (imageops::flip_vertical(&rgb), img.grey, None),
+                "invert" => {
+                    let mut o = (*rgb).clone();
+                    o.iter_mut().for_each(|v| *v = 255 - *v);
+                    (o, img.grey, img.region)
+                }
+                "autocontrast" => {
+                    let cutoff = a.get(1, "cutoff").map(|v| num(&v, "cutoff")).transpose()?.unwrap_or(0.0);
+                    if !(0.0..50.0).contains(&cutoff) {
+                        return err("ValueError", "cutoff must be in [0, 50)");
+                    }
+                    a.kw("ignore");
+                    a.kw("preserve_tone");
+                    (autocontrast(&rgb, cutoff, img.grey), img.grey, img.region)
+                }
+                _ => return err("NotImplementedError", format!("ImageOps.{f}() is not supported in this sandbox (supported: grayscale, mirror, flip, invert, autocontrast)")),
+            };
+            a.done(2)?;
+            check_size(it, img.w() as u64, img.h() as u64)?;
+            new_image(it, out, region, is_grey, &format!("ImageOps.{f}"), &img)
+        }
+        "ImageFilter" => err("NotImplementedError", format!("ImageFilter.{f} is not available in this sandbox (supported: ImageFilter.SMOOTH)")),
+        "ImageDraw" => err("NotImplementedError", format!("ImageDraw.{f} is not supported in this sandbox; crop the region instead")),
+        "np" => match f {
+            "array" | "asarray" => {
+                let v = a.req(0, "object")?;
+                a.kw("dtype");
+                match v {
+                    Value::Image(img) | Value::Array(img) => Ok(Value::Array(img)),
+                    other => err("NotImplementedError", format!("np.{f}() of a {} is not supported in this sandbox (only of an image)", other.type_name())),
+                }
+            }
+            "mean" | "std" | "max" | "min" | "sum" | "amax" | "amin" => {
+                let v = a.req(0, "a")?;
+                if a.kw("axis").is_some() {
+                    return err("NotImplementedError", "axis= is not supported in this sandbox");
+                }
+                let stat = match f { "amax" => "max", "amin" => "min", s => s };
+                match v {
+                    Value::Image(img) | Value::Array(img) => crate::imaging::array_stat(&img, stat),
+                    other => {
+                        let xs: Vec<f64> = it.collect(&other)?.iter().map(|x| num(x, "array element")).collect::<PyResult<_>>()?;
+                        list_stat(&xs, stat)
+                    }
+                }
+            }
+            _ => err("NotImplementedError", format!("numpy.{f} is not supported in this sandbox (only np.array(img) with .shape/.mean()/.std()/.min()/.max())")),
+        },
+        "plt" => match f {
+            "imshow" => {
+                let v = a.req(0, "X")?;
+                match v {
+                    Value::Image(img) | Value::Array(img) => it.pending_plot.push(img),
+                    other => return err("TypeError", format!("imshow() expects an image, got '{}'", other.type_name())),
+                }
+                Ok(Value::None)
+            }
+            "show" => {
+                for img in std::mem::take(&mut it.pending_plot) {
+                    show(it, &img)?;
+                }
+                Ok(Value::None)
+            }
+            "savefig" => err("PermissionError", "no file system in this sandbox: use plt.show() to show the figure"),
+            "subplots" => err("NotImplementedError", "plt.subplots() is not supported in this sandbox; use plt.figure(), plt.imshow() and plt.show()"),
+            "figure" | "title" | "axis" | "xlabel" | "ylabel" | "tight_layout" | "colorbar" | "subplot" | "close" | "suptitle"
+            | "grid" | "xticks" | "yticks" | "legend" | "clf" | "text" => Ok(Value::None),
+            _ => err("NotImplementedError", format!("plt.{f}() is not supported in this sandbox")),
+        },
+        _ => err("NameError", format!("name '{q}' is not defined")),
+    }
+}
+
+fn list_stat(xs: &[f64], f: &str) -> PyResult<Value> {
+    if xs.is_empty() {
+        return err("ValueError", "zero-size array");
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    Ok(Value::Float(match f {
+        "mean" => mean,
+        "sum" => xs.iter().sum(),
+        "std" => (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt(),
+        "max" => xs.iter().copied().fold(f64::MIN, f64::max),
+        _ => xs.iter().copied().fold(f64::MAX, f64::min),
+    }))
+}
+
+fn to_json(v: &Value) -> PyResult<Json> {
+    Ok(match v {
+        Value::None => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map(Json::Number).ok_or_else(|| PyErr::new("ValueError", "parameters must be finite numbers"))?,
+        Value::Str(s) => Json::String(s.to_string()),
+        Value::List(s) | Value::Tuple(s) => Json::Array(s.items.iter().map(to_json).collect::<PyResult<_>>()?),
+        Value::Dict(s) => {
+            let mut m = serde_json::Map::new();
+            for p in s.items.iter().filter_map(|kv| kv.as_seq()) {
+                if let [Value::Str(k), x] = p {
+                    m.insert(k.to_string(), to_json(x)?);
+                } else {
+                    return err("TypeError", "parameter dict keys must be strings");
+                }
+            }
+            Json::Object(m)
+        }
+        other => return err("TypeError", format!("a '{}' cannot be passed as an operator parameter", other.type_name())),
+    })
+}
+
+fn from_json(j: &Json) -> PyResult<Value> {
+    Ok(match j {
+        Json::Null => Value::None,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => n.as_i64().map(Value::Int).unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN))),
+        Json::String(s) => Value::str(s.as_str()),
+        Json::Array(a) => Value::list(a.iter().map(from_json).collect::<PyResult<_>>()?)?,
+        Json::Object(o) => Value::Dict(Seq::new(o.iter().map(|(k, x)| Value::tuple(vec![Value::str(k.as_str()), from_json(x)?])).collect::<PyResult<_>>()?)?),
+    })
+}
+
+/// `op(image, **params)`: runs a registry operator and merges its observation.
+pub fn call_operator(it: &mut Interp, name: &str, pos: Vec<Value>, kw: Vec<(String, Value)>) -> PyResult<Value> {
+    let mut a = Args::new(name, pos, kw);
+    let img = match a.get(0, "image").or_else(|| a.kw("img")) {
+        Some(Value::Array(i)) => i,
+        v => image_arg(v, name)?,
+    };
+    if a.pos.len() > 1 {
+        return err("TypeError", format!("{name}() takes 1 positional argument (the image); pass parameters by keyword"));
+    }
+    let mut params = serde_json::Map::new();
+    for (k, v) in std::mem::take(&mut a.kw) {
+        params.insert(k, to_json(&v)?);
+    }
+    let input = NamedImage { name: img.label(), image: img.buf.clone(), region_in_root: img.region };
+    let registry = it.state.registry.clone();
+    let result = registry.call(name, &img.buf, &Json::Object(params));
+    it.check_time()?;
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            it.obs.tools.push(ToolUse { name: name.into(), kind: ToolKind::Forensic, input: Some(input.name), outputs: vec![], ok: false });
+            let kind = match e {
+                CallError::BadArguments { .. } => "TypeError",
+                CallError::Unknown { .. } => "NameError",
+                CallError::Failed { .. } => "RuntimeError",
+            };
+            return err(kind, e.to_string());
+        }
+    };
+    let regions = out.regions.iter().map(|r| {
+        let b = to_root(img.region, r.bbox).unwrap_or(r.bbox);
+        Value::list(b.iter().map(|&c| Value::Int(c as i64)).collect())
+    });
+    let regions = Value::list(regions.collect::<PyResult<_>>()?)?;
+    let (summary, stats) = (Value::str(out.summary.trim()), from_json(&out.stats)?);
+    let obs = operator_observation(it.state, name, &input, out);
+    it.write(&format!("{}\n", obs.text));
+    let map = obs.images.first().map(|n| {
+        Value::Image(Arc::new(ImgVal { buf: n.image.clone(), region: None, name: Some(n.name.clone()), grey: false }))
+    });
+    it.obs.images.extend(obs.images);
+    it.obs.artifacts.extend(obs.artifacts);
+    it.obs.tools.extend(obs.tools);
+    if obs.bbox_candidate.is_some() {
+        it.obs.bbox_candidate = obs.bbox_candidate;
+    }
+    let mut pairs = vec![
+        Value::tuple(vec![Value::str("summary"), summary])?,
+        Value::tuple(vec![Value::str("stats"), stats])?,
+        Value::tuple(vec![Value::str("regions"), regions])?,
+    ];
+    if let Some(m) = map {
+        pairs.push(Value::tuple(vec![Value::str("map"), m])?);
+    }
+    Ok(Value::Dict(Seq::new(pairs)?))
+}
