@@ -95,7 +95,7 @@ impl AgentConfig {
 
     /// Parses a TOML document; the error names the file and the offending key.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        let cfg: Self = toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim()))?;
+        let cfg: Self = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
         cfg.check().map_err(|e| format!("{origin}: {e}"))?;
         Ok(cfg)
     }
@@ -125,6 +125,21 @@ impl AgentConfig {
     }
 }
 
+/// One line for a TOML error: `file:line:column: message`, since the default
+/// rendering spans several lines with a source excerpt.
+pub fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or("");
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+            format!("{origin}:{line}:{col}: {msg}")
+        }
+        None => format!("{origin}: {msg}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,7 +155,8 @@ mod tests {
     fn unknown_key_is_an_error_naming_it() {
         let bad = DEFAULT_CONFIG.replacen("[budget]", "[budget]\nmax_tunrs = 3", 1);
         let err = AgentConfig::from_toml(&bad, "x.toml").unwrap_err();
-        assert!(err.contains("max_tunrs") && err.starts_with("x.toml"), "{err}");
+        assert!(err.contains("max_tunrs") && err.starts_with("x.toml:"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
     }
 
     #[test]

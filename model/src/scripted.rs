@@ -72,7 +72,7 @@ pub struct ScriptedConfig {
 impl ScriptedConfig {
     /// Parses TOML; unknown keys are errors naming the key.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim()))
+        toml::from_str(text).map_err(|e| trutheye_core::config::toml_error(text, origin, &e))
     }
 
     /// Loads a file.

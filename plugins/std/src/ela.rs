@@ -1,16 +1,243 @@
-//! TODO(helper): implement `ela`.
+//! Error level analysis (ELA): re-save the image as JPEG at a fixed quality and show
+//! the absolute difference, amplified. Also holds the JPEG re-encoding and parameter
+//! helpers shared by this crate's compression operators (`jpeg_ghost`, `jpeg_quality`).
 
-use trutheye_plugin_api::{ImageRef, Operator, Output};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use trutheye_plugin_api::{jpeg, ImageRef, Map, Operator, Output};
 
-/// Placeholder until implemented.
+use crate::common::{block_means, param_usize, robust_z, top_regions};
+
+/// Rejects parameters that are not an object or carry keys outside `allowed`.
+pub(crate) fn check_keys(op: &str, params: &Value, allowed: &[&str]) -> Result<(), String> {
+    match params {
+        Value::Null => Ok(()),
+        Value::Object(m) => {
+            for k in m.keys() {
+                if !allowed.contains(&k.as_str()) {
+                    let list = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
+                    return Err(format!("{op}: unknown parameter `{k}` (allowed: {list})"));
+                }
+            }
+            Ok(())
+        }
+        other => Err(format!("{op}: parameters must be a JSON object, got {other}")),
+    }
+}
+
+/// Reads a finite number parameter with a default and inclusive bounds.
+pub(crate) fn param_f32(params: &Value, key: &str, default: f32, min: f32, max: f32) -> Result<f32, String> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => {
+            let x = v.as_f64().ok_or_else(|| format!("parameter `{key}` must be a number, got {v}"))?;
+            if !x.is_finite() || x < min as f64 || x > max as f64 {
+                return Err(format!("parameter `{key}` = {x} is outside {min}..={max}"));
+            }
+            Ok(x as f32)
+        }
+    }
+}
+
+/// How to re-encode: grayscale, or colour with the luma sampling factors
+/// (`(2, 2)` = 4:2:0, `(1, 1)` = 4:4:4, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sampling {
+    Gray,
+    Color(u8, u8),
+}
+
+impl Sampling {
+    pub(crate) fn name(self) -> String {
+        match self {
+            Sampling::Gray => "gray".into(),
+            Sampling::Color(1, 1) => "4:4:4".into(),
+            Sampling::Color(2, 1) => "4:2:2".into(),
+            Sampling::Color(2, 2) => "4:2:0".into(),
+            Sampling::Color(1, 2) => "4:4:0".into(),
+            Sampling::Color(4, 1) => "4:1:1".into(),
+            Sampling::Color(h, v) => format!("{h}x{v}"),
+        }
+    }
+}
+
+/// The sampling of a JPEG's components, when the headers can be read.
+pub(crate) fn sampling_of(info: &jpeg::JpegInfo) -> Sampling {
+    match info.components.as_slice() {
+        [_] => Sampling::Gray,
+        [(_, h0, v0, _), (_, h1, v1, _), ..] => {
+            let (h, v) = ((*h0).max(1) / (*h1).max(1), (*v0).max(1) / (*v1).max(1));
+            if jpeg_encoder::SamplingFactor::from_factors(h.max(1), v.max(1)).is_some() {
+                Sampling::Color(h.max(1), v.max(1))
+            } else {
+                Sampling::Color(2, 2)
+            }
+        }
+        [] => Sampling::Color(2, 2),
+    }
+}
+
+/// The sampling to re-encode with: the source's own when the image is an untouched
+/// JPEG whose headers parse, else 4:2:0 (the libjpeg/Pillow default). Also returns the
+/// parsed headers.
+pub(crate) fn source_sampling(image: &ImageRef<'_>) -> (Sampling, Option<jpeg::JpegInfo>) {
+    if image.is_jpeg() {
+        if let Some(info) = image.encoded.and_then(|b| jpeg::parse(b).ok()) {
+            return (sampling_of(&info), Some(info));
+        }
+    }
+    (Sampling::Color(2, 2), None)
+}
+
+/// Encodes RGB8 as a baseline JPEG with jpeg-encoder's IJG-scaled Annex K tables.
+pub(crate) fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, sampling: Sampling) -> Result<Vec<u8>, String> {
+    if w == 0 || h == 0 || w > u16::MAX as usize || h > u16::MAX as usize {
+        return Err(format!("cannot JPEG-encode a {w}x{h} image (each side must be 1..=65535)"));
+    }
+    let mut buf = Vec::with_capacity(w * h / 2 + 1024);
+    let mut enc = jpeg_encoder::Encoder::new(&mut buf, quality.clamp(1, 100));
+    let res = match sampling {
+        Sampling::Gray => {
+            let gray: Vec<u8> = rgb.chunks_exact(3).map(|p| p[0]).collect();
+            enc.encode(&gray, w as u16, h as u16, jpeg_encoder::ColorType::Luma)
+        }
+        Sampling::Color(sh, sv) => {
+            let f = jpeg_encoder::SamplingFactor::from_factors(sh, sv).unwrap_or(jpeg_encoder::SamplingFactor::F_2_2);
+            enc.set_sampling_factor(f);
+            enc.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
+            enc.encode(rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+        }
+    };
+    res.map_err(|e| format!("JPEG encoding failed: {e}"))?;
+    Ok(buf)
+}
+
+/// Decodes a JPEG to interleaved RGB8 of the expected size.
+pub(crate) fn decode_jpeg(bytes: &[u8], w: usize, h: usize) -> Result<Vec<u8>, String> {
+    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
+        .map_err(|e| format!("JPEG decoding failed: {e}"))?
+        .into_rgb8();
+    if img.width() as usize != w || img.height() as usize != h {
+        return Err(format!("re-decoded JPEG is {}x{}, expected {w}x{h}", img.width(), img.height()));
+    }
+    Ok(img.into_raw())
+}
+
+/// Re-saves RGB8 as JPEG at `quality` and decodes it again.
+pub(crate) fn recompress(rgb: &[u8], w: usize, h: usize, quality: u8, sampling: Sampling) -> Result<Vec<u8>, String> {
+    decode_jpeg(&encode_jpeg(rgb, w, h, quality, sampling)?, w, h)
+}
+
+/// Error level analysis.
 #[derive(Default)]
 pub struct Ela;
 
 impl Operator for Ela {
     const NAME: &'static str = "ela";
-    const DESCRIPTION: &'static str = "not implemented yet";
+    const DESCRIPTION: &'static str = "Error level analysis: the image is re-saved as JPEG at a fixed quality \
+        (matching the file's chroma subsampling) and the absolute per-pixel difference, multiplied by `scale`, is \
+        shown as the visual (bright = large change). Regions whose compression history differs from the rest \
+        (pasted from another JPEG, edited after saving) stand out with a different error level than similar \
+        content elsewhere. The heat-map is |robust z| of each block's mean error: both unusually high error \
+        (edited after the last save) and unusually low error (content already compressed more coarsely, e.g. \
+        pasted from a low-quality JPEG) are flagged; `high_z`/`low_z` give the sign. Edges and texture naturally \
+        have more error, so compare like with like. Re-saving at the file's own quality shows little contrast.";
     const CATEGORY: &'static str = "compression";
-    fn run(&self, _image: &ImageRef<'_>, _params: &serde_json::Value) -> Result<Output, String> {
-        Err("not implemented".into())
+
+    fn params_schema() -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "quality": {"type": "integer", "minimum": 1, "maximum": 100, "default": 90,
+                            "description": "JPEG quality of the re-save"},
+                "scale": {"type": "number", "minimum": 1, "maximum": 100, "default": 15,
+                          "description": "multiplier of the absolute difference in the visual"},
+                "block": {"type": "integer", "minimum": 4, "maximum": 256, "default": 16,
+                          "description": "block side in pixels for the heat-map"}
+            },
+            "additionalProperties": false
+        })
+    }
+
+    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
+        check_keys(Self::NAME, params, &["quality", "scale", "block"])?;
+        let quality = param_usize(params, "quality", 90, 1, 100)? as u8;
+        let scale = param_f32(params, "scale", 15.0, 1.0, 100.0)?;
+        let block = param_usize(params, "block", 16, 4, 256)?;
+        let (w, h) = (image.width, image.height);
+        if w < block || h < block {
+            return Err(format!("ela needs an image of at least one {block}x{block} block, got {w}x{h}"));
+        }
+        let (sampling, info) = source_sampling(image);
+        let re = recompress(image.rgb, w, h, quality, sampling)?;
+
+        let mut err = vec![0f32; w * h];
+        let mut vis = vec![0u8; w * h * 3];
+        err.par_chunks_mut(w)
+            .zip(vis.par_chunks_mut(w * 3))
+            .enumerate()
+            .for_each(|(y, (erow, vrow))| {
+                let a = &image.rgb[y * w * 3..(y + 1) * w * 3];
+                let b = &re[y * w * 3..(y + 1) * w * 3];
+                for x in 0..w {
+                    let mut s = 0f32;
+                    for c in 0..3 {
+                        let d = (a[3 * x + c] as f32 - b[3 * x + c] as f32).abs();
+                        s += d;
+                        vrow[3 * x + c] = (d * scale).min(255.0) as u8;
+                    }
+                    erow[x] = s / 3.0;
+                }
+            });
+        let mean_error = err.iter().map(|&v| v as f64).sum::<f64>() / (w * h) as f64;
+        let (bm, bw, bh) = block_means(&err, w, h, block);
+        let (z, med, _) = robust_z(&bm);
+        let high_z = z.iter().copied().fold(f32::MIN, f32::max);
+        let low_z = z.iter().copied().fold(f32::MAX, f32::min);
+        // Two-sided: a region saved with a different history shows a different error
+        // level, higher (edited after the last save) or lower (already compressed
+        // more coarsely, e.g. pasted from a low-quality JPEG).
+        let heat: Vec<f32> = z.iter().map(|v| v.abs()).collect();
+        let anomaly_z = high_z.max(-low_z);
+        let regions = top_regions(&heat, bw, bh, block, 3.0, 5);
+        let src_q = info.as_ref().and_then(|i| i.estimate_quality()).map(|(q, _)| q);
+        let summary = match regions.first() {
+            Some(r) => {
+                let i = (r.bbox[1] as usize / block) * bw + r.bbox[0] as usize / block;
+                let kind = if z.get(i).copied().unwrap_or(0.0) < 0.0 { "lower" } else { "higher" };
+                format!(
+                    "ELA at quality {quality} ({}): mean error {mean_error:.2}/255, block median {med:.2}; block region \
+                     [{},{},{},{}] has a {kind} error level than typical (|z|={:.1}); highest z={high_z:.1}, lowest \
+                     z={low_z:.1}.{}",
+                    sampling.name(),
+                    r.bbox[0], r.bbox[1], r.bbox[2], r.bbox[3], r.score,
+                    match src_q {
+                        Some(q) if q == quality => format!(
+                            " Source JPEG quality ~{q} equals the re-save quality, so error levels are compressed \
+                             (try a lower quality, e.g. 75)."
+                        ),
+                        Some(q) => format!(" Source JPEG quality ~{q}."),
+                        None => " Source is not an untouched JPEG.".into(),
+                    }
+                )
+            }
+            None => format!("ELA at quality {quality}: mean error {mean_error:.2}/255."),
+        };
+        Ok(Output {
+            summary,
+            stats: json!({
+                "anomaly_z": anomaly_z,
+                "high_z": high_z,
+                "low_z": low_z,
+                "mean_error": mean_error as f32,
+                "block_median_error": med,
+                "quality": quality,
+                "scale": scale,
+                "subsampling": sampling.name(),
+                "source_quality": src_q,
+            }),
+            maps: vec![Map::visual("visual", w, h, 3, vis), Map::heatmap("ela_abs_z", bw, bh, heat)],
+            regions,
+        })
     }
 }
