@@ -1,16 +1,92 @@
-//! TODO(helper): implement `bayar`.
+//! Bayar–Stamm constrained-convolution residual, used as a fixed (untrained)
+//! residual extractor: a 5x5 kernel whose centre is −1 and whose other 24 weights
+//! are each 1/24 (they sum to +1), i.e. "mean of the 5x5 neighbourhood minus the
+//! pixel". This is the uniform member of the constraint set
+//! `w(0,0) = −1, Σ_{(i,j)≠(0,0)} w(i,j) = 1` of Bayar & Stamm (2016/2018).
 
-use trutheye_plugin_api::{ImageRef, Operator, Output};
+use serde_json::{json, Value};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
 
-/// Placeholder until implemented.
+use crate::common::{param_usize, require_size};
+use crate::srm::{block_schema, check_params, fast_visual, filter_bank, two_sided_report, BlockZ};
+
+/// The fixed constrained kernel (row-major 5x5).
+pub fn bayar_kernel() -> [f32; 25] {
+    let mut k = [1.0f32 / 24.0; 25];
+    k[12] = -1.0;
+    k
+}
+
+/// Bayar constrained-convolution residual energy.
 #[derive(Default)]
 pub struct Bayar;
 
 impl Operator for Bayar {
     const NAME: &'static str = "bayar";
-    const DESCRIPTION: &'static str = "not implemented yet";
+    const DESCRIPTION: &'static str = "Bayar–Stamm constrained-convolution residual (fixed 5x5 kernel: centre −1, the other \
+        24 weights 1/24, so it removes image content and keeps local noise) on luma. The visual shows residual \
+        magnitude; the heat-map is the absolute robust z of each block's residual energy: unusually noisy blocks \
+        (anomaly_z) and unusually smooth blocks (smooth_z: denoised, inpainted or synthetic pastes) both light up. \
+        Strong edges and texture also raise the residual.";
     const CATEGORY: &'static str = "noise";
-    fn run(&self, _image: &ImageRef<'_>, _params: &serde_json::Value) -> Result<Output, String> {
-        Err("not implemented".into())
+
+    fn params_schema() -> Value {
+        json!({"type": "object", "properties": {"block": block_schema(32, 8)}, "additionalProperties": false})
+    }
+
+    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
+        check_params(params, &["block"])?;
+        let block = param_usize(params, "block", 32, 8, 256)?;
+        let (w, h) = (image.width, image.height);
+        require_size(Self::NAME, w, h, block)?;
+        let luma = crate::srm::luma_par(image);
+        let k = bayar_kernel();
+        let (energy, raw) = filter_bank(&luma, w, h, &[&k[..]], 5, |r| {
+            let e = r[0] * r[0];
+            (e, e as f64)
+        });
+        let residual_std = (raw / (w * h) as f64).sqrt() as f32;
+        let bz = BlockZ::log_energy(&energy, w, h, block);
+        let rms: Vec<f32> = energy.iter().map(|e| e.sqrt()).collect();
+        let (summary, a, s, abs, regions) = two_sided_report(
+            "Bayar constrained residual energy",
+            &bz,
+            &format!("global residual std {residual_std:.2} grey levels"),
+        );
+        Ok(Output {
+            summary,
+            stats: json!({"anomaly_z": a, "smooth_z": s, "residual_std": residual_std, "block": block, "blocks": [bz.bw, bz.bh]}),
+            maps: vec![
+                Map::visual("visual", w, h, 1, fast_visual(&rms)),
+                Map::heatmap("energy_abs_z", bz.bw, bz.bh, abs),
+            ],
+            regions,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_satisfies_the_bayar_constraint() {
+        let k = bayar_kernel();
+        assert_eq!(k[12], -1.0);
+        let others: f32 = k.iter().enumerate().filter(|(i, _)| *i != 12).map(|(_, v)| v).sum();
+        assert!((others - 1.0).abs() < 1e-6, "off-centre sum {others}");
+        assert!(k.iter().sum::<f32>().abs() < 1e-6);
+    }
+
+    #[test]
+    fn flat_image_has_zero_residual_and_small_images_error() {
+        let rgb = vec![77u8; 40 * 40 * 3];
+        let img = ImageRef::from_rgb(40, 40, &rgb).unwrap();
+        let out = Bayar.run(&img, &json!({})).unwrap();
+        assert!(out.stats["residual_std"].as_f64().unwrap() < 1e-4);
+        let small = vec![0u8; 7 * 7 * 3];
+        let img = ImageRef::from_rgb(7, 7, &small).unwrap();
+        assert!(Bayar.run(&img, &json!({})).unwrap_err().contains("at least"));
+        assert!(Bayar.run(&img, &json!({"block": 2})).is_err());
     }
 }
