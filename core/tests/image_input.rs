@@ -100,3 +100,25 @@ fn jpeg_metadata_reports_quality_and_subsampling() {
     assert!(img.encoded.is_some(), "the source bytes travel with the image for JPEG operators");
     assert!(img.describe().contains("quality 75"));
 }
+
+#[test]
+fn cmyk_jpeg_decodes_to_rgb_and_runs_through_an_operator() {
+    let (w, h) = (24u16, 16u16);
+    // Pure cyan in CMYK (C=255, M=Y=K=0), as print workflows save it.
+    let cmyk: Vec<u8> = (0..w as usize * h as usize).flat_map(|_| [255u8, 0, 0, 0]).collect();
+    let mut buf = Vec::new();
+    jpeg_encoder::Encoder::new(&mut buf, 95).encode(&cmyk, w, h, jpeg_encoder::ColorType::Cmyk).expect("encode CMYK");
+    match ImageBuf::decode(buf, "cmyk.jpg", DEFAULT_MAX_PIXELS) {
+        Ok(img) => {
+            assert_eq!((img.width(), img.height()), (24, 16));
+            let p = img.rgb.get_pixel(12, 8);
+            eprintln!("CMYK cyan decoded to RGB {p:?}");
+            // Whatever the Adobe inversion convention, the result is a cyan-ish or its complement: R differs from G/B.
+            assert!(p[1].abs_diff(p[2]) < 40 && p[0].abs_diff(p[1]) > 100, "CMYK cyan decoded to {p:?}");
+        }
+        Err(e) => {
+            let m = e.to_string();
+            assert!(m.starts_with("cmyk.jpg:") && !m.contains('\n'), "{m}");
+        }
+    }
+}
