@@ -8,13 +8,35 @@ use serde_json::{json, Value};
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
 
 use crate::common::{param_usize, require_size};
-use crate::srm::{block_schema, check_params, fast_visual, filter_bank, two_sided_report, BlockZ};
+use crate::srm::{block_schema, check_params, fast_visual, strip_filter, two_sided_report, BlockZ};
 
 /// The fixed constrained kernel (row-major 5x5).
 pub fn bayar_kernel() -> [f32; 25] {
     let mut k = [1.0f32 / 24.0; 25];
     k[12] = -1.0;
     k
+}
+
+/// One output row of the Bayar residual from the five padded luma rows
+/// `y-2..=y+2`: the kernel is (5x5 box sum − centre)/24 − centre, so a vertical
+/// 5-sum per column and a horizontal 5-sum replace the 25 taps. Writes |r| into
+/// `rms`, r² into `e`, and returns Σ r² of the row.
+fn bayar_row(p: &[&[f32]], s: &mut [Vec<f32>; 4], rms: &mut [f32], e: &mut [f32]) -> f64 {
+    let w = rms.len();
+    let pw = w + 4;
+    let (p0, p1, p2, p3, p4) = (&p[0][..pw], &p[1][..pw], &p[2][..pw], &p[3][..pw], &p[4][..pw]);
+    let vs = &mut s[0][..pw];
+    for j in 0..pw {
+        vs[j] = p0[j] + p1[j] + p2[j] + p3[j] + p4[j];
+    }
+    let e = &mut e[..w];
+    let (v0, v1, v2, v3, v4, c) = (&vs[..w], &vs[1..w + 1], &vs[2..w + 2], &vs[3..w + 3], &vs[4..w + 4], &p2[2..w + 2]);
+    for x in 0..w {
+        let r = (v0[x] + v1[x] + v2[x] + v3[x] + v4[x] - c[x]) / 24.0 - c[x];
+        e[x] = r * r;
+        rms[x] = r.abs();
+    }
+    crate::srm::lane_sum(e)
 }
 
 /// Bayar constrained-convolution residual energy.
@@ -39,15 +61,9 @@ impl Operator for Bayar {
         let block = param_usize(params, "block", 32, 8, 256)?;
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
-        let luma = crate::srm::luma_par(image);
-        let k = bayar_kernel();
-        let (energy, raw) = filter_bank(&luma, w, h, &[&k[..]], 5, |r| {
-            let e = r[0] * r[0];
-            (e, e as f64)
-        });
+        let (rms, sums, raw) = strip_filter(image, 2, block, bayar_row);
         let residual_std = (raw / (w * h) as f64).sqrt() as f32;
-        let bz = BlockZ::log_energy(&energy, w, h, block);
-        let rms: Vec<f32> = energy.iter().map(|e| e.sqrt()).collect();
+        let bz = BlockZ::from_sums(&sums, w / block, h / block, block);
         let (summary, a, s, abs, regions) = two_sided_report(
             "Bayar constrained residual energy",
             &bz,
@@ -76,6 +92,21 @@ mod tests {
         let others: f32 = k.iter().enumerate().filter(|(i, _)| *i != 12).map(|(_, v)| v).sum();
         assert!((others - 1.0).abs() < 1e-6, "off-centre sum {others}");
         assert!(k.iter().sum::<f32>().abs() < 1e-6);
+    }
+
+    #[test]
+    fn fused_row_matches_filter2d() {
+        let (w, h) = (37usize, 29usize);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 7919 % 251) as u8).collect();
+        let img = ImageRef::from_rgb(w, h, &rgb).unwrap();
+        let luma = crate::srm::luma_par(&img);
+        let want = crate::common::filter2d(&luma, w, h, &bayar_kernel(), 5, 5);
+        let (rms, _, raw) = crate::srm::strip_filter(&img, 2, 8, bayar_row);
+        for (a, b) in rms.iter().zip(&want) {
+            assert!((a - b.abs()).abs() < 1e-3, "{a} vs {b}");
+        }
+        let raw_ref: f64 = want.iter().map(|v| (v * v) as f64).sum();
+        assert!((raw - raw_ref).abs() < 1e-4 * raw_ref);
     }
 
     #[test]

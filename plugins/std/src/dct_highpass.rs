@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
 
 use crate::common::{param_usize, require_size, top_regions};
-use crate::srm::{block_schema, check_params, fast_visual, BlockZ};
+use crate::srm::{block_schema, block_sq_sums, check_params, fast_visual_with, lane_sum_sq, BlockZ};
 
 /// Orthonormal DCT-II matrix `D[u][x] = c(u) cos((2x+1)uπ/16)`.
 pub fn dct8_matrix() -> [[f32; 8]; 8] {
@@ -168,14 +168,15 @@ impl Operator for DctHighpass {
                 Self::NAME
             ));
         }
-        let energy: Vec<f32> = (0..aw * ah).into_par_iter().map(|i| res[(i / aw) * w + i % aw].powi(2)).collect();
-        let bz = BlockZ::log_energy(&energy, aw, ah, block);
+        // Block energies straight from the residual (no energy map is materialised).
+        let (sums, bw, bh) = block_sq_sums(&res, w, aw, ah, block);
+        let bz = BlockZ::from_sums(&sums, bw, bh, block);
         let n_px = (aw * ah).max(1) as f64;
-        let residual_std = (energy.par_iter().map(|&v| v as f64).sum::<f64>() / n_px).sqrt() as f32;
+        let sq: f64 = res.par_chunks(w).take(ah).map(|row| lane_sum_sq(&row[..aw])).sum();
+        let residual_std = (sq / n_px).sqrt() as f32;
         let (ia, anomaly_z) = bz.extreme(1.0);
         let (is, smooth_z) = bz.extreme(-1.0);
         let regions = top_regions(&bz.z, bz.bw, bz.bh, block, 3.0, 5);
-        let absr: Vec<f32> = res.par_iter().map(|v| v.abs()).collect();
         let summary = format!(
             "8x8 DCT high-pass (u+v ≥ {cutoff}): strongest block at {:?} is {anomaly_z:.1}σ above the image median, \
              smoothest at {:?} is {smooth_z:.1}σ below; {:.1}% of AC energy is high-frequency; residual std {residual_std:.2}.",
@@ -189,7 +190,7 @@ impl Operator for DctHighpass {
                 "anomaly_z": anomaly_z, "smooth_z": smooth_z, "hf_ratio": hf_ratio, "residual_std": residual_std,
                 "cutoff": cutoff, "block": block, "blocks": [bz.bw, bz.bh]
             }),
-            maps: vec![Map::visual("visual", w, h, 1, fast_visual(&absr)), Map::heatmap("energy_z", bz.bw, bz.bh, bz.z)],
+            maps: vec![Map::visual("visual", w, h, 1, fast_visual_with(&res, f32::abs)), Map::heatmap("energy_z", bz.bw, bz.bh, bz.z)],
             regions,
         })
     }

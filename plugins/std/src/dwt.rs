@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
 
 use crate::common::{param_usize, require_size, top_regions};
-use crate::srm::{check_params, fast_visual, BlockZ};
+use crate::srm::{block_sq_sums, check_params, fast_visual, fast_visual_with, lane_sum_sq, BlockZ};
 
 /// One level of sub-bands, each `sw x sh = ceil(w/2) x ceil(h/2)`.
 pub struct Subbands {
@@ -53,20 +53,18 @@ pub fn haar2(x: &[f32], w: usize, h: usize) -> Subbands {
 }
 
 fn mean_sq(v: &[f32]) -> f64 {
-    v.par_iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / v.len().max(1) as f64
+    v.par_chunks(1 << 16).map(lane_sum_sq).sum::<f64>() / v.len().max(1) as f64
 }
 
 /// Writes `src` (`sw x sh`) into `canvas` (`cw` wide) at `(x0, y0)`, clipped.
 fn blit(canvas: &mut [u8], cw: usize, ch: usize, src: &[u8], sw: usize, sh: usize, x0: usize, y0: usize) {
-    for y in 0..sh {
-        if y0 + y >= ch {
-            break;
-        }
-        for x in 0..sw {
-            if x0 + x < cw {
-                canvas[(y0 + y) * cw + x0 + x] = src[y * sw + x];
-            }
-        }
+    if x0 >= cw {
+        return;
+    }
+    let n = sw.min(cw - x0);
+    for y in 0..sh.min(ch.saturating_sub(y0)) {
+        let o = (y0 + y) * cw + x0;
+        canvas[o..o + n].copy_from_slice(&src[y * sw..y * sw + n]);
     }
 }
 
@@ -128,8 +126,8 @@ impl Operator for DwtSubbands {
         // Heat-map: level-1 HH energy per block of `block/2` coefficients.
         let b1 = &bands[0];
         let cb = (block / 2).min(b1.sw).min(b1.sh).max(1);
-        let hh2: Vec<f32> = b1.hh.iter().map(|v| v * v).collect();
-        let bz = BlockZ::log_energy(&hh2, b1.sw, b1.sh, cb);
+        let (sums, bw, bh) = block_sq_sums(&b1.hh, b1.sw, b1.sw, b1.sh, cb);
+        let bz = BlockZ::from_sums(&sums, bw, bh, cb);
         let bz = BlockZ { block: 2 * cb, ..bz };
         let (ia, anomaly_z) = bz.extreme(1.0);
         let (is, smooth_z) = bz.extreme(-1.0);
@@ -139,7 +137,7 @@ impl Operator for DwtSubbands {
         let mut canvas = vec![0u8; vw * vh];
         for (i, b) in bands.iter().enumerate().rev() {
             let (ox, oy) = (0, 0); // every level's sub-bands tile the top-left LL area
-            let abs = |v: &[f32]| -> Vec<u8> { fast_visual(&v.iter().map(|x| x.abs()).collect::<Vec<_>>()) };
+            let abs = |v: &[f32]| -> Vec<u8> { fast_visual_with(v, f32::abs) };
             if i + 1 == levels {
                 blit(&mut canvas, vw, vh, &fast_visual(&b.ll), b.sw, b.sh, ox, oy);
             }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
 
 use crate::common::{param_usize, require_size, top_regions};
-use crate::srm::{block_schema, check_params, fast_visual, param_f64, BlockZ};
+use crate::srm::{block_schema, block_sq_sums, check_params, fast_visual, fast_visual_with, lane_sum_sq, param_f64, BlockZ};
 
 pub(crate) type C = Complex<f32>;
 
@@ -302,13 +302,13 @@ impl Operator for FftResidual {
 
         // --- full-size high-pass residual -------------------------------------------
         let (residual, hf_energy_ratio) = highpass_residual(&luma, w, h, radius);
-        let energy: Vec<f32> = residual.par_iter().map(|v| v * v).collect();
-        let residual_std = (energy.par_iter().map(|&v| v as f64).sum::<f64>() / (w * h) as f64).sqrt() as f32;
-        let bz = BlockZ::log_energy(&energy, w, h, block);
-        drop(energy);
+        // Block energies and the global std straight from the residual (no energy map).
+        let sq: f64 = residual.par_chunks(1 << 16).map(lane_sum_sq).sum();
+        let residual_std = (sq / (w * h) as f64).sqrt() as f32;
+        let (sums, bw, bh) = block_sq_sums(&residual, w, w, h, block);
+        let bz = BlockZ::from_sums(&sums, bw, bh, block);
         let (ia, anomaly_z) = bz.extreme(1.0);
         let regions = top_regions(&bz.z, bz.bw, bz.bh, block, 3.0, 5);
-        let absr: Vec<f32> = residual.par_iter().map(|v| v.abs()).collect();
 
         // --- Welch spectrum and peak search --------------------------------------------
         // Largest power-of-two tile (16..=256) that still gives >= 16 tiles when possible.
@@ -373,7 +373,7 @@ impl Operator for FftResidual {
                 "radius": radius, "block": block, "blocks": [bz.bw, bz.bh], "welch_tile": n, "welch_tiles": tiles.len()
             }),
             maps: vec![
-                Map::visual("visual", w, h, 1, fast_visual(&absr)),
+                Map::visual("visual", w, h, 1, fast_visual_with(&residual, f32::abs)),
                 Map::visual("spectrum", n, n, 1, fast_visual(&shifted)),
                 Map::heatmap("energy_z", bz.bw, bz.bh, bz.z),
             ],

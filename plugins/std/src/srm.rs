@@ -178,9 +178,18 @@ pub(crate) struct BlockZ {
 
 impl BlockZ {
     /// Robust z of `ln(block mean + eps)` of a non-negative per-pixel energy map.
+    #[allow(dead_code)] // the operators now use `from_sums`; kept as its map-based reference form
     pub fn log_energy(map: &[f32], w: usize, h: usize, block: usize) -> Self {
         let (m, bw, bh) = block_means(map, w, h, block);
         let logm: Vec<f32> = m.iter().map(|v| (v.max(0.0) + 1e-3).ln()).collect();
+        let (z, _, _) = robust_z(&logm);
+        Self { z, bw, bh, block }
+    }
+
+    /// Same as [`BlockZ::log_energy`] from per-block sums of the energy.
+    pub fn from_sums(sums: &[f64], bw: usize, bh: usize, block: usize) -> Self {
+        let area = (block * block) as f64;
+        let logm: Vec<f32> = sums.iter().map(|s| (((s / area) as f32).max(0.0) + 1e-3).ln()).collect();
         let (z, _, _) = robust_z(&logm);
         Self { z, bw, bh, block }
     }
@@ -206,11 +215,16 @@ impl BlockZ {
 /// Fast 8-bit rendering of a scalar map: linear between the 1st and 99th
 /// percentiles estimated on a strided subsample (no full sort of large maps).
 pub(crate) fn fast_visual(map: &[f32]) -> Vec<u8> {
+    fast_visual_with(map, |v| v)
+}
+
+/// [`fast_visual`] of `f(map)` without materialising the mapped values (e.g. `f = abs`).
+pub(crate) fn fast_visual_with<F: Fn(f32) -> f32 + Sync>(map: &[f32], f: F) -> Vec<u8> {
     if map.is_empty() {
         return Vec::new();
     }
     let stride = (map.len() / 262_144).max(1);
-    let mut s: Vec<f32> = map.iter().step_by(stride).copied().filter(|v| v.is_finite()).collect();
+    let mut s: Vec<f32> = map.iter().step_by(stride).map(|&v| f(v)).filter(|v| v.is_finite()).collect();
     if s.is_empty() {
         return vec![0; map.len()];
     }
@@ -218,7 +232,129 @@ pub(crate) fn fast_visual(map: &[f32]) -> Vec<u8> {
     let lo = *s.select_nth_unstable_by((n - 1) / 100, |a, b| a.total_cmp(b)).1;
     let hi = *s.select_nth_unstable_by((n - 1) * 99 / 100, |a, b| a.total_cmp(b)).1;
     let span = (hi - lo).max(1e-12);
-    map.par_iter().map(|v| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8).collect()
+    // Large chunks keep rayon overhead negligible; the body vectorises.
+    let mut out = vec![0u8; map.len()];
+    out.par_chunks_mut(1 << 16).zip(map.par_chunks(1 << 16)).for_each(|(o, m)| {
+        for (o, &v) in o.iter_mut().zip(m) {
+            *o = (((f(v) - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
+        }
+    });
+    out
+}
+
+/// Sum of `v` in `f64`, accumulated in eight `f32` lanes per short run so it
+/// vectorises (the runs are short enough that the `f32` partials stay exact to
+/// well below the tolerances of the statistics built on them).
+#[inline]
+pub(crate) fn lane_sum(v: &[f32]) -> f64 {
+    lane_fold(v, |x| x)
+}
+
+/// Sum of squares of `v`, see [`lane_sum`].
+#[inline]
+pub(crate) fn lane_sum_sq(v: &[f32]) -> f64 {
+    lane_fold(v, |x| x * x)
+}
+
+#[inline(always)]
+fn lane_fold(v: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    let mut total = 0f64;
+    for run in v.chunks(256) {
+        let mut acc = [0f32; 8];
+        let mut it = run.chunks_exact(8);
+        for c in &mut it {
+            for i in 0..8 {
+                acc[i] += f(c[i]);
+            }
+        }
+        total += it.remainder().iter().map(|&x| f(x) as f64).sum::<f64>();
+        total += acc.iter().map(|&x| x as f64).sum::<f64>();
+    }
+    total
+}
+
+/// Per-block sums of squares over the top-left `aw x ah` area of a map with row
+/// stride `stride` (`aw / block x ah / block` grid, partial blocks dropped).
+pub(crate) fn block_sq_sums(map: &[f32], stride: usize, aw: usize, ah: usize, block: usize) -> (Vec<f64>, usize, usize) {
+    let (bw, bh) = (aw / block, ah / block);
+    let mut out = vec![0f64; bw * bh];
+    out.par_chunks_mut(bw.max(1)).enumerate().for_each(|(by, sums)| {
+        for y in by * block..(by + 1) * block {
+            let row = &map[y * stride..y * stride + bw * block];
+            for (s, seg) in sums.iter_mut().zip(row.chunks_exact(block)) {
+                *s += lane_sum_sq(seg);
+            }
+        }
+    });
+    (out, bw, bh)
+}
+
+/// Luma of image row `y` (same arithmetic as [`luma_par`]) written into
+/// `dst[r..r + w]`, with `r` reflect-101 samples on each side.
+#[inline]
+pub(crate) fn luma_row_padded(rgb: &[u8], w: usize, y: usize, r: usize, dst: &mut [f32]) {
+    let src = &rgb[y * w * 3..(y + 1) * w * 3];
+    for (d, p) in dst[r..r + w].iter_mut().zip(src.chunks_exact(3)) {
+        *d = 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+    }
+    for i in 0..r {
+        dst[i] = dst[r + reflect(i as isize - r as isize, w)];
+        dst[r + w + i] = dst[r + reflect((w + i) as isize, w)];
+    }
+}
+
+/// Luma rows `y0 - r .. y1 + r` (reflect-101 in y), each padded by `r` in x:
+/// the window a `(2r+1) x (2r+1)` filter needs for output rows `y0..y1`.
+pub(crate) fn luma_window(image: &ImageRef<'_>, y0: usize, y1: usize, r: usize, buf: &mut Vec<f32>) -> usize {
+    let (w, h) = (image.width, image.height);
+    let pw = w + 2 * r;
+    let rows = y1 - y0 + 2 * r;
+    buf.resize(rows * pw, 0.0);
+    for (i, dst) in buf.chunks_exact_mut(pw).enumerate() {
+        let y = reflect(y0 as isize + i as isize - r as isize, h);
+        luma_row_padded(image.rgb, w, y, r, dst);
+    }
+    pw
+}
+
+/// Runs `row_fn` over every image row with a luma window of radius `r`, rows
+/// grouped in strips of `block` rows (one rayon task each). `row_fn(window rows,
+/// scratch, out row, e row)` writes the per-pixel map value into `out row` and the
+/// per-pixel energy into `e row`, and returns a raw per-row sum. Returns the map,
+/// the per-block energy sums (full blocks only) and the total of the raw sums.
+pub(crate) fn strip_filter<F>(image: &ImageRef<'_>, r: usize, block: usize, row_fn: F) -> (Vec<f32>, Vec<f64>, f64)
+where
+    F: Fn(&[&[f32]], &mut [Vec<f32>; 4], &mut [f32], &mut [f32]) -> f64 + Sync,
+{
+    let (w, h) = (image.width, image.height);
+    let (bw, bh) = (w / block, h / block);
+    let mut map = vec![0f32; w * h];
+    let mut sums = vec![0f64; bw * bh];
+    let mut sum_chunks: Vec<&mut [f64]> = sums.chunks_mut(bw.max(1)).collect();
+    sum_chunks.resize_with(h.div_ceil(block), || &mut []);
+    let raw: f64 = map
+        .par_chunks_mut(block * w)
+        .zip(sum_chunks.into_par_iter())
+        .enumerate()
+        .map_init(
+            || (Vec::new(), [vec![0f32; w + 2 * r], vec![0f32; w + 2 * r], vec![0f32; w + 2 * r], vec![0f32; w + 2 * r]], vec![0f32; w]),
+            |(win, scratch, e), (si, (out, bsum))| {
+                let y0 = si * block;
+                let n = out.len() / w;
+                let pw = luma_window(image, y0, y0 + n, r, win);
+                let mut raw = 0f64;
+                for (j, orow) in out.chunks_exact_mut(w).enumerate() {
+                    let rows: Vec<&[f32]> = (0..2 * r + 1).map(|k| &win[(j + k) * pw..(j + k + 1) * pw]).collect();
+                    raw += row_fn(&rows, scratch, orow, e);
+                    for (s, seg) in bsum.iter_mut().zip(e.chunks_exact(block)) {
+                        *s += lane_sum(seg);
+                    }
+                }
+                raw
+            },
+        )
+        .sum();
+    (map, sums, raw)
 }
 
 /// Two-sided residual-energy report shared by `srm` and `bayar`: heat-map = |z|
@@ -241,6 +377,43 @@ pub(crate) fn two_sided_report(what: &str, bz: &BlockZ, tail: &str) -> (String, 
 pub(crate) fn block_schema(default: usize, min: usize) -> Value {
     json!({"type": "integer", "minimum": min, "maximum": 256, "default": default,
            "description": "side in pixels of the square blocks whose statistics are compared (partial blocks at the right/bottom edges are ignored)"})
+}
+
+/// One output row of the three SRM kernels, fused. `p` holds the five padded
+/// luma rows `y-2..=y+2` (width `w + 4`). All kernels are symmetric, so they are
+/// built from vertical pair sums `s0 = p0+p4`, `s1 = p1+p3`, `s2 = p2`:
+/// KV = Σ over column offsets of (row weights · s), SQ3 = −d²x(s1 − 2 s2), H2 = d²x(p2).
+/// Writes the RMS of the clipped residuals into `rms` and the mean clipped energy
+/// into `e`; returns the row's raw (unclipped) squared sum.
+fn srm_row(p: &[&[f32]], t: f32, s: &mut [Vec<f32>; 4], rms: &mut [f32], e: &mut [f32]) -> f64 {
+    let w = rms.len();
+    let pw = w + 4;
+    let (p0, p1, p2, p3, p4) = (&p[0][..pw], &p[1][..pw], &p[2][..pw], &p[3][..pw], &p[4][..pw]);
+    let [va, vb, vc, tt] = s;
+    let (va, vb, vc, tt) = (&mut va[..pw], &mut vb[..pw], &mut vc[..pw], &mut tt[..pw]);
+    for j in 0..pw {
+        let (s0, s1, s2) = (p0[j] + p4[j], p1[j] + p3[j], p2[j]);
+        va[j] = -s0 + 2.0 * s1 - 2.0 * s2;
+        vb[j] = 2.0 * s0 - 6.0 * s1 + 8.0 * s2;
+        vc[j] = -2.0 * s0 + 8.0 * s1 - 12.0 * s2;
+        tt[j] = s1 - 2.0 * s2;
+    }
+    let e = &mut e[..w];
+    let (a0, a4, b1, b3, c2) = (&va[..w], &va[4..w + 4], &vb[1..w + 1], &vb[3..w + 3], &vc[2..w + 2]);
+    let (t1, t2, t3) = (&tt[1..w + 1], &tt[2..w + 2], &tt[3..w + 3]);
+    let (l, c, r) = (&p2[1..w + 1], &p2[2..w + 2], &p2[3..w + 3]);
+    let mut raw = [0f32; 8];
+    for x in 0..w {
+        let kv = (a0[x] + a4[x] + b1[x] + b3[x] + c2[x]) / 12.0;
+        let sq3 = (2.0 * t2[x] - t1[x] - t3[x]) / 4.0;
+        let h2 = (l[x] - 2.0 * c[x] + r[x]) / 2.0;
+        raw[x % 8] += kv * kv + sq3 * sq3 + h2 * h2;
+        let (k1, k2, k3) = (kv.clamp(-t, t), sq3.clamp(-t, t), h2.clamp(-t, t));
+        let en = (k1 * k1 + k2 * k2 + k3 * k3) / 3.0;
+        e[x] = en;
+        rms[x] = en.sqrt();
+    }
+    raw.iter().map(|&v| v as f64).sum()
 }
 
 // ---------------------------------------------------------------------------
@@ -278,22 +451,10 @@ impl Operator for Srm {
         let t = param_f64(params, "truncate", 3.0, 0.0, 255.0)? as f32;
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
-        let luma = luma_par(image);
-        let ks = srm_kernels();
-        let kernels: Vec<&[f32]> = ks.iter().map(|k| &k[..]).collect();
-        let (energy, raw) = filter_bank(&luma, w, h, &kernels, 5, |r| {
-            let mut e = 0f32;
-            let mut raw = 0f64;
-            for &v in r {
-                raw += (v * v) as f64;
-                let c = if t > 0.0 { v.clamp(-t, t) } else { v };
-                e += c * c;
-            }
-            (e / r.len() as f32, raw)
-        });
+        let tc = if t > 0.0 { t } else { f32::INFINITY }; // clamp to ±inf = no clipping
+        let (rms, sums, raw) = strip_filter(image, 2, block, |p, s, rms, e| srm_row(p, tc, s, rms, e));
         let residual_std = (raw / (3.0 * (w * h) as f64)).sqrt() as f32;
-        let bz = BlockZ::log_energy(&energy, w, h, block);
-        let rms: Vec<f32> = energy.par_iter().map(|e| e.sqrt()).collect();
+        let bz = BlockZ::from_sums(&sums, w / block, h / block, block);
         let (summary, a, s, abs, regions) = two_sided_report(
             "SRM residual energy",
             &bz,
@@ -351,6 +512,34 @@ mod tests {
             let reference = filter2d(&src, w, h, k, 5, 5);
             for (a, b) in fb.iter().zip(&reference) {
                 assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn fused_srm_matches_filter2d() {
+        let (w, h) = (37usize, 29usize);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 7919 % 251) as u8).collect();
+        let img = ImageRef::from_rgb(w, h, &rgb).unwrap();
+        let luma = luma_par(&img);
+        let refs: Vec<Vec<f32>> = srm_kernels().iter().map(|k| filter2d(&luma, w, h, k, 5, 5)).collect();
+        for t in [3.0f32, f32::INFINITY] {
+            let (rms, sums, raw) = strip_filter(&img, 2, 8, |p, s, r, e| srm_row(p, t, s, r, e));
+            let mut raw_ref = 0f64;
+            let mut e_ref = vec![0f32; w * h];
+            for i in 0..w * h {
+                let mut e = 0f32;
+                for r in &refs {
+                    raw_ref += (r[i] * r[i]) as f64;
+                    e += r[i].clamp(-t, t).powi(2);
+                }
+                e_ref[i] = e / 3.0;
+                assert!((rms[i] - e_ref[i].sqrt()).abs() < 1e-3, "{} vs {}", rms[i], e_ref[i].sqrt());
+            }
+            assert!((raw - raw_ref).abs() < 1e-4 * raw_ref);
+            let (m, bw, _) = block_means(&e_ref, w, h, 8);
+            for (i, s) in sums.iter().enumerate() {
+                assert!((s / 64.0 - m[i] as f64).abs() < 1e-3 * (1.0 + m[i] as f64), "block {i} of {bw}");
             }
         }
     }
