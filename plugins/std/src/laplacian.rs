@@ -3,9 +3,9 @@
 use serde_json::{json, Value};
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
 
-use crate::common::{block_means, param_usize, robust_z, top_regions};
+use crate::common::{param_usize, robust_z, top_regions};
 use crate::ela::check_keys;
-use crate::sobel::conv3x3;
+use crate::sobel::{band_block_sums, band_rows, fast_visual, luma_bands, map3x3, stencil_row};
 
 /// `cv2.Laplacian(ksize=1)`: the 4-neighbour kernel.
 pub const LAPLACIAN_K1: [f32; 9] = [0.0, 1.0, 0.0, 1.0, -4.0, 1.0, 0.0, 1.0, 0.0];
@@ -13,9 +13,47 @@ pub const LAPLACIAN_K1: [f32; 9] = [0.0, 1.0, 0.0, 1.0, -4.0, 1.0, 0.0, 1.0, 0.0
 /// derivative Sobel kernels).
 pub const LAPLACIAN_K3: [f32; 9] = [2.0, 0.0, 2.0, 0.0, -8.0, 0.0, 2.0, 0.0, 2.0];
 
+/// [`LAPLACIAN_K1`] on one 3x3 neighbourhood. Only the non-zero taps, added in the
+/// order `conv3x3` adds them: the skipped `0 * v` terms can change only the sign of
+/// a zero result, so values match `conv3x3` exactly (`-0.0 == 0.0`).
+#[inline(always)]
+fn lap_k1(p: [f32; 9]) -> f32 {
+    p[1] + p[3] + -4.0 * p[4] + p[5] + p[7]
+}
+
+/// [`LAPLACIAN_K3`] on one 3x3 neighbourhood (non-zero taps only, as [`lap_k1`]).
+#[inline(always)]
+fn lap_k3(p: [f32; 9]) -> f32 {
+    2.0 * p[0] + 2.0 * p[2] + -8.0 * p[4] + 2.0 * p[6] + 2.0 * p[8]
+}
+
 /// The Laplacian response for `ksize` 1 or 3 (anything else is treated as 1).
 pub fn laplacian_response(luma: &[f32], w: usize, h: usize, ksize: usize) -> Vec<f32> {
-    conv3x3(luma, w, h, if ksize == 3 { &LAPLACIAN_K3 } else { &LAPLACIAN_K1 })
+    if ksize == 3 {
+        map3x3(luma, w, h, lap_k3)
+    } else {
+        map3x3(luma, w, h, lap_k1)
+    }
+}
+
+/// |Laplacian| of the image's luma in one fused pass per band of rows, with the tile
+/// sums ([`band_block_sums`]) of each band: `(abs, tile sums, total of abs)`.
+fn abs_response(image: &ImageRef<'_>, ksize: usize, block: usize) -> (Vec<f32>, Vec<f64>, f64) {
+    let (w, h) = (image.width, image.height);
+    let mut abs = vec![0f32; w * h];
+    let bands = luma_bands(image, band_rows(block), |v| v, &mut abs, |y0, l, out| {
+        for (j, row) in out.chunks_exact_mut(w).enumerate() {
+            let (r0, r1, r2) = (&l[j * w..][..w], &l[(j + 1) * w..][..w], &l[(j + 2) * w..][..w]);
+            if ksize == 3 {
+                stencil_row(r0, r1, r2, row, |p| lap_k3(p).abs());
+            } else {
+                stencil_row(r0, r1, r2, row, |p| lap_k1(p).abs());
+            }
+        }
+        band_block_sums(out, w, h, y0, block)
+    });
+    let total = bands.iter().map(|b| b.1).sum();
+    (abs, bands.into_iter().flat_map(|b| b.0).collect(), total)
 }
 
 /// Laplacian high-frequency energy.
@@ -55,11 +93,11 @@ impl Operator for Laplacian {
         if w < block || h < block {
             return Err(format!("laplacian needs an image of at least one {block}x{block} block, got {w}x{h}"));
         }
-        let luma = image.luma();
-        let abs: Vec<f32> = laplacian_response(&luma, w, h, ksize).into_iter().map(f32::abs).collect();
-        let hf_energy = (abs.iter().map(|&v| v as f64).sum::<f64>() / (w * h) as f64) as f32;
-        let (bm, bw, bh) = block_means(&abs, w, h, block);
-        let logm: Vec<f32> = bm.iter().map(|v| v.ln_1p()).collect();
+        let (abs, sums, total) = abs_response(image, ksize, block);
+        let hf_energy = (total / (w * h) as f64) as f32;
+        let (bw, bh) = (w / block, h / block);
+        let area = (block * block) as f64;
+        let logm: Vec<f32> = sums.iter().map(|s| ((s / area) as f32).ln_1p()).collect();
         let (z, _, _) = robust_z(&logm);
         let sharp_z = z.iter().copied().fold(f32::MIN, f32::max);
         let smooth_z = -z.iter().copied().fold(f32::MAX, f32::min);
@@ -88,7 +126,7 @@ impl Operator for Laplacian {
                 "ksize": ksize,
                 "block": block,
             }),
-            maps: vec![Map::visual("visual", w, h, 1, crate::sobel::fast_visual(&abs)), Map::heatmap("hf_energy_abs_z", bw, bh, heat)],
+            maps: vec![Map::visual("visual", w, h, 1, fast_visual(&abs)), Map::heatmap("hf_energy_abs_z", bw, bh, heat)],
             regions,
         })
     }

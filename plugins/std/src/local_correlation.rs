@@ -76,7 +76,7 @@ impl Operator for LocalCorrelation {
         if w < block || h < block {
             return Err(format!("local_correlation needs an image of at least one {block}x{block} block, got {w}x{h}"));
         }
-        let resid = laplacian_response(&image.luma(), w, h, 1);
+        let resid = laplacian_response(&crate::sobel::par_luma(image), w, h, 1);
         let (corr, bw, bh) = block_neighbour_corr(&resid, w, h, block);
         let mean_corr = corr.iter().sum::<f32>() / corr.len().max(1) as f32;
         let (z, med, _) = robust_z(&corr);

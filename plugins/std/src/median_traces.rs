@@ -6,19 +6,50 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
 
-use crate::common::{param_usize, reflect, robust_z, top_regions};
+use crate::common::{param_usize, robust_z, top_regions};
 use crate::ela::check_keys;
+use crate::sobel::{band_rows, luma_bands, map3x3, round_u8, stencil_row};
 
+/// Compare-exchange on anything ordered (`min`/`max`, branch-free for f32 and u8, so
+/// the network below vectorises: `minps`/`maxps`, `pminub`/`pmaxub`).
 #[inline(always)]
-fn sort2(a: &mut f32, b: &mut f32) {
-    let (lo, hi) = (a.min(*b), a.max(*b));
+fn sort2<T: Copy + MinMax>(a: &mut T, b: &mut T) {
+    let (lo, hi) = (a.min_of(*b), a.max_of(*b));
     *a = lo;
     *b = hi;
 }
 
+/// `min`/`max` as the median network needs them (f32 uses IEEE `min`/`max`, as before).
+trait MinMax {
+    fn min_of(self, o: Self) -> Self;
+    fn max_of(self, o: Self) -> Self;
+}
+
+impl MinMax for f32 {
+    #[inline(always)]
+    fn min_of(self, o: Self) -> Self {
+        self.min(o)
+    }
+    #[inline(always)]
+    fn max_of(self, o: Self) -> Self {
+        self.max(o)
+    }
+}
+
+impl MinMax for u8 {
+    #[inline(always)]
+    fn min_of(self, o: Self) -> Self {
+        self.min(o)
+    }
+    #[inline(always)]
+    fn max_of(self, o: Self) -> Self {
+        self.max(o)
+    }
+}
+
 /// Median of nine values with the classic 19-exchange network (Paeth / Devillard `opt_med9`).
 #[inline(always)]
-fn med9(mut p: [f32; 9]) -> f32 {
+fn med9<T: Copy + MinMax>(mut p: [T; 9]) -> T {
     let [p0, p1, p2, p3, p4, p5, p6, p7, p8] = &mut p;
     sort2(p1, p2); sort2(p4, p5); sort2(p7, p8);
     sort2(p0, p1); sort2(p3, p4); sort2(p6, p7);
@@ -33,63 +64,127 @@ fn med9(mut p: [f32; 9]) -> f32 {
 /// 3x3 median filter with reflect-101 borders (`scipy.ndimage.median_filter(size=3,
 /// mode="mirror")`; note `cv2.medianBlur` replicates the border instead). Rows run in parallel.
 pub fn median3x3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
-    let mut out = vec![0f32; w * h];
-    if w == 0 || h == 0 || src.len() < w * h {
-        return out;
-    }
-    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let ym = reflect(y as isize - 1, h);
-        let yp = reflect(y as isize + 1, h);
-        let (r0, r1, r2) = (&src[ym * w..ym * w + w], &src[y * w..y * w + w], &src[yp * w..yp * w + w]);
-        let at = |x: usize| {
-            let xm = if x == 0 { reflect(-1, w) } else { x - 1 };
-            let xp = if x + 1 == w { reflect(w as isize, w) } else { x + 1 };
-            med9([r0[xm], r0[x], r0[xp], r1[xm], r1[x], r1[xp], r2[xm], r2[x], r2[xp]])
-        };
-        row[0] = at(0);
-        if w > 1 {
-            row[w - 1] = at(w - 1);
-        }
-        if w > 2 {
-            // Interior: fixed-width windows, no border logic, so the network vectorises.
-            let inner = &mut row[1..w - 1];
-            for (o, ((a, b), c)) in inner.iter_mut().zip(r0.windows(3).zip(r1.windows(3)).zip(r2.windows(3))) {
-                *o = med9([a[0], a[1], a[2], b[0], b[1], b[2], c[0], c[1], c[2]]);
-            }
-        }
-    });
-    out
+    map3x3(src, w, h, med9)
 }
 
-/// Per block: (sum |MFR|, sum |first differences|, zero first differences, difference count).
-fn block_sums(luma: &[f32], med: &[f32], w: usize, h: usize, block: usize) -> Vec<[f64; 4]> {
+/// Everything the operator needs from one pass over the 8-bit luma: the |MFR| map
+/// (`|median3x3(L) - L|`, exact in u8 because L is integral), the integer tile sums
+/// (see [`band_stats`]) and a histogram of every `step`-th |MFR| value (for the visual's
+/// percentiles).
+struct Pass {
+    resid: Vec<u8>,
+    sums: Vec<[u32; 4]>,
+    hist: [u64; 256],
+}
+
+/// Per tile of the band's block rows: (sum |MFR|, sum |first differences| to the right
+/// and below, zero first differences, difference count). Integers, so they equal the
+/// f64 sums the operator used to accumulate exactly (at most 2 * 256^2 * 255 < 2^32).
+fn band_stats(l: &[u8], resid: &[u8], w: usize, h: usize, y0: usize, block: usize) -> Vec<[u32; 4]> {
     let (bw, bh) = (w / block, h / block);
-    let mut out = vec![[0f64; 4]; bw * bh];
-    out.par_chunks_mut(bw.max(1)).enumerate().for_each(|(by, row)| {
-        for y in by * block..(by + 1) * block {
-            let l = &luma[y * w..y * w + w];
-            let m = &med[y * w..y * w + w];
-            let below = (y + 1 < h).then(|| &luma[(y + 1) * w..(y + 2) * w]);
-            for (bx, acc) in row.iter_mut().enumerate() {
-                for x in bx * block..(bx + 1) * block {
-                    acc[0] += (m[x] - l[x]).abs() as f64;
-                    if x + 1 < w {
-                        let d = l[x + 1] - l[x];
-                        acc[1] += d.abs() as f64;
-                        acc[2] += (d == 0.0) as u8 as f64;
-                        acc[3] += 1.0;
+    let n = resid.len() / w;
+    let mut out = Vec::new();
+    for j in (0..n).step_by(block) {
+        if (y0 + j) / block >= bh || j + block > n {
+            break;
+        }
+        let first = out.len();
+        out.resize(first + bw, [0u32; 4]);
+        for jj in j..j + block {
+            let y = y0 + jj;
+            // `l` row jj + 1 is image row y; row jj + 2 is y + 1 (a reflected row when y + 1 == h).
+            let row = &l[(jj + 1) * w..][..w];
+            let below = (y + 1 < h).then(|| &l[(jj + 2) * w..][..w]);
+            let res = &resid[jj * w..][..w];
+            for (bx, acc) in out[first..].iter_mut().enumerate() {
+                let (x0, x1) = (bx * block, (bx + 1) * block);
+                acc[0] += res[x0..x1].iter().map(|&v| v as u32).sum::<u32>();
+                // Right differences exist for x + 1 < w only.
+                let xe = x1.min(w - 1);
+                for (a, b) in row[x0..xe].iter().zip(&row[x0 + 1..xe + 1]) {
+                    let d = a.abs_diff(*b);
+                    acc[1] += d as u32;
+                    acc[2] += (d == 0) as u32;
+                }
+                acc[3] += (xe - x0) as u32;
+                if let Some(below) = below {
+                    for (a, b) in row[x0..x1].iter().zip(&below[x0..x1]) {
+                        let d = a.abs_diff(*b);
+                        acc[1] += d as u32;
+                        acc[2] += (d == 0) as u32;
                     }
-                    if let Some(b) = below {
-                        let d = b[x] - l[x];
-                        acc[1] += d.abs() as f64;
-                        acc[2] += (d == 0.0) as u8 as f64;
-                        acc[3] += 1.0;
-                    }
+                    acc[3] += block as u32;
                 }
             }
         }
-    });
+    }
     out
+}
+
+/// Histogram of every `step`-th value of `band`, whose first sample is `start` in the
+/// whole map (so the subsample is the map's `step_by(step)`). Four interleaved
+/// histograms so runs of equal values do not serialise on one counter.
+fn band_hist(band: &[u8], start: usize, step: usize) -> [u64; 256] {
+    let mut h = [[0u32; 256]; 4];
+    let skip = (step - start % step) % step;
+    let mut it = band.get(skip..).unwrap_or(&[]).iter().step_by(step);
+    'outer: loop {
+        for hh in h.iter_mut() {
+            match it.next() {
+                Some(&v) => hh[v as usize] += 1,
+                None => break 'outer,
+            }
+        }
+    }
+    std::array::from_fn(|i| h.iter().map(|hh| hh[i] as u64).sum())
+}
+
+/// The luma (rounded to 8 bits), |MFR| map, tile sums and |MFR| histogram in one
+/// parallel pass over bands of block rows.
+fn analyse(image: &ImageRef<'_>, block: usize) -> Pass {
+    let (w, h) = (image.width, image.height);
+    let step = (w * h / 1_000_000).max(1);
+    let mut resid = vec![0u8; w * h];
+    let bands = luma_bands(image, band_rows(block), round_u8, &mut resid, |y0, l, out| {
+        for (j, row) in out.chunks_exact_mut(w).enumerate() {
+            stencil_row(&l[j * w..][..w], &l[(j + 1) * w..][..w], &l[(j + 2) * w..][..w], row, |p| {
+                med9(p).abs_diff(p[4])
+            });
+        }
+        (band_stats(l, out, w, h, y0, block), band_hist(out, y0 * w, step))
+    });
+    let mut hist = [0u64; 256];
+    let mut sums = Vec::with_capacity((w / block) * (h / block));
+    for (s, hh) in bands {
+        sums.extend(s);
+        hist.iter_mut().zip(hh).for_each(|(a, b)| *a += b);
+    }
+    Pass { resid, sums, hist }
+}
+
+/// [`crate::sobel::fast_visual`] of an 8-bit map from its histogram: the same
+/// percentiles (ranks of the same subsample) and the same f32 formula, once per grey
+/// level through a lookup table. Rewrites `map` in place.
+fn visual_u8(mut map: Vec<u8>, hist: &[u64; 256]) -> Vec<u8> {
+    let n: u64 = hist.iter().sum();
+    if n == 0 {
+        return map;
+    }
+    let at = |rank: u64| {
+        let mut seen = 0;
+        for (v, &c) in hist.iter().enumerate() {
+            seen += c;
+            if rank < seen {
+                return v as f32;
+            }
+        }
+        255.0
+    };
+    let (lo, hi) = (at((n - 1) / 100), at((n - 1) * 99 / 100));
+    let span = (hi - lo).max(1e-12);
+    let lut: [u8; 256] = std::array::from_fn(|v| (((v as f32 - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8);
+    map.par_chunks_mut(1 << 16).for_each(|c| c.iter_mut().for_each(|v| *v = lut[*v as usize]));
+    map
 }
 
 /// Median filtering traces.
@@ -124,9 +219,8 @@ impl Operator for MedianTraces {
         if w < block || h < block {
             return Err(format!("median_traces needs an image of at least one {block}x{block} block, got {w}x{h}"));
         }
-        let luma: Vec<f32> = image.luma().into_iter().map(f32::round).collect();
-        let med = median3x3(&luma, w, h);
-        let sums = block_sums(&luma, &med, w, h, block);
+        let pass = analyse(image, block);
+        let sums: Vec<[f64; 4]> = pass.sums.iter().map(|s| s.map(f64::from)).collect();
         let (bw, bh) = (w / block, h / block);
         let n = (block * block) as f64;
         // Mean |MFR| over mean |difference|, +0.5 grey levels each so flat areas do not explode.
@@ -157,7 +251,6 @@ impl Operator for MedianTraces {
             ),
             None => format!("Median traces: zero first-difference ratio {:.1}%.", zero_diff_ratio * 100.0),
         };
-        let resid: Vec<f32> = med.par_iter().zip(luma.par_iter()).map(|(m, l)| (m - l).abs()).collect();
         Ok(Output {
             summary,
             stats: json!({
@@ -169,7 +262,7 @@ impl Operator for MedianTraces {
                 "block": block,
             }),
             maps: vec![
-                Map::visual("visual", w, h, 1, crate::sobel::fast_visual(&resid)),
+                Map::visual("visual", w, h, 1, visual_u8(pass.resid, &pass.hist)),
                 Map::heatmap("median_filtered_z", bw, bh, z),
             ],
             regions,
@@ -180,6 +273,7 @@ impl Operator for MedianTraces {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::reflect;
 
     #[test]
     fn med9_is_the_median_of_every_permutation_sample() {

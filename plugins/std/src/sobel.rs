@@ -4,7 +4,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
 
-use crate::common::{block_means, param_usize, reflect, robust_z, top_regions};
+use crate::common::{param_usize, reflect, robust_z, top_regions};
 use crate::ela::{check_keys, param_f32};
 
 /// OpenCV's 3x3 Sobel kernel for dx=1, dy=0 (correlation order, row-major).
@@ -12,51 +12,271 @@ pub const SOBEL_X: [f32; 9] = [-1.0, 0.0, 1.0, -2.0, 0.0, 2.0, -1.0, 0.0, 1.0];
 /// OpenCV's 3x3 Sobel kernel for dx=0, dy=1.
 pub const SOBEL_Y: [f32; 9] = [-1.0, -2.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 1.0];
 
-/// 3x3 correlation with reflect-101 borders, the same result as
-/// [`crate::common::filter2d`] with a 3x3 kernel but with border handling hoisted out
-/// of the inner loop. Rows run in parallel.
-pub fn conv3x3(src: &[f32], w: usize, h: usize, k: &[f32; 9]) -> Vec<f32> {
-    let mut out = vec![0f32; w * h];
+/// Rows per parallel task when a pass has no block grid to follow: big enough that
+/// rayon's per-task cost vanishes at 1 MP, small enough that both cores stay busy.
+const BAND_ROWS: usize = 32;
+
+/// Applies `f` to every 3x3 neighbourhood `[above-left, above, above-right, left, centre,
+/// right, below-left, below, below-right]` of one output row. Columns are mirrored
+/// reflect-101 at the two ends; the interior runs over equal-length shifted slices, so
+/// it has no bounds checks or border logic and vectorises. Slices shorter than `out`
+/// leave `out` untouched (never panics).
+#[inline(always)]
+pub(crate) fn stencil_row<T: Copy, U>(r0: &[T], r1: &[T], r2: &[T], out: &mut [U], f: impl Fn([T; 9]) -> U) {
+    let w = out.len();
+    if w == 0 || r0.len() < w || r1.len() < w || r2.len() < w {
+        return;
+    }
+    let tap = |xm: usize, x: usize, xp: usize| f([r0[xm], r0[x], r0[xp], r1[xm], r1[x], r1[xp], r2[xm], r2[x], r2[xp]]);
+    if w == 1 {
+        out[0] = tap(0, 0, 0);
+        return;
+    }
+    out[0] = tap(1, 0, 1);
+    out[w - 1] = tap(w - 2, w - 1, w - 2);
+    let n = w - 2;
+    let (a0, a1, a2) = (&r0[..n], &r0[1..n + 1], &r0[2..n + 2]);
+    let (b0, b1, b2) = (&r1[..n], &r1[1..n + 1], &r1[2..n + 2]);
+    let (c0, c1, c2) = (&r2[..n], &r2[1..n + 1], &r2[2..n + 2]);
+    for (i, o) in out[1..w - 1].iter_mut().enumerate() {
+        *o = f([a0[i], a1[i], a2[i], b0[i], b1[i], b2[i], c0[i], c1[i], c2[i]]);
+    }
+}
+
+/// `f` over every 3x3 neighbourhood of a `w x h` map with reflect-101 borders (see
+/// [`stencil_row`]), in parallel bands of rows.
+pub(crate) fn map3x3<T: Copy + Sync, U: Copy + Default + Send>(
+    src: &[T],
+    w: usize,
+    h: usize,
+    f: impl Fn([T; 9]) -> U + Sync,
+) -> Vec<U> {
+    let mut out = vec![U::default(); w * h];
     if w == 0 || h == 0 || src.len() < w * h {
         return out;
     }
-    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let ym = reflect(y as isize - 1, h);
-        let yp = reflect(y as isize + 1, h);
-        let (r0, r1, r2) = (&src[ym * w..ym * w + w], &src[y * w..y * w + w], &src[yp * w..yp * w + w]);
-        let tap = |x: usize, xm: usize, xp: usize| {
-            k[0] * r0[xm] + k[1] * r0[x] + k[2] * r0[xp]
-                + k[3] * r1[xm] + k[4] * r1[x] + k[5] * r1[xp]
-                + k[6] * r2[xm] + k[7] * r2[x] + k[8] * r2[xp]
-        };
-        if w == 1 {
-            row[0] = tap(0, 0, 0);
-            return;
+    out.par_chunks_mut(BAND_ROWS * w).enumerate().for_each(|(band, rows)| {
+        for (j, row) in rows.chunks_exact_mut(w).enumerate() {
+            let y = band * BAND_ROWS + j;
+            let line = |yy: usize| &src[yy * w..yy * w + w];
+            let (ym, yp) = (reflect(y as isize - 1, h), reflect(y as isize + 1, h));
+            stencil_row(line(ym), line(y), line(yp), row, &f);
         }
-        row[0] = tap(0, 1, 1);
-        for (x, o) in row.iter_mut().enumerate().take(w - 1).skip(1) {
-            *o = tap(x, x - 1, x + 1);
-        }
-        row[w - 1] = tap(w - 1, w - 2, w - 2);
     });
     out
 }
 
+/// 3x3 correlation with reflect-101 borders, the same result as
+/// [`crate::common::filter2d`] with a 3x3 kernel but with border handling hoisted out
+/// of the inner loop. Rows run in parallel.
+pub fn conv3x3(src: &[f32], w: usize, h: usize, k: &[f32; 9]) -> Vec<f32> {
+    let k = *k;
+    map3x3(src, w, h, |p| {
+        k[0] * p[0] + k[1] * p[1] + k[2] * p[2] + k[3] * p[3] + k[4] * p[4] + k[5] * p[5] + k[6] * p[6] + k[7] * p[7]
+            + k[8] * p[8]
+    })
+}
+
+/// BT.601 luma of one RGB pixel: the exact expression of `ImageRef::luma`, so results
+/// stay bit-identical to it.
+#[inline(always)]
+fn luma_px(p: &[u8]) -> f32 {
+    0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
+}
+
+/// `ImageRef::luma` computed in parallel (identical values).
+pub(crate) fn par_luma(image: &ImageRef<'_>) -> Vec<f32> {
+    let n = image.width * image.height;
+    let mut out = vec![0f32; n];
+    if n == 0 || image.rgb.len() < n * 3 {
+        return out;
+    }
+    out.par_chunks_mut(1 << 16).zip(image.rgb.par_chunks(3 << 16)).for_each(|(o, px)| {
+        for (o, p) in o.iter_mut().zip(px.chunks_exact(3)) {
+            *o = luma_px(p);
+        }
+    });
+    out
+}
+
+/// Splits the `w x h` output map `out` into bands of `rows` rows and runs
+/// `f(y0, luma, band)` on them in parallel, returning the results in band order.
+/// `luma` holds `conv(luma)` of image rows `y0-1 ..= y0+n` (n = rows in the band,
+/// reflect-101 at the top and bottom), i.e. band row `j` has its neighbourhood in
+/// `luma` rows `j..j+3`. Computing luma per band keeps it in cache and costs only two
+/// extra rows per band.
+pub(crate) fn luma_bands<T: Send, U: Send, R: Send>(
+    image: &ImageRef<'_>,
+    rows: usize,
+    conv: impl Fn(f32) -> T + Sync,
+    out: &mut [U],
+    f: impl Fn(usize, &[T], &mut [U]) -> R + Sync,
+) -> Vec<R> {
+    let (w, h) = (image.width, image.height);
+    if w == 0 || h == 0 || out.len() != w * h || image.rgb.len() != w * h * 3 {
+        return Vec::new();
+    }
+    let rows = rows.max(1);
+    out.par_chunks_mut(rows * w)
+        .enumerate()
+        .map(|(band, chunk)| {
+            let y0 = band * rows;
+            let n = chunk.len() / w;
+            let mut buf = Vec::with_capacity((n + 2) * w);
+            for j in 0..n + 2 {
+                let y = reflect((y0 + j) as isize - 1, h);
+                buf.extend(image.rgb[y * w * 3..(y + 1) * w * 3].chunks_exact(3).map(|p| conv(luma_px(p))));
+            }
+            f(y0, &buf, chunk)
+        })
+        .collect()
+}
+
+/// Rows per band for a pass that also sums `block x block` tiles: a whole number of
+/// block rows (so no tile straddles two tasks), about [`BAND_ROWS`] rows.
+pub(crate) fn band_rows(block: usize) -> usize {
+    block.max(1) * (BAND_ROWS / block.max(1)).max(1)
+}
+
+/// Tile sums of one band of a map (rows `y0..y0+band.len()/w`): `(sums, total)` where
+/// `sums` holds, for each block row lying wholly inside the band and the image, the
+/// `bw` tile sums in f64, added in the same order as [`crate::common::block_means`]
+/// (so the means are bit-identical), and `total` is the f64 sum of every sample of
+/// the band (tile sums plus the ragged right and bottom edges).
+pub(crate) fn band_block_sums(band: &[f32], w: usize, h: usize, y0: usize, block: usize) -> (Vec<f64>, f64) {
+    let (bw, bh) = (w / block, h / block);
+    let n = band.len() / w.max(1);
+    let mut sums = Vec::new();
+    let mut total = 0f64;
+    let mut j = 0;
+    while j < n {
+        let by = (y0 + j) / block;
+        if (y0 + j) % block == 0 && by < bh && j + block <= n {
+            let first = sums.len();
+            sums.resize(first + bw, 0f64);
+            for row in band[j * w..(j + block) * w].chunks_exact(w) {
+                for (s, tile) in sums[first..].iter_mut().zip(row.chunks_exact(block)) {
+                    for &v in tile {
+                        *s += v as f64;
+                    }
+                }
+                total += row[bw * block..].iter().map(|&v| v as f64).sum::<f64>();
+            }
+            total += sums[first..].iter().sum::<f64>();
+            j += block;
+        } else {
+            total += band[j * w..(j + 1) * w].iter().map(|&v| v as f64).sum::<f64>();
+            j += 1;
+        }
+    }
+    (sums, total)
+}
+
+/// `x.round() as u8` (round half away from zero, saturating, NaN -> 0) for every
+/// `x`, without the `roundf` call that baseline x86-64 (no SSE4.1) makes per value.
+#[inline(always)]
+pub(crate) fn round_u8(x: f32) -> u8 {
+    let t = (x as i32).min(255);
+    (t + (x - t as f32 >= 0.5) as i32).clamp(0, 255) as u8
+}
+
+/// `f32::total_cmp` order as an unsigned key (and back), for radix selection.
+#[inline(always)]
+fn order_key(v: f32) -> u32 {
+    let b = v.to_bits();
+    b ^ ((((b as i32) >> 31) as u32) >> 1) ^ 0x8000_0000
+}
+
+fn from_order_key(k: u32) -> f32 {
+    let t = k ^ 0x8000_0000;
+    f32::from_bits(if t & 0x8000_0000 != 0 { t ^ 0x7fff_ffff } else { t })
+}
+
+/// Bins of the radix histogram: the top 12 bits of the order key (sign, exponent and
+/// 3 mantissa bits), small enough to stay in L1.
+const DIGIT_BINS: usize = 1 << 12;
+
+/// Histogram of the top 12 key bits of every `step`-th value of `map`, counted in
+/// parallel over a few large chunks.
+fn top_hist(map: &[f32], step: usize) -> Vec<u32> {
+    let chunk = map.len().div_ceil(rayon::current_num_threads().max(1) * 2).max(1 << 16).div_ceil(step) * step;
+    map.par_chunks(chunk)
+        .map(|c| {
+            let mut hist = vec![0u32; DIGIT_BINS];
+            for &v in c.iter().step_by(step) {
+                hist[(order_key(v) >> 20) as usize] += 1;
+            }
+            hist
+        })
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+            a
+        })
+        .unwrap_or_else(|| vec![0u32; DIGIT_BINS])
+}
+
+/// Bin holding the `rank`-th (0-based) counted value, and the rank within that bin.
+fn rank_bin(hist: &[u32], mut rank: usize) -> (u32, usize) {
+    for (b, &c) in hist.iter().enumerate() {
+        if rank < c as usize {
+            return (b as u32, rank);
+        }
+        rank -= c as usize;
+    }
+    (hist.len().saturating_sub(1) as u32, 0)
+}
+
+/// Order keys of every `step`-th value of `map` whose top 12 bits are `top`.
+fn gather_bin(map: &[f32], step: usize, top: u32) -> Vec<u32> {
+    let chunk = (1usize << 16).div_ceil(step) * step;
+    map.par_chunks(chunk)
+        .fold(Vec::new, |mut acc, c| {
+            acc.extend(c.iter().step_by(step).map(|&v| order_key(v)).filter(|k| k >> 20 == top));
+            acc
+        })
+        .reduce(Vec::new, |mut a, b| {
+            a.extend(b);
+            a
+        })
+}
+
+/// The `ranks[t]`-th smallest (in `total_cmp` order) of every `step`-th value of
+/// `map`, i.e. what sorting that subsample and indexing it gives: one 12-bit radix
+/// histogram pass finds the bin of each rank, then only that bin's keys are gathered
+/// and selected among (a small fraction of the map for any spread of values).
+fn radix_select2(map: &[f32], step: usize, ranks: [usize; 2]) -> [f32; 2] {
+    let hist = top_hist(map, step);
+    let [(b0, r0), (b1, r1)] = ranks.map(|r| rank_bin(&hist, r));
+    // The rank is inside the bin by construction; the clamps only keep this panic-free.
+    let nth = |keys: &mut Vec<u32>, r: usize| match keys.len() {
+        0 => 0,
+        n => *keys.select_nth_unstable(r.min(n - 1)).1,
+    };
+    let mut keys0 = gather_bin(map, step, b0);
+    let k0 = nth(&mut keys0, r0);
+    let k1 = if b1 == b0 { nth(&mut keys0, r1) } else { nth(&mut gather_bin(map, step, b1), r1) };
+    [from_order_key(k0), from_order_key(k1)]
+}
+
 /// Same rendering as [`crate::common::to_visual`] (linear between the 1st and 99th
-/// percentiles) but with the percentiles found by selection instead of a full sort,
-/// on a regular subsample of at most ~1M values for large maps (identical output for
-/// maps up to 1M samples).
+/// percentiles) but with the percentiles found by radix selection instead of a full
+/// sort, on a regular subsample of at most ~1M values for large maps (identical output
+/// for maps up to 1M samples).
 pub(crate) fn fast_visual(map: &[f32]) -> Vec<u8> {
     if map.is_empty() {
         return Vec::new();
     }
     let step = (map.len() / 1_000_000).max(1);
-    let mut s: Vec<f32> = map.iter().step_by(step).copied().collect();
-    let n = s.len();
-    let lo = *s.select_nth_unstable_by((n - 1) / 100, |a, b| a.total_cmp(b)).1;
-    let hi = *s.select_nth_unstable_by((n - 1) * 99 / 100, |a, b| a.total_cmp(b)).1;
+    let n = map.len().div_ceil(step);
+    let [lo, hi] = radix_select2(map, step, [(n - 1) / 100, (n - 1) * 99 / 100]);
     let span = (hi - lo).max(1e-12);
-    map.par_iter().map(|v| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8).collect()
+    let mut out = vec![0u8; map.len()];
+    out.par_chunks_mut(1 << 16).zip(map.par_chunks(1 << 16)).for_each(|(o, m)| {
+        for (o, v) in o.iter_mut().zip(m) {
+            *o = round_u8(((v - lo) / span).clamp(0.0, 1.0) * 255.0);
+        }
+    });
+    out
 }
 
 /// `(gx, gy)`: `cv2.Sobel(luma, CV_32F, 1, 0, ksize=3)` and `(.., 0, 1, ..)`.
@@ -64,32 +284,17 @@ pub fn sobel_gradients(luma: &[f32], w: usize, h: usize) -> (Vec<f32>, Vec<f32>)
     (conv3x3(luma, w, h, &SOBEL_X), conv3x3(luma, w, h, &SOBEL_Y))
 }
 
+/// `sqrt(gx^2 + gy^2)` of one 3x3 neighbourhood (the two Sobel responses fused).
+#[inline(always)]
+fn sobel_mag(p: [f32; 9]) -> f32 {
+    let gx = (p[2] - p[0]) + 2.0 * (p[5] - p[3]) + (p[8] - p[6]);
+    let gy = (p[6] - p[0]) + 2.0 * (p[7] - p[1]) + (p[8] - p[2]);
+    (gx * gx + gy * gy).sqrt()
+}
+
 /// `sqrt(gx^2 + gy^2)` of the two Sobel responses in one pass (no intermediate maps).
 pub fn sobel_magnitude(src: &[f32], w: usize, h: usize) -> Vec<f32> {
-    let mut out = vec![0f32; w * h];
-    if w == 0 || h == 0 || src.len() < w * h {
-        return out;
-    }
-    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let ym = reflect(y as isize - 1, h);
-        let yp = reflect(y as isize + 1, h);
-        let (r0, r1, r2) = (&src[ym * w..ym * w + w], &src[y * w..y * w + w], &src[yp * w..yp * w + w]);
-        let mag = |x: usize, xm: usize, xp: usize| {
-            let gx = (r0[xp] - r0[xm]) + 2.0 * (r1[xp] - r1[xm]) + (r2[xp] - r2[xm]);
-            let gy = (r2[xm] - r0[xm]) + 2.0 * (r2[x] - r0[x]) + (r2[xp] - r0[xp]);
-            (gx * gx + gy * gy).sqrt()
-        };
-        if w == 1 {
-            row[0] = mag(0, 0, 0);
-            return;
-        }
-        row[0] = mag(0, 1, 1);
-        for (x, o) in row.iter_mut().enumerate().take(w - 1).skip(1) {
-            *o = mag(x, x - 1, x + 1);
-        }
-        row[w - 1] = mag(w - 1, w - 2, w - 2);
-    });
-    out
+    map3x3(src, w, h, sobel_mag)
 }
 
 /// Sobel gradient magnitude.
@@ -126,13 +331,21 @@ impl Operator for Sobel {
         if w < block || h < block {
             return Err(format!("sobel needs an image of at least one {block}x{block} block, got {w}x{h}"));
         }
-        let luma = image.luma();
-        let mag = sobel_magnitude(&luma, w, h);
+        // One fused pass per band: luma, magnitude, tile sums, total and edge count.
+        let mut mag = vec![0f32; w * h];
+        let bands = luma_bands(image, band_rows(block), |v| v, &mut mag, |y0, l, out| {
+            for (j, row) in out.chunks_exact_mut(w).enumerate() {
+                stencil_row(&l[j * w..][..w], &l[(j + 1) * w..][..w], &l[(j + 2) * w..][..w], row, sobel_mag);
+            }
+            let (sums, total) = band_block_sums(out, w, h, y0, block);
+            (sums, total, out.iter().filter(|&&v| v > thr).count())
+        });
         let n = (w * h) as f64;
-        let mean_gradient = (mag.par_iter().map(|&v| v as f64).sum::<f64>() / n) as f32;
-        let edge_density = (mag.par_iter().filter(|&&v| v > thr).count() as f64 / n) as f32;
-
-        let (bm, bw, bh) = block_means(&mag, w, h, block);
+        let mean_gradient = (bands.iter().map(|b| b.1).sum::<f64>() / n) as f32;
+        let edge_density = (bands.iter().map(|b| b.2).sum::<usize>() as f64 / n) as f32;
+        let (bw, bh) = (w / block, h / block);
+        let area = (block * block) as f64;
+        let bm: Vec<f32> = bands.iter().flat_map(|b| &b.0).map(|s| (s / area) as f32).collect();
         let logm: Vec<f32> = bm.iter().map(|v| v.ln_1p()).collect();
         let (z, _, _) = robust_z(&logm);
         let anomaly_z = z.iter().copied().fold(f32::MIN, f32::max);
@@ -191,6 +404,44 @@ mod tests {
         assert_eq!(fast_visual(&m), crate::common::to_visual(&m));
         assert_eq!(fast_visual(&[3.0]), crate::common::to_visual(&[3.0]));
         assert!(fast_visual(&[]).is_empty());
+    }
+
+    /// The selection-based renderer this module used before radix selection.
+    fn select_visual(map: &[f32]) -> Vec<u8> {
+        let step = (map.len() / 1_000_000).max(1);
+        let mut s: Vec<f32> = map.iter().step_by(step).copied().collect();
+        let n = s.len();
+        let lo = *s.select_nth_unstable_by((n - 1) / 100, |a, b| a.total_cmp(b)).1;
+        let hi = *s.select_nth_unstable_by((n - 1) * 99 / 100, |a, b| a.total_cmp(b)).1;
+        let span = (hi - lo).max(1e-12);
+        map.iter().map(|v| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8).collect()
+    }
+
+    #[test]
+    fn fast_visual_handles_signs_ties_and_specials() {
+        let odd = [0.0, -0.0, -3.5, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-30, -1e-30, 7.0, 7.0];
+        let mut m: Vec<f32> = (0..3000).map(|i| odd[i % odd.len()] * if i % 7 == 0 { 1.0 } else { 0.5 }).collect();
+        assert_eq!(fast_visual(&m), crate::common::to_visual(&m));
+        m.retain(|v| v.is_finite());
+        assert_eq!(fast_visual(&m), crate::common::to_visual(&m));
+        let ties = vec![2.5f32; 777];
+        assert_eq!(fast_visual(&ties), crate::common::to_visual(&ties));
+        // Above 1M values the percentiles come from a regular subsample.
+        let big: Vec<f32> = (0..2_345_678u32).map(|i| ((i.wrapping_mul(2654435761) >> 13) % 5000) as f32 * 0.173 - 9.0).collect();
+        assert_eq!(fast_visual(&big), select_visual(&big));
+    }
+
+    #[test]
+    fn round_u8_is_round_then_saturate() {
+        let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.5, 1.5, 2.5, 254.5, 255.49, 255.5, 256.0, 3e9, -3e9];
+        let steps = (0..=600_000).map(|i| i as f32 * 0.000_5 - 20.0);
+        let near_half = (0..300u32).flat_map(|i| {
+            let x = i as f32 + 0.5;
+            [f32::from_bits(x.to_bits() - 1), x, f32::from_bits(x.to_bits() + 1)]
+        });
+        for x in specials.into_iter().chain(steps).chain(near_half) {
+            assert_eq!(round_u8(x), x.round() as u8, "{x}");
+        }
     }
 
     #[test]
