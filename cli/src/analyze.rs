@@ -13,7 +13,7 @@ use trutheye_core::cli::PluginDirs;
 use trutheye_core::executors::{HybridExecutor, NoneExecutor, RegistryExecutor};
 use trutheye_core::{run_episode, AgentConfig, ArtifactSink, DirArtifacts, EpisodeInput, Executor, ImageBuf, NoArtifacts, Policy, Registry, Trajectory};
 use trutheye_model::{ReplayPolicy, ScriptedConfig, ScriptedPolicy};
-use trutheye_sandbox::{PvrExecutor, PvrLimits};
+use trutheye_sandbox::{PvrExecutor, PvrLimits, PvrMode, WorkerConfig, WorkerExecutor};
 
 use crate::report;
 
@@ -77,6 +77,9 @@ pub struct AnalyzeArgs {
     /// Write trajectories.jsonl, operator maps, masks and overlays here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Where code actions run (pvr and hybrid): a killable, OS-limited worker process, or in this process.
+    #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
+    pub pvr_mode: PvrMode,
 }
 
 const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "jfif"];
@@ -113,14 +116,23 @@ fn make_policy(args: &AnalyzeArgs, scripted: &ScriptedConfig) -> Result<Box<dyn 
     })
 }
 
-/// Executors keep per-episode state (PVR variables), so each episode gets a new one.
-pub fn make_executor(strategy: Strategy) -> Box<dyn Executor> {
-    match strategy {
-        Strategy::Pvr => Box::new(PvrExecutor::new(PvrLimits::default())),
-        Strategy::Registry => Box::new(RegistryExecutor),
-        Strategy::Hybrid => Box::new(HybridExecutor::new(PvrExecutor::new(PvrLimits::default()))),
-        Strategy::None => Box::new(NoneExecutor),
-    }
+/// Executors keep per-episode state (PVR variables), so each episode gets a new
+/// one. In worker mode code runs in a `trutheye pvr-worker` child (started on
+/// the first code action) that loads operators from the same plugin dirs.
+pub fn make_executor(strategy: Strategy, mode: PvrMode, dirs: &PluginDirs) -> Result<Box<dyn Executor>> {
+    let worker = || -> Result<WorkerExecutor> {
+        let mut cfg = WorkerConfig::current_exe().map_err(anyhow::Error::msg)?;
+        cfg.plugin_dirs = dirs.plugin_dirs.clone();
+        Ok(WorkerExecutor::new(cfg))
+    };
+    Ok(match (strategy, mode) {
+        (Strategy::Pvr, PvrMode::Worker) => Box::new(worker()?),
+        (Strategy::Pvr, PvrMode::InProcess) => Box::new(PvrExecutor::new(PvrLimits::default())),
+        (Strategy::Hybrid, PvrMode::Worker) => Box::new(HybridExecutor::new(worker()?)),
+        (Strategy::Hybrid, PvrMode::InProcess) => Box::new(HybridExecutor::new(PvrExecutor::new(PvrLimits::default()))),
+        (Strategy::Registry, _) => Box::new(RegistryExecutor),
+        (Strategy::None, _) => Box::new(NoneExecutor),
+    })
 }
 
 /// Runs `trutheye analyze`.
@@ -148,7 +160,7 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let mut failures = 0usize;
     for path in &images {
         bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let outcome = analyze_one(path, args, &config, &registry, policy.as_mut());
+        let outcome = analyze_one(path, args, dirs, &config, &registry, policy.as_mut());
         bar.inc(1);
         match outcome {
             Ok((traj, saved)) => {
@@ -176,10 +188,10 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn analyze_one(path: &Path, args: &AnalyzeArgs, config: &AgentConfig, registry: &Arc<Registry>, policy: &mut dyn Policy) -> Result<(Trajectory, Vec<String>)> {
+fn analyze_one(path: &Path, args: &AnalyzeArgs, dirs: &PluginDirs, config: &AgentConfig, registry: &Arc<Registry>, policy: &mut dyn Policy) -> Result<(Trajectory, Vec<String>)> {
     let image = ImageBuf::open(path, config.images.max_input_pixels)?;
     let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    let mut executor = make_executor(args.strategy);
+    let mut executor = make_executor(args.strategy, args.pvr_mode, dirs)?;
     let mut sink: Box<dyn ArtifactSink> = match &args.out {
         Some(dir) => Box::new(DirArtifacts(dir.join("artifacts"))),
         None => Box::new(NoArtifacts),

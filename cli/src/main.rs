@@ -12,7 +12,7 @@ use trutheye_core::cli::{OpArgs, PluginDirs, PluginsCommand};
 /// investigates an image with forensic operators and image-operation code, and
 /// concludes authentic, synthetic or tampered, with a localization and a trace.
 #[derive(Parser, Debug)]
-#[command(name = "trutheye", version, about, long_about = None, after_help = "Examples:\n  trutheye analyze samples/tampered-copymove.jpg\n  trutheye analyze photos/ --strategy registry --json --out runs/a\n  trutheye plugins list\n  trutheye op srm photo.jpg -o srm.png\n\nLogs: -v (info), -vv (debug), or RUST_LOG.")]
+#[command(name = "trutheye", version, about, long_about = None, after_help = "Examples:\n  trutheye analyze samples/tampered-copymove.jpg\n  trutheye analyze photos/ --strategy registry --json --out runs/a\n  trutheye plugins list\n  trutheye op srm photo.jpg -o srm.png\n  echo 'print(image.size)' | trutheye pvr photo.jpg --code -\n\nLogs: -v (info), -vv (debug), or RUST_LOG.")]
 struct Cli {
     #[command(flatten)]
     plugins: PluginDirs,
@@ -32,6 +32,11 @@ enum Command {
     Plugins(PluginsCommand),
     /// Run one operator on an image and save its maps.
     Op(OpArgs),
+    /// Run one PVR code action against an image and print what the model would see.
+    Pvr(trutheye_sandbox::cli::PvrArgs),
+    /// Internal: the sandbox worker process `analyze` and `pvr` start (speaks a binary protocol on stdin/stdout).
+    #[command(hide = true)]
+    PvrWorker,
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
         Command::Analyze(a) => analyze::run(a, &cli.plugins),
         Command::Plugins(p) => trutheye_core::cli::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Op(o) => trutheye_core::cli::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
+        Command::Pvr(p) => trutheye_sandbox::cli::run(p, &cli.plugins),
+        Command::PvrWorker => trutheye_sandbox::worker::serve(&cli.plugins.plugin_dirs).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
     };
     match result {
         Ok(code) => code,

@@ -131,7 +131,7 @@ pub fn get_attr(it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
         Value::Tuple(_) => method(name == "index" || name == "count"),
         Value::Dict(_) => method(DICT_METHODS.contains(&name)),
         Value::Float(_) => method(name == "is_integer"),
-        Value::Image(_) | Value::Array(_) | Value::Module(_) | Value::Enhancer(..) => crate::imaging::get_attr(it, o, name),
+        Value::Image(_) | Value::Array(_) | Value::Module(_) | Value::Enhancer(..) | Value::Draw(_) => crate::imaging::get_attr(it, o, name),
         _ => method(false),
     }
 }

@@ -161,7 +161,7 @@ impl<'a> Interp<'a> {
                     Target::Tuple(_) => return err("SyntaxError", "illegal expression for augmented assignment"),
                 };
                 let rhs = self.eval(value)?;
-                let v = binop(*op, &cur, &rhs, self.limits.max_seq_len, self.limits.max_str_bytes)?;
+                let v = self.binop(*op, &cur, &rhs)?;
                 self.assign(t, v)?;
             }
             StmtKind::If(branches, orelse) => {
@@ -322,6 +322,15 @@ impl<'a> Interp<'a> {
                     }
                 }
                 let f = self.eval(func)?;
+                if matches!(&f, Value::Func(q) if &**q == "ImageDraw.Draw") {
+                    // Drawing mutates in place: remember which variable to update.
+                    let var = match args.first() {
+                        Some(Expr::Name(n)) => Some(n.as_str()),
+                        _ => None,
+                    };
+                    let img = a.first().cloned().unwrap_or(Value::None);
+                    return crate::draw::new_draw(self, var, &img);
+                }
                 self.call(f, a, kw)
             }
             Expr::Subscript(obj, idx) => {
@@ -344,7 +353,7 @@ impl<'a> Interp<'a> {
             }
             Expr::Bin(a, op, b) => {
                 let (x, y) = (self.eval(a)?, self.eval(b)?);
-                binop(*op, &x, &y, self.limits.max_seq_len, self.limits.max_str_bytes)
+                self.binop(*op, &x, &y)
             }
             Expr::BoolOp(and, a, b) => {
                 let x = self.eval(a)?;
@@ -407,6 +416,14 @@ impl<'a> Interp<'a> {
             return err("AttributeError", format!("access to '{name}' is not allowed"));
         }
         crate::builtins::get_attr(self, o, name)
+    }
+
+    /// `x op y`; numpy arrays go to [`crate::ndarray::binop`] (budgeted).
+    pub fn binop(&mut self, op: BinOp, x: &Value, y: &Value) -> PyResult<Value> {
+        if matches!(x, Value::Array(_)) || matches!(y, Value::Array(_)) {
+            return crate::ndarray::binop(self, op, x, y);
+        }
+        binop(op, x, y, self.limits.max_seq_len, self.limits.max_str_bytes)
     }
 
     /// Calls a callable value.

@@ -188,6 +188,17 @@ pub fn format_template(t: &str, args: &[Value], kwargs: &[(String, Value)], cap:
                 let field: String = chars[i + 1..i + 1 + len].iter().collect();
                 let (name, spec) = field.split_once(':').unwrap_or((&field, ""));
                 let (name, conv) = name.split_once('!').map(|(n, c)| (n, Some(c))).unwrap_or((name, None));
+                // `{0.attr}` / `{0[key]}`: no reflection through format fields.
+                if let Some(p) = name.find(['.', '[']) {
+                    let rest = name[p + 1..].trim_end_matches(']');
+                    if rest.starts_with('_') || rest.contains("._") || rest.contains("[_") {
+                        let attr = rest.split(['.', '[']).find(|a| a.starts_with('_')).unwrap_or(rest);
+                        return err("AttributeError", format!("access to '{attr}' is not allowed"));
+                    }
+                    if name.as_bytes()[p] == b'.' {
+                        return err("NotImplementedError", "attribute access in format fields is not supported in this sandbox; use an f-string");
+                    }
+                }
                 let v = if name.is_empty() {
                     auto += 1;
                     args.get(auto - 1)

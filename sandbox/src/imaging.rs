@@ -75,12 +75,26 @@ pub fn show(it: &mut Interp, img: &ImgVal) -> PyResult<()> {
 /// `display(x)`: shows images, prints anything else.
 pub fn display(it: &mut Interp, v: &Value) -> PyResult<()> {
     match v {
-        Value::Image(img) | Value::Array(img) => show(it, img),
+        Value::Image(img) => show(it, img),
+        Value::Array(a) => {
+            let img = array_image(it, a, true)?;
+            show(it, &img)
+        }
         other => {
             let s = crate::values::render(other, true, it.limits.max_str_bytes)?;
             it.write(&format!("{s}\n"));
             Ok(())
         }
+    }
+}
+
+/// An array as an image: `Image.fromarray` rules, or what `imshow` shows when `display`.
+pub fn array_image(it: &mut Interp, a: &crate::ndarray::NdArr, display: bool) -> PyResult<Arc<ImgVal>> {
+    let (rgb, is_grey) = if display { a.to_display()? } else { a.to_image()? };
+    check_size(it, rgb.width() as u64, rgb.height() as u64)?;
+    match new_image(it, rgb, None, is_grey, "Image.fromarray", &ImgVal::placeholder("array"))? {
+        Value::Image(i) => Ok(i),
+        _ => err("SystemError", "fromarray did not make an image"),
     }
 }
 
@@ -106,47 +120,19 @@ pub fn get_attr(_it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
             m if IMAGE_METHODS.contains(&m) => Ok(Value::Method(Box::new(o.clone()), m.into())),
             _ => err("AttributeError", format!("'Image' object has no attribute '{name}'")),
         },
-        Value::Array(img) => match name {
-            "shape" => {
-                let mut dims = vec![Value::Int(img.h() as i64), Value::Int(img.w() as i64)];
-                if !img.grey {
-                    dims.push(Value::Int(3));
-                }
-                Value::tuple(dims)
-            }
-            "ndim" => Ok(Value::Int(if img.grey { 2 } else { 3 })),
-            "size" => Ok(Value::Int(img.w() as i64 * img.h() as i64 * if img.grey { 1 } else { 3 })),
-            "dtype" => Ok(Value::str("uint8")),
-            "mean" | "std" | "max" | "min" | "sum" | "astype" | "copy" => Ok(Value::Method(Box::new(o.clone()), name.into())),
-            _ => err("NotImplementedError", format!("ndarray.{name} is not supported in this sandbox (only .shape/.mean()/.std()/.min()/.max())")),
+        Value::Array(a) => match name {
+            "shape" => Value::tuple(a.shape.iter().map(|&d| Value::Int(d as i64)).collect()),
+            "ndim" => Ok(Value::Int(a.shape.len() as i64)),
+            "size" => Ok(Value::Int(a.data.len() as i64)),
+            "dtype" => Ok(Value::str(a.dtype.name())),
+            "mean" | "std" | "max" | "min" | "sum" | "astype" | "copy" | "clip" => Ok(Value::Method(Box::new(o.clone()), name.into())),
+            _ => err("NotImplementedError", format!("ndarray.{name} is not supported in this sandbox (.shape .ndim .size .dtype .mean() .std() .min() .max() .sum() .astype() .clip() .copy())")),
         },
+        Value::Draw(_) if crate::draw::METHODS.contains(&name) => Ok(Value::Method(Box::new(o.clone()), name.into())),
         Value::Enhancer(..) if name == "enhance" => Ok(Value::Method(Box::new(o.clone()), name.into())),
         Value::Module(m) => crate::modules::module_attr(m, name),
         _ => err("AttributeError", format!("'{}' object has no attribute '{name}'", o.type_name())),
     }
-}
-
-/// Statistics of an array (all samples).
-pub fn array_stat(img: &ImgVal, f: &str) -> PyResult<Value> {
-    let raw = img.buf.rgb.as_raw();
-    if raw.is_empty() {
-        return err("ValueError", "zero-size array");
-    }
-    let n = raw.len() as f64;
-    Ok(match f {
-        "max" => Value::Int(raw.iter().copied().max().unwrap_or(0) as i64),
-        "min" => Value::Int(raw.iter().copied().min().unwrap_or(0) as i64),
-        "sum" => Value::Int(raw.iter().map(|&v| v as i64).sum::<i64>() / if img.grey { 3 } else { 1 }),
-        "mean" | "std" => {
-            let mean = raw.iter().map(|&v| v as f64).sum::<f64>() / n;
-            if f == "mean" {
-                Value::Float(mean)
-            } else {
-                Value::Float((raw.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt())
-            }
-        }
-        _ => return err("NotImplementedError", format!("numpy.{f} is not supported in this sandbox")),
-    })
 }
 
 fn luma(p: &Rgb<u8>) -> u8 {
@@ -242,14 +228,26 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
     let mut a = Args::new(m, pos, kw);
     let img = match &recv {
         Value::Image(img) => img.clone(),
-        Value::Array(img) => {
-            a.kw("axis").map(|_| err::<()>("NotImplementedError", "axis= is not supported in this sandbox")).transpose()?;
-            a.kw("dtype");
+        Value::Array(arr) => {
+            if a.kw("axis").is_some_and(|v| !matches!(v, Value::None)) {
+                return err("NotImplementedError", "axis= is not supported in this sandbox (whole-array statistics only)");
+            }
             return match m {
-                "astype" | "copy" => Ok(recv.clone()),
-                _ => array_stat(img, m),
+                "astype" => {
+                    let d = crate::ndarray::DType::parse(&a.req(0, "dtype")?)?;
+                    a.done(1)?;
+                    Ok(Value::Array(Arc::new(arr.astype(it, d)?)))
+                }
+                "copy" => Ok(recv.clone()),
+                "clip" => crate::numpy::np_clip(it, arr, a.get(0, "a_min"), a.get(1, "a_max")),
+                _ => {
+                    a.kw("dtype");
+                    a.done(0)?;
+                    crate::ndarray::reduce(arr, m)
+                }
             };
         }
+        Value::Draw(var) => return crate::draw::call(it, var, m, a),
         Value::Enhancer(kind, img) => {
             let f = num(&a.req(0, "factor")?, "enhance factor")?;
             a.done(1)?;
@@ -338,15 +336,16 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
         "filter" => {
             let f = a.req(0, "filter")?;
             a.done(1)?;
-            match f {
-                Value::Opaque("ImageFilter.SMOOTH") => {
-                    check_size(it, img.w() as u64, img.h() as u64)?;
-                    let out = imageops::smooth(&rgb);
-                    new_image(it, out, img.region, img.grey, "filter", &img)
-                }
-                Value::Opaque(name) => err("NotImplementedError", format!("{name} is not available in this sandbox (supported: ImageFilter.SMOOTH)")),
-                other => err("TypeError", format!("filter() expects an ImageFilter, got '{}'", other.type_name())),
-            }
+            check_size(it, img.w() as u64, img.h() as u64)?;
+            let out = match f {
+                Value::Opaque("ImageFilter.SMOOTH") => imageops::smooth(&rgb),
+                Value::Opaque(name) if crate::filters::FIXED.contains(&name) => crate::filters::fixed(&rgb, name)?,
+                Value::FilterSpec("GaussianBlur", r) => crate::filters::gaussian(&rgb, r)?,
+                Value::FilterSpec("BoxBlur", r) => crate::filters::box_blur(&rgb, r)?,
+                Value::FilterSpec(_, size) => crate::filters::median(&rgb, size as i64)?,
+                other => return err("TypeError", format!("filter() expects an ImageFilter, got '{}'", other.type_name())),
+            };
+            new_image(it, out, img.region, img.grey, "filter", &img)
         }
         "show" => {
             show(it, &img)?;

@@ -16,16 +16,22 @@
 pub mod ast;
 mod builtins;
 mod containers;
+mod draw;
 pub mod error;
 mod eval;
+mod filters;
 mod format;
 mod imaging;
 pub mod lexer;
 mod modules;
+mod ndarray;
+mod numpy;
 mod ops;
 pub mod parser;
 mod strings;
 pub mod values;
+pub mod worker;
+pub mod cli;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,6 +40,8 @@ use trutheye_core::{Action, EpisodeState, Executor, Observation};
 
 pub use error::PyErr;
 use values::Value;
+pub use worker::{OsLimits, WorkerConfig, WorkerExecutor};
+pub use cli::PvrMode;
 
 /// Budgets for one action.
 #[derive(Clone, Copy, Debug)]

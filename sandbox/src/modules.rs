@@ -46,10 +46,6 @@ const IMAGE_CONSTS: [(&str, i64); 14] = [
     ("TRANSPOSE", 5), ("TRANSVERSE", 6), ("NEAREST", 0), ("LANCZOS", 1), ("ANTIALIAS", 1), ("BILINEAR", 2),
     ("BICUBIC", 3), ("BOX", 4), ("HAMMING", 5),
 ];
-const FILTERS: [&str; 10] = [
-    "ImageFilter.SMOOTH", "ImageFilter.SMOOTH_MORE", "ImageFilter.SHARPEN", "ImageFilter.BLUR", "ImageFilter.DETAIL",
-    "ImageFilter.EDGE_ENHANCE", "ImageFilter.EDGE_ENHANCE_MORE", "ImageFilter.FIND_EDGES", "ImageFilter.CONTOUR", "ImageFilter.EMBOSS",
-];
 const MATH_FUNCS: [&str; 24] = [
     "sqrt", "floor", "ceil", "log", "log2", "log10", "exp", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
     "degrees", "radians", "hypot", "fabs", "isfinite", "isnan", "isinf", "pow", "trunc", "gcd",
@@ -73,13 +69,17 @@ pub fn module_attr(m: &str, name: &str) -> PyResult<Value> {
         "PIL.Image.Resampling" | "PIL.Image.Transpose" => IMAGE_CONSTS.iter().find(|(k, _)| *k == name).map(|(_, v)| Value::Int(*v)).map_or_else(missing, Ok),
         "PIL.ImageEnhance" if matches!(name, "Contrast" | "Brightness" | "Sharpness" | "Color") => func(&format!("ImageEnhance.{name}")),
         "PIL.ImageOps" => func(&format!("ImageOps.{name}")),
-        "PIL.ImageFilter" => match FILTERS.iter().find(|f| f.strip_prefix("ImageFilter.") == Some(name)) {
+        "PIL.ImageFilter" => match crate::filters::FIXED.iter().find(|f| f.strip_prefix("ImageFilter.") == Some(name)) {
             Some(f) => Ok(Value::Opaque(f)),
             None => func(&format!("ImageFilter.{name}")),
         },
         "PIL.ImageDraw" => func(&format!("ImageDraw.{name}")),
         "numpy" => match name {
-            "uint8" | "float32" | "float64" | "int32" | "int64" => Ok(Value::Opaque("numpy.dtype")),
+            "uint8" => Ok(Value::Opaque("numpy.uint8")),
+            "float32" => Ok(Value::Opaque("numpy.float32")),
+            "float64" => Ok(Value::Opaque("numpy.float64")),
+            "int32" => Ok(Value::Opaque("numpy.int32")),
+            "int64" => Ok(Value::Opaque("numpy.int64")),
             "pi" => Ok(Value::Float(std::f64::consts::PI)),
             _ => func(&format!("np.{name}")),
         },
@@ -186,6 +186,15 @@ pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(Stri
                 let blank = ImgVal { buf: Arc::new(ImageBuf::derived(RgbImage::new(1, 1), "new")), region: None, name: Some("Image.new".into()), grey: false };
                 new_image(it, rgb, None, is_grey, "new", &blank)
             }
+            "fromarray" => {
+                let arr = match a.req(0, "obj")? {
+                    Value::Array(arr) => arr,
+                    other => return err("TypeError", format!("Image.fromarray() expects a numpy array, got '{}'", other.type_name())),
+                };
+                a.get(1, "mode");
+                a.done(2)?;
+                Ok(Value::Image(crate::imaging::array_image(it, &arr, false)?))
+            }
             _ => err("NotImplementedError", format!("Image.{f}() is not supported in this sandbox")),
         },
         "ImageEnhance" => {
@@ -221,38 +230,28 @@ pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(Stri
             check_size(it, img.w() as u64, img.h() as u64)?;
             new_image(it, out, region, is_grey, &format!("ImageOps.{f}"), &img)
         }
-        "ImageFilter" => err("NotImplementedError", format!("ImageFilter.{f} is not available in this sandbox (supported: ImageFilter.SMOOTH)")),
+        "ImageFilter" => {
+            let (kind, name, default) = match f {
+                "GaussianBlur" => ("GaussianBlur", "radius", 2.0),
+                "BoxBlur" => ("BoxBlur", "radius", 2.0),
+                "MedianFilter" => ("MedianFilter", "size", 3.0),
+                _ => return err("NotImplementedError", format!("ImageFilter.{f} is not available in this sandbox (fixed filters, GaussianBlur, BoxBlur, MedianFilter)")),
+            };
+            let p = a.get(0, name).map(|v| num(&v, name)).transpose()?.unwrap_or(default);
+            a.done(1)?;
+            Ok(Value::FilterSpec(kind, p))
+        }
         "ImageDraw" => err("NotImplementedError", format!("ImageDraw.{f} is not supported in this sandbox; crop the region instead")),
-        "np" => match f {
-            "array" | "asarray" => {
-                let v = a.req(0, "object")?;
-                a.kw("dtype");
-                match v {
-                    Value::Image(img) | Value::Array(img) => Ok(Value::Array(img)),
-                    other => err("NotImplementedError", format!("np.{f}() of a {} is not supported in this sandbox (only of an image)", other.type_name())),
-                }
-            }
-            "mean" | "std" | "max" | "min" | "sum" | "amax" | "amin" => {
-                let v = a.req(0, "a")?;
-                if a.kw("axis").is_some() {
-                    return err("NotImplementedError", "axis= is not supported in this sandbox");
-                }
-                let stat = match f { "amax" => "max", "amin" => "min", s => s };
-                match v {
-                    Value::Image(img) | Value::Array(img) => crate::imaging::array_stat(&img, stat),
-                    other => {
-                        let xs: Vec<f64> = it.collect(&other)?.iter().map(|x| num(x, "array element")).collect::<PyResult<_>>()?;
-                        list_stat(&xs, stat)
-                    }
-                }
-            }
-            _ => err("NotImplementedError", format!("numpy.{f} is not supported in this sandbox (only np.array(img) with .shape/.mean()/.std()/.min()/.max())")),
-        },
+        "np" => crate::numpy::call(it, f, a),
         "plt" => match f {
             "imshow" => {
                 let v = a.req(0, "X")?;
                 match v {
-                    Value::Image(img) | Value::Array(img) => it.pending_plot.push(img),
+                    Value::Image(img) => it.pending_plot.push(img),
+                    Value::Array(arr) => {
+                        let img = crate::imaging::array_image(it, &arr, true)?;
+                        it.pending_plot.push(img);
+                    }
                     other => return err("TypeError", format!("imshow() expects an image, got '{}'", other.type_name())),
                 }
                 Ok(Value::None)
@@ -271,21 +270,6 @@ pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(Stri
         },
         _ => err("NameError", format!("name '{q}' is not defined")),
     }
-}
-
-fn list_stat(xs: &[f64], f: &str) -> PyResult<Value> {
-    if xs.is_empty() {
-        return err("ValueError", "zero-size array");
-    }
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    Ok(Value::Float(match f {
-        "mean" => mean,
-        "sum" => xs.iter().sum(),
-        "std" => (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt(),
-        "max" => xs.iter().copied().fold(f64::MIN, f64::max),
-        _ => xs.iter().copied().fold(f64::MAX, f64::min),
-    }))
 }
 
 fn to_json(v: &Value) -> PyResult<Json> {
@@ -326,7 +310,7 @@ fn from_json(j: &Json) -> PyResult<Value> {
 pub fn call_operator(it: &mut Interp, name: &str, pos: Vec<Value>, kw: Vec<(String, Value)>) -> PyResult<Value> {
     let mut a = Args::new(name, pos, kw);
     let img = match a.get(0, "image").or_else(|| a.kw("img")) {
-        Some(Value::Array(i)) => i,
+        Some(Value::Array(arr)) => crate::imaging::array_image(it, &arr, false)?,
         v => image_arg(v, name)?,
     };
     if a.pos.len() > 1 {

@@ -85,7 +85,7 @@ pub fn binop(op: BinOp, a: &Value, b: &Value, max_len: usize, max_str: usize) ->
             format!("can only concatenate str (not \"{}\") to str", if matches!(a, Str(_)) { b.type_name() } else { a.type_name() }),
         ),
         (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, Array(_), _) | (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, _, Array(_)) => {
-            err("NotImplementedError", "numpy array arithmetic is not supported in this sandbox (only .shape/.mean()/.std()/.min()/.max())")
+            err("NotImplementedError", "numpy arrays can only be combined with + - * / ** in an expression here (not inside sum() etc.)")
         }
         _ => unsupported(sym(op), a, b),
     }
@@ -267,7 +267,7 @@ pub fn length(v: &Value) -> PyResult<i64> {
         Value::Str(s) => s.chars().count() as i64,
         Value::List(s) | Value::Tuple(s) | Value::Dict(s) => s.items.len() as i64,
         Value::Range(a, b, s) => range_len(*a, *b, *s).min(i64::MAX as u64) as i64,
-        Value::Array(img) => img.h() as i64,
+        Value::Array(a) => a.shape.first().copied().unwrap_or(0) as i64,
         _ => return err("TypeError", format!("object of type '{}' has no len()", v.type_name())),
     })
 }

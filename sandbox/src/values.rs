@@ -36,6 +36,10 @@ impl ImgVal {
     pub fn h(&self) -> u32 {
         self.buf.height()
     }
+    /// A 1x1 stand-in input for tool records of images made from nothing.
+    pub fn placeholder(name: &str) -> ImgVal {
+        ImgVal { buf: Arc::new(ImageBuf::derived(image::RgbImage::new(1, 1), name)), region: None, name: Some(name.into()), grey: false }
+    }
     /// A name for messages and tool records.
     pub fn label(&self) -> String {
         self.name.clone().unwrap_or_else(|| format!("derived {}x{} image", self.w(), self.h()))
@@ -85,8 +89,12 @@ pub enum Value {
     Range(i64, i64, i64),
     /// A PIL-like image.
     Image(Arc<ImgVal>),
-    /// `np.array(image)`: a read-only view for statistics.
-    Array(Arc<ImgVal>),
+    /// A numpy array (`np.array(img)`, `np.zeros(...)`, arithmetic results).
+    Array(Arc<crate::ndarray::NdArr>),
+    /// `ImageDraw.Draw(var)`: draws on the image held by variable `var`.
+    Draw(Arc<str>),
+    /// A parametrised filter: `ImageFilter.GaussianBlur(radius)` / `MedianFilter(size)`.
+    FilterSpec(&'static str, f64),
     /// A module (`math`, `PIL.Image`, ...), by canonical name.
     Module(&'static str),
     /// A builtin or module function, by qualified name (`len`, `math.sqrt`).
@@ -140,6 +148,8 @@ impl Value {
             Value::Func(_) | Value::Operator(_) => "builtin_function_or_method",
             Value::Method(..) => "method",
             Value::Enhancer(..) => "ImageEnhance",
+            Value::Draw(_) => "ImageDraw",
+            Value::FilterSpec(..) => "ImageFilter",
             Value::Opaque(_) => "object",
         }
     }
@@ -297,10 +307,9 @@ fn render_into(v: &Value, repr: bool, cap: usize, out: &mut String) -> PyResult<
             let mode = if img.grey { "L" } else { "RGB" };
             out.push_str(&format!("<PIL.Image.Image image mode={mode} size={}x{}>", img.w(), img.h()));
         }
-        Value::Array(img) => {
-            let shape = if img.grey { format!("({}, {})", img.h(), img.w()) } else { format!("({}, {}, 3)", img.h(), img.w()) };
-            out.push_str(&format!("<numpy.ndarray shape={shape} dtype=uint8>"));
-        }
+        Value::Array(a) => out.push_str(&crate::ndarray::render(a)),
+        Value::Draw(v) => out.push_str(&format!("<PIL.ImageDraw.ImageDraw object on '{v}'>")),
+        Value::FilterSpec(k, p) => out.push_str(&format!("<PIL.ImageFilter.{k}({})>", float_repr(*p))),
         Value::Range(a, b, 1) => out.push_str(&format!("range({a}, {b})")),
         Value::Range(a, b, s) => out.push_str(&format!("range({a}, {b}, {s})")),
         Value::Module(m) => out.push_str(&format!("<module '{m}'>")),
@@ -327,6 +336,8 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Value::Image(x), Value::Image(y)) => Arc::ptr_eq(&x.buf.rgb, &y.buf.rgb) || x.buf.rgb == y.buf.rgb,
         (Value::Range(a, b, c), Value::Range(x, y, z)) => (a, b, c) == (x, y, z),
         (Value::Module(x), Value::Module(y)) | (Value::Opaque(x), Value::Opaque(y)) => x == y,
+        // `arr.dtype == np.uint8` (a dtype is shown as its name).
+        (Value::Str(s), Value::Opaque(o)) | (Value::Opaque(o), Value::Str(s)) => o.strip_prefix("numpy.") == Some(&**s),
         (Value::Func(x), Value::Func(y)) | (Value::Operator(x), Value::Operator(y)) => x == y,
         _ => match (a.as_f64(), b.as_f64()) {
             (Some(x), Some(y)) => match (a.as_int(), b.as_int()) {

@@ -1,6 +1,8 @@
 //! Benign programs written the way models write PVR turns, with exact outputs.
 
 mod common;
+#[path = "benign/surface.rs"]
+mod surface;
 
 use common::*;
 use trutheye_core::{Action, CodeSource, Executor, ToolKind};

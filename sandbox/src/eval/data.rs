@@ -147,6 +147,17 @@ impl Interp<'_> {
 
     /// `o[idx]`.
     pub fn subscript(&mut self, o: &Value, idx: &Index) -> PyResult<Value> {
+        if let Value::Array(a) = o {
+            let parts = match idx {
+                Index::Multi(v) => v.as_slice(),
+                one => std::slice::from_ref(one),
+            };
+            let mut ixs = Vec::with_capacity(parts.len());
+            for p in parts {
+                ixs.push(self.array_index(p)?);
+            }
+            return crate::ndarray::index(self, a, &ixs);
+        }
         match idx {
             Index::Single(e) => {
                 let k = self.eval(e)?;
@@ -184,6 +195,28 @@ impl Interp<'_> {
         }
     }
 
+}
+
+impl Interp<'_> {
+    fn array_index(&mut self, idx: &Index) -> PyResult<crate::ndarray::Ix> {
+        let mut bound = |x: &Option<Expr>| -> PyResult<Option<i64>> {
+            match x {
+                None => Ok(None),
+                Some(e) => match self.eval(e)? {
+                    Value::None => Ok(None),
+                    v => v.as_int().map(Some).ok_or_else(|| PyErr::new("TypeError", "slice indices must be integers or None")),
+                },
+            }
+        };
+        match idx {
+            Index::Single(e) => match self.eval(e)? {
+                v if v.as_int().is_some() => Ok(crate::ndarray::Ix::At(v.as_int().unwrap_or(0))),
+                v => err("NotImplementedError", format!("numpy indexing with a '{}' is not supported in this sandbox (integers and slices only)", v.type_name())),
+            },
+            Index::Slice(a, b, c) => Ok(crate::ndarray::Ix::Range(bound(a)?, bound(b)?, bound(c)?)),
+            Index::Multi(_) => err("IndexError", "nested index tuples are not supported"),
+        }
+    }
 }
 
 pub(super) fn target_names(t: &Target) -> Vec<String> {
