@@ -581,7 +581,7 @@ fn parse_scores(v: &Value) -> Option<Scores> {
             None => continue,
         };
         let Some(x) = number(val) else { continue };
-        let x = x as f32;
+        let x = x as f64;
         if !x.is_finite() {
             continue;
         }

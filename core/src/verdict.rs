@@ -125,16 +125,16 @@ impl From<Label> for VerdictLabel {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     /// Score for authentic.
-    pub authentic: f32,
+    pub authentic: f64,
     /// Score for synthetic.
-    pub synthetic: f32,
+    pub synthetic: f64,
     /// Score for tampered.
-    pub tampered: f32,
+    pub tampered: f64,
 }
 
 impl Scores {
     /// Score of one class.
-    pub fn get(&self, l: Label) -> f32 {
+    pub fn get(&self, l: Label) -> f64 {
         match l {
             Label::Authentic => self.authentic,
             Label::Synthetic => self.synthetic,
