@@ -16,12 +16,13 @@ pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     /// The file could not be read.
-    #[error("{path}: cannot read file: {source}")]
+    #[error("{path}: cannot read file: {err}")]
     Io {
         /// The file.
         path: String,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (not a `#[source]`: the message already carries it, and
+        /// error chains would print it twice).
+        err: std::io::Error,
     },
     /// Not an image format we decode.
     #[error("{path}: not a supported image (no JPEG/PNG/TIFF/BMP/WebP signature)")]
@@ -30,7 +31,7 @@ pub enum ImageError {
         path: String,
     },
     /// Larger than the configured pixel cap (decompression-bomb guard).
-    #[error("{path}: {width}x{height} = {mp:.1} megapixels exceeds the limit of {limit_mp:.1} MP (decompression-bomb guard; raise --max-pixels if this is intended)")]
+    #[error("{path}: {width}x{height} = {mp:.1} megapixels exceeds the limit of {limit_mp:.1} MP (decompression-bomb guard; raise images.max_input_pixels in the config, or --max-pixels for `trutheye op`, if this is intended)")]
     TooLarge {
         /// The file.
         path: String,
@@ -124,7 +125,7 @@ impl ImageBuf {
     /// Loads and decodes a file with a pixel cap.
     pub fn open(path: &Path, max_pixels: u64) -> Result<Self, ImageError> {
         let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: p.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|err| ImageError::Io { path: p.clone(), err })?;
         Self::decode(bytes, &p, max_pixels)
     }
 
@@ -152,6 +153,15 @@ impl ImageBuf {
                 height: h,
                 mp: pixels as f64 / 1e6,
                 limit_mp: max_pixels as f64 / 1e6,
+            });
+        }
+        if format == ImageFormat::Jpeg && !has_end_marker_after_scan(&bytes) {
+            // Decoders pad a cut-off scan with grey; analysing that would report
+            // the padding as a manipulation, so a truncated file is refused.
+            return Err(ImageError::Decode {
+                path: origin.into(),
+                format: fmt_name,
+                detail: "truncated JPEG: no end-of-image marker after the scan data".into(),
             });
         }
         let mut reader = ImageReader::with_format(std::io::Cursor::new(&bytes), format);
@@ -199,6 +209,12 @@ impl ImageBuf {
         }
         s
     }
+}
+
+/// True when a JPEG has an EOI marker (FF D9) after its first start-of-scan.
+fn has_end_marker_after_scan(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else { return false };
+    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 fn format_name(f: ImageFormat) -> String {

@@ -57,14 +57,8 @@ fn decompression_bomb_is_refused_before_decoding() {
 fn truncated_and_corrupt_files_name_the_problem() {
     let jpeg = encode(DynamicImage::ImageRgb8(textured(64, 48)), ImageFormat::Jpeg);
     let cut = jpeg[..jpeg.len() / 3].to_vec();
-    match ImageBuf::decode(cut, "cut.jpg", DEFAULT_MAX_PIXELS) {
-        Err(e) => {
-            let m = e.to_string();
-            assert!(m.starts_with("cut.jpg:") && !m.contains('\n'), "{m}");
-        }
-        // Some decoders fill a truncated scan with grey; then the size must still be right.
-        Ok(img) => assert_eq!((img.width(), img.height()), (64, 48)),
-    }
+    let m = ImageBuf::decode(cut, "cut.jpg", DEFAULT_MAX_PIXELS).unwrap_err().to_string();
+    assert!(m.starts_with("cut.jpg:") && m.contains("truncated JPEG") && !m.contains('\n'), "{m}");
     let e = ImageBuf::decode(b"hello, I am a text file".to_vec(), "notes.jpg", DEFAULT_MAX_PIXELS).unwrap_err();
     assert!(matches!(e, ImageError::UnknownFormat { .. }) && e.to_string().contains("notes.jpg"), "{e}");
     let e = ImageBuf::decode(Vec::new(), "empty.png", DEFAULT_MAX_PIXELS).unwrap_err();
