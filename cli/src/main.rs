@@ -1,6 +1,7 @@
 //! `trutheye`: agentic image forensics from the command line.
 
 mod analyze;
+mod eval;
 mod report;
 
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Investigate images and print a verdict with the reasoning trace.
     Analyze(analyze::AnalyzeArgs),
+    /// Evaluate policies × strategies (and operator baselines) on a labelled dataset: `eval --data M --out DIR`, `eval report DIR`, `eval compare A B`.
+    Eval(Box<eval::EvalArgs>),
     /// Inspect the operator plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     install_panic_hook();
     let result = match &cli.command {
         Command::Analyze(a) => analyze::run(a, &cli.plugins),
+        Command::Eval(e) => eval::run(e, &cli.plugins),
         Command::Plugins(p) => trutheye_core::cli::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Op(o) => trutheye_core::cli::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Pvr(p) => trutheye_sandbox::cli::run(p, &cli.plugins),

@@ -1,0 +1,204 @@
+//! `trutheye eval`: run policies × strategies (and single-operator baselines) over
+//! a labelled dataset and write predictions, trajectories, metrics and reports.
+//! The evaluator lives in `trutheye-trainer`; this file only supplies the
+//! [`EpisodeFactory`] (the policies and executors `analyze` uses) and the flags.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use trutheye_core::cli::PluginDirs;
+use trutheye_core::{AgentConfig, Executor, Policy, Registry};
+use trutheye_model::{ReplayPolicy, ScriptedConfig, ScriptedPolicy};
+use trutheye_sandbox::PvrMode;
+use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions};
+
+use crate::analyze::{make_executor, Strategy};
+
+/// `trutheye eval [flags]` runs; `eval report DIR` and `eval compare A B` read runs.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    command: Option<EvalCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// Run an evaluation (same flags as `trutheye eval`).
+    Run(RunArgs),
+    /// Re-render metrics.json, report.md and report.html from DIR/predictions.jsonl.
+    Report {
+        /// Run directory.
+        dir: PathBuf,
+        /// Dataset for masks and breakdowns (default: the one recorded in DIR/run.json).
+        #[arg(long, value_name = "PATH")]
+        data: Option<PathBuf>,
+    },
+    /// Print per-metric differences between two runs (B − A).
+    Compare {
+        /// Run directory A.
+        a: PathBuf,
+        /// Run directory B.
+        b: PathBuf,
+    },
+}
+
+/// Flags of an evaluation run.
+#[derive(Args, Debug, Clone)]
+struct RunArgs {
+    /// Dataset: a JSONL manifest, a folder with manifest.jsonl, or class-named folders.
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
+    /// Strategies, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "pvr")]
+    strategy: Vec<String>,
+    /// Policies, comma-separated (scripted, replay).
+    #[arg(long, value_delimiter = ',', default_value = "scripted")]
+    policy: Vec<String>,
+    /// JSON-lines file of assistant messages (for --policy replay; replayed for every image).
+    #[arg(long, value_name = "FILE")]
+    script: Option<PathBuf>,
+    /// Agent configuration; default: the built-in configs/default.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Scripted-policy configuration; default: the built-in configs/scripted.toml.
+    #[arg(long, value_name = "FILE")]
+    scripted_config: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Parallel episodes (default: number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Only the first N samples.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Continue an interrupted run in --out (done episodes are skipped, failed ones rerun).
+    #[arg(long)]
+    resume: bool,
+    /// Add single-operator baselines (`op:<name>` rows).
+    #[arg(long)]
+    baselines: bool,
+    /// Baseline operators, comma-separated (default: every operator reporting anomaly_z).
+    #[arg(long, value_delimiter = ',')]
+    baseline_ops: Vec<String>,
+    /// Baseline threshold on anomaly_z (tampered above it).
+    #[arg(long, default_value_t = baseline::DEFAULT_THRESHOLD)]
+    baseline_threshold: f64,
+    /// Where code actions run (pvr and hybrid).
+    #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
+    pvr_mode: PvrMode,
+}
+
+struct CliFactory {
+    config: AgentConfig,
+    scripted: ScriptedConfig,
+    script: Option<PathBuf>,
+    registry: Arc<Registry>,
+    dirs: PluginDirs,
+    pvr_mode: PvrMode,
+}
+
+impl EpisodeFactory for CliFactory {
+    fn make(&self, policy: &str, strategy: &str) -> Result<(Box<dyn Policy>, Box<dyn Executor>), String> {
+        let s = parse_strategy(strategy).map_err(|e| e.to_string())?;
+        let p: Box<dyn Policy> = match policy {
+            "scripted" => Box::new(ScriptedPolicy::new(self.scripted.clone(), strategy)?),
+            "replay" => {
+                let path = self.script.as_deref().ok_or("--policy replay needs --script FILE")?;
+                Box::new(ReplayPolicy::from_file(path)?)
+            }
+            other => return Err(format!("unknown policy `{other}` (expected scripted or replay)")),
+        };
+        let e = make_executor(s, self.pvr_mode, &self.dirs).map_err(|e| format!("{e:#}"))?;
+        Ok((p, e))
+    }
+
+    fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy> {
+    Strategy::from_str(s, true).map_err(|_| anyhow::anyhow!("unknown strategy `{s}` (expected pvr, registry, hybrid or none)"))
+}
+
+/// Runs `trutheye eval ...`.
+pub fn run(args: &EvalArgs, dirs: &PluginDirs) -> Result<ExitCode> {
+    match &args.command {
+        Some(EvalCommand::Run(r)) => run_eval(r, dirs),
+        Some(EvalCommand::Report { dir, data }) => {
+            let m = eval::rerender(dir, data.as_deref()).map_err(anyhow::Error::msg)?;
+            print_table(dir, &m);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(EvalCommand::Compare { a, b }) => {
+            let (ma, mb) = (eval::compare::load_metrics(a).map_err(anyhow::Error::msg)?, eval::compare::load_metrics(b).map_err(anyhow::Error::msg)?);
+            println!("A = {}\nB = {}\n{}", a.display(), b.display(), eval::compare::compare(&ma, &mb));
+            Ok(ExitCode::SUCCESS)
+        }
+        None => run_eval(&args.run, dirs),
+    }
+}
+
+fn print_table(dir: &Path, m: &eval::Metrics) {
+    let t = eval::report::table1(m);
+    if !t.is_empty() {
+        println!("{t}");
+    }
+    println!("reports: {0}/report.md, {0}/report.html, {0}/metrics.json", dir.display());
+}
+
+fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
+    let Some(data) = &r.data else { bail!("--data PATH is required (a manifest.jsonl or a dataset folder)") };
+    let Some(out) = &r.out else { bail!("--out DIR is required") };
+    for s in &r.strategy {
+        parse_strategy(s)?;
+    }
+    let config = match &r.config {
+        Some(p) => AgentConfig::load(p).map_err(anyhow::Error::msg)?,
+        None => AgentConfig::default_config(),
+    };
+    let scripted = match &r.scripted_config {
+        Some(p) => ScriptedConfig::load(p).map_err(anyhow::Error::msg)?,
+        None => ScriptedConfig::builtin(),
+    };
+    let ds = Dataset::load(data).map_err(anyhow::Error::msg)?;
+    if !ds.bad_rows.is_empty() {
+        eprintln!("warning: {} dataset row(s) skipped (listed in report.md); first: {}: {}", ds.bad_rows.len(), ds.bad_rows[0].location, ds.bad_rows[0].reason);
+    }
+    if ds.samples.is_empty() {
+        bail!("{}: no usable samples", data.display());
+    }
+    let (registry, report) = dirs.load();
+    if registry.is_empty() && (r.baselines || r.strategy.iter().any(|s| s != "none")) {
+        eprintln!("warning: no forensic operators loaded (searched {}); build the plugins with `cargo build --release` or pass --plugin-dir", report.searched.len());
+    }
+    let factory = CliFactory { config, scripted, script: r.script.clone(), registry: Arc::new(registry), dirs: dirs.clone(), pvr_mode: r.pvr_mode };
+    let jobs = r.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let opts = RunOptions {
+        out: out.clone(),
+        policies: r.policy.clone(),
+        strategies: r.strategy.iter().map(|s| s.to_lowercase()).collect(),
+        jobs,
+        limit: r.limit,
+        resume: r.resume,
+        baselines: r.baselines.then(|| BaselineOptions { operators: r.baseline_ops.clone(), threshold: r.baseline_threshold }),
+        progress: true,
+        args: serde_json::json!({"argv": std::env::args().collect::<Vec<_>>(), "pvr_mode": r.pvr_mode.as_str()}),
+    };
+    let summary = eval::run_eval(&ds, &factory, &opts).map_err(anyhow::Error::msg)?;
+    eprintln!("{} episodes run, {} skipped (resume), {} failed, in {:.1}s", summary.ran, summary.skipped, summary.errors, summary.wall_s);
+    let m = eval::write_reports(out, Some(&ds)).map_err(anyhow::Error::msg).context("writing reports")?;
+    print_table(out, &m);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,130 @@
+//! `report.md`: the Table-1-shaped table (per-class Acc/Prec/Rec/F1 and overall
+//! Acc/F1, one row per policy/strategy and per baseline) plus binary, AUC,
+//! localization, process and breakdown tables.
+
+use std::fmt::Write;
+
+use super::dataset::BadRow;
+use super::metrics::{GroupMetrics, Metrics};
+
+/// A percentage with one decimal, or `—` for undefined.
+pub fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.1}", x * 100.0)).unwrap_or_else(|| "—".into())
+}
+
+/// Row name of a group.
+pub fn row_name(g: &GroupMetrics) -> String {
+    if g.strategy == "baseline" {
+        g.policy.clone()
+    } else {
+        format!("{}/{}", g.policy, g.strategy)
+    }
+}
+
+/// The Table-1-shaped markdown table (empty string when no group is three-class).
+pub fn table1(m: &Metrics) -> String {
+    let mut s = String::new();
+    let rows: Vec<&GroupMetrics> = m.groups.iter().filter(|g| g.three_class.is_some()).collect();
+    if rows.is_empty() {
+        return s;
+    }
+    s.push_str("| Method | Authentic Acc | Prec | Rec | F1 | Synthetic Acc | Prec | Rec | F1 | Tampered Acc | Prec | Rec | F1 | Overall Acc | F1 |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for g in rows {
+        let Some(t) = &g.three_class else { continue };
+        let _ = write!(s, "| {} ", row_name(g));
+        for c in ["authentic", "synthetic", "tampered"] {
+            let cm = t.per_class.get(c).cloned().unwrap_or_default();
+            let _ = write!(s, "| {} | {} | {} | {} ", pct(Some(cm.accuracy)), pct(cm.precision), pct(cm.recall), pct(Some(cm.f1)));
+        }
+        let _ = writeln!(s, "| {} | {} |", pct(Some(t.accuracy)), pct(Some(t.macro_f1)));
+    }
+    s
+}
+
+/// The whole report.
+pub fn markdown(m: &Metrics, dataset: &str, bad_rows: &[BadRow]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# trutheye evaluation\n\nDataset: `{dataset}` · groups: {} · skipped manifest rows: {}\n", m.groups.len(), m.bad_rows);
+    let t1 = table1(m);
+    if !t1.is_empty() {
+        let _ = writeln!(s, "## Three-class results (Table 1 layout, %)\n\n{t1}");
+        s.push_str("Per-class columns are one-vs-rest; Overall F1 is the macro F1. Baselines (`op:*`) never answer synthetic (a single operator cannot tell a fully generated image), so their synthetic precision is undefined (—) and recall 0.\n\n");
+    }
+    s.push_str("## Real/fake view (fake = positive, %)\n\n| Method | n | errors | Acc | Prec | Rec | F1 | AUC |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for g in &m.groups {
+        let b = &g.binary;
+        let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} | {} |", row_name(g), g.n, g.errors, pct(Some(b.accuracy)), pct(b.precision), pct(b.recall), pct(Some(b.f1)), pct(b.auc));
+    }
+    if m.groups.iter().any(|g| g.three_class.is_some()) {
+        s.push_str("\n## AUC, one-vs-rest from scores (%)\n\n| Method | Authentic | Synthetic | Tampered | Real/fake |\n|---|---:|---:|---:|---:|\n");
+        for g in &m.groups {
+            let Some(t) = &g.three_class else { continue };
+            let a = |c: &str| pct(t.auc.get(c).copied().flatten());
+            let _ = writeln!(s, "| {} | {} | {} | {} | {} |", row_name(g), a("authentic"), a("synthetic"), a("tampered"), pct(g.binary.auc));
+        }
+    }
+    s.push_str("\n## Localization on tampered images (%)\n\n| Method | tampered | with box | bbox IoU | with mask | pixel_f1_fixed | pixel IoU | pixel_f1_best |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for g in &m.groups {
+        let l = &g.localization;
+        let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} | {} |", row_name(g), l.n_tampered, l.n_with_box, pct(l.bbox_iou), l.n_with_mask, pct(l.pixel_f1_fixed), pct(l.pixel_iou_fixed), pct(l.pixel_f1_best));
+    }
+    s.push_str("\nPredictions are boxes (binary masks), so pixel_f1_best equals pixel_f1_fixed.\n");
+    s.push_str("\n## Process\n\n| Method | mean turns | tool calls/episode | tool calls by true class | format-error rate | forced rate | error rate | s/image |\n|---|---:|---:|---|---:|---:|---:|---:|\n");
+    for g in &m.groups {
+        let p = &g.process;
+        let by: Vec<String> = p.tool_calls_by_class.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
+        let _ = writeln!(
+            s,
+            "| {} | {:.2} | {:.2} | {} | {} | {} | {} | {:.3} |",
+            row_name(g),
+            p.mean_turns,
+            p.mean_tool_calls,
+            by.join(", "),
+            pct(Some(p.format_error_rate)),
+            pct(Some(p.forced_rate)),
+            pct(Some(p.error_rate)),
+            p.seconds_per_image
+        );
+    }
+    s.push_str("\n## Operator calls per episode\n\n");
+    for g in m.groups.iter().filter(|g| g.strategy != "baseline") {
+        let ops: Vec<String> = g.process.operator_frequency.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
+        let _ = writeln!(s, "- **{}**: {}", row_name(g), if ops.is_empty() { "none".to_string() } else { ops.join(", ") });
+    }
+    breakdowns(&mut s, m);
+    s.push_str("\n## Confusion matrices (rows = truth, columns = prediction)\n");
+    for g in &m.groups {
+        let c = &g.confusion;
+        let _ = writeln!(s, "\n**{}**\n\n| truth \\ pred | {} |\n|---|{}", row_name(g), c.predicted.join(" | "), "---:|".repeat(c.predicted.len()));
+        for (t, row) in c.truth.iter().zip(&c.counts) {
+            let _ = writeln!(s, "| {t} | {} |", row.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" | "));
+        }
+    }
+    let _ = writeln!(s, "\n## Skipped manifest rows: {}\n", bad_rows.len().max(m.bad_rows));
+    for b in bad_rows.iter().take(50) {
+        let _ = writeln!(s, "- {}: {}", b.location, b.reason);
+    }
+    s.push_str("\n## Conventions\n\n");
+    for c in &m.conventions {
+        let _ = writeln!(s, "- {c}");
+    }
+    s
+}
+
+fn breakdowns(s: &mut String, m: &Metrics) {
+    let mut fields: Vec<&String> = m.groups.iter().flat_map(|g| g.breakdown.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    for f in fields {
+        let mut values: Vec<&String> = m.groups.iter().filter_map(|g| g.breakdown.get(f)).flat_map(|b| b.keys()).collect();
+        values.sort();
+        values.dedup();
+        let _ = writeln!(s, "\n## Accuracy by `{f}` (%)\n\n| Method | {} |\n|---|{}", values.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(" | "), "---:|".repeat(values.len()));
+        for g in &m.groups {
+            let Some(b) = g.breakdown.get(f) else { continue };
+            let cells: Vec<String> = values.iter().map(|v| b.get(*v).map(|x| format!("{} (n={})", pct(Some(x.accuracy)), x.n)).unwrap_or_else(|| "—".into())).collect();
+            let _ = writeln!(s, "| {} | {} |", row_name(g), cells.join(" | "));
+        }
+    }
+}
