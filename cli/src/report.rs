@@ -125,13 +125,7 @@ pub fn write_localization(dir: &Path, image: &ImageBuf, b: [u32; 4]) -> Result<(
     let inside = |x: u32, y: u32| x >= b[0] && x < b[2] && y >= b[1] && y < b[3];
     let mask = GrayImage::from_fn(w, h, |x, y| Luma([if inside(x, y) { 255 } else { 0 }]));
     let mut overlay = (*image.rgb).clone();
-    let t = (w.max(h) / 300).max(2);
-    for (x, y, p) in overlay.enumerate_pixels_mut() {
-        let near_edge = inside(x, y) && (x < b[0] + t || x + t >= b[2] || y < b[1] + t || y + t >= b[3]);
-        if near_edge {
-            *p = Rgb([255, 32, 32]);
-        }
-    }
+    trutheye_core::imageops::outline_box(&mut overlay, b, Rgb([255, 32, 32]), (w.max(h) / 300).max(2));
     let mp = dir.join("mask.png");
     let op = dir.join("overlay.png");
     mask.save(&mp).with_context(|| format!("cannot write {}", mp.display()))?;

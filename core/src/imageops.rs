@@ -195,6 +195,20 @@ pub fn smooth(img: &RgbImage) -> RgbImage {
     out
 }
 
+/// Draws the outline of box `b` (`[x1, y1, x2, y2]`, x2/y2 exclusive, clipped
+/// to the image) `thickness` pixels wide, inside the box, in `color`.
+pub fn outline_box(img: &mut RgbImage, b: [u32; 4], color: Rgb<u8>, thickness: u32) {
+    let (x2, y2) = (b[2].min(img.width()), b[3].min(img.height()));
+    let t = thickness.max(1);
+    for y in b[1].min(y2)..y2 {
+        for x in b[0].min(x2)..x2 {
+            if x < b[0] + t || x + t >= b[2] || y < b[1] + t || y + t >= b[3] {
+                img.put_pixel(x, y, color);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +252,15 @@ mod tests {
         let same = enhance(&img, Enhance::Color, 1.0).expect("ok");
         assert_eq!(same, img);
         assert!(enhance(&img, Enhance::Color, f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn outline_box_draws_only_the_border() {
+        let mut img = RgbImage::new(6, 6);
+        outline_box(&mut img, [1, 1, 5, 9], Rgb([255, 0, 0]), 1);
+        let red: Vec<(u32, u32)> = img.enumerate_pixels().filter(|p| p.2 .0[0] == 255).map(|p| (p.0, p.1)).collect();
+        // 4 wide, clipped to rows 1..6: top row 4, sides 2 x 4 rows; the bottom edge lies outside.
+        assert_eq!(red.len(), 4 + 2 * 4);
+        assert!(!red.contains(&(2, 2)) && red.contains(&(1, 5)) && red.contains(&(4, 1)));
     }
 }

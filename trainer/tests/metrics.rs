@@ -36,7 +36,7 @@ fn context() -> EvalContext {
     for (id, method) in [("1", "camera"), ("2", "camera"), ("3", "gan"), ("4", "gan"), ("5", "splice"), ("6", "splice")] {
         extras.insert(id.to_string(), BTreeMap::from([("method".to_string(), json!(method)), ("uniq".to_string(), json!(format!("u{id}")))]));
     }
-    EvalContext { masks, extras, bad_rows: 2 }
+    EvalContext { masks, extras, bad_rows: 2, run_dir: None }
 }
 
 #[test]
@@ -143,4 +143,46 @@ fn edge_cases() {
     assert_eq!(r.predictions.len(), 5);
     let bad = format!("{{oops\n{PREDICTIONS}");
     assert!(parse_predictions(&bad).unwrap_err().starts_with("line 1:"));
+}
+
+/// A 4x1 heat-map against a 4x1 mask, by hand:
+/// heat [200, 100, 150, 0], truth [on, on, off, off].
+/// At 0.5 (level >= 128): predicted {0, 2} → TP 1, FP 1, FN 1 → F1 2/4 = 0.5, IoU 1/3.
+/// Best: level in 151..=200 → {0}: TP 1, FN 1 → F1 2/3, IoU 1/2;
+/// level in 1..=100 → {0,1,2}: TP 2, FP 1 → F1 4/5, IoU 2/3 (the best for both).
+#[test]
+fn heatmaps_are_scored_at_fixed_and_best_thresholds() {
+    use trutheye_trainer::eval::heatmap;
+    let gt = GtMask { width: 4, height: 1, on: vec![true, true, false, false] };
+    let heat = image::GrayImage::from_raw(4, 1, vec![200, 100, 150, 0]).expect("heat");
+    let s = heatmap::scores(&gt, &heat).expect("same size");
+    close(s.f1_fixed, 0.5);
+    close(s.iou_fixed, 1.0 / 3.0);
+    close(s.f1_best, 0.8);
+    close(s.iou_best, 2.0 / 3.0);
+    // An empty truth: predicting nothing (threshold above every level) is perfect.
+    let empty = GtMask { width: 4, height: 1, on: vec![false; 4] };
+    let s = heatmap::scores(&empty, &heat).expect("same size");
+    close(s.f1_fixed, 0.0);
+    close(s.f1_best, 1.0);
+    assert!(heatmap::scores(&gt, &image::GrayImage::new(2, 2)).unwrap_err().contains("2x2"));
+
+    // Through the metrics: a prediction naming a saved heat-map is scored by it,
+    // one whose heat-map is missing falls back to its box.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rel = heatmap::save(dir.path(), "op:x", "a/1", &heat).expect("save");
+    assert_eq!(rel, "heatmaps/op_x/a_1.png");
+    let line = |id: &str, mask: &str| {
+        format!(r#"{{"id":"{id}","policy":"op:x","strategy":"baseline","label":"tampered","scores":null,"bbox":[0,0,1,1],"mask":{mask},"error":null,"truth":{{"label":"tampered","bbox":null,"mask":"m.png"}},"forced":false,"turns":1,"tool_calls":1,"format_errors":0,"wall_ms":1,"tools_used":["x"]}}"#)
+    };
+    let text = format!("{}\n{}\n", line("h", &format!("\"{rel}\"")), line("b", "\"heatmaps/missing.png\""));
+    let preds = parse_predictions(&text).expect("parses").predictions;
+    let masks = HashMap::from([("h".to_string(), gt.clone()), ("b".to_string(), gt)]);
+    let ctx = EvalContext { masks, run_dir: Some(dir.path().to_path_buf()), ..EvalContext::default() };
+    let l = &compute(&preds, &ctx).groups[0].localization;
+    assert_eq!((l.n_with_mask, l.n_heatmaps), (2, 1));
+    // box [0,0,1,1] covers pixel 0 only: TP 1, FN 1 → F1 2/3, IoU 1/2 (fixed = best).
+    some(l.pixel_f1_fixed, (0.5 + 2.0 / 3.0) / 2.0);
+    some(l.pixel_f1_best, (0.8 + 2.0 / 3.0) / 2.0);
+    some(l.pixel_iou_best, (2.0 / 3.0 + 0.5) / 2.0);
 }

@@ -7,13 +7,16 @@
 //! region. A single low-level operator has no notion of "fully generated", so a
 //! baseline never answers `synthetic`: its synthetic recall is 0 by construction.
 //! Scores (for AUC) are `tampered = σ(z − threshold)`, `authentic = 1 − tampered`,
-//! `synthetic = 0`, i.e. a ranking by `anomaly_z`.
+//! `synthetic = 0`, i.e. a ranking by `anomaly_z`. The operator's heat-map is
+//! saved (see [`heatmap`]) so pixel metrics score the map itself.
 
+use std::path::Path;
 use std::time::Instant;
 
 use trutheye_core::{ImageBuf, Registry, Scores, VerdictLabel};
 
 use super::dataset::Sample;
+use super::heatmap;
 use super::prediction::Prediction;
 
 /// Default decision threshold on `anomaly_z`.
@@ -32,8 +35,9 @@ pub fn baseline_operator(policy: &str) -> Option<&str> {
     policy.strip_prefix("op:")
 }
 
-/// Runs operator `op` on `image` and turns it into a prediction.
-pub fn predict(registry: &Registry, op: &str, sample: &Sample, image: &ImageBuf, threshold: f64) -> Prediction {
+/// Runs operator `op` on `image` and turns it into a prediction. With `run_dir`,
+/// the operator's heat-map is saved there and named in the prediction's `mask`.
+pub fn predict(registry: &Registry, op: &str, sample: &Sample, image: &ImageBuf, threshold: f64, run_dir: Option<&Path>) -> Prediction {
     let started = Instant::now();
     let policy = baseline_policy(op);
     let out = match registry.call(op, image, &serde_json::json!({})) {
@@ -56,6 +60,12 @@ pub fn predict(registry: &Registry, op: &str, sample: &Sample, image: &ImageBuf,
     pred.label = Some(if tampered { VerdictLabel::Tampered } else { VerdictLabel::Authentic });
     pred.scores = Some(Scores { authentic: (1.0 - p) as _, synthetic: 0.0, tampered: p as _ });
     pred.bbox = bbox;
+    if let (Some(dir), Some(heat)) = (run_dir, heatmap::from_output(&out)) {
+        match heatmap::save(dir, &policy, &sample.id, &heat) {
+            Ok(rel) => pred.mask = Some(rel),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
     pred.turns = 1;
     pred.tool_calls = 1;
     pred.tools_used = vec![op.to_string()];

@@ -97,7 +97,7 @@ impl Dataset {
             }
         }
         for b in &bad_rows {
-            tracing::warn!(manifest = %path.display(), "{}: {} (skipped)", b.location, b.reason);
+            tracing::debug!(manifest = %path.display(), "{}: {} (skipped)", b.location, b.reason);
         }
         Ok(Self { path: path.to_path_buf(), kind: "manifest", samples, bad_rows })
     }

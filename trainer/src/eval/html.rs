@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use trutheye_core::Trajectory;
 
 use super::dataset::BadRow;
 use super::metrics::{GroupMetrics, Metrics};
 use super::prediction::Prediction;
+use super::examples::{examples, ExampleMedia};
 use super::report::{markdown, row_name};
 
 /// Escapes text for HTML.
@@ -21,10 +21,10 @@ pub fn esc(s: &str) -> String {
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;max-width:1400px;color:#222}table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}\
 td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f2f2f2}\
 .plots{display:flex;flex-wrap:wrap;gap:12px}.traj{border:1px solid #ddd;padding:8px 12px;margin:10px 0}\
-pre{white-space:pre-wrap;background:#f7f7f7;padding:6px;font-size:12px;margin:4px 0}pre.obs{background:#eef5ff}code{background:#f2f2f2}";
+figure{margin:0}figcaption{font-size:12px;color:#555}pre{white-space:pre-wrap;background:#f7f7f7;padding:6px;font-size:12px;margin:4px 0}pre.obs{background:#eef5ff}code{background:#f2f2f2}";
 
 /// Renders the HTML report.
-pub fn render(m: &Metrics, dataset: &str, bad: &[BadRow], preds: &[Prediction], trajectories: &str) -> String {
+pub fn render(m: &Metrics, dataset: &str, bad: &[BadRow], preds: &[Prediction], trajectories: &str, media: &ExampleMedia) -> String {
     let md = markdown(m, dataset, bad);
     // The confusion matrices are drawn as plots; leave their text tables out.
     let md = match (md.find("\n## Confusion matrices"), md.find("\n## Skipped manifest rows")) {
@@ -46,7 +46,7 @@ pub fn render(m: &Metrics, dataset: &str, bad: &[BadRow], preds: &[Prediction], 
         h.push_str(&bars("Tool calls per episode", &ops, &series, None));
     }
     method_plot(&mut h, m, &agents);
-    examples(&mut h, preds, trajectories);
+    examples(&mut h, preds, trajectories, media);
     h.push_str("</body></html>\n");
     h
 }
@@ -156,48 +156,12 @@ fn legend(series: &[(String, Vec<f64>)]) -> String {
     format!("<div style=\"font-size:13px;margin:2px 0 14px 240px\">{items}</div>")
 }
 
-fn clip(s: &str, max: usize) -> String {
+/// `s` cut to `max` characters, with an ellipsis when cut.
+pub(crate) fn clip(s: &str, max: usize) -> String {
     if s.chars().count() > max {
         format!("{}…", s.chars().take(max).collect::<String>())
     } else {
         s.to_string()
-    }
-}
-
-/// Up to three example episodes of the first agent group, one per true class.
-fn examples(h: &mut String, preds: &[Prediction], trajectories: &str) {
-    let Some(first) = preds.iter().find(|p| p.strategy != "baseline" && p.error.is_none()) else { return };
-    let mut chosen: Vec<&Prediction> = Vec::new();
-    for p in preds.iter().filter(|p| p.policy == first.policy && p.strategy == first.strategy && p.error.is_none()) {
-        if chosen.len() < 3 && !chosen.iter().any(|c| c.truth.label == p.truth.label) {
-            chosen.push(p);
-        }
-    }
-    let mut shown = 0;
-    h.push_str(&format!("<h2>Example trajectories ({}/{})</h2>", esc(&first.policy), esc(&first.strategy)));
-    for p in chosen {
-        let Some(t) = trajectories
-            .lines()
-            .filter(|l| l.contains(&format!("\"id\":{}", serde_json::Value::String(p.id.clone()))))
-            .filter_map(|l| serde_json::from_str::<Trajectory>(l).ok())
-            .find(|t| t.policy == p.policy && t.strategy == p.strategy && t.id == p.id)
-        else {
-            continue;
-        };
-        shown += 1;
-        let label = p.label.map(|l| l.as_str()).unwrap_or("error");
-        h.push_str(&format!("<div class=\"traj\"><h3>{} — truth <b>{}</b>, predicted <b>{}</b>{}</h3>", esc(&t.id), p.truth.label.as_str(), label, if p.forced { " (forced)" } else { "" }));
-        for turn in &t.turns {
-            h.push_str(&format!("<div><b>turn {}</b><pre>{}</pre>", turn.index + 1, esc(&clip(&turn.assistant, 1500))));
-            if let Some(o) = &turn.observation {
-                h.push_str(&format!("<pre class=\"obs\">{}</pre>", esc(&clip(&o.text, 1200))));
-            }
-            h.push_str("</div>");
-        }
-        h.push_str("</div>\n");
-    }
-    if shown == 0 {
-        h.push_str("<p>(no trajectories recorded)</p>");
     }
 }
 

@@ -1,12 +1,15 @@
-//! Localization metrics on tampered images: box IoU and pixel F1/IoU of the
-//! predicted box rasterized as a mask.
+//! Localization metrics on tampered images: box IoU, and pixel F1/IoU of the
+//! predicted heat-map (at 0.5 and at the best per-image threshold) or, when an
+//! episode saved none, of its box rasterized as a mask.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use trutheye_core::{BBox, Label};
 
 use super::dataset::GtMask;
+use super::heatmap::{self, HeatScores};
 use super::prediction::Prediction;
 
 /// Localization over the tampered images of one group.
@@ -24,8 +27,14 @@ pub struct Localization {
     pub pixel_f1_fixed: Option<f64>,
     /// Mean pixel IoU at the fixed 0.5 threshold.
     pub pixel_iou_fixed: Option<f64>,
-    /// Mean pixel F1 at the best per-image threshold (equal to fixed for binary box masks).
+    /// Of those, how many were scored by a saved heat-map (the rest by their box).
+    #[serde(default)]
+    pub n_heatmaps: usize,
+    /// Mean pixel F1 at the best per-image threshold (equal to fixed for box masks).
     pub pixel_f1_best: Option<f64>,
+    /// Mean pixel IoU at the best per-image threshold.
+    #[serde(default)]
+    pub pixel_iou_best: Option<f64>,
 }
 
 /// IoU of two boxes (x2/y2 exclusive); 0 when disjoint.
@@ -56,28 +65,39 @@ pub fn pixel_scores(gt: &GtMask, pred: Option<BBox>) -> (f64, f64) {
             }
         }
     }
-    let (fp, fneg) = (pred_area - tp, area - tp);
-    if tp + fp + fneg == 0 {
-        return (1.0, 1.0);
-    }
-    (2.0 * tp as f64 / (2 * tp + fp + fneg) as f64, tp as f64 / (tp + fp + fneg) as f64)
+    heatmap::f1_iou(tp, pred_area - tp, area - tp)
 }
 
-/// Localization of one group.
-pub fn localization(g: &[&Prediction], masks: &HashMap<String, GtMask>) -> Localization {
+/// Pixel scores of one prediction against its mask: its heat-map when it saved
+/// one (fixed 0.5 and best per-image thresholds), else its box rasterized (a
+/// binary map: best equals fixed). An unreadable heat-map falls back to the box.
+fn prediction_scores(p: &Prediction, gt: &GtMask, run_dir: Option<&Path>) -> (HeatScores, bool) {
+    if let (Some(rel), Some(dir)) = (&p.mask, run_dir) {
+        match heatmap::load(dir, rel, gt.width, gt.height).and_then(|h| heatmap::scores(gt, &h)) {
+            Ok(s) => return (s, true),
+            Err(e) => tracing::warn!("{e}; `{}` is scored by its box", p.id),
+        }
+    }
+    let (f1, iou) = pixel_scores(gt, p.bbox);
+    (HeatScores { f1_fixed: f1, iou_fixed: iou, f1_best: f1, iou_best: iou }, false)
+}
+
+/// Localization of one group; heat-map paths in `mask` resolve against `run_dir`.
+pub fn localization(g: &[&Prediction], masks: &HashMap<String, GtMask>, run_dir: Option<&Path>) -> Localization {
     let tampered: Vec<&&Prediction> = g.iter().filter(|p| p.truth.label.three_class() == Some(Label::Tampered)).collect();
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
     let ious: Vec<f64> = tampered.iter().filter_map(|p| p.truth.bbox.map(|t| p.bbox.map(|b| box_iou(t, b)).unwrap_or(0.0))).collect();
-    let pix: Vec<(f64, f64)> = tampered.iter().filter_map(|p| masks.get(&p.id).map(|m| pixel_scores(m, p.bbox))).collect();
-    let f1s: Vec<f64> = pix.iter().map(|p| p.0).collect();
-    let pious: Vec<f64> = pix.iter().map(|p| p.1).collect();
+    let pix: Vec<(HeatScores, bool)> = tampered.iter().filter_map(|p| masks.get(&p.id).map(|m| prediction_scores(p, m, run_dir))).collect();
+    let col = |f: fn(&HeatScores) -> f64| mean(&pix.iter().map(|(s, _)| f(s)).collect::<Vec<f64>>());
     Localization {
         n_tampered: tampered.len(),
         n_with_box: tampered.iter().filter(|p| p.bbox.is_some()).count(),
         bbox_iou: mean(&ious),
         n_with_mask: pix.len(),
-        pixel_f1_fixed: mean(&f1s),
-        pixel_iou_fixed: mean(&pious),
-        pixel_f1_best: mean(&f1s),
+        n_heatmaps: pix.iter().filter(|(_, h)| *h).count(),
+        pixel_f1_fixed: col(|s| s.f1_fixed),
+        pixel_iou_fixed: col(|s| s.iou_fixed),
+        pixel_f1_best: col(|s| s.f1_best),
+        pixel_iou_best: col(|s| s.iou_best),
     }
 }

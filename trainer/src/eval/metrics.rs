@@ -17,7 +17,7 @@ pub const CONVENTIONS: &[&str] = &[
     "Per-class metrics are one-vs-rest. Precision with no predictions of the class (and recall with no true samples) is undefined and reported as null; F1 then follows sklearn's zero_division=0 (F1 = 0), and macro F1 averages F1 over the classes present in the truth or the predictions.",
     "A failed episode (error) counts as a wrong answer: in the three-class view it predicts no class; in the real/fake view it is counted as the opposite of the truth. A binary-only answer (real/fake) has no three-class label.",
     "AUC is one-vs-rest per class from the stated scores (real/fake AUC from 1 - p(authentic)), over the episodes that gave scores; ties count 1/2; null when no scores or only one class is present.",
-    "Localization is computed on tampered images: bbox IoU against the manifest box (a missing predicted box scores 0); pixel F1/IoU of the predicted box rasterized as a mask against the ground-truth mask (mask > 127) at a fixed 0.5 threshold (pixel_f1_fixed). pixel_f1_best takes the best per-image threshold of a heat-map; predictions here are binary boxes, so pixel_f1_best equals pixel_f1_fixed. An empty ground-truth mask with an empty prediction scores 1, with a non-empty prediction 0.",
+    "Localization is computed on tampered images: bbox IoU against the manifest box (a missing predicted box scores 0); pixel F1/IoU against the ground-truth mask (mask > 127) of the predicted heat-map (`mask`, stretched to [0,1]) at a fixed 0.5 threshold (pixel_f1_fixed, pixel_iou_fixed) and at the best threshold per image (pixel_f1_best, pixel_iou_best: an oracle upper bound); a prediction without a heat-map is scored by its box rasterized as a binary mask, so its best equals its fixed. An empty ground-truth mask with an empty prediction scores 1, with a non-empty prediction 0.",
     "Format-error rate = format errors / assistant turns; forced rate = forced verdicts / episodes; seconds per image = mean episode wall time.",
 ];
 
@@ -154,6 +154,8 @@ pub struct EvalContext {
     pub extras: HashMap<String, BTreeMap<String, Value>>,
     /// Manifest rows skipped.
     pub bad_rows: usize,
+    /// The run directory, against which predicted heat-map paths (`mask`) resolve.
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 /// Computes every metric, grouped by (policy, strategy).
@@ -206,7 +208,7 @@ fn group(key: &(String, String), g: &[&Prediction], ctx: &EvalContext, fields: &
         three_class: three.then(|| three_class(g)),
         binary: binary(g),
         confusion: confusion(g),
-        localization: localization(g, &ctx.masks),
+        localization: localization(g, &ctx.masks, ctx.run_dir.as_deref()),
         breakdown: breakdown(g, ctx, fields),
         process: process(g),
     }

@@ -8,6 +8,8 @@
 pub mod baseline;
 pub mod compare;
 pub mod dataset;
+pub mod examples;
+pub mod heatmap;
 pub mod html;
 pub mod localization;
 pub mod metrics;
@@ -29,6 +31,7 @@ pub fn context_for(ds: Option<&Dataset>) -> EvalContext {
         masks: dataset::load_masks(ds),
         extras: ds.samples.iter().map(|s| (s.id.clone(), s.extra.clone())).collect(),
         bad_rows: ds.bad_rows.len(),
+        run_dir: None,
     }
 }
 
@@ -40,14 +43,19 @@ pub fn write_reports(dir: &Path, ds: Option<&Dataset>) -> Result<Metrics, String
     if read.predictions.is_empty() {
         return Err(format!("{}: no predictions to report on", dir.display()));
     }
-    let metrics = compute(&read.predictions, &context_for(ds));
+    let ctx = EvalContext { run_dir: Some(dir.to_path_buf()), ..context_for(ds) };
+    let metrics = compute(&read.predictions, &ctx);
     let bad: &[BadRow] = ds.map(|d| d.bad_rows.as_slice()).unwrap_or(&[]);
     let name = ds.map(|d| d.path.display().to_string()).unwrap_or_else(|| "(dataset not available)".into());
     let write = |file: &str, text: &str| std::fs::write(dir.join(file), text).map_err(|e| format!("{}: cannot write: {e}", dir.join(file).display()));
     write("metrics.json", &serde_json::to_string_pretty(&metrics).map_err(|e| e.to_string())?)?;
     write("report.md", &report::markdown(&metrics, &name, bad))?;
     let trajectories = std::fs::read_to_string(runner::trajectories_path(dir)).unwrap_or_default();
-    write("report.html", &html::render(&metrics, &name, bad, &read.predictions, &trajectories))?;
+    let media = examples::ExampleMedia {
+        images: ds.map(|d| d.samples.iter().map(|s| (s.id.clone(), s.image.clone())).collect()).unwrap_or_default(),
+        run_dir: Some(dir.to_path_buf()),
+    };
+    write("report.html", &html::render(&metrics, &name, bad, &read.predictions, &trajectories, &media))?;
     Ok(metrics)
 }
 

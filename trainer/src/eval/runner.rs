@@ -148,7 +148,7 @@ pub fn run_eval(ds: &Dataset, factory: &dyn EpisodeFactory, opts: &RunOptions) -
                 if write_error.lock().map(|e| e.is_some()).unwrap_or(true) {
                     break;
                 }
-                let (pred, traj) = run_job(job, samples, factory, threshold);
+                let (pred, traj) = run_job(job, samples, factory, threshold, &opts.out);
                 if pred.error.is_some() {
                     errors.fetch_add(1, Ordering::SeqCst);
                     tracing::warn!(id = %pred.id, policy = %pred.policy, strategy = %pred.strategy, "episode failed: {}", pred.error.as_deref().unwrap_or(""));
@@ -176,7 +176,7 @@ pub fn run_eval(ds: &Dataset, factory: &dyn EpisodeFactory, opts: &RunOptions) -
     Ok(summary)
 }
 
-fn run_job(job: &Job, samples: &[Sample], factory: &dyn EpisodeFactory, threshold: f64) -> (Prediction, Option<String>) {
+fn run_job(job: &Job, samples: &[Sample], factory: &dyn EpisodeFactory, threshold: f64, out: &Path) -> (Prediction, Option<String>) {
     let t0 = Instant::now();
     let ms = || t0.elapsed().as_millis() as u64;
     let config = factory.config();
@@ -189,7 +189,7 @@ fn run_job(job: &Job, samples: &[Sample], factory: &dyn EpisodeFactory, threshol
                 Err(e) => return (Prediction::failed(s, &policy, baseline::BASELINE_STRATEGY, e.to_string(), ms()), None),
             };
             let registry = factory.registry();
-            let pred = catch_unwind(AssertUnwindSafe(|| baseline::predict(&registry, op, s, &image, threshold)))
+            let pred = catch_unwind(AssertUnwindSafe(|| baseline::predict(&registry, op, s, &image, threshold, Some(out))))
                 .unwrap_or_else(|_| Prediction::failed(s, &policy, baseline::BASELINE_STRATEGY, format!("operator `{op}` panicked"), ms()));
             (pred, None)
         }
@@ -266,7 +266,7 @@ fn prepare_outputs(out: &Path, resume: bool) -> Result<HashSet<Key>, String> {
             text.push('\n');
         }
     }
-    std::fs::write(&pred_path, text).map_err(|e| format!("{}: cannot rewrite: {e}", pred_path.display()))?;
+    replace_file(&pred_path, &text)?;
     let traj_text = std::fs::read_to_string(&traj_path).unwrap_or_default();
     let mut seen = HashSet::new();
     let mut kept_traj = String::new();
@@ -279,8 +279,16 @@ fn prepare_outputs(out: &Path, resume: bool) -> Result<HashSet<Key>, String> {
             kept_traj.push('\n');
         }
     }
-    std::fs::write(&traj_path, kept_traj).map_err(|e| format!("{}: cannot rewrite: {e}", traj_path.display()))?;
+    replace_file(&traj_path, &kept_traj)?;
     Ok(keys)
+}
+
+/// Replaces a file by writing a sibling and renaming it over, so a run killed
+/// while resuming still has either the old or the new file, never half of one.
+fn replace_file(path: &Path, text: &str) -> Result<(), String> {
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: cannot replace: {e}", path.display()))
 }
 
 struct Writers {

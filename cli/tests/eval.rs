@@ -1,0 +1,137 @@
+//! `trutheye eval` end to end with the real binary and plugins: a run killed
+//! with SIGKILL in the middle and resumed ends with every (policy, strategy,
+//! image) exactly once and the same answers as an uninterrupted run; reports,
+//! heat-maps, `eval report` and `eval compare` work on the result.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use image::{GrayImage, Luma, Rgb, RgbImage};
+use serde_json::Value;
+
+fn trutheye() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trutheye"));
+    c.env_remove("TRUTHEYE_PLUGIN_PATH").env_remove("RUST_LOG");
+    c
+}
+
+const N: usize = 12;
+/// Big enough that 48 episodes take a good second, so the kill lands mid-run.
+const W: u32 = 448;
+const H: u32 = 384;
+
+/// `N` noisy JPEGs (every third has a smooth pasted square and a mask) and one bad row.
+fn dataset(dir: &Path) {
+    std::fs::create_dir_all(dir.join("img")).expect("mkdir");
+    let mut lines = Vec::new();
+    let mut seed = 11u32;
+    for i in 0..N {
+        let label = ["authentic", "synthetic", "tampered"][i % 3];
+        let pasted = |x: u32, y: u32| label == "tampered" && (160..320).contains(&x) && (96..256).contains(&y);
+        let img = RgbImage::from_fn(W, H, |x, y| {
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            let n = if pasted(x, y) { 0 } else { (seed >> 27) as i32 - 16 };
+            let v = ((x / 2 + y / 2 + i as u32 * 5) as i32 + n).clamp(0, 255) as u8;
+            Rgb([v, v / 2 + 40, 255 - v])
+        });
+        img.save(dir.join(format!("img/{i}.jpg"))).expect("save");
+        let (mask, bbox) = if label == "tampered" {
+            GrayImage::from_fn(W, H, |x, y| Luma([if pasted(x, y) { 255 } else { 0 }])).save(dir.join(format!("img/{i}_m.png"))).expect("save");
+            (format!("\"img/{i}_m.png\""), "[160,96,320,256]")
+        } else {
+            ("null".to_string(), "null")
+        };
+        lines.push(format!(r#"{{"id":"s{i}","image":"img/{i}.jpg","label":"{label}","mask":{mask},"bbox":{bbox},"method":"m{}"}}"#, i % 2));
+    }
+    lines.insert(3, r#"{"id":"x","image":"img/none.jpg","label":"tampered","mask":null,"bbox":null}"#.into());
+    std::fs::write(dir.join("manifest.jsonl"), lines.join("\n") + "\n").expect("write manifest");
+}
+
+fn eval_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec!["eval", "--data", data, "--out", out, "--strategy", "registry,none", "--jobs", "1", "--baselines", "--baseline-ops", "srm,ela"]
+}
+
+type Answers = BTreeMap<(String, String, String), (Value, Value, Value)>;
+
+/// Every prediction by key, and the number of lines (duplicates would make it larger).
+fn answers(out: &Path) -> (Answers, usize) {
+    let text = std::fs::read_to_string(out.join("predictions.jsonl")).expect("predictions");
+    let mut map = BTreeMap::new();
+    let mut n = 0;
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("complete JSON line");
+        assert!(v["error"].is_null(), "{line}");
+        let key = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        map.insert((key("policy"), key("strategy"), key("id")), (v["label"].clone(), v["bbox"].clone(), v["scores"].clone()));
+        n += 1;
+    }
+    (map, n)
+}
+
+fn lines_in(p: &Path) -> usize {
+    std::fs::read_to_string(p).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+#[test]
+fn killed_run_resumes_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let data_s = data.to_str().expect("utf-8");
+    let total = N * 2 + N * 2;
+
+    let full = tmp.path().join("full");
+    let o = trutheye().args(eval_args(data_s, full.to_str().expect("utf-8"))).output().expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("1 dataset row(s) skipped") && err.contains("line 4"), "{err}");
+    let table = String::from_utf8_lossy(&o.stdout);
+    for row in ["| scripted/registry |", "| scripted/none |", "| op:srm |", "| op:ela |"] {
+        assert!(table.contains(row), "no {row} in\n{table}");
+    }
+    let (expected, n) = answers(&full);
+    assert_eq!((n, expected.len()), (total, total));
+    let report = std::fs::read_to_string(full.join("report.md")).expect("report.md");
+    assert!(report.contains("line 4") && report.contains("not found"), "bad row not reported:\n{report}");
+    // Baselines are scored by their saved heat-maps; the HTML shows an example with pictures.
+    let metrics: Value = serde_json::from_str(&std::fs::read_to_string(full.join("metrics.json")).expect("metrics")).expect("json");
+    let srm = metrics["groups"].as_array().expect("groups").iter().find(|g| g["policy"] == "op:srm").expect("srm row");
+    assert_eq!(srm["localization"]["n_heatmaps"], N / 3);
+    assert!(srm["localization"]["pixel_f1_best"].as_f64() >= srm["localization"]["pixel_f1_fixed"].as_f64());
+    let html = std::fs::read_to_string(full.join("report.html")).expect("html");
+    assert!(html.contains("<svg") && html.contains("src=\"examples/") && html.contains("src=\"heatmaps/op_srm/"), "html lacks plots or pictures");
+
+    // The same run, killed (SIGKILL) once a few episodes are written.
+    let cut = tmp.path().join("cut");
+    let cut_s = cut.to_str().expect("utf-8");
+    let mut child = trutheye().args(eval_args(data_s, cut_s)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let started = Instant::now();
+    while lines_in(&cut.join("predictions.jsonl")) < 3 {
+        assert!(started.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("kill");
+    let status = child.wait().expect("wait");
+    assert!(!status.success());
+    let done = lines_in(&cut.join("predictions.jsonl"));
+    assert!((3..total).contains(&done), "killed after {done} of {total}: the kill came too late to test resuming");
+
+    let refused = trutheye().args(eval_args(data_s, cut_s)).output().expect("run");
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+
+    let mut args = eval_args(data_s, cut_s);
+    args.push("--resume");
+    let o = trutheye().args(&args).output().expect("resume");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (got, n) = answers(&cut);
+    assert_eq!(n, total, "each (policy, strategy, image) exactly once");
+    assert_eq!(got, expected);
+
+    let o = trutheye().args(["eval", "report", cut_s]).output().expect("report");
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("| scripted/registry |"));
+    let o = trutheye().args(["eval", "compare", full.to_str().expect("utf-8"), cut_s]).output().expect("compare");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains("scripted/registry"), "{text}");
+}
