@@ -135,16 +135,23 @@ pub fn make_executor(strategy: Strategy, mode: PvrMode, dirs: &PluginDirs) -> Re
     })
 }
 
-/// Runs `trutheye analyze`.
-pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
-    let config = match &args.config {
+/// The agent and scripted-policy configurations from `--config` and
+/// `--scripted-config`, or the built-in ones.
+pub fn load_configs(config: Option<&Path>, scripted: Option<&Path>) -> Result<(AgentConfig, ScriptedConfig)> {
+    let config = match config {
         Some(p) => AgentConfig::load(p).map_err(anyhow::Error::msg)?,
         None => AgentConfig::default_config(),
     };
-    let scripted = match &args.scripted_config {
+    let scripted = match scripted {
         Some(p) => ScriptedConfig::load(p).map_err(anyhow::Error::msg)?,
         None => ScriptedConfig::builtin(),
     };
+    Ok((config, scripted))
+}
+
+/// Runs `trutheye analyze`.
+pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
+    let (config, scripted) = load_configs(args.config.as_deref(), args.scripted_config.as_deref())?;
     let images = collect_images(&args.images)?;
     // Fail on a bad --script before doing any work.
     let mut policy = make_policy(args, &scripted)?;

@@ -15,7 +15,7 @@ use trutheye_model::{ReplayPolicy, ScriptedConfig, ScriptedPolicy};
 use trutheye_sandbox::PvrMode;
 use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions};
 
-use crate::analyze::{make_executor, Strategy};
+use crate::analyze::{load_configs, make_executor, Strategy};
 
 /// `trutheye eval [flags]` runs; `eval report DIR` and `eval compare A B` read runs.
 #[derive(Args, Debug)]
@@ -164,14 +164,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     for s in &r.strategy {
         parse_strategy(s)?;
     }
-    let config = match &r.config {
-        Some(p) => AgentConfig::load(p).map_err(anyhow::Error::msg)?,
-        None => AgentConfig::default_config(),
-    };
-    let scripted = match &r.scripted_config {
-        Some(p) => ScriptedConfig::load(p).map_err(anyhow::Error::msg)?,
-        None => ScriptedConfig::builtin(),
-    };
+    let (config, scripted) = load_configs(r.config.as_deref(), r.scripted_config.as_deref())?;
     let ds = Dataset::load(data).map_err(anyhow::Error::msg)?;
     if !ds.bad_rows.is_empty() {
         eprintln!("warning: {} dataset row(s) skipped (listed in report.md); first: {}: {}", ds.bad_rows.len(), ds.bad_rows[0].location, ds.bad_rows[0].reason);

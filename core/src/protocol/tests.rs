@@ -1,0 +1,176 @@
+//! Parser unit tests: every rule of the grammar in the module documentation.
+
+use super::*;
+use crate::verdict::VerdictLabel;
+
+fn ok(s: &str) -> ParsedMessage {
+    match parse(s.as_bytes()) {
+        Ok(m) => m,
+        Err(e) => panic!("{s:?} failed: {e:?}"),
+    }
+}
+
+fn err(s: &str) -> FormatError {
+    match parse(s.as_bytes()) {
+        Ok(m) => panic!("{s:?} parsed: {m:?}"),
+        Err(e) => e,
+    }
+}
+
+fn label(s: &str) -> VerdictLabel {
+    match ok(s).action {
+        Action::Answer(a) => a.label,
+        other => panic!("{s:?}: not an answer: {other:?}"),
+    }
+}
+
+#[test]
+fn protocol_basic_shapes() {
+    let m = ok("<think> look </think><code>```python\nx = 1\n```</code>");
+    assert_eq!(m.think.as_deref(), Some("look"));
+    assert_eq!(m.action, Action::Code { code: "x = 1".into(), image_index: None, source: CodeSource::Tag });
+    assert_eq!(label("<answer>Tampered.</answer>"), VerdictLabel::Tampered);
+    assert_eq!(label("<ANSWER>fake, tampered</ANSWER>"), VerdictLabel::Tampered);
+    assert_eq!(label("<answer>图像存在篡改痕迹</answer>"), VerdictLabel::Tampered);
+    assert!(matches!(err("<answer>未篡改</answer>"), FormatError::BadAnswer { .. }));
+    assert!(matches!(err("<answer>not tampered</answer>"), FormatError::BadAnswer { .. }));
+    assert_eq!(
+        err("<answer>x</answer><answer>y</answer>"),
+        FormatError::MultipleActions { count: 2, kinds: "answer, answer".into() }
+    );
+    // Prefilled think.
+    let m = ok("reasoning here</think>\n<answer>real</answer>");
+    assert_eq!(m.think.as_deref(), Some("reasoning here"));
+    // Forgotten </think>.
+    let m = ok("<think>hmm <answer>synthetic</answer>");
+    assert_eq!(m.think.as_deref(), Some("hmm"));
+    assert_eq!(err("<think>hmm"), FormatError::UnclosedTag { tag: "think".into() });
+    // Qwen2-VL box tokens.
+    let m = ok("<answer>tampered <|box_start|>(12,30),(200,310)<|box_end|></answer>");
+    match m.action {
+        Action::Answer(a) => {
+            assert_eq!(a.bbox, Some([12.0, 30.0, 200.0, 310.0]));
+            assert_eq!(a.explanation, None);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn protocol_strip_fences() {
+    assert_eq!(strip_fences("```python\na\nb\n```"), "a\nb");
+    assert_eq!(strip_fences("```\na\n```"), "a");
+    assert_eq!(strip_fences("```print(1)```"), "print(1)");
+    assert_eq!(strip_fences("Here:\n```py\na\n```\nthanks"), "a");
+    assert_eq!(strip_fences("```python\na"), "a");
+    assert_eq!(strip_fences("a\n```"), "a");
+    assert_eq!(strip_fences("```python\n```"), "");
+    assert_eq!(strip_fences("plain"), "plain");
+    assert_eq!(strip_outer_fence("```json\n{\"c\": \"```py\\nx\\n```\"}\n```"), "{\"c\": \"```py\\nx\\n```\"}");
+    assert_eq!(strip_outer_fence("{\"a\": 1}"), "{\"a\": 1}");
+    assert_eq!(strip_outer_fence("```{\"a\": 1}```"), "{\"a\": 1}");
+}
+
+/// Deterministic 64-bit LCG (Knuth's MMIX constants).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+}
+
+const PIECES: &[&str] = &[
+    "<think>", "</think>", "<code>", "</code>", "<tool_call>", "</tool_call>", "<answer>", "</answer>", "```",
+    "```python\n", "{", "}", "[", "]", "\"", "'", ":", ",", "name", "arguments", "code", "img_idx", "tampered",
+    "real", "fake", "篡改", "未", "é", "🙂", "<", ">", "/", "\n", " ", "0", "-1", "1e999", "NaN", "[[[[",
+];
+
+fn corpus_texts() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for line in include_str!("../../tests/corpus/model_outputs.jsonl").lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+        if let Some(t) = v.get("text").and_then(Value::as_str) {
+            out.push(t.as_bytes().to_vec());
+        }
+    }
+    out
+}
+
+#[test]
+fn protocol_fuzz_never_panics() {
+    let mut rng = Lcg(0x7275_7468_6579_6521);
+    // Pure random bytes, and random splices of protocol pieces.
+    for _ in 0..3000 {
+        let len = rng.below(200);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let _ = parse(&bytes);
+        let mut s = Vec::new();
+        for _ in 0..rng.below(24) {
+            if rng.below(4) == 0 {
+                s.push(rng.next() as u8);
+            } else {
+                s.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes());
+            }
+        }
+        let _ = parse(&s);
+    }
+    // Mutations and truncations of the corpus.
+    let corpus = corpus_texts();
+    assert!(!corpus.is_empty());
+    for _ in 0..4000 {
+        let mut t = corpus[rng.below(corpus.len())].clone();
+        for _ in 0..=rng.below(4) {
+            let n = t.len();
+            match rng.below(6) {
+                0 => t.truncate(rng.below(n + 1)),
+                1 if n > 0 => {
+                    let i = rng.below(n);
+                    t[i] = rng.next() as u8;
+                }
+                2 if n > 0 => {
+                    t.remove(rng.below(n));
+                }
+                3 => {
+                    let i = rng.below(n + 1);
+                    let piece = PIECES[rng.below(PIECES.len())].as_bytes();
+                    t.splice(i..i, piece.iter().copied());
+                }
+                4 if n > 0 => {
+                    let a = rng.below(n);
+                    let b = a + rng.below(n - a + 1);
+                    let chunk = t[a..b].to_vec();
+                    t.extend_from_slice(&chunk);
+                }
+                _ => {
+                    let i = rng.below(n + 1);
+                    t.drain(..i);
+                }
+            }
+        }
+        if let Ok(m) = parse(&t) {
+            // Whatever parses must serialize.
+            assert!(serde_json::to_string(&m).is_ok());
+        }
+    }
+    // Deep nesting must not overflow the stack.
+    let deep = format!("<tool_call>{}</tool_call>", "[".repeat(100_000));
+    assert!(matches!(parse(deep.as_bytes()), Err(FormatError::InvalidToolCall { .. })));
+    let deep = format!("<answer>{}tampered</answer>", "{".repeat(100_000));
+    assert!(parse(deep.as_bytes()).is_ok());
+    // Pathological inputs stay fast (no quadratic scans).
+    let start = std::time::Instant::now();
+    for body in ["[".repeat(200_000), "(1,".repeat(60_000), "<".repeat(200_000), "<think>".repeat(30_000)] {
+        let _ = parse(format!("<answer>{body}</answer>").as_bytes());
+        let _ = parse(body.as_bytes());
+    }
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
+}
