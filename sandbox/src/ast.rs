@@ -2,6 +2,8 @@
 //! and parser so the front-end can later be swapped for a full Python parser
 //! that lowers into the same tree.
 
+use std::sync::Arc;
+
 /// A 1-based source line number.
 pub type Line = u32;
 
@@ -172,6 +174,63 @@ pub enum Expr {
     },
     /// `[elt for ... in ... if ...]` (also used for a generator argument).
     ListComp(Box<Expr>, Vec<Comp>),
+    /// `lambda params: expr` (its body is a single `return expr`).
+    Lambda(Arc<FuncDef>),
+}
+
+/// How a parameter takes its argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Positional or keyword (`x`, `x=1`).
+    Normal,
+    /// Keyword-only (after `*` or `*args`).
+    KwOnly,
+    /// `*args`: extra positionals as a tuple.
+    VarArgs,
+    /// `**kwargs`: extra keywords as a dict.
+    VarKw,
+}
+
+/// One parameter of a `def` or `lambda`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// Its name.
+    pub name: String,
+    /// The default, evaluated once when the function is defined.
+    pub default: Option<Expr>,
+    /// How it binds.
+    pub kind: ParamKind,
+}
+
+/// A function definition (`def` or `lambda`), shared by every value made from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FuncDef {
+    /// The name (`<lambda>` for lambdas).
+    pub name: String,
+    /// Parameters in order.
+    pub params: Vec<Param>,
+    /// The body.
+    pub body: Vec<Stmt>,
+    /// Names the body assigns (parameters included): local for the whole call,
+    /// as in Python, so reading one before it is bound is `UnboundLocalError`.
+    pub locals: Vec<String>,
+    /// Names declared `global` in the body.
+    pub globals: Vec<String>,
+    /// Line of the `def` / `lambda`.
+    pub line: Line,
+}
+
+/// One `except` clause.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Handler {
+    /// The exception class or tuple of classes; `None` for a bare `except:`.
+    pub types: Option<Expr>,
+    /// The `as name` binding.
+    pub name: Option<String>,
+    /// The handler body.
+    pub body: Vec<Stmt>,
+    /// Line of the `except`.
+    pub line: Line,
 }
 
 /// Assignment targets.
@@ -219,4 +278,25 @@ pub enum StmtKind {
     Continue,
     /// `assert test, msg`.
     Assert(Expr, Option<Expr>),
+    /// `while test: body else: orelse`.
+    While(Expr, Vec<Stmt>, Vec<Stmt>),
+    /// `def name(params): body`.
+    FuncDef(Arc<FuncDef>),
+    /// `return [value]` (only inside a function; the parser checks).
+    Return(Option<Expr>),
+    /// `global a, b` (the names are also collected into [`FuncDef::globals`]).
+    Global(Vec<String>),
+    /// `try: body except ...: ... else: orelse finally: finalbody`.
+    Try {
+        /// The guarded body.
+        body: Vec<Stmt>,
+        /// The `except` clauses, in order.
+        handlers: Vec<Handler>,
+        /// Runs when the body finished without an exception.
+        orelse: Vec<Stmt>,
+        /// Runs on the way out (not after a sandbox limit error).
+        finalbody: Vec<Stmt>,
+    },
+    /// `raise [exc [from cause]]`.
+    Raise(Option<Expr>, Option<Expr>),
 }

@@ -8,9 +8,9 @@ use crate::eval::Interp;
 use crate::ops::{length, norm_index};
 use crate::values::{compare, equal, render, Seq, Value};
 
-const BUILTINS: [&str; 25] = [
+const BUILTINS: [&str; 27] = [
     "print", "len", "range", "min", "max", "abs", "round", "int", "float", "str", "repr", "bool", "list", "tuple",
-    "sum", "enumerate", "zip", "sorted", "reversed", "any", "all", "format", "divmod", "display", "dict",
+    "sum", "enumerate", "zip", "sorted", "reversed", "any", "all", "format", "divmod", "display", "dict", "map", "filter",
 ];
 
 /// True for the builtin function names.
@@ -111,7 +111,7 @@ const STR_METHODS: [&str; 22] = [
     "upper", "lower", "strip", "lstrip", "rstrip", "split", "join", "replace", "startswith", "endswith", "format",
     "find", "count", "title", "capitalize", "isdigit", "zfill", "center", "ljust", "rjust", "splitlines", "index",
 ];
-pub use crate::containers::{mutate_in_place, sort_values};
+pub use crate::containers::{mutate_in_place, sort_by_keys, sort_keys, sort_values};
 
 const LIST_METHODS: [&str; 10] = ["append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "index", "count"];
 const DICT_METHODS: [&str; 6] = ["keys", "values", "items", "get", "update", "copy"];
@@ -131,6 +131,9 @@ pub fn get_attr(it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
         Value::Tuple(_) => method(name == "index" || name == "count"),
         Value::Dict(_) => method(DICT_METHODS.contains(&name)),
         Value::Float(_) => method(name == "is_integer"),
+        Value::Exception(_, m) if name == "args" => {
+            Value::tuple(if m.is_empty() { vec![] } else { vec![Value::Str(m.clone())] })
+        }
         Value::Image(_) | Value::Array(_) | Value::Module(_) | Value::Enhancer(..) | Value::Draw(_) => crate::imaging::get_attr(it, o, name),
         _ => method(false),
     }
@@ -138,22 +141,25 @@ pub fn get_attr(it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
 
 fn min_max(it: &mut Interp, f: &str, mut a: Args) -> PyResult<Value> {
     let default = a.kw("default");
-    if a.kw("key").is_some() {
-        return err("TypeError", format!("{f}() key= is not supported in this sandbox"));
-    }
+    let key = a.kw("key").filter(|k| !matches!(k, Value::None));
     a.done(usize::MAX)?;
-    let items = if a.pos.len() == 1 { it.collect(&a.pos[0])? } else { a.pos };
-    let mut best: Option<Value> = None;
-    for x in items {
+    let items = if a.pos.len() == 1 { it.collect(&a.pos[0])? } else { std::mem::take(&mut a.pos) };
+    let keys = match &key {
+        Some(k) => sort_keys(it, k, &items)?,
+        None => items.clone(),
+    };
+    // The first of equal extremes wins, as in CPython.
+    let mut best: Option<(Value, Value)> = None;
+    for (k, x) in keys.into_iter().zip(items) {
         best = Some(match best {
-            None => x,
+            None => (k, x),
             Some(b) => {
-                let o = compare(&x, &b)?;
-                if (f == "max" && o == std::cmp::Ordering::Greater) || (f == "min" && o == std::cmp::Ordering::Less) { x } else { b }
+                let o = compare(&k, &b.0)?;
+                if (f == "max" && o == std::cmp::Ordering::Greater) || (f == "min" && o == std::cmp::Ordering::Less) { (k, x) } else { b }
             }
         });
     }
-    best.or(default).ok_or_else(|| PyErr::new("ValueError", format!("{f}() arg is an empty sequence")))
+    best.map(|b| b.1).or(default).ok_or_else(|| PyErr::new("ValueError", format!("{f}() arg is an empty sequence")))
 }
 
 /// Calls a builtin or module function by qualified name.
@@ -263,12 +269,50 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
         "sorted" => {
             let src = a.req(0, "iterable")?;
             let reverse = a.kw("reverse").is_some_and(|v| v.truthy());
-            if a.kw("key").is_some() {
-                return err("TypeError", "sorted() key= is not supported in this sandbox");
-            }
+            let key = a.kw("key").filter(|k| !matches!(k, Value::None));
             a.done(1)?;
             let items = it.collect(&src)?;
-            Value::list(sort_values(items, reverse)?)?
+            match key {
+                Some(k) => {
+                    let keys = sort_keys(it, &k, &items)?;
+                    Value::list(sort_by_keys(items, keys, reverse)?)?
+                }
+                None => Value::list(sort_values(items, reverse)?)?,
+            }
+        }
+        // Eager lists rather than iterators: `list(map(...))`, loops and
+        // `sorted(map(...))` behave the same; printing one shows the list.
+        "map" => {
+            let func = a.req(0, "function")?;
+            a.done(usize::MAX)?;
+            let cols: Vec<Vec<Value>> = a.pos.iter().skip(1).map(|v| it.collect(v)).collect::<PyResult<_>>()?;
+            if cols.is_empty() {
+                return err("TypeError", "map() must have at least two arguments.");
+            }
+            let n = cols.iter().map(Vec::len).min().unwrap_or(0);
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                it.tick()?;
+                let args = cols.iter().filter_map(|c| c.get(i).cloned()).collect();
+                out.push(it.call(func.clone(), args, vec![])?);
+            }
+            Value::list(out)?
+        }
+        "filter" => {
+            let (func, src) = (a.req(0, "function")?, a.req(1, "iterable")?);
+            a.done(2)?;
+            let mut out = Vec::new();
+            for x in it.collect(&src)? {
+                it.tick()?;
+                let keep = match &func {
+                    Value::None => x.truthy(),
+                    f => it.call(f.clone(), vec![x.clone()], vec![])?.truthy(),
+                };
+                if keep {
+                    out.push(x);
+                }
+            }
+            Value::list(out)?
         }
         "reversed" => {
             let v = one(&mut a)?;

@@ -11,25 +11,78 @@ use crate::values::{compare, equal, Seq, Value};
 /// List/dict methods that mutate a variable in place (`boxes.append(b)`).
 /// Returns `None` when `var.m` is not such a call.
 pub fn mutate_in_place(it: &mut Interp, var: &str, m: &str, a: &[Value], kw: &[(String, Value)]) -> PyResult<Option<Value>> {
-    let Some(cur) = it.vars.get_mut(var) else { return Ok(None) };
-    let is_list = matches!(cur, Value::List(_)) && matches!(m, "append" | "extend" | "insert" | "pop" | "remove" | "clear" | "sort" | "reverse");
-    let is_dict = matches!(cur, Value::Dict(_)) && m == "update";
+    let is_list = matches!(m, "append" | "extend" | "insert" | "pop" | "remove" | "clear" | "sort" | "reverse");
+    let is_dict = m == "update";
     if !is_list && !is_dict {
+        return Ok(None);
+    }
+    let fits = |cur: &Value| (is_list && matches!(cur, Value::List(_))) || (is_dict && matches!(cur, Value::Dict(_)));
+    // Only a name that holds a list/dict is looked up as a mutable variable, so
+    // `s.upper()` on a captured string never trips the captured-variable check.
+    if !it.lookup(var).is_ok_and(|v| fits(&v)) {
         return Ok(None);
     }
     if !kw.is_empty() && m != "sort" {
         return err("TypeError", format!("{m}() takes no keyword arguments"));
     }
+    let mut kw = kw.to_vec();
+    let keys = match kw.iter().position(|(k, _)| k == "key") {
+        Some(p) => match kw.remove(p).1 {
+            Value::None => None,
+            f => {
+                let items = it.lookup(var)?.as_seq().map(<[Value]>::to_vec).unwrap_or_default();
+                Some(sort_keys(it, &f, &items)?)
+            }
+        },
+        None => None,
+    };
     let max = it.limits.max_seq_len;
+    let Some(cur) = it.var_mut(var)? else { return Ok(None) };
+    if !fits(cur) {
+        return Ok(None);
+    }
     let mut v = std::mem::replace(cur, Value::None);
-    let r = mutate(&mut v, m, a, kw, max);
-    if let Some(slot) = it.vars.get_mut(var) {
+    let r = mutate(&mut v, m, a, &kw, max, keys);
+    if let Some(slot) = it.var_mut(var)? {
         *slot = v;
     }
     r.map(Some)
 }
 
-fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usize) -> PyResult<Value> {
+/// `key(x)` for every item, each call charged to the budgets.
+pub fn sort_keys(it: &mut Interp, key: &Value, items: &[Value]) -> PyResult<Vec<Value>> {
+    let mut keys = Vec::with_capacity(items.len());
+    for x in items {
+        it.tick()?;
+        keys.push(it.call(key.clone(), vec![x.clone()], vec![])?);
+    }
+    Ok(keys)
+}
+
+/// Sorts `items` by precomputed `keys` (stable, Python ordering of the keys;
+/// `reverse` flips comparisons so equal keys keep their order, as in CPython).
+pub fn sort_by_keys(items: Vec<Value>, keys: Vec<Value>, reverse: bool) -> PyResult<Vec<Value>> {
+    if let Some(first) = keys.first() {
+        for k in &keys {
+            compare(first, k)?;
+        }
+    }
+    let mut pairs: Vec<(Value, Value)> = keys.into_iter().zip(items).collect();
+    let mut failure = None;
+    pairs.sort_by(|a, b| {
+        let o = compare(&a.0, &b.0).unwrap_or_else(|e| {
+            failure.get_or_insert(e);
+            std::cmp::Ordering::Equal
+        });
+        if reverse { o.reverse() } else { o }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(pairs.into_iter().map(|p| p.1).collect())
+}
+
+fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usize, keys: Option<Vec<Value>>) -> PyResult<Value> {
     let (Value::List(s) | Value::Dict(s)) = v else { return Ok(Value::None) };
     let seq = Arc::make_mut(s);
     let arg = |i: usize| a.get(i).ok_or_else(|| PyErr::new("TypeError", format!("{m}() missing a required argument")));
@@ -105,7 +158,11 @@ fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usiz
             if let Some((k, _)) = kw.iter().find(|(k, _)| k != "reverse") {
                 return err("TypeError", format!("sort() keyword '{k}' is not supported in this sandbox"));
             }
-            seq.items = sort_values(std::mem::take(&mut seq.items), reverse)?;
+            let items = std::mem::take(&mut seq.items);
+            seq.items = match keys {
+                Some(keys) => sort_by_keys(items, keys, reverse)?,
+                None => sort_values(items, reverse)?,
+            };
         }
         _ => {}
     }

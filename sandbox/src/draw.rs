@@ -250,6 +250,6 @@ pub fn call(it: &mut Interp, var: &str, m: &str, mut a: Args) -> PyResult<Value>
     it.check_time()?;
     let origin = format!("ImageDraw.{m} on {}", img.label());
     let drawn = ImgVal { buf: Arc::new(ImageBuf::derived(rgb, origin)), region: img.region, name: None, grey: g };
-    it.vars.insert(var.to_string(), Value::Image(Arc::new(drawn)));
+    it.rebind(var, Value::Image(Arc::new(drawn)))?;
     Ok(Value::None)
 }

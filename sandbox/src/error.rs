@@ -2,9 +2,10 @@
 
 use crate::ast::Line;
 
-/// An exception as the model sees it: `Kind: message (line N)`.
+/// An exception as the model sees it: `Kind: message (line N)` (`Kind (line N)`
+/// when the message is empty, as for a bare `raise ValueError`).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{kind}: {msg}{}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+#[error("{kind}{}{msg}{}", if msg.is_empty() { "" } else { ": " }, line.map(|l| format!(" (line {l})")).unwrap_or_default())]
 pub struct PyErr {
     /// Python exception class name (`SyntaxError`, `TypeError`, ...).
     pub kind: &'static str,

@@ -12,12 +12,16 @@ use crate::error::{err, PyErr, PyResult};
 use crate::ops::{binop, cmpop};
 
 mod data;
+mod flow;
+mod scope;
 use data::target_names;
+pub use flow::exc_class;
+pub use scope::Closure;
 use crate::values::{render, ImgVal, Seq, Value};
 use crate::PvrLimits;
 
 /// Control flow out of a statement.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Flow {
     /// Fall through.
     Normal,
@@ -25,6 +29,21 @@ pub enum Flow {
     Break,
     /// `continue`.
     Continue,
+    /// `return value` (inside a function).
+    Return(Value),
+}
+
+/// Stack the evaluator may use before giving up with `RecursionError`. The
+/// `pvr` thread has 64 MiB; calls, expressions and blocks nest on it, and this
+/// guard catches combinations the depth limits alone do not bound (a call
+/// inside 100 nested brackets in each of 64 frames) before Rust overflows.
+const MAX_STACK_BYTES: usize = 40 << 20;
+
+/// Address of a local of a fresh frame: how deep the stack currently is.
+#[inline(never)]
+fn stack_addr() -> usize {
+    let probe = 0u8;
+    std::hint::black_box(&probe) as *const u8 as usize
 }
 
 /// One action's interpreter state.
@@ -49,6 +68,13 @@ pub struct Interp<'a> {
     pub image_index: usize,
     steps: u64,
     started: Instant,
+    /// Active function calls, innermost last.
+    frames: Vec<scope::Frame>,
+    /// Exceptions being handled by enclosing `except` blocks (for bare `raise`).
+    handling: Vec<PyErr>,
+    /// Stack address when the action started (the stack grows down on every
+    /// supported target; were it to grow up, the guard would simply never fire).
+    stack_base: usize,
 }
 
 impl<'a> Interp<'a> {
@@ -66,6 +92,9 @@ impl<'a> Interp<'a> {
             image_index,
             steps: 0,
             started: Instant::now(),
+            frames: Vec::new(),
+            handling: Vec::new(),
+            stack_base: stack_addr(),
         }
     }
 
@@ -77,6 +106,9 @@ impl<'a> Interp<'a> {
         }
         if self.steps & 255 == 0 {
             self.check_time()?;
+        }
+        if self.stack_base.saturating_sub(stack_addr()) > MAX_STACK_BYTES {
+            return err("RecursionError", "maximum recursion depth exceeded (interpreter stack exhausted)");
         }
         Ok(())
     }
@@ -118,8 +150,10 @@ impl<'a> Interp<'a> {
     /// Runs a program; `break`/`continue` at top level are errors.
     pub fn run(&mut self, prog: &[Stmt]) -> PyResult<()> {
         for s in prog {
-            if self.exec(s)? != Flow::Normal {
-                return Err(PyErr::at("SyntaxError", "'break' or 'continue' outside loop", s.line));
+            match self.exec(s)? {
+                Flow::Normal => {}
+                Flow::Return(_) => return Err(PyErr::at("SyntaxError", "'return' outside function", s.line)),
+                _ => return Err(PyErr::at("SyntaxError", "'break' or 'continue' outside loop", s.line)),
             }
         }
         Ok(())
@@ -128,7 +162,7 @@ impl<'a> Interp<'a> {
     fn block(&mut self, body: &[Stmt]) -> PyResult<Flow> {
         for s in body {
             let f = self.exec(s)?;
-            if f != Flow::Normal {
+            if !matches!(f, Flow::Normal) {
                 return Ok(f);
             }
         }
@@ -177,8 +211,10 @@ impl<'a> Interp<'a> {
                 for v in self.iterate(&it)? {
                     self.tick()?;
                     self.assign(target, v)?;
-                    if self.block(body)? == Flow::Break {
-                        break;
+                    match self.block(body)? {
+                        Flow::Break => break,
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Normal | Flow::Continue => {}
                     }
                 }
             }
@@ -193,7 +229,7 @@ impl<'a> Interp<'a> {
                             (top.to_string(), crate::imaging::import_module(top)?)
                         }
                     };
-                    self.vars.insert(name, value);
+                    self.set_var(&name, value);
                 }
             }
             StmtKind::FromImport(module, names) => {
@@ -202,7 +238,7 @@ impl<'a> Interp<'a> {
                     let v = self.get_attr(&m, name).map_err(|_| {
                         PyErr::new("ImportError", format!("cannot import name '{name}' from '{module}'"))
                     })?;
-                    self.vars.insert(alias.clone().unwrap_or_else(|| name.clone()), v);
+                    self.set_var(alias.as_deref().unwrap_or(name), v);
                 }
             }
             StmtKind::Pass => {}
@@ -217,12 +253,28 @@ impl<'a> Interp<'a> {
                     return err("AssertionError", m);
                 }
             }
+            StmtKind::While(test, body, orelse) => return self.exec_while(test, body, orelse),
+            StmtKind::FuncDef(def) => {
+                let f = self.make_function(def)?;
+                self.set_var(&def.name, f);
+            }
+            StmtKind::Return(v) => {
+                let v = match v {
+                    Some(e) => self.eval(e)?,
+                    None => Value::None,
+                };
+                return Ok(Flow::Return(v));
+            }
+            StmtKind::Global(_) => {}
+            StmtKind::Try { body, handlers, orelse, finalbody } => return self.exec_try(body, handlers, orelse, finalbody),
+            StmtKind::Raise(exc, cause) => return Err(self.raise(exc.as_ref(), cause.as_ref())?),
         }
         Ok(Flow::Normal)
     }
 
-    /// Resolves a name: variables, episode images, builtins, modules, operators.
-    pub fn lookup(&self, n: &str) -> PyResult<Value> {
+    /// Resolves a name outside any function scope: variables, episode images,
+    /// builtins, exception classes, modules, operators.
+    pub fn lookup_global(&self, n: &str) -> PyResult<Value> {
         if let Some(v) = self.vars.get(n) {
             return Ok(v.clone());
         }
@@ -241,6 +293,9 @@ impl<'a> Interp<'a> {
         }
         if crate::builtins::is_builtin(n) {
             return Ok(Value::Func(n.into()));
+        }
+        if let Some(k) = exc_class(n) {
+            return Ok(Value::ExcType(k));
         }
         if let Some(m) = crate::imaging::implicit_module(n) {
             return Ok(m);
@@ -376,17 +431,18 @@ impl<'a> Interp<'a> {
             Expr::ListComp(elt, comps) => {
                 let mut out = Vec::new();
                 let saved: Vec<(String, Option<Value>)> =
-                    comps.iter().flat_map(|c| target_names(&c.target)).map(|n| (n.clone(), self.vars.get(&n).cloned())).collect();
+                    comps.iter().flat_map(|c| target_names(&c.target)).map(|n| (n.clone(), self.scope_for(&n).get(&n).cloned())).collect();
                 let r = self.comprehend(elt, comps, &mut out);
                 for (n, v) in saved {
                     match v {
-                        Some(v) => self.vars.insert(n, v),
-                        None => self.vars.remove(&n),
+                        Some(v) => self.scope_for(&n).insert(n, v),
+                        None => self.scope_for(&n).remove(&n),
                     };
                 }
                 r?;
                 Value::list(out)
             }
+            Expr::Lambda(def) => self.make_function(def),
         }
     }
 
@@ -432,6 +488,8 @@ impl<'a> Interp<'a> {
             Value::Func(name) => crate::builtins::call_func(self, &name, args, kwargs),
             Value::Method(recv, name) => crate::builtins::call_method(self, *recv, &name, args, kwargs),
             Value::Operator(name) => crate::imaging::call_operator(self, &name, args, kwargs),
+            Value::Function(c) => self.call_function(&c, args, kwargs),
+            Value::ExcType(k) => flow::new_exception(k, args, kwargs, self.limits.max_str_bytes),
             other => err("TypeError", format!("'{}' object is not callable", other.type_name())),
         }
     }

@@ -43,6 +43,9 @@ use values::Value;
 pub use worker::{OsLimits, WorkerConfig, WorkerExecutor};
 pub use cli::PvrMode;
 
+/// Longest exception message shown in an observation; longer ones are cut.
+pub const MAX_ERROR_MSG_BYTES: usize = 1024;
+
 /// Budgets for one action.
 #[derive(Clone, Copy, Debug)]
 pub struct PvrLimits {
@@ -186,7 +189,17 @@ fn run_action(code: &str, image_index: usize, vars: &mut HashMap<String, Value>,
         }
         text.push_str("... [output truncated]\n");
     }
-    if let Err(e) = result {
+    if let Err(mut e) = result {
+        // A raised message can be up to the string cap (1 MiB); the error
+        // line is not subject to the output cap, so it is bounded here.
+        if e.msg.len() > MAX_ERROR_MSG_BYTES {
+            let mut cut = MAX_ERROR_MSG_BYTES;
+            while !e.msg.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            e.msg.truncate(cut);
+            e.msg.push_str("... [message truncated]");
+        }
         let line = e.to_string();
         text.push_str(&line);
         obs.error = Some(line);

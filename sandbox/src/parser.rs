@@ -6,6 +6,7 @@ use crate::error::{PyErr, PyResult};
 use crate::lexer::{tokenize, Tok, Token};
 
 mod expr;
+mod stmt;
 
 /// Maximum nesting of expressions and blocks (deeper is a `RecursionError`).
 pub const MAX_NESTING: usize = 100;
@@ -19,7 +20,7 @@ const KEYWORDS: [&str; 35] = [
 /// Parses a whole program.
 pub fn parse_program(src: &str) -> PyResult<Vec<Stmt>> {
     let toks = tokenize(src)?;
-    let mut p = Parser { toks, pos: 0, depth: 0 };
+    let mut p = Parser { toks, pos: 0, depth: 0, funcs: 0 };
     let mut body = Vec::new();
     while !p.at(&Tok::Eof) {
         if p.eat(&Tok::Newline) {
@@ -37,6 +38,8 @@ struct Parser {
     toks: Vec<Token>,
     pos: usize,
     depth: usize,
+    /// Function bodies (`def`) being parsed: `return` is legal only inside one.
+    funcs: usize,
 }
 
 fn unsupported(what: &str) -> String {
@@ -159,10 +162,11 @@ impl Parser {
                 }
                 out.push(Stmt { line, kind: StmtKind::For(target, iter, body) });
             }
-            "while" => return self.err(unsupported("'while' loops are")),
-            "def" => return self.err(unsupported("function definitions ('def') are")),
+            "while" => out.push(self.while_stmt(line)?),
+            "def" => out.push(self.def_stmt(line)?),
             "class" => return self.err(unsupported("class definitions are")),
-            "try" | "except" | "finally" => return self.err(unsupported("'try' statements are")),
+            "try" => out.push(self.try_stmt(line)?),
+            "except" | "finally" => return self.invalid(),
             "with" => return self.err(unsupported("'with' statements are")),
             "async" | "await" => return self.err(unsupported("'async' code is")),
             "else" | "elif" => return self.invalid(),
@@ -267,12 +271,32 @@ impl Parser {
                 let msg = if self.eat_op(",") { Some(self.expr()?) } else { None };
                 Ok(StmtKind::Assert(test, msg))
             }
-            "return" => self.err("'return' outside function"),
-            "yield" => self.err("'yield' outside function"),
-            "global" | "nonlocal" => self.err(unsupported(&format!("'{kw}' is"))),
+            "return" if self.funcs == 0 => self.err("'return' outside function"),
+            "return" => {
+                self.advance();
+                Ok(StmtKind::Return(if self.at_end() { None } else { Some(self.testlist()?) }))
+            }
+            "yield" if self.funcs == 0 => self.err("'yield' outside function"),
+            "yield" => self.err(unsupported("generators ('yield') are")),
+            "global" => {
+                self.advance();
+                let mut names = vec![self.name()?];
+                while self.eat_op(",") {
+                    names.push(self.name()?);
+                }
+                Ok(StmtKind::Global(names))
+            }
+            "nonlocal" => self.err(unsupported("'nonlocal' is")),
             "del" => self.err(unsupported("'del' is")),
-            "raise" => self.err(unsupported("'raise' is")),
-            "lambda" => self.err(unsupported("'lambda' is")),
+            "raise" => {
+                self.advance();
+                if self.at_end() {
+                    return Ok(StmtKind::Raise(None, None));
+                }
+                let exc = self.expr()?;
+                let cause = if self.eat_kw("from") { Some(self.expr()?) } else { None };
+                Ok(StmtKind::Raise(Some(exc), cause))
+            }
             _ => self.expr_statement(),
         }
     }

@@ -107,6 +107,12 @@ pub enum Value {
     Enhancer(&'static str, Arc<ImgVal>),
     /// An opaque named constant (`ImageFilter.SMOOTH`).
     Opaque(&'static str),
+    /// A user function (`def` or `lambda`).
+    Function(Arc<crate::eval::Closure>),
+    /// An exception class (`ValueError`), by name.
+    ExcType(&'static str),
+    /// An exception instance: its class and message (`ValueError('bad box')`).
+    Exception(&'static str, Arc<str>),
 }
 
 impl Value {
@@ -126,6 +132,7 @@ impl Value {
     pub fn depth(&self) -> usize {
         match self {
             Value::List(s) | Value::Tuple(s) | Value::Dict(s) => s.depth,
+            Value::Function(c) => c.depth,
             _ => 0,
         }
     }
@@ -151,6 +158,9 @@ impl Value {
             Value::Draw(_) => "ImageDraw",
             Value::FilterSpec(..) => "ImageFilter",
             Value::Opaque(_) => "object",
+            Value::Function(_) => "function",
+            Value::ExcType(_) => "type",
+            Value::Exception(kind, _) => kind,
         }
     }
 
@@ -318,6 +328,17 @@ fn render_into(v: &Value, repr: bool, cap: usize, out: &mut String) -> PyResult<
         Value::Operator(o) => out.push_str(&format!("<forensic operator {o}>")),
         Value::Enhancer(k, _) => out.push_str(&format!("<PIL.ImageEnhance.{k} object>")),
         Value::Opaque(n) => out.push_str(&format!("<{n}>")),
+        Value::Function(c) => out.push_str(&format!("<function {}>", c.def.name)),
+        Value::ExcType(k) => out.push_str(&format!("<class '{k}'>")),
+        Value::Exception(k, m) if repr => {
+            out.push_str(k);
+            out.push('(');
+            if !m.is_empty() {
+                out.push_str(&str_repr(m));
+            }
+            out.push(')');
+        }
+        Value::Exception(_, m) => out.push_str(m),
     }
     if out.len() > cap {
         return err("MemoryError", format!("string representation longer than {cap} bytes"));
@@ -339,6 +360,8 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         // `arr.dtype == np.uint8` (a dtype is shown as its name).
         (Value::Str(s), Value::Opaque(o)) | (Value::Opaque(o), Value::Str(s)) => o.strip_prefix("numpy.") == Some(&**s),
         (Value::Func(x), Value::Func(y)) | (Value::Operator(x), Value::Operator(y)) => x == y,
+        (Value::Function(x), Value::Function(y)) => Arc::ptr_eq(x, y),
+        (Value::ExcType(x), Value::ExcType(y)) => x == y,
         _ => match (a.as_f64(), b.as_f64()) {
             (Some(x), Some(y)) => match (a.as_int(), b.as_int()) {
                 (Some(i), Some(j)) => i == j,

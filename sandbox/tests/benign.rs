@@ -3,6 +3,8 @@
 mod common;
 #[path = "benign/surface.rs"]
 mod surface;
+#[path = "benign/functions.rs"]
+mod functions;
 
 use common::*;
 use trutheye_core::{Action, CodeSource, Executor, ToolKind};

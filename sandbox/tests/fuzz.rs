@@ -37,12 +37,18 @@ const CORPUS: &[&str] = &[
     "from PIL import ImageFilter\nfor f in [ImageFilter.BLUR, ImageFilter.SHARPEN, ImageFilter.FIND_EDGES]:\n    print(image.filter(f).getpixel((10, 10)))\ng = image.filter(ImageFilter.GaussianBlur(radius=2)).filter(ImageFilter.MedianFilter(3))",
     "import numpy as np\narr = np.array(image)\nregion = arr[10:20, 30:40]\nred = arr[:, :, 0]\nprint(region.shape, red.max(), np.mean(region), arr[5, 7], np.std(arr[0, :, 0]))",
     "import numpy as np\na = np.array(image).astype(np.float32)\nd = np.abs(a - a[::-1, :, :] * 0.5) / 2 + 1\nout = Image.fromarray(np.clip(d * 2, 0, 255).astype(np.uint8))\nprint(out.size, np.zeros((4, 6)).sum(), np.ones(3))",
+    "def zoom(img, box=(0, 0, 16, 12), factor=2):\n    c = img.crop(box)\n    return c.resize((c.width * factor, c.height * factor))\nresult = zoom(image, (4, 4, 20, 20), factor=3)\nprint(result.size)",
+    "x = 0\ntiles = []\nwhile x + 16 <= image.width:\n    tiles.append(image.crop((x, 0, x + 16, 16)).getpixel((0, 0)))\n    x += 16\nelse:\n    print(len(tiles))\nprint(sorted(tiles, key=lambda p: -p[0])[:2])",
+    "def safe(img, box):\n    try:\n        return img.crop(box)\n    except (ValueError, TypeError) as e:\n        print('bad', e)\n        raise\n    finally:\n        print('done')\ntry:\n    safe(image, (9, 9, 1, 1))\nexcept Exception as e:\n    print(repr(e), e.args)",
+    "count = 0\ndef split(box, depth, *extra, scale=1, **kw):\n    global count\n    count += 1\n    if depth == 0:\n        return [box]\n    x0, y0, x1, y1 = box\n    mx = (x0 + x1) // 2\n    return split((x0, y0, mx, y1), depth - 1) + split((mx, y0, x1, y1), depth - 1)\nprint(len(split((0, 0, 64, 48), 3)), count, max(map(lambda b: b[2], split((0, 0, 8, 8), 2))))",
 ];
 
 const TOKENS: &[&str] = &[
     "(", ")", "[", "]", "{", "}", ":", "\n", "\t", "    ", "'", "\"", "\"\"\"", "\\", "#", "**", "//", "10**9", "__class__",
     "while", "def", "lambda", "import os", "for i in range(10**6):\n    ", "f'{", "}", ",", ".", "=", "+=", "-", "not ", "if ",
     "else", "\u{e9}", "\u{1F600}", "\0", "\r", "image", "result = ", "print(", "range(", "1e308*10", "-9223372036854775808",
+    "while True:\n    ", "def f(*a, **k):\n    return f(a)\n", "return ", "lambda x: ", "try:\n    ", "except Exception as e:\n    ",
+    "finally:\n    ", "raise ", "raise\n", "global ", "key=lambda r: r[0]", "f()", "def g(x=g):\n    return g(x)\ng()\n",
 ];
 
 struct Lcg(u64);

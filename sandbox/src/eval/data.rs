@@ -79,9 +79,7 @@ impl Interp<'_> {
     /// Binds a value to a target.
     pub fn assign(&mut self, t: &Target, v: Value) -> PyResult<()> {
         match t {
-            Target::Name(n) => {
-                self.vars.insert(n.clone(), v);
-            }
+            Target::Name(n) => self.set_var(n, v),
             Target::Tuple(ts) => {
                 let items = match &v {
                     Value::List(_) | Value::Tuple(_) | Value::Str(_) | Value::Range(..) | Value::Dict(_) => self.collect(&v)?,
@@ -139,7 +137,7 @@ impl Interp<'_> {
                 if cur.depth() > crate::values::MAX_VALUE_DEPTH {
                     return err("RecursionError", "containers nested too deeply");
                 }
-                self.vars.insert(var.clone(), cur);
+                self.rebind(var, cur)?;
             }
         }
         Ok(())

@@ -27,7 +27,9 @@ impl Parser {
     pub(super) fn expr(&mut self) -> PyResult<Expr> {
         self.enter()?;
         if self.at_kw("lambda") {
-            return self.err(unsupported("'lambda' is"));
+            let e = self.lambda();
+            self.depth -= 1;
+            return e;
         }
         if self.at_kw("yield") || self.at_kw("await") {
             return self.err(unsupported("'yield'/'await' is"));
@@ -307,7 +309,6 @@ impl Parser {
                 "None" => Ok(Expr::Const(Const::None)),
                 "True" => Ok(Expr::Const(Const::Bool(true))),
                 "False" => Ok(Expr::Const(Const::Bool(false))),
-                "lambda" => self.err(unsupported("'lambda' is")),
                 "yield" | "await" => self.err(unsupported(&format!("'{n}' is"))),
                 k if KEYWORDS.contains(&k) => {
                     self.pos -= 1;
@@ -496,7 +497,7 @@ impl Parser {
         for t in &mut toks {
             t.line = line;
         }
-        let mut sub = Parser { toks, pos: 0, depth: self.depth };
+        let mut sub = Parser { toks, pos: 0, depth: self.depth, funcs: self.funcs };
         let e = sub.expr().map_err(fix)?;
         sub.eat(&Tok::Newline);
         if !sub.at(&Tok::Eof) {
