@@ -12,7 +12,9 @@ use clap::{Args, ValueEnum};
 use trutheye_core::cli::PluginDirs;
 use trutheye_core::executors::{HybridExecutor, NoneExecutor, RegistryExecutor};
 use trutheye_core::{run_episode, AgentConfig, ArtifactSink, DirArtifacts, EpisodeInput, Executor, ImageBuf, NoArtifacts, Policy, Registry, Trajectory};
-use trutheye_model::{ReplayPolicy, ScriptedConfig, ScriptedPolicy};
+use trutheye_model::{OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
+
+use crate::backend::OpenAiArgs;
 use trutheye_sandbox::{PvrExecutor, PvrLimits, PvrMode, WorkerConfig, WorkerExecutor};
 
 use crate::report;
@@ -48,6 +50,8 @@ pub enum PolicyKind {
     Scripted,
     /// Replay assistant messages from --script.
     Replay,
+    /// A model behind an OpenAI-compatible server (--endpoint, --model).
+    Openai,
 }
 
 /// Arguments of `trutheye analyze`.
@@ -71,6 +75,8 @@ pub struct AnalyzeArgs {
     /// Scripted-policy configuration; default: the built-in configs/scripted.toml.
     #[arg(long, value_name = "FILE")]
     pub scripted_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub openai: OpenAiArgs,
     /// One JSON object per image on stdout instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -113,6 +119,7 @@ fn make_policy(args: &AnalyzeArgs, scripted: &ScriptedConfig) -> Result<Box<dyn 
             let path = args.script.as_deref().context("--policy replay needs --script FILE")?;
             Box::new(ReplayPolicy::from_file(path).map_err(anyhow::Error::msg)?)
         }
+        PolicyKind::Openai => Box::new(OpenAiPolicy::new(args.openai.client()?)),
     })
 }
 

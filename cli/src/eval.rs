@@ -11,11 +11,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use trutheye_core::cli::PluginDirs;
 use trutheye_core::{AgentConfig, Executor, Policy, Registry};
-use trutheye_model::{ReplayPolicy, ScriptedConfig, ScriptedPolicy};
+use trutheye_model::{OpenAiClient, OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
 use trutheye_sandbox::PvrMode;
 use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions};
 
 use crate::analyze::{load_configs, make_executor, Strategy};
+use crate::backend::OpenAiArgs;
 
 /// `trutheye eval [flags]` runs; `eval report DIR` and `eval compare A B` read runs.
 #[derive(Args, Debug)]
@@ -38,6 +39,9 @@ enum EvalCommand {
         /// Dataset for masks and breakdowns (default: the one recorded in DIR/run.json).
         #[arg(long, value_name = "PATH")]
         data: Option<PathBuf>,
+        /// Print metrics.json to stdout instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print per-metric differences between two runs (B − A).
     Compare {
@@ -57,7 +61,7 @@ struct RunArgs {
     /// Strategies, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "pvr")]
     strategy: Vec<String>,
-    /// Policies, comma-separated (scripted, replay).
+    /// Policies, comma-separated (scripted, replay, openai).
     #[arg(long, value_delimiter = ',', default_value = "scripted")]
     policy: Vec<String>,
     /// JSON-lines file of assistant messages (for --policy replay; replayed for every image).
@@ -93,12 +97,18 @@ struct RunArgs {
     /// Where code actions run (pvr and hybrid).
     #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
     pvr_mode: PvrMode,
+    /// Print metrics.json to stdout instead of the table (no progress bar).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    openai: OpenAiArgs,
 }
 
 struct CliFactory {
     config: AgentConfig,
     scripted: ScriptedConfig,
     script: Option<PathBuf>,
+    openai: Option<Arc<OpenAiClient>>,
     registry: Arc<Registry>,
     dirs: PluginDirs,
     pvr_mode: PvrMode,
@@ -113,7 +123,8 @@ impl EpisodeFactory for CliFactory {
                 let path = self.script.as_deref().ok_or("--policy replay needs --script FILE")?;
                 Box::new(ReplayPolicy::from_file(path)?)
             }
-            other => return Err(format!("unknown policy `{other}` (expected scripted or replay)")),
+            "openai" => Box::new(OpenAiPolicy::new(self.openai.clone().ok_or("--policy openai needs --endpoint and --model")?)),
+            other => return Err(format!("unknown policy `{other}` (expected scripted, replay or openai)")),
         };
         let e = make_executor(s, self.pvr_mode, &self.dirs).map_err(|e| format!("{e:#}"))?;
         Ok((p, e))
@@ -136,9 +147,9 @@ fn parse_strategy(s: &str) -> Result<Strategy> {
 pub fn run(args: &EvalArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     match &args.command {
         Some(EvalCommand::Run(r)) => run_eval(r, dirs),
-        Some(EvalCommand::Report { dir, data }) => {
+        Some(EvalCommand::Report { dir, data, json }) => {
             let m = eval::rerender(dir, data.as_deref()).map_err(anyhow::Error::msg)?;
-            print_table(dir, &m);
+            print_result(dir, &m, *json)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(EvalCommand::Compare { a, b }) => {
@@ -150,12 +161,18 @@ pub fn run(args: &EvalArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     }
 }
 
-fn print_table(dir: &Path, m: &eval::Metrics) {
+/// The Table-1 table and where the reports are, or with `json` the metrics.
+fn print_result(dir: &Path, m: &eval::Metrics, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(m)?);
+        return Ok(());
+    }
     let t = eval::report::table1(m);
     if !t.is_empty() {
         println!("{t}");
     }
     println!("reports: {0}/report.md, {0}/report.html, {0}/metrics.json", dir.display());
+    Ok(())
 }
 
 fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
@@ -176,7 +193,9 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     if registry.is_empty() && (r.baselines || r.strategy.iter().any(|s| s != "none")) {
         eprintln!("warning: no forensic operators loaded (searched {}); build the plugins with `cargo build --release` or pass --plugin-dir", report.searched.len());
     }
-    let factory = CliFactory { config, scripted, script: r.script.clone(), registry: Arc::new(registry), dirs: dirs.clone(), pvr_mode: r.pvr_mode };
+    // One client for the run, so --jobs N means N concurrent requests over one pool.
+    let openai = if r.policy.iter().any(|p| p == "openai") { Some(r.openai.client()?) } else { None };
+    let factory = CliFactory { config, scripted, script: r.script.clone(), openai, registry: Arc::new(registry), dirs: dirs.clone(), pvr_mode: r.pvr_mode };
     let jobs = r.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let opts = RunOptions {
         out: out.clone(),
@@ -186,12 +205,12 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         limit: r.limit,
         resume: r.resume,
         baselines: r.baselines.then(|| BaselineOptions { operators: r.baseline_ops.clone(), threshold: r.baseline_threshold }),
-        progress: true,
+        progress: !r.json,
         args: serde_json::json!({"argv": std::env::args().collect::<Vec<_>>(), "pvr_mode": r.pvr_mode.as_str()}),
     };
     let summary = eval::run_eval(&ds, &factory, &opts).map_err(anyhow::Error::msg)?;
     eprintln!("{} episodes run, {} skipped (resume), {} failed, in {:.1}s", summary.ran, summary.skipped, summary.errors, summary.wall_s);
     let m = eval::write_reports(out, Some(&ds)).map_err(anyhow::Error::msg).context("writing reports")?;
-    print_table(out, &m);
+    print_result(out, &m, r.json)?;
     Ok(ExitCode::SUCCESS)
 }

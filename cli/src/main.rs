@@ -1,6 +1,7 @@
 //! `trutheye`: agentic image forensics from the command line.
 
 mod analyze;
+mod backend;
 mod eval;
 mod report;
 
@@ -30,6 +31,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Evaluate policies × strategies (and operator baselines) on a labelled dataset: `eval --data M --out DIR`, `eval report DIR`, `eval compare A B`.
     Eval(Box<eval::EvalArgs>),
+    /// Score recorded trajectories with the ForenAgent and TruthEYE2 rewards.
+    Reward(trutheye_trainer::reward_cli::RewardArgs),
     /// Inspect the operator plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(a) => analyze::run(a, &cli.plugins),
         Command::Eval(e) => eval::run(e, &cli.plugins),
+        Command::Reward(r) => trutheye_trainer::reward_cli::run(r).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Plugins(p) => trutheye_core::cli::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Op(o) => trutheye_core::cli::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Pvr(p) => trutheye_sandbox::cli::run(p, &cli.plugins),

@@ -131,6 +131,9 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
 
     let o = trutheye().args(["eval", "report", cut_s]).output().expect("report");
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("| scripted/registry |"));
+    let o = trutheye().args(["eval", "report", cut_s, "--json"]).output().expect("report --json");
+    let m: Value = serde_json::from_slice(&o.stdout).expect("--json prints metrics");
+    assert_eq!(m["groups"].as_array().map(Vec::len), Some(4), "2 strategies + 2 baselines");
     let o = trutheye().args(["eval", "compare", full.to_str().expect("utf-8"), cut_s]).output().expect("compare");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success() && text.contains("scripted/registry"), "{text}");

@@ -2,12 +2,15 @@
 //!
 //! * [`ScriptedPolicy`]: a deterministic forensic agent, no weights needed.
 //! * [`ReplayPolicy`]: replays recorded assistant messages.
+//! * [`OpenAiPolicy`]: a model behind an OpenAI-compatible server (vLLM, SGLang, ...).
 //!
-//! Model-backed policies (Qwen2.5-VL in candle, OpenAI-compatible servers) join
-//! here behind the same `trutheye_core::Policy` trait.
+//! Qwen2.5-VL in candle joins here behind the same `trutheye_core::Policy` trait.
 
+pub mod openai;
 pub mod replay;
 pub mod scripted;
+
+pub use openai::{OpenAiClient, OpenAiConfig, OpenAiPolicy};
 
 pub use replay::ReplayPolicy;
 pub use scripted::{ScriptedConfig, ScriptedPolicy};

@@ -1,5 +1,8 @@
-//! trutheye's trainer host. For now: the evaluator ([`eval`]), which runs policies
-//! over a labelled dataset, records predictions and trajectories, and computes the
-//! metrics and reports of the ForenAgent/SIDA protocol.
+//! trutheye's trainer host: the evaluator ([`eval`]), which runs policies over a
+//! labelled dataset, records predictions and trajectories, and computes the
+//! metrics and reports of the ForenAgent/SIDA protocol; and the rewards
+//! ([`rewards`]) that score recorded trajectories for RL (`trutheye reward`).
 
 pub mod eval;
+pub mod reward_cli;
+pub mod rewards;

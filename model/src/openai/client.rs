@@ -1,0 +1,100 @@
+//! The HTTP side: one shared connection pool, timeouts, and retries with
+//! exponential backoff on timeouts, connection errors, 429 and 5xx.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::config::OpenAiConfig;
+use super::messages::{excerpt, parse_completion, Completion};
+
+/// A client for one endpoint; cheap to share between episodes (`Arc`), so N
+/// parallel episodes make N concurrent requests over one pool.
+pub struct OpenAiClient {
+    cfg: OpenAiConfig,
+    agent: ureq::Agent,
+    api_key: Option<String>,
+}
+
+/// Why one attempt failed, and whether another may succeed.
+struct Attempt {
+    message: String,
+    retry: bool,
+    retry_after: Option<Duration>,
+}
+
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+impl OpenAiClient {
+    /// A client for `cfg` (validated here); the API key is read once.
+    pub fn new(cfg: OpenAiConfig) -> Result<Self, String> {
+        cfg.validate()?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs_f64(cfg.timeout_s)))
+            .timeout_connect(Some(Duration::from_secs_f64(cfg.connect_timeout_s)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let api_key = cfg.api_key();
+        Ok(Self { cfg, agent, api_key })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OpenAiConfig {
+        &self.cfg
+    }
+
+    /// Posts `body` to `/chat/completions`, retrying as configured.
+    pub fn complete(&self, body: &Value) -> Result<Completion, String> {
+        let payload = serde_json::to_vec(body).map_err(|e| format!("cannot serialize the request: {e}"))?;
+        let url = self.cfg.url();
+        let mut backoff = Duration::from_millis(self.cfg.backoff_ms);
+        let cap = backoff * 16;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let failed = match self.attempt(&url, &payload) {
+                Ok(c) => return Ok(c),
+                Err(f) => f,
+            };
+            if !failed.retry || attempt > self.cfg.max_retries {
+                let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
+                return Err(format!("{url}: {}{tries}", failed.message));
+            }
+            let wait = failed.retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER);
+            tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, "{url}: {}; retrying", failed.message);
+            std::thread::sleep(wait);
+            backoff = (backoff * 2).min(cap);
+        }
+    }
+
+    fn attempt(&self, url: &str, payload: &[u8]) -> Result<Completion, Attempt> {
+        let mut req = self.agent.post(url).header("Content-Type", "application/json");
+        if let Some(k) = &self.api_key {
+            req = req.header("Authorization", &format!("Bearer {k}"));
+        }
+        let mut resp = req.send(payload).map_err(|e| Attempt { message: transport_message(&e), retry: true, retry_after: None })?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let text = resp.body_mut().read_to_string().map_err(|e| Attempt { message: format!("reading the reply: {}", transport_message(&e)), retry: true, retry_after: None })?;
+        if !(200..300).contains(&status) {
+            let retry = status == 429 || status >= 500;
+            return Err(Attempt { message: format!("HTTP {status}: {}", excerpt(&text)), retry, retry_after });
+        }
+        parse_completion(&text, &self.cfg.stop).map_err(|message| Attempt { message, retry: false, retry_after: None })
+    }
+}
+
+fn transport_message(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        other => other.to_string(),
+    }
+}

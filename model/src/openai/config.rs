@@ -1,0 +1,98 @@
+//! Settings of the OpenAI-compatible backend (`--policy openai`).
+
+use serde::{Deserialize, Serialize};
+
+/// How to reach and drive an OpenAI-compatible `/v1/chat/completions` server
+/// (vLLM, SGLang, llama.cpp server, OpenAI itself).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiConfig {
+    /// Base URL up to and including `/v1` (`http://localhost:8000/v1`); a URL
+    /// already ending in `/chat/completions` is used as is.
+    pub endpoint: String,
+    /// The served model name.
+    pub model: String,
+    /// Name of the environment variable holding the API key (the key itself never
+    /// goes in a config file); unset or empty variable: no `Authorization` header.
+    pub api_key_env: Option<String>,
+    /// Seconds one request may take, end to end.
+    pub timeout_s: f64,
+    /// Seconds to connect.
+    pub connect_timeout_s: f64,
+    /// Retries after the first attempt, on timeouts, connection errors, 429 and 5xx.
+    pub max_retries: u32,
+    /// First backoff in milliseconds; doubled per retry, capped at 16×, and
+    /// replaced by the server's `Retry-After` when it sends one (capped at 60 s).
+    pub backoff_ms: u64,
+    /// Sampling temperature (0 = greedy).
+    pub temperature: f64,
+    /// Nucleus sampling, when set.
+    pub top_p: Option<f64>,
+    /// Seed for servers that support seeded sampling (vLLM does).
+    pub seed: Option<u64>,
+    /// Stop strings: generation ends after an action, as in the seeds' loops.
+    /// Servers drop the stop string from the reply; it is put back (see `client`).
+    pub stop: Vec<String>,
+    /// Images are downscaled to at most this many pixels before sending (the
+    /// `max_pixels` Qwen2.5-VL servers are usually run with: 1280·28·28), so
+    /// requests stay small; 0 sends them as they are.
+    pub max_image_pixels: u64,
+    /// Role of observation messages: `user` (works with every chat template,
+    /// images included) or `tool`.
+    pub observation_role: String,
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: "http://localhost:8000/v1".into(),
+            model: String::new(),
+            api_key_env: Some("OPENAI_API_KEY".into()),
+            timeout_s: 300.0,
+            connect_timeout_s: 10.0,
+            max_retries: 4,
+            backoff_ms: 500,
+            temperature: 0.0,
+            top_p: None,
+            seed: None,
+            stop: vec!["</code>".into(), "</tool_call>".into(), "</answer>".into()],
+            max_image_pixels: 1280 * 28 * 28,
+            observation_role: "user".into(),
+        }
+    }
+}
+
+impl OpenAiConfig {
+    /// The full `/chat/completions` URL.
+    pub fn url(&self) -> String {
+        let base = self.endpoint.trim_end_matches('/');
+        if base.ends_with("/chat/completions") {
+            base.to_string()
+        } else {
+            format!("{base}/chat/completions")
+        }
+    }
+
+    /// Checks what can be checked before the first request.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
+            return Err(format!("endpoint `{}` must start with http:// or https://", self.endpoint));
+        }
+        if self.model.trim().is_empty() {
+            return Err("no model name: pass --model NAME (the name the server serves)".into());
+        }
+        if !(self.timeout_s > 0.0 && self.connect_timeout_s > 0.0) {
+            return Err("timeouts must be positive".into());
+        }
+        if !matches!(self.observation_role.as_str(), "user" | "tool") {
+            return Err(format!("observation_role `{}` must be `user` or `tool`", self.observation_role));
+        }
+        Ok(())
+    }
+
+    /// The API key, read from the named environment variable.
+    pub fn api_key(&self) -> Option<String> {
+        let var = self.api_key_env.as_deref()?;
+        std::env::var(var).ok().filter(|k| !k.trim().is_empty())
+    }
+}
