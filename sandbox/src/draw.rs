@@ -249,7 +249,7 @@ pub fn call(it: &mut Interp, var: &str, m: &str, mut a: Args) -> PyResult<Value>
     }
     it.check_time()?;
     let origin = format!("ImageDraw.{m} on {}", img.label());
-    let drawn = ImgVal { buf: Arc::new(ImageBuf::derived(rgb, origin)), region: img.region, name: None, grey: g };
+    let drawn = ImgVal { buf: Arc::new(ImageBuf::derived(rgb, origin)), region: img.region, name: None, grey: g, serial: it.next_serial() };
     it.rebind(var, Value::Image(Arc::new(drawn)))?;
     Ok(Value::None)
 }

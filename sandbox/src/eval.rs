@@ -66,6 +66,8 @@ pub struct Interp<'a> {
     pub pixels_created: u64,
     /// The image `image`/`img` default to.
     pub image_index: usize,
+    /// Serial numbers handed to images actions make (persists across actions).
+    pub serials: &'a mut u64,
     steps: u64,
     started: Instant,
     /// Active function calls, innermost last.
@@ -79,9 +81,10 @@ pub struct Interp<'a> {
 
 impl<'a> Interp<'a> {
     /// A fresh interpreter for one action.
-    pub fn new(vars: &'a mut HashMap<String, Value>, state: &'a mut EpisodeState, limits: PvrLimits, image_index: usize) -> Self {
+    pub fn new(vars: &'a mut HashMap<String, Value>, serials: &'a mut u64, state: &'a mut EpisodeState, limits: PvrLimits, image_index: usize) -> Self {
         Self {
             vars,
+            serials,
             state,
             limits,
             obs: Observation::default(),
@@ -96,6 +99,12 @@ impl<'a> Interp<'a> {
             handling: Vec::new(),
             stack_base: stack_addr(),
         }
+    }
+
+    /// The next image serial number (1, 2, ...).
+    pub fn next_serial(&mut self) -> u64 {
+        *self.serials += 1;
+        *self.serials
     }
 
     /// Counts one evaluation step and enforces the budgets.
@@ -289,6 +298,7 @@ impl<'a> Interp<'a> {
                 region: named.region_in_root,
                 name: Some(named.name.clone()),
                 grey: false,
+                serial: 0,
             })));
         }
         if crate::builtins::is_builtin(n) {

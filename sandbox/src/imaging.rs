@@ -53,8 +53,10 @@ pub fn check_size(it: &mut Interp, w: u64, h: u64) -> PyResult<()> {
 pub fn new_image(it: &mut Interp, rgb: RgbImage, region: Option<[u32; 4]>, grey: bool, tool: &str, input: &ImgVal) -> PyResult<Value> {
     it.check_time()?;
     let origin = format!("{tool} of {}", input.label());
-    it.obs.tools.push(ToolUse { name: tool.into(), kind: ToolKind::Basic, input: Some(input.label()), outputs: vec![], ok: true });
-    Ok(Value::Image(Arc::new(ImgVal { buf: Arc::new(ImageBuf::derived(rgb, origin)), region, name: None, grey })))
+    let serial = it.next_serial();
+    let out = ImgVal { buf: Arc::new(ImageBuf::derived(rgb, origin)), region, name: None, grey, serial };
+    it.obs.tools.push(ToolUse { name: tool.into(), kind: ToolKind::Basic, input: Some(input.provenance()), outputs: vec![out.provenance()], ok: true });
+    Ok(Value::Image(Arc::new(out)))
 }
 
 /// Adds an image to the episode (what the model will see) unless this action

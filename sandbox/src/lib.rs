@@ -84,12 +84,13 @@ impl Default for PvrLimits {
 pub struct PvrExecutor {
     limits: PvrLimits,
     vars: HashMap<String, Value>,
+    serials: u64,
 }
 
 impl PvrExecutor {
     /// A new executor with the given limits.
     pub fn new(limits: PvrLimits) -> Self {
-        Self { limits, vars: HashMap::new() }
+        Self { limits, vars: HashMap::new(), serials: 0 }
     }
 
     /// The limits in force.
@@ -119,14 +120,14 @@ impl PvrExecutor {
             }
         }
         let limits = self.limits;
-        let vars = &mut self.vars;
+        let (vars, serials) = (&mut self.vars, &mut self.serials);
         // A dedicated thread gives the recursive parser and evaluator a known,
         // generous stack; a panic (a bug) is contained and reported.
         let outcome = std::thread::scope(|s| {
             std::thread::Builder::new()
                 .name("pvr".into())
                 .stack_size(64 << 20)
-                .spawn_scoped(s, || run_action(code, image_index.unwrap_or(0), vars, state, limits))
+                .spawn_scoped(s, || run_action(code, image_index.unwrap_or(0), vars, serials, state, limits))
                 .map(|h| h.join())
         });
         match outcome {
@@ -163,12 +164,12 @@ impl Executor for PvrExecutor {
     }
 }
 
-fn run_action(code: &str, image_index: usize, vars: &mut HashMap<String, Value>, state: &mut EpisodeState, limits: PvrLimits) -> Observation {
+fn run_action(code: &str, image_index: usize, vars: &mut HashMap<String, Value>, serials: &mut u64, state: &mut EpisodeState, limits: PvrLimits) -> Observation {
     let program = match parser::parse_program(code) {
         Ok(p) => p,
         Err(e) => return Observation::error(e.to_string()),
     };
-    let mut it = eval::Interp::new(vars, state, limits, image_index);
+    let mut it = eval::Interp::new(vars, serials, state, limits, image_index);
     let mut result = it.run(&program);
     if result.is_ok() {
         // Images left in `result` / `output` are shown, like plt.show().

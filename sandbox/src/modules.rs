@@ -183,7 +183,7 @@ pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(Stri
                 };
                 let is_grey = matches!(&mode, Value::Str(m) if &**m == "L");
                 let rgb = RgbImage::from_pixel(w as u32, h as u32, Rgb(c));
-                let blank = ImgVal { buf: Arc::new(ImageBuf::derived(RgbImage::new(1, 1), "new")), region: None, name: Some("Image.new".into()), grey: false };
+                let blank = ImgVal { buf: Arc::new(ImageBuf::derived(RgbImage::new(1, 1), "new")), region: None, name: Some("Image.new".into()), grey: false, serial: 0 };
                 new_image(it, rgb, None, is_grey, "new", &blank)
             }
             "fromarray" => {
@@ -327,7 +327,7 @@ pub fn call_operator(it: &mut Interp, name: &str, pos: Vec<Value>, kw: Vec<(Stri
     let out = match result {
         Ok(out) => out,
         Err(e) => {
-            it.obs.tools.push(ToolUse { name: name.into(), kind: ToolKind::Forensic, input: Some(input.name), outputs: vec![], ok: false });
+            it.obs.tools.push(ToolUse { name: name.into(), kind: ToolKind::Forensic, input: Some(img.provenance()), outputs: vec![], ok: false });
             let kind = match e {
                 CallError::BadArguments { .. } => "TypeError",
                 CallError::Unknown { .. } => "NameError",
@@ -345,11 +345,12 @@ pub fn call_operator(it: &mut Interp, name: &str, pos: Vec<Value>, kw: Vec<(Stri
     let obs = operator_observation(it.state, name, &input, out);
     it.write(&format!("{}\n", obs.text));
     let map = obs.images.first().map(|n| {
-        Value::Image(Arc::new(ImgVal { buf: n.image.clone(), region: None, name: Some(n.name.clone()), grey: false }))
+        Value::Image(Arc::new(ImgVal { buf: n.image.clone(), region: None, name: Some(n.name.clone()), grey: false, serial: 0 }))
     });
     it.obs.images.extend(obs.images);
     it.obs.artifacts.extend(obs.artifacts);
-    it.obs.tools.extend(obs.tools);
+    // The observation names the input for the model; tool records use its identity.
+    it.obs.tools.extend(obs.tools.into_iter().map(|t| ToolUse { input: Some(img.provenance()), ..t }));
     if obs.bbox_candidate.is_some() {
         it.obs.bbox_candidate = obs.bbox_candidate;
     }

@@ -25,6 +25,9 @@ pub struct ImgVal {
     pub name: Option<String>,
     /// True for mode `L`.
     pub grey: bool,
+    /// Serial number of an image an action made (crop, resize, draw, ...), unique
+    /// within the episode; 0 for episode images and operator maps, which have names.
+    pub serial: u64,
 }
 
 impl ImgVal {
@@ -38,11 +41,16 @@ impl ImgVal {
     }
     /// A 1x1 stand-in input for tool records of images made from nothing.
     pub fn placeholder(name: &str) -> ImgVal {
-        ImgVal { buf: Arc::new(ImageBuf::derived(image::RgbImage::new(1, 1), name)), region: None, name: Some(name.into()), grey: false }
+        ImgVal { buf: Arc::new(ImageBuf::derived(image::RgbImage::new(1, 1), name)), region: None, name: Some(name.into()), grey: false, serial: 0 }
     }
-    /// A name for messages and tool records.
+    /// A name for messages to the model.
     pub fn label(&self) -> String {
         self.name.clone().unwrap_or_else(|| format!("derived {}x{} image", self.w(), self.h()))
+    }
+    /// The identity tool records use (`image_clue_k`, or `derived#N`), so rewards
+    /// can follow an image from the crop that made it to the operator that reads it.
+    pub fn provenance(&self) -> String {
+        self.name.clone().unwrap_or_else(|| format!("derived#{}", self.serial))
     }
 }
 
