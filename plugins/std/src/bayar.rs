@@ -21,22 +21,41 @@ pub fn bayar_kernel() -> [f32; 25] {
 /// `y-2..=y+2`: the kernel is (5x5 box sum − centre)/24 − centre, so a vertical
 /// 5-sum per column and a horizontal 5-sum replace the 25 taps. Writes |r| into
 /// `rms`, r² into `e`, and returns Σ r² of the row.
-fn bayar_row(p: &[&[f32]], s: &mut [Vec<f32>; 4], rms: &mut [f32], e: &mut [f32]) -> f64 {
-    let w = rms.len();
-    let pw = w + 4;
-    let (p0, p1, p2, p3, p4) = (&p[0][..pw], &p[1][..pw], &p[2][..pw], &p[3][..pw], &p[4][..pw]);
-    let vs = &mut s[0][..pw];
-    for j in 0..pw {
-        vs[j] = p0[j] + p1[j] + p2[j] + p3[j] + p4[j];
+fn bayar_row(p: &[&[f32]], s: &mut [Vec<f32>; 5], rms: &mut [f32], e: &mut [f32]) -> f64 {
+    pulp::Arch::new().dispatch(BayarRow { p, s, rms, e })
+}
+
+/// [`bayar_row`]'s loops as a [`pulp::WithSimd`], so they are compiled for AVX2
+/// (see [`crate::common::simd`]).
+struct BayarRow<'a, 'b> {
+    p: &'a [&'b [f32]],
+    s: &'a mut [Vec<f32>; 5],
+    rms: &'a mut [f32],
+    e: &'a mut [f32],
+}
+
+impl pulp::WithSimd for BayarRow<'_, '_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
+        let BayarRow { p, s, rms, e } = self;
+        let w = rms.len();
+        let pw = w + 4;
+        let (p0, p1, p2, p3, p4) = (&p[0][..pw], &p[1][..pw], &p[2][..pw], &p[3][..pw], &p[4][..pw]);
+        let vs = &mut s[0][..pw];
+        for j in 0..pw {
+            vs[j] = p0[j] + p1[j] + p2[j] + p3[j] + p4[j];
+        }
+        let e = &mut e[..w];
+        let (v0, v1, v2, v3, v4, c) = (&vs[..w], &vs[1..w + 1], &vs[2..w + 2], &vs[3..w + 3], &vs[4..w + 4], &p2[2..w + 2]);
+        for x in 0..w {
+            let r = (v0[x] + v1[x] + v2[x] + v3[x] + v4[x] - c[x]) / 24.0 - c[x];
+            e[x] = r * r;
+            rms[x] = r.abs();
+        }
+        crate::srm::lane_sum(e)
     }
-    let e = &mut e[..w];
-    let (v0, v1, v2, v3, v4, c) = (&vs[..w], &vs[1..w + 1], &vs[2..w + 2], &vs[3..w + 3], &vs[4..w + 4], &p2[2..w + 2]);
-    for x in 0..w {
-        let r = (v0[x] + v1[x] + v2[x] + v3[x] + v4[x] - c[x]) / 24.0 - c[x];
-        e[x] = r * r;
-        rms[x] = r.abs();
-    }
-    crate::srm::lane_sum(e)
 }
 
 /// Bayar constrained-convolution residual energy.

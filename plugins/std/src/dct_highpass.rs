@@ -26,6 +26,7 @@ pub fn dct8_matrix() -> [[f32; 8]; 8] {
 }
 
 /// `scipy.fft.dctn(block, norm='ortho')` of an 8x8 block (row-major, `[v][u]` = row v, column u).
+#[inline(always)]
 pub fn dct8(block: &[f32; 64], d: &[[f32; 8]; 8]) -> [f32; 64] {
     // T = B Dᵀ (rows), C = D T (columns); written as row += scalar * row so it vectorises.
     let dt = transpose8(d);
@@ -50,6 +51,7 @@ pub fn dct8(block: &[f32; 64], d: &[[f32; 8]; 8]) -> [f32; 64] {
     out
 }
 
+#[inline(always)]
 fn transpose8(d: &[[f32; 8]; 8]) -> [[f32; 8]; 8] {
     let mut t = [[0f32; 8]; 8];
     for i in 0..8 {
@@ -61,6 +63,7 @@ fn transpose8(d: &[[f32; 8]; 8]) -> [[f32; 8]; 8] {
 }
 
 /// Inverse of [`dct8`].
+#[inline(always)]
 pub fn idct8(coef: &[f32; 64], d: &[[f32; 8]; 8]) -> [f32; 64] {
     // T = C D (rows), X = Dᵀ T (columns).
     let mut t = [[0f32; 8]; 8];
@@ -93,37 +96,59 @@ pub(crate) fn dct_highpass(luma: &[f32], w: usize, h: usize, cutoff: usize) -> (
         .par_chunks_mut(8 * w)
         .take(nby)
         .enumerate()
-        .map(|(by, rows)| {
-            let (mut kept, mut total) = (0f64, 0f64);
-            for bx in 0..nbx {
-                let mut b = [0f32; 64];
-                for y in 0..8 {
-                    let o = (by * 8 + y) * w + bx * 8;
-                    b[y * 8..y * 8 + 8].copy_from_slice(&luma[o..o + 8]);
-                }
-                let mut c = dct8(&b, &d);
-                for v in 0..8 {
-                    for u in 0..8 {
-                        let e = (c[v * 8 + u] as f64).powi(2);
-                        if u + v > 0 {
-                            total += e;
-                        }
-                        if u + v < cutoff {
-                            c[v * 8 + u] = 0.0;
-                        } else if u + v > 0 {
-                            kept += e;
-                        }
-                    }
-                }
-                let r = idct8(&c, &d);
-                for y in 0..8 {
-                    rows[y * w + bx * 8..y * w + bx * 8 + 8].copy_from_slice(&r[y * 8..y * 8 + 8]);
-                }
-            }
-            (kept, total)
-        })
+        .map(|(by, rows)| pulp::Arch::new().dispatch(DctBand { luma, w, by, nbx, cutoff, d: &d, rows }))
         .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
     (res, kept, total)
+}
+
+/// One row of 8x8 blocks of [`dct_highpass`] (image rows `8 by ..`, written to
+/// `rows`), as a [`pulp::WithSimd`] so the transforms, inlined, are compiled for AVX2
+/// (see [`crate::common::simd`]). Returns the row's `(kept, total)` AC energy.
+struct DctBand<'a> {
+    luma: &'a [f32],
+    w: usize,
+    by: usize,
+    nbx: usize,
+    cutoff: usize,
+    d: &'a [[f32; 8]; 8],
+    rows: &'a mut [f32],
+}
+
+impl pulp::WithSimd for DctBand<'_> {
+    type Output = (f64, f64);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> (f64, f64) {
+        let DctBand { luma, w, by, nbx, cutoff, d, rows } = self;
+        let d = *d;
+        let (mut kept, mut total) = (0f64, 0f64);
+        for bx in 0..nbx {
+            let mut b = [0f32; 64];
+            for y in 0..8 {
+                let o = (by * 8 + y) * w + bx * 8;
+                b[y * 8..y * 8 + 8].copy_from_slice(&luma[o..o + 8]);
+            }
+            let mut c = dct8(&b, &d);
+            for v in 0..8 {
+                for u in 0..8 {
+                    let e = (c[v * 8 + u] as f64).powi(2);
+                    if u + v > 0 {
+                        total += e;
+                    }
+                    if u + v < cutoff {
+                        c[v * 8 + u] = 0.0;
+                    } else if u + v > 0 {
+                        kept += e;
+                    }
+                }
+            }
+            let r = idct8(&c, &d);
+            for y in 0..8 {
+                rows[y * w + bx * 8..y * w + bx * 8 + 8].copy_from_slice(&r[y * 8..y * 8 + 8]);
+            }
+        }
+        (kept, total)
+    }
 }
 
 /// Block-DCT high-pass operator.

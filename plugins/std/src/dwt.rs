@@ -40,16 +40,40 @@ pub fn haar2(x: &[f32], w: usize, h: usize) -> Subbands {
         .for_each(|(j, ((ll, lh), (hl, hh)))| {
             let (y0, y1) = (2 * j, (2 * j + 1).min(h - 1));
             let (r0, r1) = (&x[y0 * w..y0 * w + w], &x[y1 * w..y1 * w + w]);
-            for i in 0..sw {
-                let (x0, x1) = (2 * i, (2 * i + 1).min(w - 1));
-                let (a, b, c, d) = (r0[x0], r0[x1], r1[x0], r1[x1]);
-                ll[i] = 0.5 * (a + b + c + d);
-                lh[i] = 0.5 * (a + b - c - d);
-                hl[i] = 0.5 * (a - b + c - d);
-                hh[i] = 0.5 * (a - b - c + d);
-            }
+            pulp::Arch::new().dispatch(HaarRow { r0, r1, out: [ll, lh, hl, hh] });
         });
     Subbands { sw, sh, ll, lh, hl, hh }
+}
+
+/// One output row of [`haar2`] from input rows `r0`, `r1`, as a [`pulp::WithSimd`]
+/// so the loop is compiled for AVX2 (see [`crate::common::simd`]).
+struct HaarRow<'a> {
+    r0: &'a [f32],
+    r1: &'a [f32],
+    out: [&'a mut [f32]; 4],
+}
+
+impl pulp::WithSimd for HaarRow<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let HaarRow { r0, r1, out: [ll, lh, hl, hh] } = self;
+        let px = |a: f32, b: f32, c: f32, d: f32| {
+            (0.5 * (a + b + c + d), 0.5 * (a + b - c - d), 0.5 * (a - b + c - d), 0.5 * (a - b - c + d))
+        };
+        // Full column pairs as exact chunks (no clamped indices, so it vectorises);
+        // an odd last column pairs with itself (symmetric extension).
+        let pairs = r0.len() / 2;
+        let outs = ll.iter_mut().zip(lh.iter_mut()).zip(hl.iter_mut().zip(hh.iter_mut()));
+        for (((a, b), (c, d)), (p, q)) in outs.zip(r0.chunks_exact(2).zip(r1.chunks_exact(2))) {
+            (*a, *b, *c, *d) = px(p[0], p[1], q[0], q[1]);
+        }
+        if r0.len() % 2 == 1 && pairs < ll.len() {
+            let (a, c) = (r0[r0.len() - 1], r1[r1.len() - 1]);
+            (ll[pairs], lh[pairs], hl[pairs], hh[pairs]) = px(a, a, c, c);
+        }
+    }
 }
 
 fn mean_sq(v: &[f32]) -> f64 {

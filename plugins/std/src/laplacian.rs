@@ -42,6 +42,30 @@ fn abs_response(image: &ImageRef<'_>, ksize: usize, block: usize) -> (Vec<f32>, 
     let (w, h) = (image.width, image.height);
     let mut abs = vec![0f32; w * h];
     let bands = luma_bands(image, band_rows(block), |v| v, &mut abs, |y0, l, out| {
+        pulp::Arch::new().dispatch(LaplacianBand { w, h, y0, block, ksize, l, out })
+    });
+    let total = bands.iter().map(|b| b.1).sum();
+    (abs, bands.into_iter().flat_map(|b| b.0).collect(), total)
+}
+
+/// One band of [`abs_response`], as a [`pulp::WithSimd`] so the stencil and sums
+/// are compiled for AVX2 (see [`crate::common::simd`]).
+struct LaplacianBand<'a> {
+    w: usize,
+    h: usize,
+    y0: usize,
+    block: usize,
+    ksize: usize,
+    l: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl pulp::WithSimd for LaplacianBand<'_> {
+    type Output = (Vec<f64>, f64);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> Self::Output {
+        let LaplacianBand { w, h, y0, block, ksize, l, out } = self;
         for (j, row) in out.chunks_exact_mut(w).enumerate() {
             let (r0, r1, r2) = (&l[j * w..][..w], &l[(j + 1) * w..][..w], &l[(j + 2) * w..][..w]);
             if ksize == 3 {
@@ -51,9 +75,7 @@ fn abs_response(image: &ImageRef<'_>, ksize: usize, block: usize) -> (Vec<f32>, 
             }
         }
         band_block_sums(out, w, h, y0, block)
-    });
-    let total = bands.iter().map(|b| b.1).sum();
-    (abs, bands.into_iter().flat_map(|b| b.0).collect(), total)
+    }
 }
 
 /// Laplacian high-frequency energy.

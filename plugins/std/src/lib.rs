@@ -22,6 +22,8 @@ pub mod prnu;
 pub mod resampling;
 pub mod sobel;
 pub mod srm;
+mod strips;
+mod visual;
 
 trutheye_plugin_api::export_plugin! {
     name: env!("CARGO_PKG_NAME"),

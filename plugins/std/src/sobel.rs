@@ -77,13 +77,6 @@ pub fn conv3x3(src: &[f32], w: usize, h: usize, k: &[f32; 9]) -> Vec<f32> {
     })
 }
 
-/// BT.601 luma of one RGB pixel: the exact expression of `ImageRef::luma`, so results
-/// stay bit-identical to it.
-#[inline(always)]
-fn luma_px(p: &[u8]) -> f32 {
-    0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
-}
-
 /// `ImageRef::luma` computed in parallel (identical values).
 pub(crate) fn par_luma(image: &ImageRef<'_>) -> Vec<f32> {
     let n = image.width * image.height;
@@ -91,11 +84,7 @@ pub(crate) fn par_luma(image: &ImageRef<'_>) -> Vec<f32> {
     if n == 0 || image.rgb.len() < n * 3 {
         return out;
     }
-    out.par_chunks_mut(1 << 16).zip(image.rgb.par_chunks(3 << 16)).for_each(|(o, px)| {
-        for (o, p) in o.iter_mut().zip(px.chunks_exact(3)) {
-            *o = luma_px(p);
-        }
-    });
+    out.par_chunks_mut(1 << 16).zip(image.rgb.par_chunks(3 << 16)).for_each(|(o, px)| crate::common::luma_row(px, o));
     out
 }
 
@@ -123,9 +112,11 @@ pub(crate) fn luma_bands<T: Send, U: Send, R: Send>(
             let y0 = band * rows;
             let n = chunk.len() / w;
             let mut buf = Vec::with_capacity((n + 2) * w);
+            let mut row = vec![0f32; w];
             for j in 0..n + 2 {
                 let y = reflect((y0 + j) as isize - 1, h);
-                buf.extend(image.rgb[y * w * 3..(y + 1) * w * 3].chunks_exact(3).map(|p| conv(luma_px(p))));
+                crate::common::luma_row(&image.rgb[y * w * 3..(y + 1) * w * 3], &mut row);
+                buf.extend(row.iter().map(|&v| conv(v)));
             }
             f(y0, &buf, chunk)
         })
@@ -143,6 +134,7 @@ pub(crate) fn band_rows(block: usize) -> usize {
 /// `bw` tile sums in f64, added in the same order as [`crate::common::block_means`]
 /// (so the means are bit-identical), and `total` is the f64 sum of every sample of
 /// the band (tile sums plus the ragged right and bottom edges).
+#[inline(always)]
 pub(crate) fn band_block_sums(band: &[f32], w: usize, h: usize, y0: usize, block: usize) -> (Vec<f64>, f64) {
     let (bw, bh) = (w / block, h / block);
     let n = band.len() / w.max(1);
@@ -180,103 +172,11 @@ pub(crate) fn round_u8(x: f32) -> u8 {
     (t + (x - t as f32 >= 0.5) as i32).clamp(0, 255) as u8
 }
 
-/// `f32::total_cmp` order as an unsigned key (and back), for radix selection.
-#[inline(always)]
-fn order_key(v: f32) -> u32 {
-    let b = v.to_bits();
-    b ^ ((((b as i32) >> 31) as u32) >> 1) ^ 0x8000_0000
-}
-
-fn from_order_key(k: u32) -> f32 {
-    let t = k ^ 0x8000_0000;
-    f32::from_bits(if t & 0x8000_0000 != 0 { t ^ 0x7fff_ffff } else { t })
-}
-
-/// Bins of the radix histogram: the top 12 bits of the order key (sign, exponent and
-/// 3 mantissa bits), small enough to stay in L1.
-const DIGIT_BINS: usize = 1 << 12;
-
-/// Histogram of the top 12 key bits of every `step`-th value of `map`, counted in
-/// parallel over a few large chunks.
-fn top_hist(map: &[f32], step: usize) -> Vec<u32> {
-    let chunk = map.len().div_ceil(rayon::current_num_threads().max(1) * 2).max(1 << 16).div_ceil(step) * step;
-    map.par_chunks(chunk)
-        .map(|c| {
-            let mut hist = vec![0u32; DIGIT_BINS];
-            for &v in c.iter().step_by(step) {
-                hist[(order_key(v) >> 20) as usize] += 1;
-            }
-            hist
-        })
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-            a
-        })
-        .unwrap_or_else(|| vec![0u32; DIGIT_BINS])
-}
-
-/// Bin holding the `rank`-th (0-based) counted value, and the rank within that bin.
-fn rank_bin(hist: &[u32], mut rank: usize) -> (u32, usize) {
-    for (b, &c) in hist.iter().enumerate() {
-        if rank < c as usize {
-            return (b as u32, rank);
-        }
-        rank -= c as usize;
-    }
-    (hist.len().saturating_sub(1) as u32, 0)
-}
-
-/// Order keys of every `step`-th value of `map` whose top 12 bits are `top`.
-fn gather_bin(map: &[f32], step: usize, top: u32) -> Vec<u32> {
-    let chunk = (1usize << 16).div_ceil(step) * step;
-    map.par_chunks(chunk)
-        .fold(Vec::new, |mut acc, c| {
-            acc.extend(c.iter().step_by(step).map(|&v| order_key(v)).filter(|k| k >> 20 == top));
-            acc
-        })
-        .reduce(Vec::new, |mut a, b| {
-            a.extend(b);
-            a
-        })
-}
-
-/// The `ranks[t]`-th smallest (in `total_cmp` order) of every `step`-th value of
-/// `map`, i.e. what sorting that subsample and indexing it gives: one 12-bit radix
-/// histogram pass finds the bin of each rank, then only that bin's keys are gathered
-/// and selected among (a small fraction of the map for any spread of values).
-fn radix_select2(map: &[f32], step: usize, ranks: [usize; 2]) -> [f32; 2] {
-    let hist = top_hist(map, step);
-    let [(b0, r0), (b1, r1)] = ranks.map(|r| rank_bin(&hist, r));
-    // The rank is inside the bin by construction; the clamps only keep this panic-free.
-    let nth = |keys: &mut Vec<u32>, r: usize| match keys.len() {
-        0 => 0,
-        n => *keys.select_nth_unstable(r.min(n - 1)).1,
-    };
-    let mut keys0 = gather_bin(map, step, b0);
-    let k0 = nth(&mut keys0, r0);
-    let k1 = if b1 == b0 { nth(&mut keys0, r1) } else { nth(&mut gather_bin(map, step, b1), r1) };
-    [from_order_key(k0), from_order_key(k1)]
-}
-
 /// Same rendering as [`crate::common::to_visual`] (linear between the 1st and 99th
-/// percentiles) but with the percentiles found by radix selection instead of a full
-/// sort, on a regular subsample of at most ~1M values for large maps (identical output
-/// for maps up to 1M samples).
+/// percentiles) with the percentiles found without sorting, on a regular subsample of
+/// at most ~1M values for large maps (identical output for maps up to 2M samples).
 pub(crate) fn fast_visual(map: &[f32]) -> Vec<u8> {
-    if map.is_empty() {
-        return Vec::new();
-    }
-    let step = (map.len() / 1_000_000).max(1);
-    let n = map.len().div_ceil(step);
-    let [lo, hi] = radix_select2(map, step, [(n - 1) / 100, (n - 1) * 99 / 100]);
-    let span = (hi - lo).max(1e-12);
-    let mut out = vec![0u8; map.len()];
-    out.par_chunks_mut(1 << 16).zip(map.par_chunks(1 << 16)).for_each(|(o, m)| {
-        for (o, v) in o.iter_mut().zip(m) {
-            *o = round_u8(((v - lo) / span).clamp(0.0, 1.0) * 255.0);
-        }
-    });
-    out
+    crate::visual::percentile_visual(map)
 }
 
 /// `(gx, gy)`: `cv2.Sobel(luma, CV_32F, 1, 0, ksize=3)` and `(.., 0, 1, ..)`.
@@ -295,6 +195,33 @@ fn sobel_mag(p: [f32; 9]) -> f32 {
 /// `sqrt(gx^2 + gy^2)` of the two Sobel responses in one pass (no intermediate maps).
 pub fn sobel_magnitude(src: &[f32], w: usize, h: usize) -> Vec<f32> {
     map3x3(src, w, h, sobel_mag)
+}
+
+/// One band of [`Sobel`]'s fused pass (magnitude, tile sums, total, edge count), as
+/// a [`pulp::WithSimd`] so the stencil and sums are compiled for AVX2 (see
+/// [`crate::common::simd`]).
+struct SobelBand<'a> {
+    w: usize,
+    h: usize,
+    y0: usize,
+    block: usize,
+    thr: f32,
+    l: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl pulp::WithSimd for SobelBand<'_> {
+    type Output = (Vec<f64>, f64, usize);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> Self::Output {
+        let SobelBand { w, h, y0, block, thr, l, out } = self;
+        for (j, row) in out.chunks_exact_mut(w).enumerate() {
+            stencil_row(&l[j * w..][..w], &l[(j + 1) * w..][..w], &l[(j + 2) * w..][..w], row, sobel_mag);
+        }
+        let (sums, total) = band_block_sums(out, w, h, y0, block);
+        (sums, total, out.iter().filter(|&&v| v > thr).count())
+    }
 }
 
 /// Sobel gradient magnitude.
@@ -334,11 +261,7 @@ impl Operator for Sobel {
         // One fused pass per band: luma, magnitude, tile sums, total and edge count.
         let mut mag = vec![0f32; w * h];
         let bands = luma_bands(image, band_rows(block), |v| v, &mut mag, |y0, l, out| {
-            for (j, row) in out.chunks_exact_mut(w).enumerate() {
-                stencil_row(&l[j * w..][..w], &l[(j + 1) * w..][..w], &l[(j + 2) * w..][..w], row, sobel_mag);
-            }
-            let (sums, total) = band_block_sums(out, w, h, y0, block);
-            (sums, total, out.iter().filter(|&&v| v > thr).count())
+            pulp::Arch::new().dispatch(SobelBand { w, h, y0, block, thr, l, out })
         });
         let n = (w * h) as f64;
         let mean_gradient = (bands.iter().map(|b| b.1).sum::<f64>() / n) as f32;

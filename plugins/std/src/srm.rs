@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output, Region};
 
 use crate::common::{block_means, reflect, require_size, robust_z, top_regions};
+// Re-exported: the operators of this group import their shared helpers from here.
+pub(crate) use crate::strips::{block_sq_sums, lane_sum, lane_sum_sq, strip_filter};
 
 /// The KV ("square 5x5") kernel, integer weights; divide by [`SRM_DIVISORS`]`[0]` = 12.
 pub const SRM_KV: [[i32; 5]; 5] = [
@@ -59,11 +61,9 @@ pub fn srm_kernels() -> [[f32; 25]; 3] {
 
 /// BT.601 luma exactly as `ImageRef::luma` computes it, but in parallel.
 pub(crate) fn luma_par(image: &ImageRef<'_>) -> Vec<f32> {
-    image
-        .rgb
-        .par_chunks_exact(3)
-        .map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)
-        .collect()
+    let mut out = vec![0f32; image.rgb.len() / 3];
+    out.par_chunks_mut(1 << 16).zip(image.rgb.par_chunks(3 << 16)).for_each(|(o, px)| crate::common::luma_row(px, o));
+    out
 }
 
 /// Rejects anything but an object (or null) whose keys are all in `allowed`.
@@ -220,141 +220,7 @@ pub(crate) fn fast_visual(map: &[f32]) -> Vec<u8> {
 
 /// [`fast_visual`] of `f(map)` without materialising the mapped values (e.g. `f = abs`).
 pub(crate) fn fast_visual_with<F: Fn(f32) -> f32 + Sync>(map: &[f32], f: F) -> Vec<u8> {
-    if map.is_empty() {
-        return Vec::new();
-    }
-    let stride = (map.len() / 262_144).max(1);
-    let mut s: Vec<f32> = map.iter().step_by(stride).map(|&v| f(v)).filter(|v| v.is_finite()).collect();
-    if s.is_empty() {
-        return vec![0; map.len()];
-    }
-    let n = s.len();
-    let lo = *s.select_nth_unstable_by((n - 1) / 100, |a, b| a.total_cmp(b)).1;
-    let hi = *s.select_nth_unstable_by((n - 1) * 99 / 100, |a, b| a.total_cmp(b)).1;
-    let span = (hi - lo).max(1e-12);
-    // Large chunks keep rayon overhead negligible; the body vectorises.
-    let mut out = vec![0u8; map.len()];
-    out.par_chunks_mut(1 << 16).zip(map.par_chunks(1 << 16)).for_each(|(o, m)| {
-        for (o, &v) in o.iter_mut().zip(m) {
-            *o = (((f(v) - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
-        }
-    });
-    out
-}
-
-/// Sum of `v` in `f64`, accumulated in eight `f32` lanes per short run so it
-/// vectorises (the runs are short enough that the `f32` partials stay exact to
-/// well below the tolerances of the statistics built on them).
-#[inline]
-pub(crate) fn lane_sum(v: &[f32]) -> f64 {
-    lane_fold(v, |x| x)
-}
-
-/// Sum of squares of `v`, see [`lane_sum`].
-#[inline]
-pub(crate) fn lane_sum_sq(v: &[f32]) -> f64 {
-    lane_fold(v, |x| x * x)
-}
-
-#[inline(always)]
-fn lane_fold(v: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    let mut total = 0f64;
-    for run in v.chunks(256) {
-        let mut acc = [0f32; 8];
-        let mut it = run.chunks_exact(8);
-        for c in &mut it {
-            for i in 0..8 {
-                acc[i] += f(c[i]);
-            }
-        }
-        total += it.remainder().iter().map(|&x| f(x) as f64).sum::<f64>();
-        total += acc.iter().map(|&x| x as f64).sum::<f64>();
-    }
-    total
-}
-
-/// Per-block sums of squares over the top-left `aw x ah` area of a map with row
-/// stride `stride` (`aw / block x ah / block` grid, partial blocks dropped).
-pub(crate) fn block_sq_sums(map: &[f32], stride: usize, aw: usize, ah: usize, block: usize) -> (Vec<f64>, usize, usize) {
-    let (bw, bh) = (aw / block, ah / block);
-    let mut out = vec![0f64; bw * bh];
-    out.par_chunks_mut(bw.max(1)).enumerate().for_each(|(by, sums)| {
-        for y in by * block..(by + 1) * block {
-            let row = &map[y * stride..y * stride + bw * block];
-            for (s, seg) in sums.iter_mut().zip(row.chunks_exact(block)) {
-                *s += lane_sum_sq(seg);
-            }
-        }
-    });
-    (out, bw, bh)
-}
-
-/// Luma of image row `y` (same arithmetic as [`luma_par`]) written into
-/// `dst[r..r + w]`, with `r` reflect-101 samples on each side.
-#[inline]
-pub(crate) fn luma_row_padded(rgb: &[u8], w: usize, y: usize, r: usize, dst: &mut [f32]) {
-    let src = &rgb[y * w * 3..(y + 1) * w * 3];
-    for (d, p) in dst[r..r + w].iter_mut().zip(src.chunks_exact(3)) {
-        *d = 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
-    }
-    for i in 0..r {
-        dst[i] = dst[r + reflect(i as isize - r as isize, w)];
-        dst[r + w + i] = dst[r + reflect((w + i) as isize, w)];
-    }
-}
-
-/// Luma rows `y0 - r .. y1 + r` (reflect-101 in y), each padded by `r` in x:
-/// the window a `(2r+1) x (2r+1)` filter needs for output rows `y0..y1`.
-pub(crate) fn luma_window(image: &ImageRef<'_>, y0: usize, y1: usize, r: usize, buf: &mut Vec<f32>) -> usize {
-    let (w, h) = (image.width, image.height);
-    let pw = w + 2 * r;
-    let rows = y1 - y0 + 2 * r;
-    buf.resize(rows * pw, 0.0);
-    for (i, dst) in buf.chunks_exact_mut(pw).enumerate() {
-        let y = reflect(y0 as isize + i as isize - r as isize, h);
-        luma_row_padded(image.rgb, w, y, r, dst);
-    }
-    pw
-}
-
-/// Runs `row_fn` over every image row with a luma window of radius `r`, rows
-/// grouped in strips of `block` rows (one rayon task each). `row_fn(window rows,
-/// scratch, out row, e row)` writes the per-pixel map value into `out row` and the
-/// per-pixel energy into `e row`, and returns a raw per-row sum. Returns the map,
-/// the per-block energy sums (full blocks only) and the total of the raw sums.
-pub(crate) fn strip_filter<F>(image: &ImageRef<'_>, r: usize, block: usize, row_fn: F) -> (Vec<f32>, Vec<f64>, f64)
-where
-    F: Fn(&[&[f32]], &mut [Vec<f32>; 4], &mut [f32], &mut [f32]) -> f64 + Sync,
-{
-    let (w, h) = (image.width, image.height);
-    let (bw, bh) = (w / block, h / block);
-    let mut map = vec![0f32; w * h];
-    let mut sums = vec![0f64; bw * bh];
-    let mut sum_chunks: Vec<&mut [f64]> = sums.chunks_mut(bw.max(1)).collect();
-    sum_chunks.resize_with(h.div_ceil(block), || &mut []);
-    let raw: f64 = map
-        .par_chunks_mut(block * w)
-        .zip(sum_chunks.into_par_iter())
-        .enumerate()
-        .map_init(
-            || (Vec::new(), [vec![0f32; w + 2 * r], vec![0f32; w + 2 * r], vec![0f32; w + 2 * r], vec![0f32; w + 2 * r]], vec![0f32; w]),
-            |(win, scratch, e), (si, (out, bsum))| {
-                let y0 = si * block;
-                let n = out.len() / w;
-                let pw = luma_window(image, y0, y0 + n, r, win);
-                let mut raw = 0f64;
-                for (j, orow) in out.chunks_exact_mut(w).enumerate() {
-                    let rows: Vec<&[f32]> = (0..2 * r + 1).map(|k| &win[(j + k) * pw..(j + k + 1) * pw]).collect();
-                    raw += row_fn(&rows, scratch, orow, e);
-                    for (s, seg) in bsum.iter_mut().zip(e.chunks_exact(block)) {
-                        *s += lane_sum(seg);
-                    }
-                }
-                raw
-            },
-        )
-        .sum();
-    (map, sums, raw)
+    crate::visual::strided_visual(map, f)
 }
 
 /// Two-sided residual-energy report shared by `srm` and `bayar`: heat-map = |z|
@@ -385,35 +251,69 @@ pub(crate) fn block_schema(default: usize, min: usize) -> Value {
 /// KV = Σ over column offsets of (row weights · s), SQ3 = −d²x(s1 − 2 s2), H2 = d²x(p2).
 /// Writes the RMS of the clipped residuals into `rms` and the mean clipped energy
 /// into `e`; returns the row's raw (unclipped) squared sum.
-fn srm_row(p: &[&[f32]], t: f32, s: &mut [Vec<f32>; 4], rms: &mut [f32], e: &mut [f32]) -> f64 {
-    let w = rms.len();
-    let pw = w + 4;
-    let (p0, p1, p2, p3, p4) = (&p[0][..pw], &p[1][..pw], &p[2][..pw], &p[3][..pw], &p[4][..pw]);
-    let [va, vb, vc, tt] = s;
-    let (va, vb, vc, tt) = (&mut va[..pw], &mut vb[..pw], &mut vc[..pw], &mut tt[..pw]);
-    for j in 0..pw {
-        let (s0, s1, s2) = (p0[j] + p4[j], p1[j] + p3[j], p2[j]);
-        va[j] = -s0 + 2.0 * s1 - 2.0 * s2;
-        vb[j] = 2.0 * s0 - 6.0 * s1 + 8.0 * s2;
-        vc[j] = -2.0 * s0 + 8.0 * s1 - 12.0 * s2;
-        tt[j] = s1 - 2.0 * s2;
+fn srm_row(p: &[&[f32]], t: f32, s: &mut [Vec<f32>; 5], rms: &mut [f32], e: &mut [f32]) -> f64 {
+    pulp::Arch::new().dispatch(SrmRow { p, t, s, rms, e })
+}
+
+/// [`srm_row`]'s loops as a [`pulp::WithSimd`], so they are compiled for AVX2
+/// (see [`crate::common::simd`]).
+struct SrmRow<'a, 'b> {
+    p: &'a [&'b [f32]],
+    t: f32,
+    s: &'a mut [Vec<f32>; 5],
+    rms: &'a mut [f32],
+    e: &'a mut [f32],
+}
+
+impl pulp::WithSimd for SrmRow<'_, '_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
+        let SrmRow { p, t, s, rms, e } = self;
+        let w = rms.len();
+        let pw = w + 4;
+        let (p0, p1, p2, p3, p4) = (&p[0][..pw], &p[1][..pw], &p[2][..pw], &p[3][..pw], &p[4][..pw]);
+        let [va, vb, vc, tt, q] = s;
+        let (va, vb, vc, tt) = (&mut va[..pw], &mut vb[..pw], &mut vc[..pw], &mut tt[..pw]);
+        for j in 0..pw {
+            let (s0, s1, s2) = (p0[j] + p4[j], p1[j] + p3[j], p2[j]);
+            va[j] = -s0 + 2.0 * s1 - 2.0 * s2;
+            vb[j] = 2.0 * s0 - 6.0 * s1 + 8.0 * s2;
+            vc[j] = -2.0 * s0 + 8.0 * s1 - 12.0 * s2;
+            tt[j] = s1 - 2.0 * s2;
+        }
+        let e = &mut e[..w];
+        let (a0, a4, b1, b3, c2) = (&va[..w], &va[4..w + 4], &vb[1..w + 1], &vb[3..w + 3], &vc[2..w + 2]);
+        let (t1, t2, t3) = (&tt[1..w + 1], &tt[2..w + 2], &tt[3..w + 3]);
+        let (l, c, r) = (&p2[1..w + 1], &p2[2..w + 2], &p2[3..w + 3]);
+        // Unclipped squared sums go to a scratch row first, so this loop has no
+        // lane bookkeeping and vectorises.
+        let q = &mut q[..w];
+        for x in 0..w {
+            let kv = (a0[x] + a4[x] + b1[x] + b3[x] + c2[x]) / 12.0;
+            let sq3 = (2.0 * t2[x] - t1[x] - t3[x]) / 4.0;
+            let h2 = (l[x] - 2.0 * c[x] + r[x]) / 2.0;
+            q[x] = kv * kv + sq3 * sq3 + h2 * h2;
+            let (k1, k2, k3) = (kv.clamp(-t, t), sq3.clamp(-t, t), h2.clamp(-t, t));
+            let en = (k1 * k1 + k2 * k2 + k3 * k3) / 3.0;
+            e[x] = en;
+            rms[x] = en.sqrt();
+        }
+        // Lane x % 8 gets q[x], each lane in x order: whole groups of 8 as one vector
+        // add, then the tail (the same sums as one scalar loop would give).
+        let mut raw = [0f32; 8];
+        let mut groups = q.chunks_exact(8);
+        for g in &mut groups {
+            for i in 0..8 {
+                raw[i] += g[i];
+            }
+        }
+        for (i, &v) in groups.remainder().iter().enumerate() {
+            raw[i] += v;
+        }
+        raw.iter().map(|&v| v as f64).sum()
     }
-    let e = &mut e[..w];
-    let (a0, a4, b1, b3, c2) = (&va[..w], &va[4..w + 4], &vb[1..w + 1], &vb[3..w + 3], &vc[2..w + 2]);
-    let (t1, t2, t3) = (&tt[1..w + 1], &tt[2..w + 2], &tt[3..w + 3]);
-    let (l, c, r) = (&p2[1..w + 1], &p2[2..w + 2], &p2[3..w + 3]);
-    let mut raw = [0f32; 8];
-    for x in 0..w {
-        let kv = (a0[x] + a4[x] + b1[x] + b3[x] + c2[x]) / 12.0;
-        let sq3 = (2.0 * t2[x] - t1[x] - t3[x]) / 4.0;
-        let h2 = (l[x] - 2.0 * c[x] + r[x]) / 2.0;
-        raw[x % 8] += kv * kv + sq3 * sq3 + h2 * h2;
-        let (k1, k2, k3) = (kv.clamp(-t, t), sq3.clamp(-t, t), h2.clamp(-t, t));
-        let en = (k1 * k1 + k2 * k2 + k3 * k3) / 3.0;
-        e[x] = en;
-        rms[x] = en.sqrt();
-    }
-    raw.iter().map(|&v| v as f64).sum()
 }
 
 // ---------------------------------------------------------------------------
