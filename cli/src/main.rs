@@ -33,6 +33,8 @@ enum Command {
     Eval(Box<eval::EvalArgs>),
     /// Score recorded trajectories with the ForenAgent and TruthEYE2 rewards.
     Reward(trutheye_trainer::reward_cli::RewardArgs),
+    /// Build ms-swift training data: `data sft` (trajectories), `data codevision`, `data grpo`, `data hard` (hard-case mining).
+    Data(trutheye_trainer::data::DataArgs),
     /// Inspect the operator plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => analyze::run(a, &cli.plugins),
         Command::Eval(e) => eval::run(e, &cli.plugins),
         Command::Reward(r) => trutheye_trainer::reward_cli::run(r).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
+        Command::Data(d) => trutheye_trainer::data::run(d, &cli.plugins).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Plugins(p) => trutheye_core::cli::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Op(o) => trutheye_core::cli::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Pvr(p) => trutheye_sandbox::cli::run(p, &cli.plugins),

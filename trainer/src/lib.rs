@@ -1,8 +1,10 @@
 //! trutheye's trainer host: the evaluator ([`eval`]), which runs policies over a
 //! labelled dataset, records predictions and trajectories, and computes the
 //! metrics and reports of the ForenAgent/SIDA protocol; and the rewards
-//! ([`rewards`]) that score recorded trajectories for RL (`trutheye reward`).
+//! ([`rewards`]) that score recorded trajectories for RL (`trutheye reward`); and
+//! the training-data conversions for ms-swift ([`data`], `trutheye data`).
 
+pub mod data;
 pub mod eval;
 pub mod reward_cli;
 pub mod rewards;
