@@ -35,6 +35,8 @@ enum Command {
     Reward(trutheye_trainer::reward_cli::RewardArgs),
     /// Build ms-swift training data: `data sft` (trajectories), `data codevision`, `data grpo`, `data hard` (hard-case mining).
     Data(trutheye_trainer::data::DataArgs),
+    /// Fit what needs no GPU: `train scorer` (the scripted policy's scorer, with cross-validation).
+    Train(trutheye_trainer::train::TrainArgs),
     /// Inspect the operator plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Eval(e) => eval::run(e, &cli.plugins),
         Command::Reward(r) => trutheye_trainer::reward_cli::run(r).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Data(d) => trutheye_trainer::data::run(d, &cli.plugins).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
+        Command::Train(t) => trutheye_trainer::train::run(t, &cli.plugins).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Plugins(p) => trutheye_core::cli::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Op(o) => trutheye_core::cli::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Pvr(p) => trutheye_sandbox::cli::run(p, &cli.plugins),

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use trutheye_core::{Conversation, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
+use trutheye_core::{Conversation, Policy, PolicyError, PolicyReply, ReplyLimits, Role, Trajectory};
 
 /// The built-in scripted configuration (`configs/scripted.toml`).
 pub const DEFAULT_SCRIPTED_CONFIG: &str = include_str!("../../configs/scripted.toml");
@@ -192,6 +192,17 @@ pub(crate) fn read_evidence(conv: &Conversation) -> Evidence {
     ev
 }
 
+/// The features the scorer reads (`<op>.<stat>`, `probe.<op>.<stat>`), collected
+/// from a recorded episode's observation texts exactly as the policy collects them
+/// before answering. `trutheye train scorer` fits the scorer on these.
+pub fn trajectory_features(t: &Trajectory) -> BTreeMap<String, f64> {
+    let mut conv = Conversation::default();
+    for o in t.turns.iter().filter_map(|turn| turn.observation.as_ref()) {
+        conv.push(Role::Tool, o.text.clone(), vec![]);
+    }
+    read_evidence(&conv).features
+}
+
 fn parse_region(item: &str) -> Option<(f64, [u32; 4])> {
     let (b, z) = item.trim().split_once("z=")?;
     let nums: Vec<u32> = b.trim().trim_start_matches('[').trim_end_matches(']').split(',').filter_map(|s| s.trim().parse().ok()).collect();
@@ -340,6 +351,51 @@ mod tests {
     fn unknown_scorer_key_is_an_error() {
         let bad = DEFAULT_SCRIPTED_CONFIG.replacen("[scorer]", "[scorer]\nclipp = 1.0", 1);
         assert!(ScriptedConfig::from_toml(&bad, "x").unwrap_err().contains("clipp"));
+    }
+
+    /// Answers every operator call with fixed stats, so the episode's features are known.
+    struct StatsExecutor;
+
+    impl trutheye_core::Executor for StatsExecutor {
+        fn name(&self) -> &'static str {
+            "registry"
+        }
+        fn execute(&mut self, action: &trutheye_core::Action, _: &mut trutheye_core::EpisodeState) -> trutheye_core::Observation {
+            let text = format!("{action:?}");
+            let body = if text.contains("\"crop\"") || text.contains("crop") && text.contains("bbox") {
+                "cropped [0, 0, 32, 32] of image_clue_0: new image image_clue_1 (32x32).".to_string()
+            } else {
+                let op = ["srm", "fft_residual", "jpeg_ghost", "resampling"].into_iter().find(|o| text.contains(o)).unwrap_or("srm");
+                let on = if text.contains("image_clue_1") { "image_clue_1" } else { "image_clue_0" };
+                format!("[{op} on {on}] summary\nstats: {{\"anomaly_z\": {}, \"residual_std\": 3.5, \"spectral_peak_z\": 2.0, \"top_block_ghost_strength\": 1.5}}", op.len())
+            };
+            trutheye_core::Observation { text: body, ..Default::default() }
+        }
+    }
+
+    #[test]
+    fn trajectory_features_are_the_features_the_policy_scored() {
+        let config = ScriptedConfig::builtin();
+        let mut policy = ScriptedPolicy::new(config.clone(), "registry").unwrap();
+        let image = std::sync::Arc::new(trutheye_core::ImageBuf::derived(image::RgbImage::new(64, 64), "test"));
+        let input = trutheye_core::EpisodeInput { id: "x".into(), images: vec![image] };
+        let t = trutheye_core::run_episode(
+            &mut policy,
+            &mut StatsExecutor,
+            input,
+            &trutheye_core::AgentConfig::default_config(),
+            std::sync::Arc::new(trutheye_core::Registry::new()),
+            &mut trutheye_core::NoArtifacts,
+        );
+        let f = trajectory_features(&t);
+        assert_eq!(f.get("srm.anomaly_z"), Some(&3.0));
+        assert_eq!(f.get("resampling.anomaly_z"), Some(&10.0));
+        assert_eq!(f.get("probe.srm.anomaly_z"), Some(&3.0), "{f:?}");
+        let s = t.verdict.scores.expect("scores");
+        let p = config.score(&f);
+        for (a, b) in [s.authentic, s.synthetic, s.tampered].into_iter().zip(p) {
+            assert!((a - round3(b)).abs() < 1e-9, "verdict {s:?} vs rescored {p:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,568 @@
+//! `trutheye train scorer`: fits the scripted policy's adjudication scorer.
+//!
+//! 1. Features: every sample runs a real episode (scripted policy, registry
+//!    strategy, `trutheye_core::run_episode`) and its features are read from the
+//!    observations exactly as the policy reads them
+//!    ([`trutheye_model::scripted::trajectory_features`]). The features depend on
+//!    the base config's stages only, never on its scorer.
+//! 2. Model: multinomial logistic regression with authentic as the reference
+//!    class, on the features clipped to ±clip (missing = 0, as the scorer does),
+//!    standardised (mean/std of the training data), L2 penalty on the
+//!    standardised weights, Newton's method; then folded back into raw-feature
+//!    weights and biases, i.e. a [`Scorer`].
+//! 3. Stratified k-fold CV (seed `--seed`, default 42): held-out metrics of the
+//!    fitted scorer and of the base config's (hand-set) scorer on the same
+//!    samples, both predicted through [`ScriptedConfig::score`] and the policy's
+//!    argmax, so the figures are what the policy would answer.
+//! 4. Fit on everything; write the base config with its `[scorer]` replaced.
+//!
+//! Binary datasets (any `real`/`fake` label): a two-class model (real vs fake =
+//! synthetic or tampered) whose fake score `s` is written to both the synthetic
+//! and the tampered class. The policy then answers a fake class exactly when
+//! `s > 0` (the binary model's decision) and `1 − P(authentic)` ranks images as
+//! the binary model does (AUC unchanged); P(authentic) = 1/(1+2e^s).
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use trutheye_core::executors::RegistryExecutor;
+use trutheye_core::{run_episode, AgentConfig, EpisodeInput, ImageBuf, NoArtifacts, Registry, VerdictLabel};
+use trutheye_model::scripted::{trajectory_features, ClassScore, Scorer};
+use trutheye_model::{ScriptedConfig, ScriptedPolicy};
+
+use super::logreg::{argmax, class_metrics, fold_standardization, stratified_folds, ClassMetrics, FitReport, LogReg, Standardizer};
+use crate::eval::dataset::Sample;
+use crate::eval::Dataset;
+
+/// Default fold seed.
+pub const DEFAULT_SEED: u64 = 42;
+/// `auto` keeps the features present in at least this fraction of the samples.
+pub const AUTO_PRESENCE: f64 = 0.9;
+
+/// Flags of `trutheye train scorer`.
+#[derive(Args, Debug)]
+pub struct ScorerArgs {
+    /// Training dataset: a JSONL manifest, a folder with manifest.jsonl, or class-named folders.
+    #[arg(long, value_name = "MANIFEST")]
+    pub data: PathBuf,
+    /// Cross-validation folds (stratified).
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// L2 penalty on the standardised weights (objective: Σ −log p + l2/2·‖w‖², like scikit-learn's C = 1/l2).
+    #[arg(long, default_value_t = 1.0)]
+    pub l2: f64,
+    /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`.
+    #[arg(long, default_value = "auto")]
+    pub features: String,
+    /// Base scripted config (stages, clip, and the hand-set scorer compared against); default: the built-in configs/scripted.toml.
+    #[arg(long, value_name = "BASE.toml")]
+    pub scripted_config: Option<PathBuf>,
+    /// Agent configuration for the episodes; default: the built-in configs/default.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where to write the fitted scripted config.
+    #[arg(long, value_name = "FITTED.toml")]
+    pub out: PathBuf,
+    /// Parallel episodes (default: number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Seed of the fold assignment.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// Also write every sample's features here (JSON lines: id, label, features), for inspection.
+    #[arg(long, value_name = "FILE")]
+    pub features_out: Option<PathBuf>,
+    /// Print the report as one JSON object (no progress bar).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Three-class or binary (real/fake) task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// authentic | synthetic | tampered.
+    ThreeClass,
+    /// real | fake.
+    Binary,
+}
+
+impl Task {
+    /// Class names in index order (index 0 is the reference class).
+    pub fn classes(self) -> &'static [&'static str] {
+        match self {
+            Task::ThreeClass => &["authentic", "synthetic", "tampered"],
+            Task::Binary => &["real", "fake"],
+        }
+    }
+
+    /// The class index of a dataset label.
+    pub fn class_of(self, l: VerdictLabel) -> usize {
+        match (self, l) {
+            (Task::ThreeClass, VerdictLabel::Synthetic) => 1,
+            (Task::ThreeClass, VerdictLabel::Tampered) => 2,
+            (Task::ThreeClass, _) => 0,
+            (Task::Binary, l) => usize::from(l.binary() == trutheye_core::BinaryLabel::Fake),
+        }
+    }
+
+    /// The class index of the scripted policy's answer given the scorer's three probabilities.
+    pub fn class_of_probs(self, p: &[f64; 3]) -> usize {
+        let c = argmax(p);
+        match self {
+            Task::ThreeClass => c,
+            Task::Binary => usize::from(c != 0),
+        }
+    }
+}
+
+/// Features of the samples that produced them.
+#[derive(Clone, Debug, Default)]
+pub struct FeatureTable {
+    /// Sample ids.
+    pub ids: Vec<String>,
+    /// Class index per sample (see [`Task::classes`]).
+    pub labels: Vec<usize>,
+    /// Feature maps, as the scorer reads them.
+    pub features: Vec<BTreeMap<String, f64>>,
+}
+
+impl FeatureTable {
+    /// The features present (numeric) in at least `frac` of the samples, sorted.
+    pub fn common_features(&self, frac: f64) -> Vec<String> {
+        let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &self.features {
+            for (k, v) in f {
+                if v.is_finite() {
+                    *count.entry(k).or_default() += 1;
+                }
+            }
+        }
+        let need = (frac * self.features.len() as f64).ceil() as usize;
+        count.into_iter().filter(|(_, c)| *c >= need.max(1)).map(|(k, _)| k.to_string()).collect()
+    }
+
+    /// The design matrix of `rows` over `names`: clipped to ±clip, missing = 0 (what the scorer does).
+    pub fn matrix(&self, rows: &[usize], names: &[String], clip: f64) -> Vec<Vec<f64>> {
+        rows.iter()
+            .map(|&i| names.iter().map(|n| self.features[i].get(n).copied().filter(|v| v.is_finite()).unwrap_or(0.0).clamp(-clip, clip)).collect())
+            .collect()
+    }
+}
+
+/// Fits a scorer on `rows` of the table: standardise, fit, fold back, and write
+/// it in the scripted scorer's form (zero weights dropped).
+pub fn fit_scorer(table: &FeatureTable, rows: &[usize], names: &[String], task: Task, l2: f64, clip: f64) -> Result<(Scorer, FitReport), String> {
+    let x = table.matrix(rows, names, clip);
+    let y: Vec<usize> = rows.iter().map(|&i| table.labels[i]).collect();
+    let st = Standardizer::fit(&x);
+    let z: Vec<Vec<f64>> = x.iter().map(|r| st.apply(r)).collect();
+    let (m, report) = LogReg::fit(&z, &y, task.classes().len(), l2)?;
+    Ok((to_scorer(&fold_standardization(&m, &st), names, task, clip), report))
+}
+
+/// A raw-feature model in the scorer's form. Three-class: classes 1 and 2 are
+/// synthetic and tampered. Binary: the fake score goes to both.
+pub fn to_scorer(m: &LogReg, names: &[String], task: Task, clip: f64) -> Scorer {
+    let class = |k: usize| ClassScore {
+        bias: m.bias[k],
+        weights: names.iter().cloned().zip(m.weights[k].iter().cloned()).filter(|(_, w)| *w != 0.0).collect(),
+    };
+    match task {
+        Task::ThreeClass => Scorer { clip, synthetic: class(0), tampered: class(1) },
+        Task::Binary => Scorer { clip, synthetic: class(0), tampered: class(0) },
+    }
+}
+
+/// Held-out figures of one fold.
+#[derive(Clone, Debug, Serialize)]
+pub struct FoldResult {
+    /// 1-based fold number.
+    pub fold: usize,
+    /// Training samples.
+    pub n_train: usize,
+    /// The fitted scorer on the held-out samples.
+    pub fitted: ClassMetrics,
+    /// The base (hand-set) scorer on the same samples.
+    pub hand_set: ClassMetrics,
+    /// The optimiser's report.
+    pub fit: FitReport,
+}
+
+/// Mean over folds.
+#[derive(Clone, Debug, Serialize)]
+pub struct MeanMetrics {
+    /// Mean accuracy.
+    pub accuracy: f64,
+    /// Standard deviation of the fold accuracies.
+    pub accuracy_sd: f64,
+    /// Mean macro F1.
+    pub macro_f1: f64,
+    /// Mean per-class recall (over the folds where the class occurs).
+    pub recall: Vec<Option<f64>>,
+}
+
+fn mean_of(ms: &[&ClassMetrics]) -> MeanMetrics {
+    let n = ms.len().max(1) as f64;
+    let acc = ms.iter().map(|m| m.accuracy).sum::<f64>() / n;
+    let sd = (ms.iter().map(|m| (m.accuracy - acc).powi(2)).sum::<f64>() / n).sqrt();
+    let k = ms.first().map_or(0, |m| m.recall.len());
+    let recall = (0..k)
+        .map(|c| {
+            let v: Vec<f64> = ms.iter().filter_map(|m| m.recall[c]).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        })
+        .collect();
+    MeanMetrics { accuracy: acc, accuracy_sd: sd, macro_f1: ms.iter().map(|m| m.macro_f1).sum::<f64>() / n, recall }
+}
+
+/// The cross-validation result.
+#[derive(Clone, Debug, Serialize)]
+pub struct CvReport {
+    /// Task.
+    pub task: Task,
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Folds.
+    pub k: usize,
+    /// Fold seed.
+    pub seed: u64,
+    /// L2 penalty.
+    pub l2: f64,
+    /// Feature names used.
+    pub features: Vec<String>,
+    /// Per fold.
+    pub folds: Vec<FoldResult>,
+    /// Fitted scorer, mean over folds.
+    pub fitted_mean: MeanMetrics,
+    /// Hand-set scorer, mean over folds.
+    pub hand_set_mean: MeanMetrics,
+    /// Fitted scorer on all out-of-fold predictions pooled.
+    pub fitted_pooled: ClassMetrics,
+    /// Hand-set scorer on all samples pooled.
+    pub hand_set_pooled: ClassMetrics,
+}
+
+fn config_with(base: &ScriptedConfig, scorer: Scorer) -> ScriptedConfig {
+    ScriptedConfig { stages: base.stages.clone(), scorer }
+}
+
+/// Stratified k-fold cross-validation of the fitted scorer against the base config's scorer.
+pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: &ScriptedConfig, k: usize, l2: f64, seed: u64) -> Result<CvReport, String> {
+    let n_classes = task.classes().len();
+    let fold_of = stratified_folds(&table.labels, k, seed);
+    let clip = base.scorer.clip;
+    let hand: Vec<usize> = table.features.iter().map(|f| task.class_of_probs(&base.score(f))).collect();
+    let mut oof = vec![0usize; table.labels.len()];
+    let mut folds = Vec::new();
+    for f in 0..k {
+        let train: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] != f).collect();
+        let test: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] == f).collect();
+        if test.is_empty() {
+            continue;
+        }
+        let (scorer, fit) = fit_scorer(table, &train, names, task, l2, clip)?;
+        let cfg = config_with(base, scorer);
+        let truth: Vec<usize> = test.iter().map(|&i| table.labels[i]).collect();
+        let pred: Vec<usize> = test.iter().map(|&i| task.class_of_probs(&cfg.score(&table.features[i]))).collect();
+        for (&i, &p) in test.iter().zip(&pred) {
+            oof[i] = p;
+        }
+        let hp: Vec<usize> = test.iter().map(|&i| hand[i]).collect();
+        folds.push(FoldResult { fold: f + 1, n_train: train.len(), fitted: class_metrics(&truth, &pred, n_classes), hand_set: class_metrics(&truth, &hp, n_classes), fit });
+    }
+    Ok(CvReport {
+        task,
+        classes: task.classes().iter().map(|s| s.to_string()).collect(),
+        k,
+        seed,
+        l2,
+        features: names.to_vec(),
+        fitted_mean: mean_of(&folds.iter().map(|f| &f.fitted).collect::<Vec<_>>()),
+        hand_set_mean: mean_of(&folds.iter().map(|f| &f.hand_set).collect::<Vec<_>>()),
+        fitted_pooled: class_metrics(&table.labels, &oof, n_classes),
+        hand_set_pooled: class_metrics(&table.labels, &hand, n_classes),
+        folds,
+    })
+}
+
+/// One sample's features, or why they could not be extracted.
+pub type SampleFeatures = Result<BTreeMap<String, f64>, String>;
+
+/// Runs one scripted registry episode per sample (in parallel over `jobs`
+/// threads) and returns each sample's features or why it failed.
+pub fn extract_features(samples: &[Sample], base: &ScriptedConfig, agent: &AgentConfig, registry: Arc<Registry>, jobs: usize, progress: bool) -> Vec<SampleFeatures> {
+    let out: Mutex<Vec<Option<SampleFeatures>>> = Mutex::new(vec![None; samples.len()]);
+    let next = AtomicUsize::new(0);
+    let bar = if progress && !samples.is_empty() {
+        let b = ProgressBar::with_draw_target(Some(samples.len() as u64), ProgressDrawTarget::stderr());
+        b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} eta {eta} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(samples.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(s) = samples.get(i) else { break };
+                let r = sample_features(s, base, agent, registry.clone());
+                if let Err(e) = &r {
+                    bar.suspend(|| eprintln!("warning: {}: {e} (skipped)", s.id));
+                }
+                if let Ok(mut o) = out.lock() {
+                    o[i] = Some(r);
+                }
+                bar.set_message(s.id.clone());
+                bar.inc(1);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    out.into_inner().unwrap_or_default().into_iter().map(|r| r.unwrap_or_else(|| Err("not run".into()))).collect()
+}
+
+fn sample_features(s: &Sample, base: &ScriptedConfig, agent: &AgentConfig, registry: Arc<Registry>) -> SampleFeatures {
+    let image = ImageBuf::open(&s.image, agent.images.max_input_pixels).map_err(|e| e.to_string())?;
+    let mut policy = ScriptedPolicy::new(base.clone(), "registry")?;
+    let input = EpisodeInput { id: s.id.clone(), images: vec![Arc::new(image)] };
+    let t = catch_unwind(AssertUnwindSafe(|| run_episode(&mut policy, &mut RegistryExecutor, input, agent, registry, &mut NoArtifacts))).map_err(|_| "internal error during the episode (panic)".to_string())?;
+    if t.verdict.forced {
+        return Err(format!("episode ended without an answer: {}", t.verdict.forced_reason.as_deref().unwrap_or("")));
+    }
+    let f = trajectory_features(&t);
+    if f.is_empty() {
+        return Err("no operator reported any statistic".into());
+    }
+    Ok(f)
+}
+
+/// Everything `train scorer` prints or writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainScorerReport {
+    /// Dataset path.
+    pub data: PathBuf,
+    /// Samples in the dataset.
+    pub samples: usize,
+    /// Samples whose features could not be extracted (id, reason).
+    pub failed: Vec<(String, String)>,
+    /// Samples per class among those used.
+    pub class_counts: Vec<usize>,
+    /// Cross-validation.
+    pub cv: CvReport,
+    /// Features constant on the data once clipped to ±clip (they get weight 0).
+    pub constant_features: Vec<String>,
+    /// Training accuracy of the final fit on every sample.
+    pub train_accuracy: f64,
+    /// The final fit's optimiser report.
+    pub fit: FitReport,
+    /// The fitted scorer.
+    pub scorer: Scorer,
+    /// Where the config was written.
+    pub out: PathBuf,
+}
+
+/// Runs `trutheye train scorer`.
+pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, String> {
+    if args.folds < 2 {
+        return Err(format!("--folds must be at least 2 (got {})", args.folds));
+    }
+    if !(args.l2 > 0.0 && args.l2.is_finite()) {
+        return Err(format!("--l2 must be positive (got {}); without a penalty separable data has no finite optimum", args.l2));
+    }
+    let base = match &args.scripted_config {
+        Some(p) => ScriptedConfig::load(p)?,
+        None => ScriptedConfig::builtin(),
+    };
+    let agent = match &args.config {
+        Some(p) => AgentConfig::load(p)?,
+        None => AgentConfig::default_config(),
+    };
+    let ds = Dataset::load(&args.data)?;
+    if !ds.bad_rows.is_empty() {
+        eprintln!("warning: {} dataset row(s) skipped; first: {}: {}", ds.bad_rows.len(), ds.bad_rows[0].location, ds.bad_rows[0].reason);
+    }
+    if ds.samples.is_empty() {
+        return Err(format!("{}: no usable samples", args.data.display()));
+    }
+    if registry.is_empty() {
+        return Err("no forensic operators loaded: build the plugins (`cargo build --release`) or pass --plugin-dir".into());
+    }
+    let task = if ds.is_binary() { Task::Binary } else { Task::ThreeClass };
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let feats = extract_features(&ds.samples, &base, &agent, Arc::new(registry), jobs, !args.json);
+    let mut table = FeatureTable::default();
+    let mut failed = Vec::new();
+    for (s, f) in ds.samples.iter().zip(feats) {
+        match f {
+            Ok(f) => {
+                table.ids.push(s.id.clone());
+                table.labels.push(task.class_of(s.label));
+                table.features.push(f);
+            }
+            Err(e) => failed.push((s.id.clone(), e)),
+        }
+    }
+    if let Some(p) = &args.features_out {
+        let rows: Vec<serde_json::Value> = (0..table.ids.len())
+            .map(|i| serde_json::json!({"id": table.ids[i], "label": task.classes()[table.labels[i]], "features": table.features[i]}))
+            .collect();
+        crate::data::write_jsonl(p, &rows)?;
+    }
+    let n_classes = task.classes().len();
+    let class_counts: Vec<usize> = (0..n_classes).map(|c| table.labels.iter().filter(|&&l| l == c).count()).collect();
+    if let Some(c) = class_counts.iter().position(|&n| n < args.folds) {
+        return Err(format!("class `{}` has {} usable sample(s), fewer than --folds {}", task.classes()[c], class_counts[c], args.folds));
+    }
+    let names = if args.features.trim() == "auto" {
+        table.common_features(AUTO_PRESENCE)
+    } else {
+        let list: Vec<String> = args.features.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let known = table.common_features(0.0);
+        if let Some(bad) = list.iter().find(|f| !known.contains(f)) {
+            return Err(format!("feature `{bad}` was reported by no sample; known: {}", known.join(", ")));
+        }
+        list
+    };
+    if names.is_empty() {
+        return Err("no features to fit on".into());
+    }
+    let cv = cross_validate(&table, &names, task, &base, args.folds, args.l2, args.seed)?;
+    let all: Vec<usize> = (0..table.labels.len()).collect();
+    let st = Standardizer::fit(&table.matrix(&all, &names, base.scorer.clip));
+    let constant_features: Vec<String> = names.iter().zip(&st.scale).filter(|(_, s)| **s == 0.0).map(|(n, _)| n.clone()).collect();
+    let (scorer, fit) = fit_scorer(&table, &all, &names, task, args.l2, base.scorer.clip)?;
+    let fitted = config_with(&base, scorer.clone());
+    let train_pred: Vec<usize> = table.features.iter().map(|f| task.class_of_probs(&fitted.score(f))).collect();
+    let train_accuracy = class_metrics(&table.labels, &train_pred, n_classes).accuracy;
+    let report = TrainScorerReport { data: args.data.clone(), samples: ds.samples.len(), failed, class_counts, cv, constant_features, train_accuracy, fit, scorer, out: args.out.clone() };
+    let text = fitted_toml(&fitted, &header(args, &report))?;
+    // What we write must be what the policy loads.
+    let reloaded = ScriptedConfig::from_toml(&text, &args.out.display().to_string())?;
+    if reloaded.stages != fitted.stages || reloaded.scorer.clip != fitted.scorer.clip {
+        return Err("internal error: the fitted config does not round-trip".into());
+    }
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create directory: {e}", dir.display()))?;
+    }
+    std::fs::write(&args.out, text).map_err(|e| format!("{}: cannot write: {e}", args.out.display()))?;
+    Ok(report)
+}
+
+/// The fitted config as TOML: a comment header, then the config.
+pub fn fitted_toml(config: &ScriptedConfig, header: &str) -> Result<String, String> {
+    let body = toml::to_string(config).map_err(|e| format!("cannot serialize the fitted config: {e}"))?;
+    let mut out = String::new();
+    for l in header.lines() {
+        out.push_str(if l.is_empty() { "#" } else { "# " });
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&body);
+    Ok(out)
+}
+
+fn header(args: &ScorerArgs, r: &TrainScorerReport) -> String {
+    let argv: Vec<String> = std::env::args().collect();
+    let cv = &r.cv;
+    let counts: Vec<String> = cv.classes.iter().zip(&r.class_counts).map(|(c, n)| format!("{n} {c}")).collect();
+    let mut h = String::new();
+    h += "The scripted policy's config with a scorer fitted by `trutheye train scorer`.\n";
+    h += &format!("command: {}\n", argv.join(" "));
+    h += &format!("date: {}\n", utc_now());
+    h += &format!("data: {} ({} used: {}; {} failed and skipped)\n", args.data.display(), r.class_counts.iter().sum::<usize>(), counts.join(", "), r.failed.len());
+    h += &format!("base config: {} (stages and clip kept; the features depend on the stages)\n", args.scripted_config.as_ref().map_or("built-in configs/scripted.toml".to_string(), |p| p.display().to_string()));
+    h += &format!(
+        "model: multinomial logistic regression, {} the reference class, L2 {} on features clipped to +-{} and standardised (mean/std), folded back into raw-feature weights; {} features ({})\n",
+        cv.classes[0],
+        cv.l2,
+        r.scorer.clip,
+        cv.features.len(),
+        if args.features.trim() == "auto" { "auto: present in >=90% of samples" } else { "given" }
+    );
+    if cv.task == Task::Binary {
+        h += "binary data: the fake score is written to both synthetic and tampered (a fake class is answered exactly when the fake score > 0)\n";
+    }
+    h += &format!(
+        "{}-fold stratified CV (seed {}), held-out mean: fitted accuracy {:.3} (sd {:.3}), macro F1 {:.3}; hand-set (base) accuracy {:.3} (sd {:.3}), macro F1 {:.3}\n",
+        cv.k, cv.seed, cv.fitted_mean.accuracy, cv.fitted_mean.accuracy_sd, cv.fitted_mean.macro_f1, cv.hand_set_mean.accuracy, cv.hand_set_mean.accuracy_sd, cv.hand_set_mean.macro_f1
+    );
+    h += &format!("final fit on all samples: training accuracy {:.3} (in-sample)\n", r.train_accuracy);
+    h
+}
+
+/// Human-readable report (markdown tables).
+pub fn to_table(r: &TrainScorerReport) -> String {
+    let cv = &r.cv;
+    let mut s = String::new();
+    s += &format!(
+        "{}: {} samples, {} used ({}), {} failed; {} features, {} of them constant once clipped to ±{} (weight 0: {}); {}\n\n",
+        r.data.display(),
+        r.samples,
+        r.class_counts.iter().sum::<usize>(),
+        cv.classes.iter().zip(&r.class_counts).map(|(c, n)| format!("{n} {c}")).collect::<Vec<_>>().join(", "),
+        r.failed.len(),
+        cv.features.len(),
+        r.constant_features.len(),
+        r.scorer.clip,
+        if r.constant_features.is_empty() { "none".to_string() } else { r.constant_features.join(", ") },
+        match cv.task {
+            Task::ThreeClass => "three-class",
+            Task::Binary => "binary (real/fake)",
+        }
+    );
+    for (id, e) in &r.failed {
+        s += &format!("failed: {id}: {e}\n");
+    }
+    s += &format!("{}-fold stratified CV (seed {}), l2 {}: held-out samples of each fold\n\n", cv.k, cv.seed, cv.l2);
+    s += "| fold | n test | fitted acc | fitted macro-F1 | hand-set acc | hand-set macro-F1 |\n|---:|---:|---:|---:|---:|---:|\n";
+    for f in &cv.folds {
+        s += &format!("| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n", f.fold, f.fitted.n, f.fitted.accuracy, f.fitted.macro_f1, f.hand_set.accuracy, f.hand_set.macro_f1);
+    }
+    s += &format!(
+        "| mean (sd) | | {:.3} ({:.3}) | {:.3} | {:.3} ({:.3}) | {:.3} |\n\n",
+        cv.fitted_mean.accuracy, cv.fitted_mean.accuracy_sd, cv.fitted_mean.macro_f1, cv.hand_set_mean.accuracy, cv.hand_set_mean.accuracy_sd, cv.hand_set_mean.macro_f1
+    );
+    let rec = |v: &[Option<f64>]| v.iter().map(|r| r.map_or("-".into(), |x| format!("{x:.3}"))).collect::<Vec<_>>().join(" | ");
+    s += &format!("| scorer (mean over folds) | accuracy | macro F1 | {} |\n|---|---:|---:|{}\n", cv.classes.iter().map(|c| format!("recall {c}")).collect::<Vec<_>>().join(" | "), "---:|".repeat(cv.classes.len()));
+    s += &format!("| fitted | {:.3} | {:.3} | {} |\n", cv.fitted_mean.accuracy, cv.fitted_mean.macro_f1, rec(&cv.fitted_mean.recall));
+    s += &format!("| hand-set | {:.3} | {:.3} | {} |\n", cv.hand_set_mean.accuracy, cv.hand_set_mean.macro_f1, rec(&cv.hand_set_mean.recall));
+    s += &format!("| fitted (pooled out-of-fold) | {:.3} | {:.3} | {} |\n", cv.fitted_pooled.accuracy, cv.fitted_pooled.macro_f1, rec(&cv.fitted_pooled.recall));
+    s += &format!("| hand-set (pooled) | {:.3} | {:.3} | {} |\n\n", cv.hand_set_pooled.accuracy, cv.hand_set_pooled.macro_f1, rec(&cv.hand_set_pooled.recall));
+    let nz = r.scorer.synthetic.weights.len().max(r.scorer.tampered.weights.len());
+    s += &format!(
+        "final fit on all {} samples: {} Newton iterations{}, training accuracy {:.3} (in-sample), {} non-zero weights per class\nwrote {}\n",
+        r.class_counts.iter().sum::<usize>(),
+        r.fit.iterations,
+        if r.fit.converged { "" } else { " (NOT converged)" },
+        r.train_accuracy,
+        nz,
+        r.out.display()
+    );
+    s
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` now.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+

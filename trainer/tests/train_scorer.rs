@@ -1,0 +1,192 @@
+//! `trutheye train scorer`'s maths on data the tests make: the optimiser, the
+//! stratified folds, folding standardisation into raw weights, the scorer form
+//! and the TOML round trip through `ScriptedConfig`.
+
+use std::collections::BTreeMap;
+
+use trutheye_model::ScriptedConfig;
+use trutheye_trainer::train::logreg::{class_metrics, fold_standardization, stratified_folds, LogReg, Standardizer};
+use trutheye_trainer::train::scorer::{cross_validate, fit_scorer, fitted_toml, to_scorer, FeatureTable, Task};
+
+/// A deterministic pseudo-random number in [-0.5, 0.5).
+fn jitter(i: usize, j: usize) -> f64 {
+    let mut z = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (j as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^= z >> 31;
+    z = z.wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 29;
+    (z % 10_000) as f64 / 10_000.0 - 0.5
+}
+
+/// 3 classes, 10 samples each, separable along features 0 (synthetic) and 1
+/// (tampered); feature 2 is noise.
+fn separable() -> (Vec<Vec<f64>>, Vec<usize>) {
+    let centres = [[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]];
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for (c, m) in centres.iter().enumerate() {
+        for k in 0..10 {
+            let i = c * 10 + k;
+            x.push(vec![m[0] + jitter(i, 0), m[1] + jitter(i, 1), 3.0 * jitter(i, 2)]);
+            y.push(c);
+        }
+    }
+    (x, y)
+}
+
+fn norm(m: &LogReg) -> f64 {
+    m.weights.iter().flatten().map(|w| w * w).sum::<f64>().sqrt()
+}
+
+#[test]
+fn optimiser_separates_a_separable_three_class_set() {
+    let (x, y) = separable();
+    let (m, rep) = LogReg::fit(&x, &y, 3, 0.01).unwrap();
+    assert!(rep.converged, "{rep:?}");
+    let pred: Vec<usize> = x.iter().map(|r| m.predict(r)).collect();
+    assert_eq!(class_metrics(&y, &pred, 3).accuracy, 1.0);
+    for r in &x {
+        let p = m.probs(r);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+    // The separating directions: synthetic along feature 0, tampered along feature 1.
+    let (syn, tamp) = (&m.weights[0], &m.weights[1]);
+    assert!(syn[0] > 0.0 && syn[0] > 3.0 * syn[1].abs() && syn[0] > 3.0 * syn[2].abs(), "{syn:?}");
+    assert!(tamp[1] > 0.0 && tamp[1] > 3.0 * tamp[0].abs() && tamp[1] > 3.0 * tamp[2].abs(), "{tamp:?}");
+}
+
+#[test]
+fn l2_shrinks_the_weights() {
+    let (x, y) = separable();
+    let norms: Vec<f64> = [0.01, 1.0, 10.0, 100.0].iter().map(|&l2| norm(&LogReg::fit(&x, &y, 3, l2).unwrap().0)).collect();
+    assert!(norms.windows(2).all(|w| w[1] < w[0]), "{norms:?}");
+    assert!(LogReg::fit(&x, &y, 3, 0.0).is_err(), "no penalty: separable data has no finite optimum");
+}
+
+#[test]
+fn optimiser_hits_a_known_optimum() {
+    // Two points x = -1 (class 0) and x = +1 (class 1): by symmetry the bias is 0 and
+    // the weight solves l2·w = 2·σ(−w) (gradient of 2·log(1+e^{−w}) + l2/2·w²).
+    for l2 in [0.5, 1.0, 4.0] {
+        let (m, rep) = LogReg::fit(&[vec![-1.0], vec![1.0]], &[0, 1], 2, l2).unwrap();
+        let w = m.weights[0][0];
+        assert!(rep.converged);
+        assert!(m.bias[0].abs() < 1e-9, "bias {}", m.bias[0]);
+        assert!((l2 * w - 2.0 / (1.0 + w.exp())).abs() < 1e-9, "l2 {l2}: w {w}");
+    }
+}
+
+#[test]
+fn stratified_folds_hold_out_every_sample_once_and_balance_classes() {
+    let y: Vec<usize> = [vec![0; 10], vec![1; 7], vec![2; 6]].concat();
+    let k = 5;
+    let f = stratified_folds(&y, k, 42);
+    assert_eq!(f.len(), y.len());
+    assert!(f.iter().all(|&i| i < k), "one fold per sample");
+    let sizes: Vec<usize> = (0..k).map(|j| f.iter().filter(|&&i| i == j).count()).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), y.len());
+    assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1, "{sizes:?}");
+    for c in 0..3 {
+        let per: Vec<usize> = (0..k).map(|j| (0..y.len()).filter(|&i| y[i] == c && f[i] == j).count()).collect();
+        assert!(per.iter().max().unwrap() - per.iter().min().unwrap() <= 1, "class {c}: {per:?}");
+    }
+    assert_eq!(f, stratified_folds(&y, k, 42), "deterministic");
+    assert_ne!(f, stratified_folds(&y, k, 7), "the seed matters");
+}
+
+#[test]
+fn folding_standardisation_into_raw_weights_keeps_predictions() {
+    let (mut x, y) = separable();
+    for r in &mut x {
+        r[0] = 100.0 + 25.0 * r[0];
+        r[1] = -3.0 + 0.01 * r[1];
+        r.push(7.0); // constant: weight 0
+    }
+    let st = Standardizer::fit(&x);
+    assert_eq!(st.scale[3], 0.0);
+    let z: Vec<Vec<f64>> = x.iter().map(|r| st.apply(r)).collect();
+    let (m, _) = LogReg::fit(&z, &y, 3, 1.0).unwrap();
+    let raw = fold_standardization(&m, &st);
+    assert_eq!(raw.weights[0][3], 0.0);
+    assert_eq!(raw.weights[1][3], 0.0);
+    for (r, zr) in x.iter().zip(&z) {
+        let (a, b) = (m.scores(zr), raw.scores(r));
+        for (u, v) in a.iter().zip(&b) {
+            assert!((u - v).abs() < 1e-9, "{a:?} vs {b:?}");
+        }
+        assert_eq!(m.predict(zr), raw.predict(r));
+    }
+    // Written as a scorer, ScriptedConfig::score gives the same probabilities.
+    let names: Vec<String> = (0..4).map(|j| format!("op.f{j}")).collect();
+    let mut cfg = ScriptedConfig::builtin();
+    cfg.scorer = to_scorer(&raw, &names, Task::ThreeClass, 1e6);
+    assert!(!cfg.scorer.synthetic.weights.contains_key("op.f3"), "zero weights are dropped");
+    for r in &x {
+        let f: BTreeMap<String, f64> = names.iter().cloned().zip(r.iter().cloned()).collect();
+        let (p, q) = (cfg.score(&f), raw.probs(r));
+        for (u, v) in p.iter().zip(&q) {
+            assert!((u - v).abs() < 1e-9, "{p:?} vs {q:?}");
+        }
+    }
+}
+
+fn table() -> (FeatureTable, Vec<String>) {
+    let (x, y) = separable();
+    let names = vec!["a.anomaly_z".to_string(), "probe.b.anomaly_z".to_string(), "c.noise".to_string()];
+    let t = FeatureTable {
+        ids: (0..y.len()).map(|i| format!("s{i}")).collect(),
+        labels: y,
+        features: x.iter().map(|r| names.iter().cloned().zip(r.iter().cloned()).collect()).collect(),
+    };
+    (t, names)
+}
+
+#[test]
+fn fitted_toml_round_trips_through_scripted_config() {
+    let (t, names) = table();
+    let base = ScriptedConfig::builtin();
+    let all: Vec<usize> = (0..t.labels.len()).collect();
+    let (scorer, _) = fit_scorer(&t, &all, &names, Task::ThreeClass, 1.0, base.scorer.clip).unwrap();
+    let fitted = ScriptedConfig { stages: base.stages.clone(), scorer };
+    let text = fitted_toml(&fitted, "fitted by a test\ncommand: x\n").unwrap();
+    assert!(text.starts_with("# fitted by a test\n# command: x\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fitted.toml");
+    std::fs::write(&path, &text).unwrap();
+    let loaded = ScriptedConfig::load(&path).unwrap();
+    assert_eq!(loaded, fitted, "exact round trip, weights included");
+    for f in &t.features {
+        assert_eq!(loaded.score(f), fitted.score(f));
+    }
+    // The scorer reads quoted dotted keys as single feature names.
+    assert!(loaded.scorer.synthetic.weights.contains_key("probe.b.anomaly_z"));
+}
+
+#[test]
+fn cross_validation_on_separable_features_beats_the_hand_set_scorer() {
+    let (t, names) = table();
+    let base = ScriptedConfig::builtin();
+    let cv = cross_validate(&t, &names, Task::ThreeClass, &base, 5, 0.1, 42).unwrap();
+    assert_eq!(cv.folds.len(), 5);
+    assert_eq!(cv.folds.iter().map(|f| f.fitted.n).sum::<usize>(), 30, "every sample held out once");
+    assert!(cv.folds.iter().all(|f| f.n_train + f.fitted.n == 30 && f.hand_set.n == f.fitted.n));
+    assert_eq!(cv.fitted_mean.accuracy, 1.0);
+    assert_eq!(cv.fitted_pooled.accuracy, 1.0);
+    // The built-in scorer knows none of these features: it answers one class.
+    assert!(cv.hand_set_pooled.accuracy < 0.5);
+}
+
+#[test]
+fn binary_task_writes_the_fake_score_to_both_fake_classes() {
+    let (mut t, names) = table();
+    t.labels = t.labels.iter().map(|&c| usize::from(c != 0)).collect();
+    let all: Vec<usize> = (0..t.labels.len()).collect();
+    let (scorer, _) = fit_scorer(&t, &all, &names, Task::Binary, 0.1, 10.0).unwrap();
+    assert_eq!(scorer.synthetic, scorer.tampered);
+    let cfg = ScriptedConfig { stages: ScriptedConfig::builtin().stages, scorer };
+    let pred: Vec<usize> = t.features.iter().map(|f| Task::Binary.class_of_probs(&cfg.score(f))).collect();
+    assert_eq!(class_metrics(&t.labels, &pred, 2).accuracy, 1.0);
+    let cv = cross_validate(&t, &names, Task::Binary, &ScriptedConfig::builtin(), 3, 0.1, 1).unwrap();
+    assert_eq!(cv.classes, vec!["real", "fake"]);
+    assert_eq!(cv.fitted_pooled.recall.len(), 2);
+}
