@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use ndarray::{Array4, Axis};
+use ndarray::Axis;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef};
 use serde_json::{json, Value};
