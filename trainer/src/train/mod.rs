@@ -6,6 +6,7 @@
 
 pub mod logreg;
 pub mod scorer;
+pub mod scorer_report;
 
 use clap::{Args, Subcommand};
 use trutheye_core::cli::PluginDirs;
