@@ -15,6 +15,7 @@ use trutheye_core::{run_episode, AgentConfig, ArtifactSink, DirArtifacts, Episod
 use trutheye_model::{OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
 
 use crate::backend::OpenAiArgs;
+use crate::local::{LocalModel, LocalModelArgs};
 use trutheye_sandbox::{PvrExecutor, PvrLimits, PvrMode, WorkerConfig, WorkerExecutor};
 
 use crate::report;
@@ -33,7 +34,7 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Strategy::Pvr => "pvr",
             Strategy::Registry => "registry",
@@ -52,6 +53,8 @@ pub enum PolicyKind {
     Replay,
     /// A model behind an OpenAI-compatible server (--endpoint, --model).
     Openai,
+    /// Qwen2.5-VL run in this process (--model DIR: a checkpoint directory).
+    Qwen25vl,
 }
 
 /// Arguments of `trutheye analyze`.
@@ -77,6 +80,8 @@ pub struct AnalyzeArgs {
     pub scripted_config: Option<PathBuf>,
     #[command(flatten)]
     pub openai: OpenAiArgs,
+    #[command(flatten)]
+    pub local: LocalModelArgs,
     /// One JSON object per image on stdout instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -120,6 +125,8 @@ fn make_policy(args: &AnalyzeArgs, scripted: &ScriptedConfig) -> Result<Box<dyn 
             Box::new(ReplayPolicy::from_file(path).map_err(anyhow::Error::msg)?)
         }
         PolicyKind::Openai => Box::new(OpenAiPolicy::new(args.openai.client()?)),
+        // Loaded once; `analyze` reuses the policy (and so the weights) for every image.
+        PolicyKind::Qwen25vl => Box::new(LocalModel::from_args(&args.openai, &args.local)?.policy(args.strategy)),
     })
 }
 

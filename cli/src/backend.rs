@@ -1,4 +1,5 @@
-//! Flags of model-server backends, shared by `analyze` and `eval`.
+//! Flags of model backends (OpenAI-compatible servers; `--model`, sampling and
+//! seed are shared with the in-process `--policy qwen25vl`), used by `analyze` and `eval`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,8 +14,8 @@ pub struct OpenAiArgs {
     /// Server base URL, e.g. http://localhost:8000/v1 (vLLM, SGLang, llama.cpp server).
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// Model name as the server serves it.
-    #[arg(long, value_name = "NAME")]
+    /// Model name as the server serves it (openai), or a Qwen2.5-VL checkpoint directory (qwen25vl).
+    #[arg(long, value_name = "NAME|DIR")]
     pub model: Option<String>,
     /// Environment variable holding the API key (default OPENAI_API_KEY; unset: no key).
     #[arg(long, value_name = "VAR")]
@@ -25,7 +26,10 @@ pub struct OpenAiArgs {
     /// Sampling temperature (default 0: greedy).
     #[arg(long)]
     pub temperature: Option<f64>,
-    /// Sampling seed, for servers that honour it.
+    /// Nucleus sampling mass, with --temperature > 0 (default: off).
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f64>,
+    /// Sampling seed (qwen25vl; servers that honour it).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Seconds one request may take (default 300).
@@ -54,6 +58,9 @@ impl OpenAiArgs {
         }
         if let Some(t) = self.temperature {
             cfg.temperature = t;
+        }
+        if self.top_p.is_some() {
+            cfg.top_p = self.top_p;
         }
         if self.seed.is_some() {
             cfg.seed = self.seed;

@@ -17,6 +17,7 @@ use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFa
 
 use crate::analyze::{load_configs, make_executor, Strategy};
 use crate::backend::OpenAiArgs;
+use crate::local::{LocalModel, LocalModelArgs};
 
 /// `trutheye eval [flags]` runs; `eval report DIR` and `eval compare A B` read runs.
 #[derive(Args, Debug)]
@@ -31,7 +32,7 @@ pub struct EvalArgs {
 #[derive(Subcommand, Debug)]
 enum EvalCommand {
     /// Run an evaluation (same flags as `trutheye eval`).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Re-render metrics.json, report.md and report.html from DIR/predictions.jsonl.
     Report {
         /// Run directory.
@@ -61,7 +62,7 @@ struct RunArgs {
     /// Strategies, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "pvr")]
     strategy: Vec<String>,
-    /// Policies, comma-separated (scripted, replay, openai).
+    /// Policies, comma-separated (scripted, replay, openai, qwen25vl).
     #[arg(long, value_delimiter = ',', default_value = "scripted")]
     policy: Vec<String>,
     /// JSON-lines file of assistant messages (for --policy replay; replayed for every image).
@@ -76,7 +77,7 @@ struct RunArgs {
     /// Output directory.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Parallel episodes (default: number of cores).
+    /// Parallel episodes (default: number of cores; 1 with --policy qwen25vl, whose matmuls already use every core).
     #[arg(long)]
     jobs: Option<usize>,
     /// Only the first N samples.
@@ -102,6 +103,8 @@ struct RunArgs {
     json: bool,
     #[command(flatten)]
     openai: OpenAiArgs,
+    #[command(flatten)]
+    local: LocalModelArgs,
 }
 
 struct CliFactory {
@@ -109,6 +112,7 @@ struct CliFactory {
     scripted: ScriptedConfig,
     script: Option<PathBuf>,
     openai: Option<Arc<OpenAiClient>>,
+    qwen: Option<LocalModel>,
     registry: Arc<Registry>,
     dirs: PluginDirs,
     pvr_mode: PvrMode,
@@ -124,7 +128,8 @@ impl EpisodeFactory for CliFactory {
                 Box::new(ReplayPolicy::from_file(path)?)
             }
             "openai" => Box::new(OpenAiPolicy::new(self.openai.clone().ok_or("--policy openai needs --endpoint and --model")?)),
-            other => return Err(format!("unknown policy `{other}` (expected scripted, replay or openai)")),
+            "qwen25vl" => Box::new(self.qwen.as_ref().ok_or("--policy qwen25vl needs --model DIR")?.policy(s)),
+            other => return Err(format!("unknown policy `{other}` (expected scripted, replay, openai or qwen25vl)")),
         };
         let e = make_executor(s, self.pvr_mode, &self.dirs).map_err(|e| format!("{e:#}"))?;
         Ok((p, e))
@@ -195,8 +200,11 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     }
     // One client for the run, so --jobs N means N concurrent requests over one pool.
     let openai = if r.policy.iter().any(|p| p == "openai") { Some(r.openai.client()?) } else { None };
-    let factory = CliFactory { config, scripted, script: r.script.clone(), openai, registry: Arc::new(registry), dirs: dirs.clone(), pvr_mode: r.pvr_mode };
-    let jobs = r.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    // One model for the run: every episode's policy shares its weights.
+    let local = r.policy.iter().any(|p| p == "qwen25vl");
+    let qwen = if local { Some(LocalModel::from_args(&r.openai, &r.local)?) } else { None };
+    let factory = CliFactory { config, scripted, script: r.script.clone(), openai, qwen, registry: Arc::new(registry), dirs: dirs.clone(), pvr_mode: r.pvr_mode };
+    let jobs = r.jobs.unwrap_or_else(|| if local { 1 } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) }).max(1);
     let opts = RunOptions {
         out: out.clone(),
         policies: r.policy.clone(),

@@ -3,7 +3,10 @@
 mod analyze;
 mod backend;
 mod eval;
+mod local;
+mod model_cmd;
 mod report;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -40,10 +43,15 @@ enum Command {
     /// Inspect the operator plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Inspect a local Qwen2.5-VL checkpoint: `model check` (inputs, next-token logits), `model bench` (tokens/s).
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
     /// Run one operator on an image and save its maps.
     Op(OpArgs),
     /// Run one PVR code action against an image and print what the model would see.
     Pvr(trutheye_sandbox::cli::PvrArgs),
+    /// Serve tool execution and rewards to Python trainers (ms-swift) over a local socket: `serve --socket PATH`.
+    Serve(serve::ServeArgs),
     /// Internal: the sandbox worker process `analyze` and `pvr` start (speaks a binary protocol on stdin/stdout).
     #[command(hide = true)]
     PvrWorker,
@@ -60,8 +68,10 @@ fn main() -> ExitCode {
         Command::Data(d) => trutheye_trainer::data::run(d, &cli.plugins).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Train(t) => trutheye_trainer::train::run(t, &cli.plugins).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
         Command::Plugins(p) => trutheye_core::cli::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
+        Command::Model(m) => model_cmd::run(m),
         Command::Op(o) => trutheye_core::cli::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Pvr(p) => trutheye_sandbox::cli::run(p, &cli.plugins),
+        Command::Serve(s) => serve::run(s, &cli.plugins),
         Command::PvrWorker => trutheye_sandbox::worker::serve(&cli.plugins.plugin_dirs).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
     };
     match result {

@@ -235,7 +235,8 @@ fn make_verdict(answer: Option<Answer>, forced_reason: Option<String>, config: &
 }
 
 /// Rounds and clamps a model's box to the image; `None` if nothing is left.
-fn clamp_box(b: [f64; 4], root: Option<(u32, u32)>) -> Option<BBox> {
+/// (Shared with hosts that run turns themselves, such as `trutheye serve`.)
+pub fn clamp_box(b: [f64; 4], root: Option<(u32, u32)>) -> Option<BBox> {
     let (w, h) = root?;
     if b.iter().any(|v| !v.is_finite()) {
         return None;
@@ -245,7 +246,8 @@ fn clamp_box(b: [f64; 4], root: Option<(u32, u32)>) -> Option<BBox> {
     (out[2] > out[0] && out[3] > out[1]).then_some(out)
 }
 
-fn text_record(text: &str, is_error: bool) -> ObservationRecord {
+/// The record of a text-only observation (an error when `is_error`).
+pub fn text_record(text: &str, is_error: bool) -> ObservationRecord {
     ObservationRecord { text: text.into(), images: vec![], artifacts: vec![], bbox_candidate: None, error: is_error.then(|| text.to_string()), tools: vec![] }
 }
 

@@ -25,7 +25,7 @@ pub mod agent;
 pub mod config;
 pub mod trajectory;
 
-pub use agent::{run_episode, ArtifactSink, DirArtifacts, EpisodeInput, NoArtifacts};
+pub use agent::{clamp_box, run_episode, text_record, ArtifactSink, DirArtifacts, EpisodeInput, NoArtifacts};
 pub use config::AgentConfig;
 pub use trajectory::{Trajectory, Turn};
 pub mod cli;

@@ -4,13 +4,15 @@
 //! * [`ReplayPolicy`]: replays recorded assistant messages.
 //! * [`OpenAiPolicy`]: a model behind an OpenAI-compatible server (vLLM, SGLang, ...).
 //!
-//! Qwen2.5-VL in candle joins here behind the same `trutheye_core::Policy` trait.
+//! * [`Qwen25VlPolicy`]: Qwen2.5-VL run locally in candle ([`qwen25vl`]).
 
 pub mod openai;
+pub mod qwen25vl;
 pub mod replay;
 pub mod scripted;
 
 pub use openai::{OpenAiClient, OpenAiConfig, OpenAiPolicy};
 
+pub use qwen25vl::{Qwen25Vl, Qwen25VlPolicy};
 pub use replay::ReplayPolicy;
 pub use scripted::{ScriptedConfig, ScriptedPolicy};

@@ -1,0 +1,117 @@
+//! `trutheye serve`: the environment server for Python trainers (ms-swift).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use trutheye_core::cli::PluginDirs;
+use trutheye_sandbox::{PvrMode, WorkerConfig};
+use trutheye_trainer::rewards::RewardWeights;
+use trutheye_trainer::serve::{executor_factory, protocol, Listen, PvrBackend, ServeConfig, Server};
+
+use crate::analyze::load_configs;
+
+/// Arguments of `trutheye serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Unix domain socket to listen on (replaced if stale).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Also listen on TCP, loopback only unless --allow-remote (e.g. 127.0.0.1:7461; port 0 picks one).
+    #[arg(long, value_name = "ADDR")]
+    pub tcp: Option<SocketAddr>,
+    /// Accept a non-loopback --tcp address (the protocol has no authentication).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Plugin directories (same as --plugin-dir; repeatable).
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub plugins: Vec<PathBuf>,
+    /// Agent configuration (budgets, limits, prompts); default: the built-in configs/default.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Default reward weights (TOML, as for `trutheye reward`); requests may override them.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// Most sessions open at once.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_sessions: usize,
+    /// Seconds after which an idle session may be dropped.
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    pub session_ttl: u64,
+    /// Longest request line in bytes.
+    #[arg(long, default_value_t = protocol::DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
+    pub max_line_bytes: usize,
+    /// Where code actions run: a killable worker process per session, or in the server process.
+    #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
+    pub pvr_mode: PvrMode,
+    /// Wall time of one code action in seconds (the worker is killed after it).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub action_timeout: f64,
+    /// Honour the `shutdown` method (for tests and scripts).
+    #[arg(long)]
+    pub allow_shutdown: bool,
+    /// Print the start line as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `trutheye serve` until SIGINT/SIGTERM or an allowed `shutdown`.
+pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
+    if !(args.action_timeout.is_finite() && args.action_timeout > 0.0) {
+        bail!("--action-timeout must be a positive number of seconds");
+    }
+    let timeout = Duration::from_secs_f64(args.action_timeout.min(86_400.0));
+    let (agent, _) = load_configs(args.config.as_deref(), None)?;
+    let weights = match &args.weights {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            toml::from_str::<RewardWeights>(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?
+        }
+        None => RewardWeights::default(),
+    };
+    let mut dirs = dirs.clone();
+    dirs.plugin_dirs.extend(args.plugins.iter().cloned());
+    let (registry, _) = dirs.load();
+    if registry.is_empty() {
+        eprintln!("warning: no forensic operators loaded; build the plugins or pass --plugins DIR");
+    }
+    let backend = match args.pvr_mode {
+        PvrMode::InProcess => PvrBackend::in_process(timeout),
+        PvrMode::Worker => {
+            let mut cfg = WorkerConfig::current_exe().map_err(anyhow::Error::msg)?;
+            cfg.plugin_dirs = dirs.plugin_dirs.clone();
+            cfg.action_timeout = timeout;
+            PvrBackend::Worker(cfg)
+        }
+    };
+    let config = ServeConfig {
+        agent,
+        weights,
+        max_sessions: args.max_sessions.max(1),
+        session_ttl: Duration::from_secs(args.session_ttl),
+        max_line_bytes: args.max_line_bytes.max(1024),
+        allow_shutdown: args.allow_shutdown,
+        handle_signals: true,
+    };
+    let listen = Listen { socket: args.socket.clone(), tcp: args.tcp, allow_remote: args.allow_remote };
+    let operators = registry.len();
+    let server = Server::bind(&listen, config, Arc::new(registry), executor_factory(backend)).map_err(anyhow::Error::msg)?;
+    let socket = server.socket_path().map(|p| p.display().to_string());
+    let tcp = server.tcp_addr().map(|a| a.to_string());
+    let line = if args.json {
+        serde_json::json!({"event": "listening", "socket": socket, "tcp": tcp, "protocol": protocol::PROTOCOL_VERSION, "pid": std::process::id(), "operators": operators, "pvr_mode": args.pvr_mode.as_str()}).to_string()
+    } else {
+        let at: Vec<String> = socket.iter().map(|s| format!("unix:{s}")).chain(tcp.iter().map(|t| format!("tcp:{t}"))).collect();
+        format!("trutheye serve: listening on {} (protocol {}, {operators} operators, pvr {}, pid {})", at.join(" and "), protocol::PROTOCOL_VERSION, args.pvr_mode.as_str(), std::process::id())
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|_| out.flush()).context("cannot write the start line")?;
+    drop(out);
+    server.run().map_err(anyhow::Error::msg)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,222 @@
+"""ms-swift plugin for trutheye: reward functions and a multi-turn scheduler.
+
+Pinned to **ms-swift 4.x** (written against ms-swift 4.6.0). Version 4 moved
+the plugin registries: ORMs now live in ``swift.rewards.orm`` (``ORM``,
+``orms``) and schedulers in ``swift.rollout.multi_turn`` (``MultiTurnScheduler``,
+``multi_turns``); the 3.x paths (``swift.plugin``, ``swift.plugin.multi_turn``)
+are not used. Without ms-swift installed (unit tests) the two base classes are
+replaced by minimal stand-ins so the module still imports.
+
+Usage (see trainer/README.md, "Serving the environment to ms-swift")::
+
+    trutheye serve --socket /tmp/trutheye.sock &
+    swift rollout ... --external_plugins trainer/python/trutheye_swift/swift_plugin.py \
+        --multi_turn_scheduler trutheye_scheduler --max_turns 8
+    swift rlhf --rlhf_type grpo ... --external_plugins trainer/python/trutheye_swift/swift_plugin.py \
+        --reward_funcs trutheye_forenagent    # or trutheye_trutheye2
+
+Environment: ``TRUTHEYE_SOCKET`` (default ``/tmp/trutheye.sock``) or
+``TRUTHEYE_TCP`` (``host:port``); ``TRUTHEYE_STRATEGY`` (``pvr``, ``registry``,
+``hybrid``; default ``pvr``; a dataset column ``strategy`` wins);
+``TRUTHEYE_REWARD_WEIGHTS`` (JSON object overriding reward weights).
+"""
+
+import base64
+import io
+import json
+import os
+import sys
+import threading
+
+try:  # the package directory may be passed as a bare file to --external_plugins
+    from .client import TruthEyeClient, TruthEyeError
+except ImportError:  # pragma: no cover - loaded by path, not as a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from trutheye_swift.client import TruthEyeClient, TruthEyeError
+
+MS_SWIFT_PINNED = "4.6.0"  # major version 4: swift.rewards.orm / swift.rollout.multi_turn
+
+try:
+    from swift.rewards.orm import ORM, orms
+    from swift.rollout.multi_turn import MultiTurnScheduler, multi_turns
+
+    HAVE_SWIFT = True
+except ImportError:
+    HAVE_SWIFT = False
+    orms = {}
+    multi_turns = {}
+
+    class ORM:  # stand-in for swift.rewards.orm.ORM
+        def __call__(self, completions, **kwargs):
+            raise NotImplementedError
+
+    class MultiTurnScheduler:  # stand-in for swift.rollout.multi_turn.MultiTurnScheduler
+        def __init__(self, infer_engine=None, max_turns=None, *args, **kwargs):
+            self.infer_engine = infer_engine
+            self.max_turns = max_turns
+
+        def check_finished(self, infer_request, response_choice, current_turn):
+            if getattr(response_choice, "finish_reason", None) == "length":
+                return True
+            return bool(self.max_turns and current_turn >= self.max_turns)
+
+
+_local = threading.local()
+
+
+def client():
+    """One connection per thread, opened on first use (``TruthEyeClient.from_env``)."""
+    c = getattr(_local, "client", None)
+    if c is None:
+        c = _local.client = TruthEyeClient.from_env()
+    return c
+
+
+def _get(obj, name, default=None):
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _image_spec(img):
+    """An ms-swift image (path, URL-less base64, {'bytes'|'path'}, bytes, PIL) -> what ``open`` accepts."""
+    if isinstance(img, dict):
+        img = img.get("bytes") or img.get("path")
+    if isinstance(img, (bytes, bytearray, str)) or isinstance(img, os.PathLike):
+        return img
+    if hasattr(img, "save"):  # PIL.Image
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return buf.getvalue()
+    raise TypeError(f"cannot send an image of type {type(img).__name__} to trutheye")
+
+
+def _observation_image(png_b64):
+    """PIL image when Pillow is present (ms-swift always has it), else a data URL."""
+    try:
+        from PIL import Image
+
+        return Image.open(io.BytesIO(base64.b64decode(png_b64))).convert("RGB")
+    except ImportError:
+        return "data:image/png;base64," + png_b64
+
+
+def _strategy(data=None):
+    s = _get(data, "strategy") if data is not None else None
+    return s or os.environ.get("TRUTHEYE_STRATEGY", "pvr")
+
+
+class TruthEyeScheduler(MultiTurnScheduler):
+    """Sends each assistant turn to ``trutheye serve`` and appends the observation.
+
+    The episode ends on a final ``<answer>``, when the server says the episode is
+    done (budget, repeated format errors), or on ms-swift's own limits
+    (``--max_turns``, a truncated completion). The session id is reported in
+    ``rollout_infos['trutheye_session']`` so the reward can score the session.
+    """
+
+    def __init__(self, infer_engine=None, max_turns=None, *args, **kwargs):
+        super().__init__(infer_engine, max_turns, *args, **kwargs)
+        self._sessions = {}
+        self._pending = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(infer_request):
+        return _get(infer_request, "uuid") or id(infer_request)
+
+    def _session(self, infer_request):
+        key = self._key(infer_request)
+        with self._lock:
+            sid = self._sessions.get(key)
+        if sid is None:
+            images = _get(infer_request, "images") or []
+            if not images:
+                raise ValueError("trutheye scheduler: the rollout request carries no image")
+            data = _get(infer_request, "data_dict")
+            sid = client().open(_image_spec(images[0]), strategy=_strategy(data))["session"]
+            with self._lock:
+                self._sessions[key] = sid
+        return key, sid
+
+    def check_finished(self, infer_request, response_choice, current_turn):
+        key, sid = self._session(infer_request)
+        text = response_choice.message.content or ""
+        result = client().execute(sid, text)
+        with self._lock:
+            self._pending[key] = result
+        if result["done"] or super().check_finished(infer_request, response_choice, current_turn):
+            with self._lock:
+                self._pending.pop(key, None)
+                self._sessions.pop(key, None)
+            return True
+        return False
+
+    def step(self, infer_request, response_choice, current_turn):
+        key = self._key(infer_request)
+        with self._lock:
+            result = self._pending.pop(key)
+            sid = self._sessions.get(key)
+        obs = result["observation"] or {}
+        messages = _get(infer_request, "messages")
+        messages.append({"role": obs.get("role", "user"), "content": obs.get("content", "")})
+        images = _get(infer_request, "images")
+        for im in obs.get("images", []):
+            images.append(_observation_image(im["png_base64"]))
+        infos = {"trutheye_session": sid, "trutheye_turn": result["turn"], "trutheye_kind": result["kind"]}
+        return {"infer_request": infer_request, "rollout_infos": infos}
+
+
+class _TruthEyeReward(ORM):
+    """Scores each completion with trutheye's reward (``kind``) against the dataset's
+    ``solution`` (label) and optional ``bbox`` columns (as written by ``trutheye data grpo``)."""
+
+    kind = "forenagent"
+
+    def __call__(self, completions, solution=None, bbox=None, messages=None, images=None, rollout_infos=None, **kwargs):
+        if solution is None:
+            raise ValueError("trutheye reward: the dataset needs a `solution` column (the label)")
+        weights = json.loads(os.environ["TRUTHEYE_REWARD_WEIGHTS"]) if os.environ.get("TRUTHEYE_REWARD_WEIGHTS") else None
+        strategies = kwargs.get("strategy")
+        out = []
+        for i, completion in enumerate(completions):
+            truth = {"label": solution[i], "bbox": bbox[i] if bbox is not None else None}
+            info = rollout_infos[i] if rollout_infos is not None and i < len(rollout_infos) else None
+            sid = _get(info, "trutheye_session") if info else None
+            result = None
+            if sid:
+                try:
+                    result = client().reward(truth, session=sid, weights=weights, kind=self.kind)
+                except TruthEyeError as e:
+                    if e.code != "unknown_session":
+                        raise
+            if result is None:
+                turns = [m["content"] for m in (messages[i] if messages is not None else []) if m.get("role") == "assistant" and isinstance(m.get("content"), str) and m["content"]]
+                if not turns or turns[-1] != completion:
+                    turns.append(completion)
+                imgs = images[i] if images is not None else None
+                if not imgs:
+                    raise ValueError("trutheye reward: no `images` for this sample and no live session to score")
+                first = imgs[0] if isinstance(imgs, (list, tuple)) else imgs
+                strategy = strategies[i] if strategies is not None else _strategy()
+                replay = {"image": _image_spec(first), "strategy": strategy, "turns": turns}
+                result = client().reward(truth, replay=replay, weights=weights, kind=self.kind)
+            out.append(float(result["total"]))
+        return out
+
+
+class TruthEyeForenAgentReward(_TruthEyeReward):
+    """ForenAgent's reward: accuracy + format + tool use (global, logic, crop, coherence)."""
+
+    kind = "forenagent"
+
+
+class TruthEyeTruthEye2Reward(_TruthEyeReward):
+    """TruthEYE2's reward: accuracy + format + localization IoU."""
+
+    kind = "trutheye2"
+
+
+orms["trutheye_forenagent"] = TruthEyeForenAgentReward
+orms["trutheye_trutheye2"] = TruthEyeTruthEye2Reward
+multi_turns["trutheye_scheduler"] = TruthEyeScheduler

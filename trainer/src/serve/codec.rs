@@ -1,0 +1,81 @@
+//! Images on the wire: observation images go out as base64 PNG; input images
+//! come in as a path, a base64 PNG/JPEG, or a `data:` URL.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use base64::Engine;
+use image::{ImageFormat, RgbImage};
+use trutheye_core::ImageBuf;
+
+use super::protocol::RpcError;
+
+/// Encodes an image as base64 PNG (empty string if encoding fails, which it
+/// cannot for an in-memory RGB8 buffer).
+pub fn png_base64(rgb: &RgbImage) -> String {
+    let mut buf = Cursor::new(Vec::new());
+    match rgb.write_to(&mut buf, ImageFormat::Png) {
+        Ok(()) => base64::engine::general_purpose::STANDARD.encode(buf.into_inner()),
+        Err(e) => {
+            tracing::error!("PNG encoding failed: {e}");
+            String::new()
+        }
+    }
+}
+
+/// Loads an input image given as a file path, base64 PNG/JPEG bytes, or a
+/// `data:image/...;base64,` URL. `max_pixels` guards against decompression bombs.
+pub fn load_image(spec: &str, max_pixels: u64) -> Result<ImageBuf, RpcError> {
+    let bad = |m: String| RpcError::new("bad_image", m);
+    if let Some(rest) = spec.strip_prefix("data:") {
+        let (_, b64) = rest.split_once(',').ok_or_else(|| bad("a data: URL must contain `,` before its base64 payload".into()))?;
+        let bytes = decode_b64(b64).ok_or_else(|| bad("the data: URL payload is not valid base64".into()))?;
+        return ImageBuf::decode(bytes, "data-url", max_pixels).map_err(|e| bad(e.to_string()));
+    }
+    let path = Path::new(spec);
+    if spec.len() < 4096 && path.is_file() {
+        return ImageBuf::open(path, max_pixels).map_err(|e| bad(e.to_string()));
+    }
+    match decode_b64(spec) {
+        Some(bytes) if is_png_or_jpeg(&bytes) => ImageBuf::decode(bytes, "base64", max_pixels).map_err(|e| bad(e.to_string())),
+        Some(_) => Err(bad("the base64 image is neither PNG nor JPEG".into())),
+        None => Err(bad(format!("`{}` is not a readable file, nor base64 PNG/JPEG bytes", shorten(spec)))),
+    }
+}
+
+fn decode_b64(s: &str) -> Option<Vec<u8>> {
+    let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()).ok()
+}
+
+fn is_png_or_jpeg(b: &[u8]) -> bool {
+    b.starts_with(&[0x89, b'P', b'N', b'G']) || b.starts_with(&[0xFF, 0xD8, 0xFF])
+}
+
+fn shorten(s: &str) -> String {
+    if s.len() <= 80 {
+        return s.to_string();
+    }
+    let mut cut = 80;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &s[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_round_trip_through_base64() {
+        let img = RgbImage::from_pixel(5, 3, image::Rgb([10, 20, 30]));
+        let b64 = png_base64(&img);
+        let back = load_image(&b64, 1_000_000).expect("decodes");
+        assert_eq!((back.width(), back.height()), (5, 3));
+        let url = format!("data:image/png;base64,{b64}");
+        assert_eq!(load_image(&url, 1_000_000).expect("data url").width(), 5);
+        assert_eq!(load_image("/no/such/file.png", 1_000_000).expect_err("missing").code, "bad_image");
+        assert_eq!(load_image(&b64, 4).expect_err("too big").code, "bad_image");
+    }
+}

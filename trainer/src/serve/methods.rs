@@ -1,0 +1,251 @@
+//! The methods: `hello`, `open`, `execute`, `close`, `reward`, `stats`, `shutdown`.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+use trutheye_core::{BBox, ImageBuf, Trajectory, VerdictLabel};
+
+use super::codec::load_image;
+use super::protocol::{RpcError, PROTOCOL_VERSION};
+use super::session::Session;
+use super::{Shared, STRATEGIES};
+use crate::rewards::{score, RewardTruth, RewardWeights};
+
+type Params = Map<String, Value>;
+
+/// Every method name, in the order `hello` lists them.
+pub const METHODS: [&str; 7] = ["hello", "open", "execute", "close", "reward", "stats", "shutdown"];
+
+/// Runs one method.
+pub fn dispatch(shared: &Shared, method: &str, params: &Params) -> Result<Value, RpcError> {
+    match method {
+        "hello" => Ok(hello(shared)),
+        "open" => open(shared, params),
+        "execute" => execute(shared, params),
+        "close" => close(shared, params),
+        "reward" => reward(shared, params),
+        "stats" => Ok(stats(shared)),
+        "shutdown" => shutdown(shared),
+        other => Err(RpcError::new("unknown_method", format!("unknown method `{other}`; methods: {}", METHODS.join(", ")))),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn str_param<'a>(p: &'a Params, key: &str) -> Result<&'a str, RpcError> {
+    match p.get(key) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(RpcError::bad_request(format!("`{key}` must be a string, got {other}"))),
+        None => Err(RpcError::bad_request(format!("missing parameter `{key}`"))),
+    }
+}
+
+fn hello(shared: &Shared) -> Value {
+    let methods: Vec<&str> = METHODS.iter().copied().filter(|m| *m != "shutdown" || shared.config.allow_shutdown).collect();
+    json!({
+        "protocol": PROTOCOL_VERSION,
+        "server": format!("trutheye {}", env!("CARGO_PKG_VERSION")),
+        "methods": methods,
+        "operators": shared.registry.names(),
+        "strategies": STRATEGIES,
+        "limits": {"max_sessions": shared.config.max_sessions, "max_line_bytes": shared.config.max_line_bytes, "session_ttl_s": shared.config.session_ttl.as_secs()},
+    })
+}
+
+/// Input images from `image` (one) or `images` (a list).
+fn images_param(shared: &Shared, p: &Params) -> Result<Vec<Arc<ImageBuf>>, RpcError> {
+    let max = shared.config.agent.images.max_input_pixels;
+    let specs: Vec<&str> = match (p.get("image"), p.get("images")) {
+        (Some(Value::String(s)), None) => vec![s.as_str()],
+        (None, Some(Value::Array(a))) if !a.is_empty() => a.iter().map(|v| v.as_str().ok_or_else(|| RpcError::bad_request("`images` must be a list of strings"))).collect::<Result<_, _>>()?,
+        _ => return Err(RpcError::bad_request("give `image` (a path, base64 PNG/JPEG, or data: URL) or a non-empty `images` list")),
+    };
+    specs.into_iter().map(|s| load_image(s, max).map(Arc::new)).collect()
+}
+
+fn new_session(shared: &Shared, p: &Params) -> Result<Session, RpcError> {
+    let strategy = match p.get("strategy") {
+        None | Some(Value::Null) => "pvr",
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => return Err(RpcError::bad_request(format!("`strategy` must be a string, got {other}"))),
+    };
+    if !STRATEGIES.contains(&strategy) {
+        return Err(RpcError::bad_request(format!("unknown strategy `{strategy}`; strategies: {}", STRATEGIES.join(", "))));
+    }
+    let images = images_param(shared, p)?;
+    let executor = (shared.make_executor)(strategy).map_err(|e| RpcError::new("internal", e))?;
+    let n = shared.next_session.fetch_add(1, Ordering::Relaxed) + 1;
+    let id = match p.get("id").and_then(Value::as_str) {
+        Some(tag) if !tag.is_empty() => format!("s{n}-{}", tag.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect::<String>()),
+        _ => format!("s{n}"),
+    };
+    Ok(Session::new(id, executor, images, &shared.config.agent, shared.registry.clone()))
+}
+
+fn open(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
+    let session = new_session(shared, p)?;
+    let mut sessions = lock(&shared.sessions);
+    let ttl = shared.config.session_ttl;
+    let before = sessions.len();
+    sessions.retain(|_, s| s.try_lock().map(|s| s.last_used.elapsed() < ttl).unwrap_or(true));
+    if sessions.len() < before {
+        tracing::info!(expired = before - sessions.len(), "idle sessions expired");
+    }
+    if sessions.len() >= shared.config.max_sessions {
+        return Err(RpcError::new("too_many_sessions", format!("{} sessions are open (limit {}); close some", sessions.len(), shared.config.max_sessions)));
+    }
+    let out = session.describe();
+    tracing::debug!(session = %session.id, strategy = session.strategy, "session opened");
+    sessions.insert(session.id.clone(), Arc::new(Mutex::new(session)));
+    shared.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
+    Ok(out)
+}
+
+fn get_session(shared: &Shared, p: &Params) -> Result<Arc<Mutex<Session>>, RpcError> {
+    let id = str_param(p, "session")?;
+    lock(&shared.sessions).get(id).cloned().ok_or_else(|| RpcError::new("unknown_session", format!("no open session `{id}` (closed, expired, or never opened)")))
+}
+
+fn execute(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
+    let text = str_param(p, "text")?;
+    let session = get_session(shared, p)?;
+    let out = lock(&session).execute(text)?;
+    let kind = out["kind"].as_str().unwrap_or("");
+    let counter = match kind {
+        "code" | "tool_call" => &shared.stats.actions,
+        "format_error" => &shared.stats.format_errors,
+        "answer" => &shared.stats.answers,
+        _ => &shared.stats.budget_notices,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    Ok(out)
+}
+
+fn close(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
+    let id = str_param(p, "session")?;
+    let removed = lock(&shared.sessions).remove(id);
+    match removed {
+        Some(s) => Ok(json!({"session": id, "closed": true, "turns": lock(&s).turn_count()})),
+        None => Err(RpcError::new("unknown_session", format!("no open session `{id}`"))),
+    }
+}
+
+fn weights(shared: &Shared, p: &Params) -> Result<RewardWeights, RpcError> {
+    let Some(overrides) = p.get("weights") else { return Ok(shared.config.weights.clone()) };
+    let Value::Object(o) = overrides else { return Err(RpcError::bad_request("`weights` must be an object")) };
+    let mut base = serde_json::to_value(&shared.config.weights).map_err(|e| RpcError::new("internal", e.to_string()))?;
+    if let Value::Object(b) = &mut base {
+        for (k, v) in o {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(base).map_err(|e| RpcError::bad_request(format!("bad `weights`: {e}")))
+}
+
+fn truth(p: &Params) -> Result<RewardTruth, RpcError> {
+    let Some(Value::Object(t)) = p.get("truth") else { return Err(RpcError::bad_request("missing `truth` object ({\"label\": ..., \"bbox\"?: [x1,y1,x2,y2], \"mask\"?: path})")) };
+    let word = str_param(t, "label")?;
+    let label = VerdictLabel::parse(word).ok_or_else(|| RpcError::bad_request(format!("unknown label `{word}` (authentic, synthetic, tampered, real, fake)")))?;
+    let bbox = match t.get("bbox") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(serde_json::from_value::<BBox>(v.clone()).map_err(|e| RpcError::bad_request(format!("`truth.bbox` must be [x1, y1, x2, y2] integers: {e}")))?),
+    };
+    let bbox = match (bbox, t.get("mask").and_then(Value::as_str)) {
+        (Some(b), _) => Some(b),
+        (None, Some(mask)) => mask_bbox(mask)?,
+        (None, None) => None,
+    };
+    Ok(RewardTruth { label, bbox })
+}
+
+/// The box (x2/y2 exclusive) around a mask's pixels above 127; `None` when empty.
+fn mask_bbox(path: &str) -> Result<Option<BBox>, RpcError> {
+    let m = image::open(path).map_err(|e| RpcError::new("bad_image", format!("truth mask {path}: {e}")))?.to_luma8();
+    let mut b: Option<BBox> = None;
+    for (x, y, px) in m.enumerate_pixels() {
+        if px.0[0] > 127 {
+            b = Some(match b {
+                None => [x, y, x + 1, y + 1],
+                Some([x1, y1, x2, y2]) => [x1.min(x), y1.min(y), x2.max(x + 1), y2.max(y + 1)],
+            });
+        }
+    }
+    Ok(b)
+}
+
+/// The trajectory to score: `trajectory` (a recorded one), `session` (an open
+/// session's turns so far) or `replay` (assistant texts re-executed in a
+/// throw-away session: `{"image"|"images", "strategy", "turns": [text, ...]}`).
+fn trajectory(shared: &Shared, p: &Params) -> Result<Trajectory, RpcError> {
+    if let Some(t) = p.get("trajectory") {
+        return serde_json::from_value(t.clone()).map_err(|e| RpcError::bad_request(format!("`trajectory` is not a trajectory (docs/trajectory.md): {e}")));
+    }
+    if p.contains_key("session") {
+        let session = get_session(shared, p)?;
+        let t = lock(&session).trajectory("served");
+        return Ok(t);
+    }
+    if let Some(Value::Object(r)) = p.get("replay") {
+        let turns: Vec<&str> = match r.get("turns") {
+            Some(Value::Array(a)) => a.iter().map(|v| v.as_str().ok_or_else(|| RpcError::bad_request("`replay.turns` must be strings"))).collect::<Result<_, _>>()?,
+            _ => return Err(RpcError::bad_request("`replay.turns` must be a list of assistant texts")),
+        };
+        let mut session = new_session(shared, r)?;
+        for text in turns {
+            if session.done() {
+                break;
+            }
+            session.execute(text)?;
+        }
+        return Ok(session.trajectory("replay"));
+    }
+    Err(RpcError::bad_request("give one of `trajectory`, `session` or `replay`"))
+}
+
+fn reward(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
+    let w = weights(shared, p)?;
+    let truth = truth(p)?;
+    let kind = p.get("kind").and_then(Value::as_str).unwrap_or("forenagent");
+    let t = trajectory(shared, p)?;
+    let r = score(&t, &truth, &w);
+    let total = match kind {
+        "forenagent" => r.forenagent,
+        "trutheye2" => r.trutheye2,
+        other => return Err(RpcError::bad_request(format!("unknown reward `kind` `{other}` (forenagent, trutheye2)"))),
+    };
+    Ok(json!({"kind": kind, "total": total, "forenagent": r.forenagent, "trutheye2": r.trutheye2, "components": r, "turns": t.turns.len(), "verdict": t.verdict}))
+}
+
+fn stats(shared: &Shared) -> Value {
+    let s = &shared.stats;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let open_now = lock(&shared.sessions).len();
+    json!({
+        "requests": get(&s.requests), "errors": get(&s.errors), "connections": get(&s.connections),
+        "sessions_open": open_now, "sessions_opened": get(&s.sessions_opened),
+        "actions": get(&s.actions), "format_errors": get(&s.format_errors), "answers": get(&s.answers), "budget_notices": get(&s.budget_notices),
+        "uptime_s": shared.started.elapsed().as_secs_f64(),
+    })
+}
+
+fn shutdown(shared: &Shared) -> Result<Value, RpcError> {
+    if !shared.config.allow_shutdown {
+        return Err(RpcError::new("not_allowed", "shutdown is disabled (start the server with --allow-shutdown)"));
+    }
+    tracing::info!("shutdown requested by a client");
+    shared.stop.store(true, Ordering::SeqCst);
+    Ok(json!({"stopping": true}))
+}
+
+/// Session ids → sessions.
+pub type SessionMap = HashMap<String, Arc<Mutex<Session>>>;
+
+/// Time helper for callers that log request latency.
+pub fn elapsed_ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
