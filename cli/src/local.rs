@@ -88,6 +88,9 @@ pub struct LocalModelArgs {
     /// Where the model runs (qwen25vl): cpu, or cuda in a build with the `cuda` feature.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
+    /// LoRA adapters to apply (qwen25vl): the `adapter.safetensors` of a `trutheye train sft|grpo` run.
+    #[arg(long, value_name = "FILE")]
+    pub adapter: Option<std::path::PathBuf>,
     /// Most new tokens per message (qwen25vl; also capped by the config's max_output_tokens).
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_new_tokens: usize,
@@ -114,7 +117,7 @@ pub fn stop_strings(strategy: Strategy) -> Vec<String> {
 }
 
 /// Loads a Qwen2.5-VL checkpoint directory; every failure is one line naming the file.
-pub fn load_model(dir: &Path, dtype: DtypeArg, device: DeviceArg) -> Result<Arc<Qwen25Vl>> {
+pub fn load_model(dir: &Path, dtype: DtypeArg, device: DeviceArg, adapter: Option<&Path>) -> Result<Arc<Qwen25Vl>> {
     let device = device.device()?;
     if !dir.exists() {
         bail!("--model {}: no such directory (expected a Qwen2.5-VL checkpoint directory)", dir.display());
@@ -127,8 +130,12 @@ pub fn load_model(dir: &Path, dtype: DtypeArg, device: DeviceArg) -> Result<Arc<
         bail!("--model {}: no config.json in it ({} is missing): not a Hugging Face checkpoint directory", dir.display(), config.display());
     }
     let t0 = std::time::Instant::now();
-    let model = Qwen25Vl::load(dir, &LoadOptions { device, dtype: dtype.dtype() })
+    let mut model = Qwen25Vl::load(dir, &LoadOptions { device, dtype: dtype.dtype() })
         .map_err(|e| anyhow::anyhow!("--model {}: cannot load the checkpoint: {}", dir.display(), e.to_string().trim().replace('\n', "; ")))?;
+    if let Some(a) = adapter {
+        let n = trutheye_model::qwen25vl::load_adapters(&mut model, a).map_err(|e| anyhow::anyhow!("--adapter {}: {e}", a.display()))?;
+        tracing::info!(adapter = %a.display(), projections = n, "LoRA adapters applied");
+    }
     tracing::info!(dir = %dir.display(), dtype = dtype.as_str(), secs = t0.elapsed().as_secs_f64(), "model loaded");
     Ok(Arc::new(model))
 }
@@ -161,7 +168,7 @@ impl LocalModel {
         if temperature < 0.0 || !temperature.is_finite() {
             bail!("--temperature must be 0 (greedy) or positive, got {temperature}");
         }
-        let model = load_model(Path::new(dir), local.dtype, local.device)?;
+        let model = load_model(Path::new(dir), local.dtype, local.device, local.adapter.as_deref())?;
         let generation = GenerationConfig {
             max_new_tokens: local.max_new_tokens,
             temperature,

@@ -123,7 +123,7 @@ fn top_k(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
 
 fn check(a: &CheckArgs) -> Result<()> {
     let images: Vec<Arc<image::RgbImage>> = a.images.iter().map(|p| open_image(p)).collect::<Result<_>>()?;
-    let model = load_model(&a.model, a.dtype, a.device)?;
+    let model = load_model(&a.model, a.dtype, a.device, None)?;
     let mut messages = Vec::new();
     if let Some(s) = &a.system {
         messages.push(ChatMessage::text("system", s.clone()));
@@ -252,7 +252,7 @@ fn bench(a: &BenchArgs) -> Result<()> {
         bail!("--prompt-tokens and --runs must be at least 1");
     }
     let image = a.image.as_deref().map(open_image).transpose()?;
-    let model = load_model(&a.model, a.dtype, a.device)?;
+    let model = load_model(&a.model, a.dtype, a.device, None)?;
     let threads = candle_core::utils::get_num_threads();
     let err = |e: trutheye_model::qwen25vl::ModelError| anyhow::anyhow!("{e}");
 

@@ -190,3 +190,22 @@ fn eval_shares_one_model_across_episodes() {
     assert_eq!(preds.lines().count(), 2, "{preds}");
     assert!(preds.lines().all(|l| l.contains("qwen25vl")), "{preds}");
 }
+
+#[test]
+fn trained_adapters_load_for_inference_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run_dir = dir.path().join("grpo");
+    let o = run(&["train", "grpo", "--model", &tiny(), "--out", &run_dir.display().to_string(), "--steps", "1", "--group", "2", "--prompts", "1", "--max-new-tokens", "4", "--json"]);
+    assert_no_panic(&o);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json summary");
+    assert_eq!(summary["steps"], 1);
+    let adapter = run_dir.join("adapter.safetensors").display().to_string();
+    let o = run(&["analyze", &sample(), "--policy", "qwen25vl", "--model", &tiny(), "--adapter", &adapter, "--strategy", "none", "--max-new-tokens", "8", "--json"]);
+    assert_no_panic(&o);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"\x08\0\0\0\0\0\0\0{}      ").expect("write");
+    let o = run(&["analyze", &sample(), "--policy", "qwen25vl", "--model", &tiny(), "--adapter", &bad.display().to_string(), "--strategy", "none"]);
+    assert_clear_failure(&o, "--adapter");
+}
