@@ -25,6 +25,7 @@ pub mod abi;
 pub mod author;
 pub mod image;
 pub mod jpeg;
+pub mod pillow;
 
 pub use abi_stable;
 pub use author::{declare, Map, MapData, MapRole, Operator, Output, Region};

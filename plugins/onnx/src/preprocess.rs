@@ -1,97 +1,14 @@
 //! Manifest-driven preprocessing: resize, crop, channel selection, normalisation and
-//! layout. The bicubic resize reproduces Pillow's `Image.resize(..., BICUBIC)`
-//! (separable, antialiased, 22-bit fixed-point coefficients, 8-bit intermediate), so
-//! learned detectors trained on Pillow-preprocessed inputs see the same pixels.
+//! layout. The bicubic resize is Pillow's, bit for bit
+//! (`trutheye_plugin_api::pillow`), so learned detectors trained on
+//! Pillow-preprocessed inputs see the same pixels.
 
 use ndarray::Array4;
 use trutheye_plugin_api::ImageRef;
 
+use trutheye_plugin_api::pillow::resize_bicubic;
+
 use crate::manifest::InputSpec;
-
-/// Pillow's bicubic kernel (a = -0.5).
-fn bicubic(x: f64) -> f64 {
-    let a = -0.5;
-    let x = x.abs();
-    if x < 1.0 {
-        ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
-    } else if x < 2.0 {
-        (((x - 5.0) * x + 8.0) * x - 4.0) * a
-    } else {
-        0.0
-    }
-}
-
-const PRECISION_BITS: u32 = 32 - 8 - 2;
-
-/// Per output sample: first input index and fixed-point weights (Pillow's
-/// `precompute_coeffs` + `normalize_coeffs_8bpc`).
-fn coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i32>)> {
-    let scale = in_size as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = 2.0 * filterscale;
-    (0..out_size)
-        .map(|xx| {
-            let center = (xx as f64 + 0.5) * scale;
-            let ss = 1.0 / filterscale;
-            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-            let k: Vec<f64> = (xmin..xmax).map(|x| bicubic((x as f64 - center + 0.5) * ss)).collect();
-            let ww: f64 = k.iter().sum();
-            let fixed = k
-                .iter()
-                .map(|v| {
-                    let v = if ww != 0.0 { v / ww } else { *v };
-                    let f = v * (1u32 << PRECISION_BITS) as f64;
-                    (if f < 0.0 { f - 0.5 } else { f + 0.5 }) as i32
-                })
-                .collect();
-            (xmin, fixed)
-        })
-        .collect()
-}
-
-fn clip8(acc: i64) -> u8 {
-    (acc >> PRECISION_BITS).clamp(0, 255) as u8
-}
-
-/// Resizes interleaved RGB8 like Pillow's BICUBIC: horizontal pass, then vertical,
-/// each skipped when that dimension does not change.
-pub fn resize_bicubic(rgb: &[u8], w: usize, h: usize, ow: usize, oh: usize) -> Vec<u8> {
-    let horiz = if ow != w {
-        let cs = coeffs(w, ow);
-        let mut out = vec![0u8; ow * h * 3];
-        for y in 0..h {
-            let row = &rgb[y * w * 3..(y + 1) * w * 3];
-            for (x, (x0, k)) in cs.iter().enumerate() {
-                for c in 0..3 {
-                    let mut acc: i64 = 1 << (PRECISION_BITS - 1);
-                    for (i, kk) in k.iter().enumerate() {
-                        acc += row[(x0 + i) * 3 + c] as i64 * *kk as i64;
-                    }
-                    out[(y * ow + x) * 3 + c] = clip8(acc);
-                }
-            }
-        }
-        out
-    } else {
-        rgb.to_vec()
-    };
-    if oh == h {
-        return horiz;
-    }
-    let cs = coeffs(h, oh);
-    let mut out = vec![0u8; ow * oh * 3];
-    for (y, (y0, k)) in cs.iter().enumerate() {
-        for x in 0..ow * 3 {
-            let mut acc: i64 = 1 << (PRECISION_BITS - 1);
-            for (i, kk) in k.iter().enumerate() {
-                acc += horiz[(y0 + i) * ow * 3 + x] as i64 * *kk as i64;
-            }
-            out[y * ow * 3 + x] = clip8(acc);
-        }
-    }
-    out
-}
 
 /// An RGB8 buffer with its size.
 struct Rgb {
@@ -172,14 +89,6 @@ pub fn prepare(image: &ImageRef<'_>, spec: &InputSpec) -> Result<Array4<f32>, St
 mod tests {
     use super::*;
 
-    #[test]
-    fn identity_and_flat_resizes() {
-        let rgb: Vec<u8> = (0..6 * 4 * 3).map(|i| (i * 11 % 256) as u8).collect();
-        assert_eq!(resize_bicubic(&rgb, 6, 4, 6, 4), rgb);
-        let flat = vec![90u8; 40 * 30 * 3];
-        assert!(resize_bicubic(&flat, 40, 30, 17, 11).iter().all(|v| *v == 90));
-    }
-
     fn spec(toml_text: &str) -> InputSpec {
         toml::from_str(toml_text).expect("input spec")
     }
@@ -202,15 +111,5 @@ mod tests {
         let small = ImageRef::from_rgb(30, 20, &rgb[..30 * 20 * 3]).expect("size");
         let center = spec("name = \"x\"\nsize = [64, 64]\ncrop = \"center\"");
         assert!(prepare(&small, &center).unwrap_err().contains("smaller than the model input"));
-    }
-
-    #[test]
-    fn coefficients_sum_to_one_in_fixed_point() {
-        for (i, o) in [(1000, 224), (224, 224), (50, 224)] {
-            for (_, k) in coeffs(i, o) {
-                let s: i64 = k.iter().map(|v| *v as i64).sum();
-                assert!((s - (1 << PRECISION_BITS)).abs() <= k.len() as i64, "{i}->{o}: {s}");
-            }
-        }
     }
 }
