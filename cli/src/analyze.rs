@@ -6,17 +6,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use trutheye_core::cli::PluginDirs;
-use trutheye_core::executors::{HybridExecutor, NoneExecutor, RegistryExecutor};
+use trutheye_core::executors::{NoneExecutor, RegistryExecutor};
 use trutheye_core::{run_episode, AgentConfig, ArtifactSink, DirArtifacts, EpisodeInput, Executor, ImageBuf, NoArtifacts, Policy, Registry, Trajectory};
 use trutheye_model::{OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
 
 use crate::backend::OpenAiArgs;
 use crate::local::{LocalModel, LocalModelArgs};
-use trutheye_sandbox::{PvrExecutor, PvrLimits, PvrMode, WorkerConfig, WorkerExecutor};
+use trutheye_sandbox::{BackendArgs, BackendKind, PvrEngine, PvrMode, WorkerConfig};
 
 use crate::report;
 
@@ -88,9 +89,12 @@ pub struct AnalyzeArgs {
     /// Write trajectories.jsonl, operator maps, masks and overlays here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Where code actions run (pvr and hybrid): a killable, OS-limited worker process, or in this process.
+    /// Where the embedded interpreter runs code actions (pvr and hybrid): a killable,
+    /// OS-limited worker process, or in this process.
     #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
     pub pvr_mode: PvrMode,
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "jfif"];
@@ -131,22 +135,39 @@ fn make_policy(args: &AnalyzeArgs, scripted: &ScriptedConfig) -> Result<Box<dyn 
 }
 
 /// Executors keep per-episode state (PVR variables), so each episode gets a new
-/// one. In worker mode code runs in a `trutheye pvr-worker` child (started on
-/// the first code action) that loads operators from the same plugin dirs.
-pub fn make_executor(strategy: Strategy, mode: PvrMode, dirs: &PluginDirs) -> Result<Box<dyn Executor>> {
-    let worker = || -> Result<WorkerExecutor> {
-        let mut cfg = WorkerConfig::current_exe().map_err(anyhow::Error::msg)?;
-        cfg.plugin_dirs = dirs.plugin_dirs.clone();
-        Ok(WorkerExecutor::new(cfg))
+/// one from the run's PVR engine.
+pub fn make_executor(strategy: Strategy, engine: &PvrEngine) -> Box<dyn Executor> {
+    match strategy {
+        Strategy::Pvr => engine.pvr(),
+        Strategy::Hybrid => engine.hybrid(),
+        Strategy::Registry => Box::new(RegistryExecutor),
+        Strategy::None => Box::new(NoneExecutor),
+    }
+}
+
+/// The run's PVR engine from `--backend`/`--python`, the config's `[pvr]` and the
+/// kind of policy (model policies default to python when it is set up). Started
+/// at once when code will run, so a broken environment fails the run in one line.
+pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, mode: PvrMode, dirs: &PluginDirs, timeout: Duration, runs_code: bool) -> Result<PvrEngine> {
+    let config_kind = match config.pvr.backend.as_str() {
+        "interp" => Some(BackendKind::Interp),
+        "python" => Some(BackendKind::Python),
+        _ => None,
     };
-    Ok(match (strategy, mode) {
-        (Strategy::Pvr, PvrMode::Worker) => Box::new(worker()?),
-        (Strategy::Pvr, PvrMode::InProcess) => Box::new(PvrExecutor::new(PvrLimits::default())),
-        (Strategy::Hybrid, PvrMode::Worker) => Box::new(HybridExecutor::new(worker()?)),
-        (Strategy::Hybrid, PvrMode::InProcess) => Box::new(HybridExecutor::new(PvrExecutor::new(PvrLimits::default()))),
-        (Strategy::Registry, _) => Box::new(RegistryExecutor),
-        (Strategy::None, _) => Box::new(NoneExecutor),
-    })
+    let config_python = (!config.pvr.python.is_empty()).then(|| PathBuf::from(&config.pvr.python));
+    let kind = args.resolve(config_kind, config_python.as_deref(), model_policy).map_err(anyhow::Error::msg)?;
+    let python = args.python.clone().or(config_python);
+    let worker = || {
+        let mut cfg = WorkerConfig::current_exe()?;
+        cfg.plugin_dirs = dirs.plugin_dirs.clone();
+        Ok(cfg)
+    };
+    let engine = PvrEngine::build(kind, python.as_deref(), args.dialect, mode, worker, timeout).map_err(anyhow::Error::msg)?;
+    if runs_code {
+        engine.warm_up().map_err(anyhow::Error::msg)?;
+    }
+    tracing::info!(backend = %engine.describe(), "pvr backend");
+    Ok(engine)
 }
 
 /// The agent and scripted-policy configurations from `--config` and
@@ -174,6 +195,8 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         eprintln!("warning: no forensic operators loaded (searched {}); build the plugins with `cargo build --release` or pass --plugin-dir", report.searched.len());
     }
     let registry = Arc::new(registry);
+    let runs_code = matches!(args.strategy, Strategy::Pvr | Strategy::Hybrid);
+    let engine = pvr_engine(&args.backend, &config, args.policy != PolicyKind::Scripted, args.pvr_mode, dirs, Duration::from_secs(10), runs_code)?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create output directory", out.display()))?;
     }
@@ -181,7 +204,7 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let mut failures = 0usize;
     for path in &images {
         bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let outcome = analyze_one(path, args, dirs, &config, &registry, policy.as_mut());
+        let outcome = analyze_one(path, args, &engine, &config, &registry, policy.as_mut());
         bar.inc(1);
         match outcome {
             Ok((traj, saved)) => {
@@ -209,10 +232,10 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn analyze_one(path: &Path, args: &AnalyzeArgs, dirs: &PluginDirs, config: &AgentConfig, registry: &Arc<Registry>, policy: &mut dyn Policy) -> Result<(Trajectory, Vec<String>)> {
+fn analyze_one(path: &Path, args: &AnalyzeArgs, engine: &PvrEngine, config: &AgentConfig, registry: &Arc<Registry>, policy: &mut dyn Policy) -> Result<(Trajectory, Vec<String>)> {
     let image = ImageBuf::open(path, config.images.max_input_pixels)?;
     let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    let mut executor = make_executor(args.strategy, args.pvr_mode, dirs)?;
+    let mut executor = make_executor(args.strategy, engine);
     let mut sink: Box<dyn ArtifactSink> = match &args.out {
         Some(dir) => Box::new(DirArtifacts(dir.join("artifacts"))),
         None => Box::new(NoArtifacts),

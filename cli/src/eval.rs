@@ -6,16 +6,17 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use trutheye_core::cli::PluginDirs;
 use trutheye_core::{AgentConfig, Executor, Policy, Registry};
 use trutheye_model::{OpenAiClient, OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
-use trutheye_sandbox::PvrMode;
+use trutheye_sandbox::{BackendArgs, PvrEngine, PvrMode};
 use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions};
 
-use crate::analyze::{load_configs, make_executor, Strategy};
+use crate::analyze::{load_configs, make_executor, pvr_engine, Strategy};
 use crate::backend::OpenAiArgs;
 use crate::local::{LocalModel, LocalModelArgs};
 
@@ -98,6 +99,8 @@ struct RunArgs {
     /// Where code actions run (pvr and hybrid).
     #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
     pvr_mode: PvrMode,
+    #[command(flatten)]
+    backend: BackendArgs,
     /// Print metrics.json to stdout instead of the table (no progress bar).
     #[arg(long)]
     json: bool,
@@ -114,8 +117,7 @@ struct CliFactory {
     openai: Option<Arc<OpenAiClient>>,
     qwen: Option<LocalModel>,
     registry: Arc<Registry>,
-    dirs: PluginDirs,
-    pvr_mode: PvrMode,
+    engine: PvrEngine,
 }
 
 impl EpisodeFactory for CliFactory {
@@ -131,7 +133,7 @@ impl EpisodeFactory for CliFactory {
             "qwen25vl" => Box::new(self.qwen.as_ref().ok_or("--policy qwen25vl needs --model DIR")?.policy(s)),
             other => return Err(format!("unknown policy `{other}` (expected scripted, replay, openai or qwen25vl)")),
         };
-        let e = make_executor(s, self.pvr_mode, &self.dirs).map_err(|e| format!("{e:#}"))?;
+        let e = make_executor(s, &self.engine);
         Ok((p, e))
     }
 
@@ -203,7 +205,11 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     // One model for the run: every episode's policy shares its weights.
     let local = r.policy.iter().any(|p| p == "qwen25vl");
     let qwen = if local { Some(LocalModel::from_args(&r.openai, &r.local)?) } else { None };
-    let factory = CliFactory { config, scripted, script: r.script.clone(), openai, qwen, registry: Arc::new(registry), dirs: dirs.clone(), pvr_mode: r.pvr_mode };
+    let model_policy = r.policy.iter().any(|p| p != "scripted");
+    let runs_code = r.strategy.iter().any(|s| matches!(s.to_lowercase().as_str(), "pvr" | "hybrid"));
+    let engine = pvr_engine(&r.backend, &config, model_policy, r.pvr_mode, dirs, Duration::from_secs(10), runs_code)?;
+    let backend_name = engine.kind().as_str();
+    let factory = CliFactory { config, scripted, script: r.script.clone(), openai, qwen, registry: Arc::new(registry), engine };
     let jobs = r.jobs.unwrap_or_else(|| if local { 1 } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) }).max(1);
     let opts = RunOptions {
         out: out.clone(),
@@ -214,7 +220,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         resume: r.resume,
         baselines: r.baselines.then(|| BaselineOptions { operators: r.baseline_ops.clone(), threshold: r.baseline_threshold }),
         progress: !r.json,
-        args: serde_json::json!({"argv": std::env::args().collect::<Vec<_>>(), "pvr_mode": r.pvr_mode.as_str()}),
+        args: serde_json::json!({"argv": std::env::args().collect::<Vec<_>>(), "pvr_mode": r.pvr_mode.as_str(), "backend": backend_name}),
     };
     let summary = eval::run_eval(&ds, &factory, &opts).map_err(anyhow::Error::msg)?;
     eprintln!("{} episodes run, {} skipped (resume), {} failed, in {:.1}s", summary.ran, summary.skipped, summary.errors, summary.wall_s);

@@ -10,11 +10,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use trutheye_core::cli::PluginDirs;
-use trutheye_sandbox::{PvrMode, WorkerConfig};
+use trutheye_sandbox::{BackendArgs, PvrMode};
 use trutheye_trainer::rewards::RewardWeights;
-use trutheye_trainer::serve::{executor_factory, protocol, Listen, PvrBackend, ServeConfig, Server};
+use trutheye_trainer::serve::{executor_factory, protocol, Listen, ServeConfig, Server};
 
-use crate::analyze::load_configs;
+use crate::analyze::{load_configs, pvr_engine};
 
 /// Arguments of `trutheye serve`.
 #[derive(Args, Debug)]
@@ -52,6 +52,8 @@ pub struct ServeArgs {
     /// Wall time of one code action in seconds (the worker is killed after it).
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub action_timeout: f64,
+    #[command(flatten)]
+    pub backend: BackendArgs,
     /// Honour the `shutdown` method (for tests and scripts).
     #[arg(long)]
     pub allow_shutdown: bool,
@@ -80,15 +82,9 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     if registry.is_empty() {
         eprintln!("warning: no forensic operators loaded; build the plugins or pass --plugins DIR");
     }
-    let backend = match args.pvr_mode {
-        PvrMode::InProcess => PvrBackend::in_process(timeout),
-        PvrMode::Worker => {
-            let mut cfg = WorkerConfig::current_exe().map_err(anyhow::Error::msg)?;
-            cfg.plugin_dirs = dirs.plugin_dirs.clone();
-            cfg.action_timeout = timeout;
-            PvrBackend::Worker(cfg)
-        }
-    };
+    // Sessions are driven by a model (ms-swift's rollouts): python by default when set up.
+    let engine = pvr_engine(&args.backend, &agent, true, args.pvr_mode, &dirs, timeout, true)?;
+    let backend_name = engine.kind().as_str();
     let config = ServeConfig {
         agent,
         weights,
@@ -100,14 +96,14 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     };
     let listen = Listen { socket: args.socket.clone(), tcp: args.tcp, allow_remote: args.allow_remote };
     let operators = registry.len();
-    let server = Server::bind(&listen, config, Arc::new(registry), executor_factory(backend)).map_err(anyhow::Error::msg)?;
+    let server = Server::bind(&listen, config, Arc::new(registry), executor_factory(engine)).map_err(anyhow::Error::msg)?;
     let socket = server.socket_path().map(|p| p.display().to_string());
     let tcp = server.tcp_addr().map(|a| a.to_string());
     let line = if args.json {
-        serde_json::json!({"event": "listening", "socket": socket, "tcp": tcp, "protocol": protocol::PROTOCOL_VERSION, "pid": std::process::id(), "operators": operators, "pvr_mode": args.pvr_mode.as_str()}).to_string()
+        serde_json::json!({"event": "listening", "socket": socket, "tcp": tcp, "protocol": protocol::PROTOCOL_VERSION, "pid": std::process::id(), "operators": operators, "pvr_mode": args.pvr_mode.as_str(), "backend": backend_name}).to_string()
     } else {
         let at: Vec<String> = socket.iter().map(|s| format!("unix:{s}")).chain(tcp.iter().map(|t| format!("tcp:{t}"))).collect();
-        format!("trutheye serve: listening on {} (protocol {}, {operators} operators, pvr {}, pid {})", at.join(" and "), protocol::PROTOCOL_VERSION, args.pvr_mode.as_str(), std::process::id())
+        format!("trutheye serve: listening on {} (protocol {}, {operators} operators, pvr backend {backend_name}, pid {})", at.join(" and "), protocol::PROTOCOL_VERSION, std::process::id())
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").and_then(|_| out.flush()).context("cannot write the start line")?;

@@ -206,6 +206,7 @@ pub fn run_episode(
         images: input.images.iter().map(|i| i.meta.clone()).collect(),
         policy: policy.name().to_string(),
         strategy: strategy.to_string(),
+        backend: executor.backend().map(str::to_string),
         system_prompt: system,
         user_prompt: user,
         turns,

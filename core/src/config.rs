@@ -72,6 +72,24 @@ pub struct Forced {
     pub label: VerdictLabel,
 }
 
+/// Where code actions run (`[pvr]`; optional, so older configs still load).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PvrSettings {
+    /// `auto` (python for model policies when an environment is set up, else
+    /// interp), `interp` or `python`. `--backend` overrides it.
+    pub backend: String,
+    /// The interpreter for the python backend; empty: `TRUTHEYE_PYTHON`, then the
+    /// venv `trutheye pvr setup` made. `--python` overrides it.
+    pub python: String,
+}
+
+impl Default for PvrSettings {
+    fn default() -> Self {
+        Self { backend: "auto".into(), python: String::new() }
+    }
+}
+
 /// The whole agent configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +102,9 @@ pub struct AgentConfig {
     pub forced: Forced,
     /// Prompts.
     pub prompts: Prompts,
+    /// PVR backend selection.
+    #[serde(default)]
+    pub pvr: PvrSettings,
 }
 
 impl AgentConfig {
@@ -120,6 +141,9 @@ impl AgentConfig {
         }
         if self.images.max_input_pixels == 0 || self.images.max_side == 0 {
             return Err("images limits must be positive".into());
+        }
+        if !["auto", "interp", "python"].contains(&self.pvr.backend.as_str()) {
+            return Err(format!("pvr.backend must be \"auto\", \"interp\" or \"python\", not {:?}", self.pvr.backend));
         }
         Ok(())
     }

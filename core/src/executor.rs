@@ -146,4 +146,10 @@ pub trait Executor: Send {
     fn name(&self) -> &'static str;
     /// Executes one action. Failures are observations, not errors: the episode goes on.
     fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation;
+    /// What runs code actions (`interp` for the embedded interpreter, `python`
+    /// for CPython in the jail); `None` when the executor runs no code. Recorded
+    /// in each trajectory so results name the backend that produced them.
+    fn backend(&self) -> Option<&'static str> {
+        None
+    }
 }

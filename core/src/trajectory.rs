@@ -95,6 +95,9 @@ pub struct Trajectory {
     pub policy: String,
     /// Strategy name.
     pub strategy: String,
+    /// What ran code actions (`interp` or `python`); absent for strategies without code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     /// The system prompt.
     pub system_prompt: String,
     /// The user prompt.

@@ -135,6 +135,8 @@ pub fn get_attr(it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
             Value::tuple(if m.is_empty() { vec![] } else { vec![Value::Str(m.clone())] })
         }
         Value::Image(_) | Value::Array(_) | Value::Module(_) | Value::Enhancer(..) | Value::Draw(_) => crate::imaging::get_attr(it, o, name),
+        // `plt.cm.gray`, `np.mean.x`: a module function has no attributes here.
+        Value::Func(q) if q.contains('.') => crate::modules::not_embedded(&crate::modules::qualified(q), name),
         _ => method(false),
     }
 }
@@ -232,7 +234,13 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
         },
         "str" => match a.pos.is_empty() { true => Value::str(""), false => Value::str(render(&one(&mut a)?, false, cap)?) },
         "repr" => Value::str(render(&one(&mut a)?, true, cap)?),
-        "bool" => Value::Bool(a.pos.first().is_some_and(Value::truthy)),
+        "bool" => {
+            a.done(1)?;
+            Value::Bool(match a.pos.first() {
+                Some(v) => crate::ndarray::truth(v)?,
+                None => false,
+            })
+        }
         "list" | "tuple" => {
             let items = match a.pos.is_empty() { true => vec![], false => { let v = one(&mut a)?; it.collect(&v)? } };
             if f == "list" { Value::list(items)? } else { Value::tuple(items)? }

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use trutheye_core::cli::PluginDirs;
 use trutheye_core::image::DEFAULT_MAX_PIXELS;
 use trutheye_core::{EpisodeState, ExecLimits, ImageBuf, NamedImage, Observation, Registry};
 
+use crate::engine::{BackendArgs, BackendKind, PvrEngine};
 use crate::worker::{WorkerConfig, WorkerExecutor};
 use crate::{PvrExecutor, PvrLimits};
 
@@ -43,12 +44,21 @@ impl PvrMode {
 
 /// Arguments of `trutheye pvr`.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct PvrArgs {
+    /// `setup` or `doctor` instead of running code.
+    #[command(subcommand)]
+    pub command: Option<PvrCommand>,
     /// Image file (becomes `image` / `image_clue_0`).
-    pub image: PathBuf,
-    /// File with the Python snippet, or `-` for stdin.
-    #[arg(long, value_name = "FILE|-")]
-    pub code: PathBuf,
+    #[arg(required = true)]
+    pub image: Option<PathBuf>,
+    /// File with the Python snippet, or `-` for stdin. Repeat for several actions of
+    /// one episode (variables persist between them; `--json` prints a line per action).
+    #[arg(long, value_name = "FILE|-", required = true)]
+    pub code: Vec<PathBuf>,
+    /// Which backend runs the code (default here: `interp`; `python` needs `trutheye pvr setup`).
+    #[command(flatten)]
+    pub backend: BackendArgs,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -66,40 +76,86 @@ pub struct PvrArgs {
     pub max_pixels: u64,
 }
 
+/// `trutheye pvr setup|doctor`.
+#[derive(Subcommand, Debug)]
+pub enum PvrCommand {
+    /// Create a venv with the pinned packages for `--backend python` (needs PyPI).
+    Setup {
+        /// Where to create it (default: ~/.local/share/trutheye/pvr-venv).
+        #[arg(long, value_name = "DIR")]
+        venv: Option<PathBuf>,
+        /// The CPython (>= 3.11) that creates the venv.
+        #[arg(long, value_name = "PATH", default_value = "python3")]
+        base: PathBuf,
+    },
+    /// Check the python backend: interpreter, packages, jail, seccomp, cgroup.
+    Doctor {
+        /// The interpreter to check.
+        #[arg(long, value_name = "PATH")]
+        python: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Runs `trutheye pvr`.
 pub fn run(args: &PvrArgs, dirs: &PluginDirs) -> Result<ExitCode> {
-    let code = read_code(&args.code)?;
-    let image = ImageBuf::open(&args.image, args.max_pixels)?;
+    match &args.command {
+        Some(PvrCommand::Setup { venv, base }) => return setup(venv.as_deref(), base),
+        Some(PvrCommand::Doctor { python, json }) => return doctor(python.as_deref(), *json),
+        None => {}
+    }
+    let Some(image_path) = &args.image else {
+        anyhow::bail!("usage: trutheye pvr IMAGE --code FILE|- (or `trutheye pvr setup`)");
+    };
+    if args.code.is_empty() {
+        anyhow::bail!("usage: trutheye pvr IMAGE --code FILE|- [--code FILE ...]");
+    }
+    let codes: Vec<String> = args.code.iter().map(|p| read_code(p)).collect::<Result<_>>()?;
+    let image = ImageBuf::open(image_path, args.max_pixels)?;
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         anyhow::bail!("--timeout must be a positive number of seconds");
     }
     let timeout = std::time::Duration::from_secs_f64(args.timeout.min(86_400.0));
-    let started = Instant::now();
-    let obs = match args.mode {
-        PvrMode::InProcess => {
-            let (registry, _) = dirs.load();
-            let mut state = EpisodeState::new(vec![Arc::new(image)], Arc::new(registry), ExecLimits::default());
-            let limits = PvrLimits { max_wall: timeout, ..PvrLimits::default() };
-            PvrExecutor::new(limits).run_code(&code, None, &mut state)
+    let kind = args.backend.resolve(None, None, false).map_err(anyhow::Error::msg)?;
+    // One episode: every --code is one action, in order, sharing variables.
+    let (mut exec, registry): (Box<dyn trutheye_core::Executor>, Registry) = match (kind, args.mode) {
+        (BackendKind::Python, _) => {
+            let mut cfg = crate::python::PythonConfig::discover(args.backend.python.as_deref()).map_err(anyhow::Error::msg)?;
+            cfg.action_timeout = timeout;
+            cfg.dialect = args.backend.dialect.runtime_name().map(str::to_string);
+            let backend = crate::python::PythonBackend::new(cfg).map_err(anyhow::Error::msg)?;
+            backend.start().map_err(anyhow::Error::msg)?;
+            (Box::new(backend.executor()), dirs.load().0)
         }
-        PvrMode::Worker => {
+        (_, PvrMode::InProcess) => {
+            let limits = PvrLimits { max_wall: timeout, ..PvrLimits::default() };
+            (Box::new(PvrExecutor::new(limits)), dirs.load().0)
+        }
+        (_, PvrMode::Worker) => {
             let mut cfg = WorkerConfig::current_exe().map_err(anyhow::Error::msg)?;
             cfg.plugin_dirs = dirs.plugin_dirs.clone();
             cfg.action_timeout = timeout;
             let mut exec = WorkerExecutor::new(cfg);
             exec.start().map_err(|e| anyhow::anyhow!("the sandbox worker could not start: {e}"))?;
             // Operators run in the worker; the host needs no registry.
-            let mut state = EpisodeState::new(vec![Arc::new(image)], Arc::new(Registry::new()), ExecLimits::default());
-            exec.run_code(&code, None, &mut state)
+            (Box::new(exec), Registry::new())
         }
     };
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut state = EpisodeState::new(vec![Arc::new(image)], Arc::new(registry), ExecLimits::default());
     let out_dir = match &args.out {
         Some(d) => d.clone(),
         None => temp_out_dir(),
     };
-    let saved = save_images(&obs, &out_dir)?;
-    print(args, &obs, &saved, ms);
+    for code in &codes {
+        let started = Instant::now();
+        let action = trutheye_core::Action::Code { code: code.clone(), image_index: None, source: trutheye_core::CodeSource::Tag };
+        let obs = exec.execute(&action, &mut state);
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let saved = save_images(&obs, &out_dir)?;
+        print(args, kind, &obs, &saved, ms);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -142,14 +198,15 @@ fn save_images(obs: &Observation, dir: &Path) -> Result<Vec<Saved>> {
     Ok(saved)
 }
 
-fn print(args: &PvrArgs, obs: &Observation, saved: &[Saved], ms: f64) {
+fn print(args: &PvrArgs, kind: BackendKind, obs: &Observation, saved: &[Saved], ms: f64) {
     if args.json {
         let images: Vec<_> = saved
             .iter()
             .map(|s| serde_json::json!({"name": s.name, "width": s.width, "height": s.height, "path": s.path, "shown": s.shown}))
             .collect();
+        let backend = kind.as_str();
         let v = serde_json::json!({
-            "image": args.image, "mode": args.mode.as_str(), "text": obs.text, "error": obs.error,
+            "image": args.image, "mode": args.mode.as_str(), "backend": backend, "text": obs.text, "error": obs.error,
             "images": images, "bbox_candidate": obs.bbox_candidate, "tools": obs.tools,
             "ms": (ms * 10.0).round() / 10.0,
         });
@@ -174,5 +231,56 @@ fn print(args: &PvrArgs, obs: &Observation, saved: &[Saved], ms: f64) {
         Some(e) => println!("error: {e}"),
         None => println!("error: none"),
     }
-    println!("mode: {}, {ms:.1} ms", args.mode.as_str());
+    match kind {
+        BackendKind::Python => println!("backend: python, {ms:.1} ms"),
+        BackendKind::Interp => println!("backend: interp ({}), {ms:.1} ms", args.mode.as_str()),
+    }
+}
+
+fn setup(venv: Option<&Path>, base: &Path) -> Result<ExitCode> {
+    let venv = match venv {
+        Some(v) => v.to_path_buf(),
+        None => crate::python::env::default_venv().context("cannot tell where to put the venv (no HOME); pass --venv DIR")?,
+    };
+    let python = crate::python::env::setup(&venv, base).map_err(anyhow::Error::msg)?;
+    // Prove it works: start the jail once.
+    let engine = PvrEngine::python(Some(&python), std::time::Duration::from_secs(10), crate::engine::Dialect::Union).map_err(anyhow::Error::msg)?;
+    engine.warm_up().map_err(anyhow::Error::msg)?;
+    println!("python backend ready: {}", python.display());
+    if crate::python::env::default_venv().as_deref() != Some(venv.as_path()) {
+        println!("use it with --python {} or TRUTHEYE_PYTHON={}", python.display(), python.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn doctor(python: Option<&Path>, json: bool) -> Result<ExitCode> {
+    let mut report = serde_json::Map::new();
+    let mut ok = true;
+    let found = crate::python::env::find_python(python);
+    report.insert("python".into(), serde_json::json!(found));
+    let jail = match &found {
+        None => Err(format!("no Python environment found; {}", crate::python::env::SETUP_HINT)),
+        Some(p) => crate::python::PythonBackend::new(crate::python::PythonConfig::new(p)).and_then(|b| b.start()),
+    };
+    match jail {
+        Ok(hello) => {
+            report.insert("jail".into(), serde_json::json!("ok"));
+            report.insert("versions".into(), hello.get("versions").cloned().unwrap_or_default());
+            report.insert("python_version".into(), hello.get("python").cloned().unwrap_or_default());
+        }
+        Err(e) => {
+            ok = false;
+            report.insert("jail".into(), serde_json::json!(e));
+        }
+    }
+    report.insert("seccomp".into(), serde_json::json!(crate::python::seccomp::episode_filters().map(|_| "ok").unwrap_or("unavailable")));
+    report.insert("cgroup".into(), serde_json::json!(crate::python::cgroup::probe().unwrap_or("unavailable (rlimits and the seccomp ban on fork still apply)")));
+    if json {
+        println!("{}", serde_json::Value::Object(report));
+    } else {
+        for (k, v) in &report {
+            println!("{k:>15}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -9,6 +9,7 @@ use trutheye_core::{EpisodeState, Observation};
 
 use crate::ast::*;
 use crate::error::{err, PyErr, PyResult};
+use crate::ndarray::truth;
 use crate::ops::{binop, cmpop};
 
 mod data;
@@ -209,7 +210,7 @@ impl<'a> Interp<'a> {
             }
             StmtKind::If(branches, orelse) => {
                 for (test, body) in branches {
-                    if self.eval(test)?.truthy() {
+                    if truth(&self.eval(test)?)? {
                         return self.block(body);
                     }
                 }
@@ -244,8 +245,9 @@ impl<'a> Interp<'a> {
             StmtKind::FromImport(module, names) => {
                 let m = crate::imaging::import_module(module)?;
                 for (name, alias) in names {
-                    let v = self.get_attr(&m, name).map_err(|_| {
-                        PyErr::new("ImportError", format!("cannot import name '{name}' from '{module}'"))
+                    let v = self.get_attr(&m, name).map_err(|e| {
+                        let why = if e.kind == "NotImplementedError" { crate::modules::NOT_EMBEDDED } else { "" };
+                        PyErr::new("ImportError", format!("cannot import name '{name}' from '{module}'{why}"))
                     })?;
                     self.set_var(alias.as_deref().unwrap_or(name), v);
                 }
@@ -254,7 +256,7 @@ impl<'a> Interp<'a> {
             StmtKind::Break => return Ok(Flow::Break),
             StmtKind::Continue => return Ok(Flow::Continue),
             StmtKind::Assert(test, msg) => {
-                if !self.eval(test)?.truthy() {
+                if !truth(&self.eval(test)?)? {
                     let m = match msg {
                         Some(m) => render(&self.eval(m)?, false, self.limits.max_str_bytes)?,
                         None => String::new(),
@@ -405,6 +407,7 @@ impl<'a> Interp<'a> {
             Expr::Unary(op, x) => {
                 let v = self.eval(x)?;
                 match (op, &v) {
+                    (_, Value::Array(a)) => crate::ndarray::unary(self, *op, a),
                     (UnOp::Not, _) => Ok(Value::Bool(!v.truthy())),
                     (UnOp::Neg, Value::Float(f)) => Ok(Value::Float(-f)),
                     (UnOp::Pos, Value::Float(f)) => Ok(Value::Float(*f)),
@@ -422,21 +425,28 @@ impl<'a> Interp<'a> {
             }
             Expr::BoolOp(and, a, b) => {
                 let x = self.eval(a)?;
-                if x.truthy() == *and { self.eval(b) } else { Ok(x) }
+                if truth(&x)? == *and { self.eval(b) } else { Ok(x) }
             }
             Expr::Compare(first, rest) => {
+                // `a < b < c` is `(a < b) and (b < c)`; with arrays each
+                // comparison is a bool array (whose truth value is an error
+                // unless it is the last one, as in numpy).
                 let mut left = self.eval(first)?;
-                for (op, x) in rest {
+                for (i, (op, x)) in rest.iter().enumerate() {
                     let right = self.eval(x)?;
-                    if !cmpop(*op, &left, &right)? {
-                        return Ok(Value::Bool(false));
+                    let r = match crate::ndarray::compare(self, *op, &left, &right)? {
+                        Some(r) => r,
+                        None => Value::Bool(cmpop(*op, &left, &right)?),
+                    };
+                    if i + 1 == rest.len() || !truth(&r)? {
+                        return Ok(r);
                     }
                     left = right;
                 }
                 Ok(Value::Bool(true))
             }
             Expr::IfExp { test, body, orelse } => {
-                if self.eval(test)?.truthy() { self.eval(body) } else { self.eval(orelse) }
+                if truth(&self.eval(test)?)? { self.eval(body) } else { self.eval(orelse) }
             }
             Expr::ListComp(elt, comps) => {
                 let mut out = Vec::new();
@@ -467,7 +477,7 @@ impl<'a> Interp<'a> {
             self.tick()?;
             self.assign(&c.target, v)?;
             for cond in &c.conds {
-                if !self.eval(cond)?.truthy() {
+                if !truth(&self.eval(cond)?)? {
                     continue 'outer;
                 }
             }

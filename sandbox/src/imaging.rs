@@ -42,6 +42,9 @@ pub fn check_size(it: &mut Interp, w: u64, h: u64) -> PyResult<()> {
             format!("a {w}x{h} image exceeds the sandbox image size limit (max side {}, max {} pixels)", l.max_side, l.max_pixels),
         );
     }
+    if w * h > it.limits.max_created_pixels {
+        return err("MemoryError", format!("a {w}x{h} image exceeds the image memory budget of {} pixels per action", it.limits.max_created_pixels));
+    }
     it.pixels_created = it.pixels_created.saturating_add(w * h);
     if it.pixels_created > it.limits.max_created_pixels {
         return err("MemoryError", format!("image memory budget of {} pixels per action exhausted", it.limits.max_created_pixels));
@@ -62,6 +65,9 @@ pub fn new_image(it: &mut Interp, rgb: RgbImage, region: Option<[u32; 4]>, grey:
 /// Adds an image to the episode (what the model will see) unless this action
 /// already showed the same pixels.
 pub fn show(it: &mut Interp, img: &ImgVal) -> PyResult<()> {
+    if img.w() == 0 || img.h() == 0 {
+        return err("ValueError", format!("cannot show an empty {}x{} image (the crop box selected no pixels)", img.w(), img.h()));
+    }
     if it.obs.images.iter().any(|n| Arc::ptr_eq(&n.image.rgb, &img.buf.rgb)) {
         return Ok(());
     }
@@ -127,8 +133,11 @@ pub fn get_attr(_it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
             "ndim" => Ok(Value::Int(a.shape.len() as i64)),
             "size" => Ok(Value::Int(a.data.len() as i64)),
             "dtype" => Ok(Value::str(a.dtype.name())),
-            "mean" | "std" | "max" | "min" | "sum" | "astype" | "copy" | "clip" => Ok(Value::Method(Box::new(o.clone()), name.into())),
-            _ => err("NotImplementedError", format!("ndarray.{name} is not supported in this sandbox (.shape .ndim .size .dtype .mean() .std() .min() .max() .sum() .astype() .clip() .copy())")),
+            m if crate::numpy::METHODS.contains(&m) => Ok(Value::Method(Box::new(o.clone()), name.into())),
+            _ => err(
+                "NotImplementedError",
+                format!("ndarray.{name} is not supported by the embedded interpreter (use --backend python); available: .shape .ndim .size .dtype .{}()", crate::numpy::METHODS.join("() .")),
+            ),
         },
         Value::Draw(_) if crate::draw::METHODS.contains(&name) => Ok(Value::Method(Box::new(o.clone()), name.into())),
         Value::Enhancer(..) if name == "enhance" => Ok(Value::Method(Box::new(o.clone()), name.into())),
@@ -206,10 +215,65 @@ fn resample(v: Option<Value>) -> PyResult<Filter> {
     })
 }
 
-fn box4(v: &Value) -> PyResult<[f64; 4]> {
+fn box4(v: &Value) -> PyResult<[Value; 4]> {
     let items = v.as_seq().ok_or_else(|| PyErr::new("TypeError", format!("crop box must be a 4-tuple, not '{}'", v.type_name())))?;
-    let nums: Vec<f64> = items.iter().map(|x| num(x, "crop box coordinate")).collect::<PyResult<_>>()?;
-    nums.try_into().map_err(|_| PyErr::new("ValueError", "crop box must have 4 elements (left, upper, right, lower)"))
+    for x in items {
+        num(x, "crop box coordinate")?;
+    }
+    items.to_vec().try_into().map_err(|_| PyErr::new("ValueError", "crop box must have 4 elements (left, upper, right, lower)"))
+}
+
+/// Python's `int(round(x))` for a crop coordinate (ties to even, as `round`).
+fn round_coord(v: &Value) -> PyResult<i64> {
+    match v {
+        Value::Float(f) if f.is_nan() => err("ValueError", "cannot convert float NaN to integer"),
+        Value::Float(f) if f.is_infinite() => err("OverflowError", "cannot convert float infinity to integer"),
+        Value::Float(f) if f.abs() >= 9.2e18 => err("OverflowError", "int too large (64-bit integers only)"),
+        Value::Float(f) => Ok(f.round_ties_even() as i64),
+        other => int(other, "crop box coordinate"),
+    }
+}
+
+/// `img.crop(box)` with Pillow's semantics: the result is exactly
+/// `(right - left) x (lower - upper)` (coordinates rounded like Pillow's
+/// `map(int, map(round, box))`), parts outside the source are black (zeros),
+/// an empty box gives an empty image, and `right < left` / `lower < upper`
+/// is Pillow's `ValueError`. The region recorded in `image_clue_0` is the part
+/// of the box inside the source (none when the box lies entirely outside).
+fn crop(it: &mut Interp, img: &Arc<ImgVal>, b: &Value) -> PyResult<Value> {
+    let [x0, y0, x1, y1] = box4(b)?;
+    // Pillow compares the coordinates as given, before rounding.
+    if crate::values::compare(&x1, &x0)? == std::cmp::Ordering::Less {
+        return err("ValueError", "Coordinate 'right' is less than 'left'");
+    }
+    if crate::values::compare(&y1, &y0)? == std::cmp::Ordering::Less {
+        return err("ValueError", "Coordinate 'lower' is less than 'upper'");
+    }
+    let [x0, y0, x1, y1] = [round_coord(&x0)?, round_coord(&y0)?, round_coord(&x1)?, round_coord(&y1)?];
+    // Rounding is monotone, so these are >= 0; i128 keeps huge boxes exact.
+    let w = (x1 as i128 - x0 as i128).clamp(0, u64::MAX as i128) as u64;
+    let h = (y1 as i128 - y0 as i128).clamp(0, u64::MAX as i128) as u64;
+    check_size(it, w, h)?;
+    let (sw, sh) = (img.w() as i64, img.h() as i64);
+    let (ix0, ix1) = (x0.clamp(0, sw), x1.clamp(0, sw));
+    let (iy0, iy1) = (y0.clamp(0, sh), y1.clamp(0, sh));
+    let mut out = RgbImage::new(w as u32, h as u32);
+    let inside = ix1 > ix0 && iy1 > iy0;
+    if inside {
+        let src = img.buf.rgb.as_raw();
+        let (n, dst_x) = (3 * (ix1 - ix0) as usize, 3 * (ix0 - x0) as usize);
+        let dst = &mut *out;
+        for y in iy0..iy1 {
+            let s = 3 * (y as usize * sw as usize + ix0 as usize);
+            let d = 3 * (y - y0) as usize * w as usize + dst_x;
+            dst[d..d + n].copy_from_slice(&src[s..s + n]);
+        }
+    }
+    let region = if inside { to_root(img.region, [ix0 as u32, iy0 as u32, ix1 as u32, iy1 as u32]) } else { None };
+    if region.is_some() {
+        it.obs.bbox_candidate = region;
+    }
+    new_image(it, out, region, img.grey, "crop", img)
 }
 
 fn size2(v: &Value, f: &str) -> PyResult<(u32, u32)> {
@@ -230,25 +294,7 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
     let mut a = Args::new(m, pos, kw);
     let img = match &recv {
         Value::Image(img) => img.clone(),
-        Value::Array(arr) => {
-            if a.kw("axis").is_some_and(|v| !matches!(v, Value::None)) {
-                return err("NotImplementedError", "axis= is not supported in this sandbox (whole-array statistics only)");
-            }
-            return match m {
-                "astype" => {
-                    let d = crate::ndarray::DType::parse(&a.req(0, "dtype")?)?;
-                    a.done(1)?;
-                    Ok(Value::Array(Arc::new(arr.astype(it, d)?)))
-                }
-                "copy" => Ok(recv.clone()),
-                "clip" => crate::numpy::np_clip(it, arr, a.get(0, "a_min"), a.get(1, "a_max")),
-                _ => {
-                    a.kw("dtype");
-                    a.done(0)?;
-                    crate::ndarray::reduce(arr, m)
-                }
-            };
-        }
+        Value::Array(arr) => return crate::numpy::array_method(it, arr, m, a),
         Value::Draw(var) => return crate::draw::call(it, var, m, a),
         Value::Enhancer(kind, img) => {
             let f = num(&a.req(0, "factor")?, "enhance factor")?;
@@ -266,14 +312,7 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
             let b = a.get(0, "box");
             a.done(1)?;
             let Some(b) = b.filter(|b| !matches!(b, Value::None)) else { return Ok(Value::Image(img)) };
-            let bbox = box4(&b)?;
-            let (out, used) = imageops::crop(&rgb, bbox).map_err(op_err)?;
-            check_size(it, out.width() as u64, out.height() as u64)?;
-            let region = to_root(img.region, used);
-            if region.is_some() {
-                it.obs.bbox_candidate = region;
-            }
-            new_image(it, out, region, img.grey, "crop", &img)
+            crop(it, &img, &b)
         }
         "resize" => {
             let (w, h) = size2(&a.req(0, "size")?, m)?;

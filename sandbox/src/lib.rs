@@ -32,6 +32,9 @@ mod strings;
 pub mod values;
 pub mod worker;
 pub mod cli;
+pub mod engine;
+#[cfg(target_os = "linux")]
+pub mod python;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -42,6 +45,7 @@ pub use error::PyErr;
 use values::Value;
 pub use worker::{OsLimits, WorkerConfig, WorkerExecutor};
 pub use cli::PvrMode;
+pub use engine::{BackendArgs, BackendKind, Dialect, PvrEngine};
 
 /// Longest exception message shown in an observation; longer ones are cut.
 pub const MAX_ERROR_MSG_BYTES: usize = 1024;
@@ -150,6 +154,10 @@ impl Default for PvrExecutor {
 impl Executor for PvrExecutor {
     fn name(&self) -> &'static str {
         "pvr"
+    }
+
+    fn backend(&self) -> Option<&'static str> {
+        Some("interp")
     }
 
     fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {

@@ -21,13 +21,41 @@ const MODULES: [&str; 10] = [
     "matplotlib", "matplotlib.pyplot",
 ];
 
+/// What failed lookups of real but unimplemented names add to their message.
+pub const NOT_EMBEDDED: &str = ": not available in the embedded interpreter; run with --backend python (real CPython in a jail)";
+
 /// `import name`: allowed modules only.
 pub fn import_module(name: &str) -> PyResult<Value> {
     match MODULES.iter().find(|m| **m == name) {
         Some(m) => Ok(Value::Module(m)),
-        None => err("ImportError", format!("import of '{name}' is not allowed")),
+        None => err("ImportError", format!("import of '{name}' is not available in the embedded interpreter; run with --backend python (real CPython in a jail)")),
     }
 }
+
+/// `NotImplementedError: numpy.random is not supported by the embedded interpreter (use --backend python)`.
+pub fn not_embedded<T>(module: &str, name: &str) -> PyResult<T> {
+    err("NotImplementedError", format!("{module}.{name} is not supported by the embedded interpreter (use --backend python)"))
+}
+
+/// The module path of a function's qualified name (`np.mean` -> `numpy.mean`).
+pub fn qualified(q: &str) -> String {
+    let (m, f) = q.split_once('.').unwrap_or(("", q));
+    let m = match m {
+        "np" => "numpy",
+        "plt" => "matplotlib.pyplot",
+        "Image" | "ImageOps" | "ImageEnhance" | "ImageFilter" | "ImageDraw" => return format!("PIL.{q}"),
+        other => other,
+    };
+    format!("{m}.{f}")
+}
+
+/// numpy's dtype names (`np.uint8`): supported ones work as `dtype=`, the
+/// others are named in the `TypeError` of the call that uses them.
+const NP_DTYPES: [&str; 16] = [
+    "numpy.uint8", "numpy.float32", "numpy.float64", "numpy.int32", "numpy.int64", "numpy.bool", "numpy.int8",
+    "numpy.int16", "numpy.uint16", "numpy.uint32", "numpy.uint64", "numpy.float16", "numpy.complex64",
+    "numpy.complex128", "numpy.intp", "numpy.uintp",
+];
 
 /// Names that resolve to modules without an import (models often forget it).
 pub fn implicit_module(n: &str) -> Option<Value> {
@@ -57,7 +85,7 @@ fn func(q: &str) -> PyResult<Value> {
 
 /// `module.name`.
 pub fn module_attr(m: &str, name: &str) -> PyResult<Value> {
-    let missing = || err("AttributeError", format!("module '{m}' has no attribute '{name}'"));
+    let missing = || not_embedded(m, name);
     match m {
         "PIL" => import_module(&format!("PIL.{name}")).or_else(|_| missing()),
         "matplotlib" if name == "pyplot" => import_module("matplotlib.pyplot"),
@@ -75,13 +103,16 @@ pub fn module_attr(m: &str, name: &str) -> PyResult<Value> {
         },
         "PIL.ImageDraw" => func(&format!("ImageDraw.{name}")),
         "numpy" => match name {
-            "uint8" => Ok(Value::Opaque("numpy.uint8")),
-            "float32" => Ok(Value::Opaque("numpy.float32")),
-            "float64" => Ok(Value::Opaque("numpy.float64")),
-            "int32" => Ok(Value::Opaque("numpy.int32")),
-            "int64" => Ok(Value::Opaque("numpy.int64")),
+            "bool_" => Ok(Value::Opaque("numpy.bool")),
             "pi" => Ok(Value::Float(std::f64::consts::PI)),
-            _ => func(&format!("np.{name}")),
+            "e" => Ok(Value::Float(std::f64::consts::E)),
+            "inf" => Ok(Value::Float(f64::INFINITY)),
+            "nan" => Ok(Value::Float(f64::NAN)),
+            f if crate::numpy::FUNCS.contains(&f) => func(&format!("np.{f}")),
+            _ => match NP_DTYPES.iter().find(|d| d.strip_prefix("numpy.") == Some(name)) {
+                Some(d) => Ok(Value::Opaque(d)),
+                None => not_embedded("numpy", name),
+            },
         },
         "math" => match name {
             "pi" => Ok(Value::Float(std::f64::consts::PI)),
@@ -315,6 +346,9 @@ pub fn call_operator(it: &mut Interp, name: &str, pos: Vec<Value>, kw: Vec<(Stri
     };
     if a.pos.len() > 1 {
         return err("TypeError", format!("{name}() takes 1 positional argument (the image); pass parameters by keyword"));
+    }
+    if img.w() == 0 || img.h() == 0 {
+        return err("ValueError", format!("{name}() needs a non-empty image, got {}x{}", img.w(), img.h()));
     }
     let mut params = serde_json::Map::new();
     for (k, v) in std::mem::take(&mut a.kw) {

@@ -1,7 +1,9 @@
-//! A small numpy array: 1–3 dimensions, `f32` storage, a `uint8`, `int32` or
-//! `float32` dtype. Enough for what PVR snippets do with `np.array(img)`:
-//! slicing regions and channels, elementwise arithmetic with broadcasting,
-//! `np.abs`/`np.clip`, whole-array statistics, `astype`, `Image.fromarray`.
+//! A small numpy array: 1–3 dimensions, `f32` storage, a `bool`, `uint8`,
+//! `int32` or `float32` dtype. Enough for what PVR snippets do with
+//! `np.array(img)`: slicing regions and channels, elementwise arithmetic and
+//! comparisons with broadcasting ([`elementwise`]), boolean masks
+//! (`arr[mask]`, `arr[mask] = v`), `np.abs`/`np.clip`/`np.where`, statistics
+//! over the whole array or along axes ([`reduce`]), `astype`, `Image.fromarray`.
 //!
 //! Every array created is charged against the action's pixel budget (one
 //! element = one pixel) and may hold at most `3 * ExecLimits::max_pixels`
@@ -11,14 +13,20 @@ use std::sync::Arc;
 
 use image::RgbImage;
 
-use crate::ast::BinOp;
 use crate::error::{err, PyErr, PyResult};
 use crate::eval::Interp;
 use crate::values::{ImgVal, Value};
 
+mod elementwise;
+mod reduce;
+pub use elementwise::{binop, compare, logical, unary, where_};
+pub use reduce::reduce_axes;
+
 /// Element type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DType {
+    /// `np.bool_`: comparison results and masks, stored as 0.0 / 1.0.
+    Bool,
     /// `np.uint8`: integers wrapping modulo 256, like numpy.
     U8,
     /// `np.int32` / `np.int64` (values kept in `f32`, exact below 2^24).
@@ -31,6 +39,7 @@ impl DType {
     /// numpy's name.
     pub fn name(self) -> &'static str {
         match self {
+            DType::Bool => "bool",
             DType::U8 => "uint8",
             DType::I32 => "int32",
             DType::F32 => "float32",
@@ -42,20 +51,23 @@ impl DType {
         let s = match v {
             Value::Opaque(s) => s.strip_prefix("numpy.").unwrap_or(s),
             Value::Str(s) => s,
-            Value::Func(f) if matches!(&**f, "int" | "float") => f,
+            Value::Func(f) if matches!(&**f, "int" | "float" | "bool") => f,
             other => return err("TypeError", format!("data type not understood: '{}'", other.type_name())),
         };
         match s {
+            "bool" | "bool_" => Ok(DType::Bool),
             "uint8" => Ok(DType::U8),
             "int32" | "int64" | "int" => Ok(DType::I32),
             "float32" | "float64" | "float" => Ok(DType::F32),
-            other => err("TypeError", format!("data type '{other}' is not supported in this sandbox (uint8, int32, float32)")),
+            other => err("TypeError", format!("data type '{other}' is not supported in this sandbox (bool, uint8, int32, float32)")),
         }
     }
 
-    fn cast(self, v: f32) -> f32 {
+    /// A value converted to this type (`bool(nan)` is true, as in numpy).
+    pub fn cast(self, v: f32) -> f32 {
         match self {
             DType::F32 => v,
+            DType::Bool => (v != 0.0) as u8 as f32,
             _ if !v.is_finite() => 0.0,
             DType::U8 => (v.trunc() as i64).rem_euclid(256) as f32,
             DType::I32 => v.trunc(),
@@ -88,6 +100,14 @@ pub fn check_elems(it: &mut Interp, n: u128) -> PyResult<usize> {
     Ok(n as usize)
 }
 
+/// Shape as numpy prints it: `(3,)`, `(48, 64)`.
+pub fn shape_str(shape: &[usize]) -> String {
+    match shape {
+        [d] => format!("({d},)"),
+        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+    }
+}
+
 /// Parses a shape argument (`5` or `(h, w)` or `(h, w, c)`).
 pub fn shape_arg(v: &Value) -> PyResult<Vec<usize>> {
     let dims: Vec<i64> = match v {
@@ -103,7 +123,8 @@ pub fn shape_arg(v: &Value) -> PyResult<Vec<usize>> {
     dims.iter().map(|&d| usize::try_from(d).map_err(|_| PyErr::new("ValueError", "negative dimensions are not allowed"))).collect()
 }
 
-fn count(shape: &[usize]) -> u128 {
+/// Number of elements of a shape (saturating).
+pub fn count(shape: &[usize]) -> u128 {
     shape.iter().fold(1u128, |a, &d| a.saturating_mul(d as u128))
 }
 
@@ -127,7 +148,7 @@ impl NdArr {
 
     /// `np.array([[...], ...])` of numbers (nested lists, up to 3 levels).
     pub fn from_list(it: &mut Interp, v: &Value) -> PyResult<NdArr> {
-        fn walk(v: &Value, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f32>, float: &mut bool) -> PyResult<()> {
+        fn walk(v: &Value, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f32>, kind: &mut (bool, bool)) -> PyResult<()> {
             match v.as_seq() {
                 Some(items) => {
                     if depth >= 3 {
@@ -138,23 +159,30 @@ impl NdArr {
                         Some(&n) if n != items.len() => return err("ValueError", "setting an array element with a sequence (inhomogeneous shape)"),
                         _ => {}
                     }
-                    items.iter().try_for_each(|x| walk(x, depth + 1, shape, out, float))
+                    items.iter().try_for_each(|x| walk(x, depth + 1, shape, out, kind))
                 }
                 None if depth == shape.len() || shape.is_empty() => {
-                    *float |= matches!(v, Value::Float(_));
+                    kind.0 |= matches!(v, Value::Float(_));
+                    kind.1 &= matches!(v, Value::Bool(_));
                     out.push(v.as_f64().ok_or_else(|| PyErr::new("TypeError", format!("array elements must be numbers, not '{}'", v.type_name())))? as f32);
                     Ok(())
                 }
                 None => err("ValueError", "setting an array element with a sequence (inhomogeneous shape)"),
             }
         }
-        let (mut shape, mut data, mut float) = (vec![], vec![], false);
-        walk(v, 0, &mut shape, &mut data, &mut float)?;
+        // (any float, all bool)
+        let (mut shape, mut data, mut kind) = (vec![], vec![], (false, true));
+        walk(v, 0, &mut shape, &mut data, &mut kind)?;
         if shape.is_empty() || data.len() as u128 != count(&shape) {
             return err("ValueError", "np.array() needs a (nested) list of numbers");
         }
         check_elems(it, data.len() as u128)?;
-        Ok(NdArr { shape, data, dtype: if float { DType::F32 } else { DType::I32 } })
+        let dtype = match kind {
+            (true, _) => DType::F32,
+            (_, true) => DType::Bool,
+            _ => DType::I32,
+        };
+        Ok(NdArr { shape, data, dtype })
     }
 
     /// `.astype(dtype)`.
@@ -167,12 +195,19 @@ impl NdArr {
     pub fn scalar(&self, v: f32) -> Value {
         match self.dtype {
             DType::F32 => Value::Float(f32_to_f64(v)),
+            DType::Bool => Value::Bool(v != 0.0),
             _ => Value::Int(v as i64),
         }
     }
 
     /// `Image.fromarray(arr)`: uint8 `(h, w)` or `(h, w, 3)` only, as PIL.
     pub fn to_image(&self) -> PyResult<(RgbImage, bool)> {
+        if self.dtype == DType::Bool {
+            return err(
+                "NotImplementedError",
+                "Image.fromarray() of a bool array (mode '1') is not supported in this sandbox; use Image.fromarray(mask.astype(np.uint8) * 255)",
+            );
+        }
         if self.dtype != DType::U8 {
             return err("TypeError", format!("Cannot handle this data type: {} (use arr.astype(np.uint8))", self.dtype.name()));
         }
@@ -221,27 +256,6 @@ impl NdArr {
 /// Shortest-repr conversion, so a float32 `0.1` prints as `0.1`.
 pub fn f32_to_f64(v: f32) -> f64 {
     format!("{v}").parse::<f64>().unwrap_or(v as f64)
-}
-
-/// Whole-array statistics (`axis=None`).
-pub fn reduce(a: &NdArr, f: &str) -> PyResult<Value> {
-    if a.data.is_empty() {
-        return err("ValueError", format!("zero-size array to reduction operation {f}"));
-    }
-    let n = a.data.len() as f64;
-    let sum: f64 = a.data.iter().map(|&v| v as f64).sum();
-    Ok(match f {
-        "max" | "amax" => a.scalar(a.data.iter().copied().fold(f32::MIN, f32::max)),
-        "min" | "amin" => a.scalar(a.data.iter().copied().fold(f32::MAX, f32::min)),
-        "sum" if a.dtype == DType::F32 => Value::Float(sum),
-        "sum" => Value::Int(sum as i64),
-        "mean" => Value::Float(sum / n),
-        "std" => {
-            let mean = sum / n;
-            Value::Float((a.data.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt())
-        }
-        _ => return err("NotImplementedError", format!("numpy.{f} is not supported in this sandbox")),
-    })
 }
 
 /// One index of `arr[...]`.
@@ -295,91 +309,6 @@ pub fn index(it: &mut Interp, a: &NdArr, ixs: &[Ix]) -> PyResult<Value> {
     Ok(Value::Array(Arc::new(NdArr { shape, data, dtype: a.dtype })))
 }
 
-/// An operand: an array or a Python number.
-fn operand(v: &Value) -> PyResult<(Arc<NdArr>, bool)> {
-    match v {
-        Value::Array(a) => Ok((a.clone(), false)),
-        other => {
-            let x = other.as_f64().ok_or_else(|| PyErr::new("TypeError", format!("unsupported operand type for numpy arithmetic: '{}'", other.type_name())))?;
-            let dtype = if matches!(other, Value::Float(_)) { DType::F32 } else { DType::I32 };
-            Ok((Arc::new(NdArr { shape: vec![], data: vec![x as f32], dtype }), true))
-        }
-    }
-}
-
-/// Elementwise `a op b` with numpy broadcasting and dtype promotion
-/// (uint8 with uint8 or a Python int stays uint8 and wraps; `/` gives float).
-pub fn binop(it: &mut Interp, op: BinOp, a: &Value, b: &Value) -> PyResult<Value> {
-    let ((x, xs), (y, ys)) = (operand(a)?, operand(b)?);
-    let f: fn(f32, f32) -> f32 = match op {
-        BinOp::Add => |p, q| p + q,
-        BinOp::Sub => |p, q| p - q,
-        BinOp::Mul => |p, q| p * q,
-        BinOp::Div => |p, q| p / q,
-        BinOp::Pow => f32::powf,
-        _ => return err("NotImplementedError", "only + - * / ** are supported on numpy arrays in this sandbox"),
-    };
-    let dtype = match (x.dtype, y.dtype) {
-        _ if op == BinOp::Div => DType::F32,
-        (DType::F32, _) | (_, DType::F32) => DType::F32,
-        (DType::U8, _) if ys => DType::U8,
-        (_, DType::U8) if xs => DType::U8,
-        (DType::U8, DType::U8) => DType::U8,
-        _ => DType::I32,
-    };
-    let nd = x.shape.len().max(y.shape.len());
-    let dim = |s: &[usize], d: usize| if d + s.len() < nd { 1 } else { s[d + s.len() - nd] };
-    let mut shape = Vec::with_capacity(nd);
-    for d in 0..nd {
-        let (p, q) = (dim(&x.shape, d), dim(&y.shape, d));
-        shape.push(match (p, q) {
-            _ if p == q => p,
-            (1, q) => q,
-            (p, 1) => p,
-            _ => return err("ValueError", format!("operands could not be broadcast together with shapes {:?} {:?}", x.shape, y.shape)),
-        });
-    }
-    let n = check_elems(it, count(&shape))?;
-    let strides = |s: &[usize]| -> Vec<usize> {
-        (0..nd).map(|d| if dim(s, d) == 1 { 0 } else { (d + 1..nd).map(|e| dim(s, e)).product() }).collect()
-    };
-    let (sx, sy) = (strides(&x.shape), strides(&y.shape));
-    let mut data = Vec::with_capacity(n);
-    if x.shape == y.shape || xs || ys {
-        // Fast paths: same shape, or one side a scalar.
-        let (px, py) = (if xs { 0 } else { 1 }, if ys { 0 } else { 1 });
-        for k in 0..n {
-            let v = f(x.data.get(k * px).copied().unwrap_or(0.0), y.data.get(k * py).copied().unwrap_or(0.0));
-            data.push(dtype.cast(v));
-        }
-        return Ok(Value::Array(Arc::new(NdArr { shape, data, dtype })));
-    }
-    let mut idx = vec![0usize; nd];
-    for k in 0..n {
-        if k % 65536 == 65535 {
-            it.check_time()?;
-        }
-        let (mut ox, mut oy) = (0, 0);
-        for d in 0..nd {
-            ox += idx[d] * sx[d];
-            oy += idx[d] * sy[d];
-        }
-        let v = f(x.data.get(ox).copied().unwrap_or(0.0), y.data.get(oy).copied().unwrap_or(0.0));
-        data.push(dtype.cast(v));
-        for d in (0..nd).rev() {
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-    if shape.is_empty() {
-        return Ok(NdArr { shape, data: data.clone(), dtype }.scalar(data.first().copied().unwrap_or(0.0)));
-    }
-    Ok(Value::Array(Arc::new(NdArr { shape, data, dtype })))
-}
-
 /// `np.abs(a)` / `np.clip(a, lo, hi)` / `np.sqrt(a)`: elementwise maps.
 pub fn map(it: &mut Interp, a: &NdArr, f: impl Fn(f32) -> f32, float: bool) -> PyResult<Value> {
     check_elems(it, a.data.len() as u128)?;
@@ -387,13 +316,120 @@ pub fn map(it: &mut Interp, a: &NdArr, f: impl Fn(f32) -> f32, float: bool) -> P
     Ok(Value::Array(Arc::new(NdArr { shape: a.shape.clone(), data: a.data.iter().map(|&v| dtype.cast(f(v))).collect(), dtype })))
 }
 
-/// `str(arr)`: numpy's text for small 1-D arrays, a summary otherwise.
+/// `str(arr)`: numpy's text for small 1-D integer and bool arrays
+/// (`[ 1 20 300]`, `[ True False]`), a summary otherwise.
 pub fn render(a: &NdArr) -> String {
     if a.shape.len() == 1 && a.data.len() <= 32 && a.dtype != DType::F32 {
-        let items: Vec<String> = a.data.iter().map(|v| (*v as i64).to_string()).collect();
+        let items: Vec<String> = match a.dtype {
+            DType::Bool => a.data.iter().map(|&v| if v != 0.0 { " True".to_string() } else { "False".to_string() }).collect(),
+            _ => a.data.iter().map(|v| (*v as i64).to_string()).collect(),
+        };
+        let w = items.iter().map(String::len).max().unwrap_or(0);
+        let items: Vec<String> = items.iter().map(|s| format!("{s:>w$}")).collect();
         return format!("[{}]", items.join(" "));
     }
-    let dims: Vec<String> = a.shape.iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    format!("<numpy.ndarray shape={shape} dtype={}>", a.dtype.name())
+    format!("<numpy.ndarray shape={} dtype={}>", shape_str(&a.shape), a.dtype.name())
+}
+
+/// numpy's `bool(arr)`: only a one-element array has a truth value.
+pub fn truth(v: &Value) -> PyResult<bool> {
+    match v {
+        Value::Array(a) => array_truth(a),
+        other => Ok(other.truthy()),
+    }
+}
+
+fn array_truth(a: &NdArr) -> PyResult<bool> {
+    match a.data.as_slice() {
+        [x] => Ok(*x != 0.0),
+        [] => err("ValueError", "The truth value of an empty array is ambiguous. Use `array.size > 0` to check that an array is not empty."),
+        _ => err("ValueError", "The truth value of an array with more than one element is ambiguous. Use a.any() or a.all()"),
+    }
+}
+
+/// Checks that a boolean mask fits the leading axes of `a`; returns the
+/// number of elements each selected position covers (the trailing axes).
+fn mask_fit(a: &NdArr, mask: &NdArr) -> PyResult<usize> {
+    if mask.dtype != DType::Bool {
+        return err(
+            "NotImplementedError",
+            format!("integer-array indexing (an index array of dtype {}) is not supported in this sandbox; use a boolean mask or slices", mask.dtype.name()),
+        );
+    }
+    if mask.shape.len() > a.shape.len() {
+        return err("IndexError", format!("too many indices for array: array is {}-dimensional, but {} were indexed", a.shape.len(), mask.shape.len()));
+    }
+    for (d, (&m, &s)) in mask.shape.iter().zip(&a.shape).enumerate() {
+        if m != s {
+            return err("IndexError", format!("boolean index did not match indexed array along axis {d}; size of axis is {s} but size of corresponding boolean axis is {m}"));
+        }
+    }
+    Ok(a.shape[mask.shape.len()..].iter().product())
+}
+
+/// `arr[mask]`: the selected elements (rows, for a mask over the leading
+/// axes), as a new array whose first axis counts the `True`s.
+pub fn mask_index(it: &mut Interp, a: &NdArr, mask: &NdArr) -> PyResult<Value> {
+    let inner = mask_fit(a, mask)?;
+    let picked = mask.data.iter().filter(|&&m| m != 0.0).count();
+    let n = check_elems(it, (picked as u128).saturating_mul(inner as u128))?;
+    let mut data = Vec::with_capacity(n);
+    for (i, _) in mask.data.iter().enumerate().filter(|(_, &m)| m != 0.0) {
+        data.extend_from_slice(&a.data[i * inner..(i + 1) * inner]);
+    }
+    let mut shape = vec![picked];
+    shape.extend_from_slice(&a.shape[mask.shape.len()..]);
+    Ok(Value::Array(Arc::new(NdArr { shape, data, dtype: a.dtype })))
+}
+
+/// `arr[mask] = v`: a number, one value per selected element, or one row
+/// (the trailing axes) repeated for every selected position.
+pub fn mask_assign(it: &mut Interp, a: &mut NdArr, mask: &NdArr, v: &Value) -> PyResult<()> {
+    let inner = mask_fit(a, mask)?;
+    let vals = crate::numpy::to_array(it, v)?;
+    let picked = mask.data.iter().filter(|&&m| m != 0.0).count();
+    let total = picked * inner;
+    let src_len = vals.data.len();
+    if !(src_len == 1 || src_len == total || (src_len == inner && vals.shape == a.shape[mask.shape.len()..])) {
+        return err(
+            "ValueError",
+            format!("NumPy boolean array indexing assignment cannot assign {src_len} input values to the {total} output values where the mask is true"),
+        );
+    }
+    check_elems(it, a.data.len() as u128)?;
+    let mut k = 0;
+    for (i, _) in mask.data.iter().enumerate().filter(|(_, &m)| m != 0.0) {
+        for j in 0..inner {
+            let x = if src_len == total { vals.data[k] } else { vals.data[k % src_len] };
+            a.data[i * inner + j] = a.dtype.cast(x);
+            k += 1;
+        }
+    }
+    Ok(())
+}
+
+/// `np.nonzero(a)` / `np.where(a)`: one int array of indices per axis.
+pub fn nonzero(it: &mut Interp, a: &NdArr) -> PyResult<Value> {
+    let hits: Vec<usize> = a.data.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
+    check_elems(it, (hits.len() as u128).saturating_mul(a.shape.len() as u128))?;
+    let mut out = Vec::with_capacity(a.shape.len());
+    for d in 0..a.shape.len() {
+        let (stride, len) = (a.shape[d + 1..].iter().product::<usize>(), a.shape[d]);
+        let data = hits.iter().map(|&i| ((i / stride.max(1)) % len.max(1)) as f32).collect();
+        out.push(Value::Array(Arc::new(NdArr { shape: vec![hits.len()], data, dtype: DType::I32 })));
+    }
+    Value::tuple(out)
+}
+
+/// `arr.tolist()`: nested lists of Python numbers.
+pub fn tolist(it: &mut Interp, a: &NdArr) -> PyResult<Value> {
+    if a.data.len() > it.limits.max_seq_len {
+        return err("MemoryError", format!("tolist() of {} elements exceeds the sandbox limit of {}", a.data.len(), it.limits.max_seq_len));
+    }
+    fn build(a: &NdArr, d: usize, off: usize) -> PyResult<Value> {
+        let Some(&len) = a.shape.get(d) else { return Ok(a.scalar(a.data.get(off).copied().unwrap_or(0.0))) };
+        let stride: usize = a.shape[d + 1..].iter().product();
+        Value::list((0..len).map(|i| build(a, d + 1, off + i * stride)).collect::<PyResult<_>>()?)
+    }
+    build(a, 0, 0)
 }

@@ -1,14 +1,16 @@
 //! `np.*` functions over [`crate::ndarray::NdArr`]: construction (`array`,
 //! `asarray`, `zeros`, `ones`, `zeros_like`, `ones_like`), elementwise maps
-//! (`abs`, `clip`, `sqrt`) and whole-array statistics (`mean`, `std`, `max`,
-//! `min`, `sum`, `amax`, `amin`, `median` with `axis=None`).
+//! (`abs`, `clip`, `sqrt`, `where`, `logical_*`), statistics (`mean`, `std`,
+//! `max`, `min`, `sum`, `amax`, `amin`, `median`, `any`, `all`,
+//! `count_nonzero`, whole-array or with `axis=`), `nonzero`, `shape`; and the
+//! methods of arrays.
 
 use std::sync::Arc;
 
 use crate::builtins::{num, Args};
 use crate::error::{err, PyResult};
 use crate::eval::Interp;
-use crate::ndarray::{reduce, shape_arg, DType, NdArr};
+use crate::ndarray::{reduce_axes, shape_arg, DType, NdArr};
 use crate::values::Value;
 
 /// The array behind an argument: arrays as they are, images and (nested)
@@ -30,11 +32,70 @@ fn dtype_kw(a: &mut Args, default: DType) -> PyResult<DType> {
     }
 }
 
-fn no_axis(a: &mut Args) -> PyResult<()> {
-    if a.kw("axis").is_some_and(|v| !matches!(v, Value::None)) {
-        return err("NotImplementedError", "axis= is not supported in this sandbox (whole-array statistics only)");
+/// The `np.*` functions this module implements (other names are
+/// `NotImplementedError` when looked up).
+pub const FUNCS: [&str; 28] = [
+    "array", "asarray", "zeros", "ones", "zeros_like", "ones_like", "abs", "absolute", "sqrt", "clip", "mean", "std",
+    "max", "min", "sum", "amax", "amin", "median", "any", "all", "count_nonzero", "where", "nonzero", "logical_and",
+    "logical_or", "logical_xor", "logical_not", "shape",
+];
+
+/// The methods of arrays.
+pub const METHODS: [&str; 15] =
+    ["mean", "std", "max", "min", "sum", "any", "all", "astype", "copy", "clip", "tolist", "nonzero", "flatten", "ravel", "item"];
+
+/// A reduction's `axis` / `keepdims` / `dtype` / `out` arguments (`axis` may
+/// be positional at `axis_pos`).
+fn reduction(it: &mut Interp, f: &str, arr: &NdArr, mut a: Args, axis_pos: usize) -> PyResult<Value> {
+    let axis = a.get(axis_pos, "axis");
+    let keepdims = a.kw("keepdims").is_some_and(|v| v.truthy());
+    a.kw("dtype");
+    if a.kw("out").is_some_and(|v| !matches!(v, Value::None)) {
+        return err("NotImplementedError", format!("{f}(out=...) is not supported in this sandbox; assign the result"));
     }
-    Ok(())
+    a.done(axis_pos + 1)?;
+    reduce_axes(it, arr, f, axis.as_ref(), keepdims)
+}
+
+/// `arr.<m>(...)`.
+pub fn array_method(it: &mut Interp, arr: &Arc<NdArr>, m: &str, mut a: Args) -> PyResult<Value> {
+    match m {
+        "astype" => {
+            let d = DType::parse(&a.req(0, "dtype")?)?;
+            a.done(1)?;
+            Ok(Value::Array(Arc::new(arr.astype(it, d)?)))
+        }
+        "copy" => {
+            a.done(0)?;
+            Ok(Value::Array(arr.clone()))
+        }
+        "clip" => {
+            let (lo, hi) = (a.get(0, "a_min"), a.get(1, "a_max"));
+            a.done(2)?;
+            np_clip(it, arr, lo, hi)
+        }
+        "tolist" => {
+            a.done(0)?;
+            crate::ndarray::tolist(it, arr)
+        }
+        "nonzero" => {
+            a.done(0)?;
+            crate::ndarray::nonzero(it, arr)
+        }
+        "flatten" | "ravel" => {
+            a.done(0)?;
+            crate::ndarray::check_elems(it, arr.data.len() as u128)?;
+            Ok(Value::Array(Arc::new(NdArr { shape: vec![arr.data.len()], data: arr.data.clone(), dtype: arr.dtype })))
+        }
+        "item" => {
+            a.done(0)?;
+            match arr.data.as_slice() {
+                [v] => Ok(arr.scalar(*v)),
+                _ => err("ValueError", "can only convert an array of size 1 to a Python scalar"),
+            }
+        }
+        _ => reduction(it, m, arr, a, 0),
+    }
 }
 
 /// `np.clip(a, lo, hi)` (either bound may be `None`).
@@ -109,27 +170,52 @@ pub fn call(it: &mut Interp, f: &str, mut a: Args) -> PyResult<Value> {
             a.done(3)?;
             np_clip(it, &arr, lo, hi)
         }
-        "mean" | "std" | "max" | "min" | "sum" | "amax" | "amin" | "median" => {
-            let v = a.req(0, "a")?;
-            no_axis(&mut a)?;
-            a.kw("dtype");
-            a.done(1)?;
-            let arr = to_array(it, &v)?;
-            if f == "median" {
-                let mut xs = arr.data.clone();
-                if xs.is_empty() {
-                    return err("ValueError", "zero-size array");
-                }
-                xs.sort_unstable_by(f32::total_cmp);
-                let n = xs.len();
-                let m = if n % 2 == 1 { xs[n / 2] as f64 } else { (xs[n / 2 - 1] as f64 + xs[n / 2] as f64) / 2.0 };
-                return Ok(Value::Float(m));
-            }
-            reduce(&arr, f)
+        "mean" | "std" | "max" | "min" | "sum" | "amax" | "amin" | "median" | "any" | "all" | "count_nonzero" => {
+            let arr = to_array(it, &a.req(0, "a")?)?;
+            reduction(it, f, &arr, a, 1)
         }
-        _ => err(
-            "NotImplementedError",
-            format!("numpy.{f} is not supported in this sandbox (array, zeros, ones, abs, clip, sqrt, mean, std, min, max, sum, median)"),
-        ),
+        "where" => {
+            let cond = a.req(0, "condition")?;
+            let (x, y) = (a.get(1, "x"), a.get(2, "y"));
+            a.done(3)?;
+            match (x, y) {
+                (None, None) => {
+                    let arr = to_array(it, &cond)?;
+                    crate::ndarray::nonzero(it, &arr)
+                }
+                (Some(x), Some(y)) => crate::ndarray::where_(it, &cond, &x, &y),
+                _ => err("ValueError", "either both or neither of x and y should be given"),
+            }
+        }
+        "nonzero" => {
+            let arr = to_array(it, &a.req(0, "a")?)?;
+            a.done(1)?;
+            crate::ndarray::nonzero(it, &arr)
+        }
+        "logical_and" | "logical_or" | "logical_xor" => {
+            let (x, y) = (a.req(0, "x1")?, a.req(1, "x2")?);
+            a.done(2)?;
+            crate::ndarray::logical(it, f, &x, Some(&y))
+        }
+        "logical_not" => {
+            let x = a.req(0, "x")?;
+            a.done(1)?;
+            crate::ndarray::logical(it, f, &x, None)
+        }
+        "shape" => {
+            let v = a.req(0, "a")?;
+            a.done(1)?;
+            match v {
+                Value::Image(img) => {
+                    let (w, h) = (img.w() as i64, img.h() as i64);
+                    Value::tuple(if img.grey { vec![Value::Int(h), Value::Int(w)] } else { vec![Value::Int(h), Value::Int(w), Value::Int(3)] })
+                }
+                v => {
+                    let arr = to_array(it, &v)?;
+                    Value::tuple(arr.shape.iter().map(|&d| Value::Int(d as i64)).collect())
+                }
+            }
+        }
+        _ => err("NotImplementedError", format!("numpy.{f} is not supported by the embedded interpreter (use --backend python)")),
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::ast::{BinOp, CmpOp};
 use crate::error::{err, PyErr, PyResult};
-use crate::values::{compare, equal, range_len, Seq, Value};
+use crate::values::{compare_op, equal, range_len, Seq, Value};
 
 fn overflow<T>() -> PyResult<T> {
     err("OverflowError", "integer result too large (64-bit integers only)")
@@ -84,8 +84,8 @@ pub fn binop(op: BinOp, a: &Value, b: &Value, max_len: usize, max_str: usize) ->
             "TypeError",
             format!("can only concatenate str (not \"{}\") to str", if matches!(a, Str(_)) { b.type_name() } else { a.type_name() }),
         ),
-        (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, Array(_), _) | (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, _, Array(_)) => {
-            err("NotImplementedError", "numpy arrays can only be combined with + - * / ** in an expression here (not inside sum() etc.)")
+        (_, Array(_), _) | (_, _, Array(_)) => {
+            err("NotImplementedError", "numpy arrays can only be combined with operators in an expression here (not inside sum() etc.)")
         }
         _ => unsupported(sym(op), a, b),
     }
@@ -190,10 +190,10 @@ pub fn cmpop(op: CmpOp, a: &Value, b: &Value) -> PyResult<bool> {
     Ok(match op {
         CmpOp::Eq => equal(a, b),
         CmpOp::Ne => !equal(a, b),
-        CmpOp::Lt => compare(a, b)? == Less,
-        CmpOp::Le => compare(a, b)? != Greater,
-        CmpOp::Gt => compare(a, b)? == Greater,
-        CmpOp::Ge => compare(a, b)? != Less,
+        CmpOp::Lt => compare_op(a, b, "<")? == Less,
+        CmpOp::Le => compare_op(a, b, "<=")? != Greater,
+        CmpOp::Gt => compare_op(a, b, ">")? == Greater,
+        CmpOp::Ge => compare_op(a, b, ">=")? != Less,
         CmpOp::In => contains(b, a)?,
         CmpOp::NotIn => !contains(b, a)?,
         CmpOp::Is => identical(a, b),

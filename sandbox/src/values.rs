@@ -367,6 +367,8 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Value::Module(x), Value::Module(y)) | (Value::Opaque(x), Value::Opaque(y)) => x == y,
         // `arr.dtype == np.uint8` (a dtype is shown as its name).
         (Value::Str(s), Value::Opaque(o)) | (Value::Opaque(o), Value::Str(s)) => o.strip_prefix("numpy.") == Some(&**s),
+        // `mask.dtype == bool`.
+        (Value::Str(s), Value::Func(f)) | (Value::Func(f), Value::Str(s)) => &**s == "bool" && &**f == "bool",
         (Value::Func(x), Value::Func(y)) | (Value::Operator(x), Value::Operator(y)) => x == y,
         (Value::Function(x), Value::Function(y)) => Arc::ptr_eq(x, y),
         (Value::ExcType(x), Value::ExcType(y)) => x == y,
@@ -382,12 +384,17 @@ pub fn equal(a: &Value, b: &Value) -> bool {
 
 /// Python ordering (`<` etc.); `TypeError` for unorderable types.
 pub fn compare(a: &Value, b: &Value) -> PyResult<Ordering> {
+    compare_op(a, b, "<")
+}
+
+/// [`compare`] for the operator `sym` (named in the `TypeError`).
+pub fn compare_op(a: &Value, b: &Value, sym: &str) -> PyResult<Ordering> {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
         (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
             for (p, q) in x.items.iter().zip(&y.items) {
                 if !equal(p, q) {
-                    return compare(p, q);
+                    return compare_op(p, q, sym);
                 }
             }
             Ok(x.items.len().cmp(&y.items.len()))
@@ -397,7 +404,7 @@ pub fn compare(a: &Value, b: &Value) -> PyResult<Ordering> {
             (_, _, Some(x), Some(y)) => Ok(x.partial_cmp(&y).unwrap_or(Ordering::Equal)),
             _ => Err(PyErr::new(
                 "TypeError",
-                format!("'<' not supported between instances of '{}' and '{}'", a.type_name(), b.type_name()),
+                format!("'{sym}' not supported between instances of '{}' and '{}'", a.type_name(), b.type_name()),
             )),
         },
     }

@@ -25,13 +25,13 @@ fn h02_nested_loops_hit_step_budget() {
 
 #[test]
 fn h03_import_os() {
-    fails("import os\nos.system('ls')", "ImportError: import of 'os' is not allowed (line 1)");
+    fails("import os\nos.system('ls')", "ImportError: import of 'os' is not available in the embedded interpreter; run with --backend python (real CPython in a jail) (line 1)");
 }
 
 #[test]
 fn h04_other_imports() {
-    fails("import subprocess", "ImportError: import of 'subprocess' is not allowed");
-    fails("from os import system", "ImportError: import of 'os' is not allowed");
+    fails("import subprocess", "ImportError: import of 'subprocess' is not available in the embedded interpreter");
+    fails("from os import system", "ImportError: import of 'os' is not available in the embedded interpreter");
     fails("import ctypes as c", "ImportError");
     fails("import PIL.ImageGrab", "ImportError");
     fails("from PIL import ImageGrab", "ImportError: cannot import name 'ImageGrab'");
@@ -250,7 +250,11 @@ fn h33_bad_crop_box() {
     let (obs, _) = run("print('before')\nc = image.crop((30, 30, 10, 10))");
     assert!(obs.text.starts_with("before\nValueError"));
     assert!(obs.text.ends_with("(line 2)"), "{}", obs.text);
-    fails("image.crop((1000, 1000, 2000, 2000))", "ValueError");
+    fails("c = image.crop((10, 30, 20, 10))", "ValueError: Coordinate 'lower' is less than 'upper' (line 1)");
+    // Pillow compares the coordinates before rounding them.
+    fails("c = image.crop((10.4, 0, 10.2, 5))", "ValueError: Coordinate 'right' is less than 'left'");
+    fails("image.crop((0, 0, float('nan'), 1))", "ValueError: cannot convert float NaN to integer");
+    fails("image.crop((0, 0, float('inf'), 1))", "OverflowError: cannot convert float infinity to integer");
     fails("image.crop((0, 0, 10))", "ValueError");
     fails("image.crop(('a', 0, 1, 1))", "TypeError");
 }

@@ -18,7 +18,8 @@ fn fixture() -> PathBuf {
 
 fn run(exec: bool) -> (Vec<SwiftSample>, ConversionReport) {
     let text = std::fs::read_to_string(fixture().join("samples.jsonl")).expect("fixture");
-    let opts = CodeVisionOptions { images_root: fixture(), exec, max_pixels: 1_000_000 };
+    let engine = trutheye_sandbox::PvrEngine::interp(trutheye_sandbox::PvrMode::InProcess, None, std::time::Duration::from_secs(10));
+    let opts = CodeVisionOptions { images_root: fixture(), exec, max_pixels: 1_000_000, engine };
     let mut report = ConversionReport::new("codevision", "-");
     let out = convert(&text, &opts, Arc::new(Registry::new()), &mut report);
     (out, report)

@@ -46,6 +46,7 @@ fn episode(turns: Vec<Turn>, label: VerdictLabel, bbox: Option<[u32; 4]>, forced
         images: vec![],
         policy: "p".into(),
         strategy: "s".into(),
+        backend: None,
         system_prompt: String::new(),
         user_prompt: String::new(),
         turns,

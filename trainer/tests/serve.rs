@@ -18,7 +18,8 @@ use trutheye_core::cli::PluginDirs;
 use trutheye_core::AgentConfig;
 use trutheye_sandbox::PvrLimits;
 use trutheye_trainer::serve::session::Session;
-use trutheye_trainer::serve::{executor_factory, Listen, PvrBackend, ServeConfig, Server};
+use trutheye_sandbox::{PvrEngine, PvrMode};
+use trutheye_trainer::serve::{executor_factory, Listen, ServeConfig, Server};
 
 struct Running {
     _dir: tempfile::TempDir,
@@ -30,9 +31,9 @@ fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/authentic-dev-000.jpg")
 }
 
-fn backend() -> PvrBackend {
+fn backend() -> PvrEngine {
     // No step cap: the wall-time limit is what stops a hostile loop.
-    PvrBackend::InProcess(PvrLimits { max_steps: u64::MAX, max_wall: Duration::from_secs(2), ..PvrLimits::default() })
+    PvrEngine::Interp { mode: PvrMode::InProcess, worker: None, limits: PvrLimits { max_steps: u64::MAX, max_wall: Duration::from_secs(2), ..PvrLimits::default() } }
 }
 
 fn start() -> Running {

@@ -27,6 +27,10 @@ impl<P: Executor> Executor for HybridExecutor<P> {
         "hybrid"
     }
 
+    fn backend(&self) -> Option<&'static str> {
+        self.pvr.backend()
+    }
+
     fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
         match action {
             Action::Code { code, .. } => {

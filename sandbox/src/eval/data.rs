@@ -132,6 +132,13 @@ impl Interp<'_> {
                             return err("RecursionError", "containers nested too deeply");
                         }
                     }
+                    Value::Array(a) => {
+                        let Value::Array(mask) = &key else {
+                            return err("NotImplementedError", "numpy item assignment is only supported with a boolean mask (arr[mask] = value) in this sandbox");
+                        };
+                        let mask = mask.clone();
+                        crate::ndarray::mask_assign(self, Arc::make_mut(a), &mask, &v)?;
+                    }
                     other => return err("TypeError", format!("'{}' object does not support item assignment", other.type_name())),
                 }
                 if cur.depth() > crate::values::MAX_VALUE_DEPTH {
@@ -146,6 +153,15 @@ impl Interp<'_> {
     /// `o[idx]`.
     pub fn subscript(&mut self, o: &Value, idx: &Index) -> PyResult<Value> {
         if let Value::Array(a) = o {
+            if let Index::Single(e) = idx {
+                return match self.eval(e)? {
+                    Value::Array(mask) => crate::ndarray::mask_index(self, a, &mask),
+                    v => {
+                        let ix = value_ix(v)?;
+                        crate::ndarray::index(self, a, &[ix])
+                    }
+                };
+            }
             let parts = match idx {
                 Index::Multi(v) => v.as_slice(),
                 one => std::slice::from_ref(one),
@@ -207,13 +223,18 @@ impl Interp<'_> {
             }
         };
         match idx {
-            Index::Single(e) => match self.eval(e)? {
-                v if v.as_int().is_some() => Ok(crate::ndarray::Ix::At(v.as_int().unwrap_or(0))),
-                v => err("NotImplementedError", format!("numpy indexing with a '{}' is not supported in this sandbox (integers and slices only)", v.type_name())),
-            },
+            Index::Single(e) => value_ix(self.eval(e)?),
             Index::Slice(a, b, c) => Ok(crate::ndarray::Ix::Range(bound(a)?, bound(b)?, bound(c)?)),
             Index::Multi(_) => err("IndexError", "nested index tuples are not supported"),
         }
+    }
+}
+
+fn value_ix(v: Value) -> PyResult<crate::ndarray::Ix> {
+    match v {
+        v if v.as_int().is_some() => Ok(crate::ndarray::Ix::At(v.as_int().unwrap_or(0))),
+        Value::Array(_) => err("NotImplementedError", "a boolean mask must be the only index in this sandbox (arr[mask])"),
+        v => err("NotImplementedError", format!("numpy indexing with a '{}' is not supported in this sandbox (integers, slices and boolean masks only)", v.type_name())),
     }
 }
 

@@ -89,7 +89,7 @@ impl Interp<'_> {
             // Every iteration is charged even when the body is empty, so
             // `while True: pass` ends with the step budget like other loops.
             self.tick()?;
-            if !self.eval(test)?.truthy() {
+            if !crate::ndarray::truth(&self.eval(test)?)? {
                 return self.block(orelse);
             }
             match self.block(body)? {

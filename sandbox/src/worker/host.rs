@@ -201,6 +201,10 @@ impl Executor for WorkerExecutor {
         "pvr"
     }
 
+    fn backend(&self) -> Option<&'static str> {
+        Some("interp")
+    }
+
     fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
         match action {
             Action::Code { code, image_index, .. } => self.run_code(code, *image_index, state),

@@ -109,7 +109,7 @@ fn h72_redefining_builtins_stays_inside_the_sandbox() {
     let t = ok("def print(*args, **kw):\n    return None\nprint('hidden')\nlen = lambda x: 7\nresult = image.crop((0, 0, len([]), 4))\n");
     assert_eq!(t, "[shown as image_clue_1: 7x4]");
     fails("def len(x):\n    return len(x)\nlen([1])", "RecursionError: maximum recursion depth exceeded");
-    fails("def __import__(name):\n    return name\nimport os", "ImportError: import of 'os' is not allowed");
+    fails("def __import__(name):\n    return name\nimport os", "ImportError: import of 'os' is not available in the embedded interpreter");
     fails("def open(p):\n    return p\nopen('/etc/passwd').read()", "AttributeError: 'str' object has no attribute 'read'");
     fails("def image():\n    return 1\nimage.crop((0, 0, 1, 1))", "AttributeError: 'function' object has no attribute 'crop'");
     // A redefinition lives in that episode's variables only.

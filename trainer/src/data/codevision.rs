@@ -18,7 +18,9 @@ use clap::Args;
 use serde_json::Value;
 use trutheye_core::image::DEFAULT_MAX_PIXELS;
 use trutheye_core::{Action, CodeSource, EpisodeState, ExecLimits, FormatError, ImageBuf, Registry};
-use trutheye_sandbox::{PvrExecutor, PvrLimits};
+use std::time::Duration;
+
+use trutheye_sandbox::{BackendArgs, PvrEngine, PvrMode};
 
 use super::report::ConversionReport;
 use super::swift::{code_arguments, code_tool_schema, count_image_tags, text_before_tool_call, tool_call_content, SwiftMessage, SwiftSample, IMAGE_TAG};
@@ -42,6 +44,9 @@ pub struct CodeVisionArgs {
     /// Largest input image in pixels (decompression-bomb guard).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Which backend re-executes the code (default: python when set up: the model wrote it for CPython).
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 /// Conversion options.
@@ -53,6 +58,8 @@ pub struct CodeVisionOptions {
     pub exec: bool,
     /// Pixel cap for loading input images.
     pub max_pixels: u64,
+    /// Where code is re-executed.
+    pub engine: PvrEngine,
 }
 
 /// The line is not JSON or not the expected shape.
@@ -77,7 +84,13 @@ type Drop = (&'static str, String);
 /// Runs `trutheye data codevision`.
 pub fn run(args: &CodeVisionArgs, registry: Arc<Registry>) -> Result<ConversionReport, String> {
     let text = std::fs::read_to_string(&args.input).map_err(|e| format!("{}: cannot read: {e}", args.input.display()))?;
-    let opts = CodeVisionOptions { images_root: args.images_root.clone(), exec: !args.no_exec, max_pixels: args.max_pixels };
+    let kind = args.backend.resolve(None, None, true)?;
+    let engine = PvrEngine::build(kind, args.backend.python.as_deref(), args.backend.dialect, PvrMode::InProcess, || Err("unused".into()), Duration::from_secs(10))?;
+    if !args.no_exec {
+        engine.warm_up()?;
+    }
+    tracing::info!(backend = %engine.describe(), "re-executing code");
+    let opts = CodeVisionOptions { images_root: args.images_root.clone(), exec: !args.no_exec, max_pixels: args.max_pixels, engine };
     let mut report = ConversionReport::new("codevision", &path_string(&args.out));
     let samples = convert(&text, &opts, registry, &mut report);
     write_jsonl(&args.out, &samples)?;
@@ -163,7 +176,7 @@ fn convert_line(line: &str, opts: &CodeVisionOptions, registry: &Arc<Registry>) 
         return Err((DROP_NO_FINAL, "last turn is not from gpt".into()));
     }
     if opts.exec {
-        execute(&code_actions, images.get(..inputs).unwrap_or(&images), opts.max_pixels, registry)?;
+        execute(&code_actions, images.get(..inputs).unwrap_or(&images), opts.max_pixels, registry, &opts.engine)?;
     } else if let Some((k, i)) = code_actions.iter().enumerate().find_map(|(k, (_, idx))| idx.filter(|&i| i >= inputs).map(|i| (k, i))) {
         return Err((DROP_INDEX, format!("code action {k}: image_index {i} but {inputs} input image(s)")));
     }
@@ -203,7 +216,7 @@ fn read_images(v: &Value, root: &Path) -> Result<Vec<PathBuf>, Drop> {
 
 /// Runs the sample's code actions in order in one sandbox episode (variables and
 /// created images carry over, as when the model ran); the first failure drops it.
-fn execute(actions: &[CodeAction], inputs: &[PathBuf], max_pixels: u64, registry: &Arc<Registry>) -> Result<(), Drop> {
+fn execute(actions: &[CodeAction], inputs: &[PathBuf], max_pixels: u64, registry: &Arc<Registry>, engine: &PvrEngine) -> Result<(), Drop> {
     if actions.is_empty() {
         return Ok(());
     }
@@ -213,12 +226,13 @@ fn execute(actions: &[CodeAction], inputs: &[PathBuf], max_pixels: u64, registry
         bufs.push(Arc::new(im));
     }
     let mut state = EpisodeState::new(bufs, registry.clone(), ExecLimits::default());
-    let mut exec = PvrExecutor::new(PvrLimits::default());
+    let mut exec = engine.pvr();
     for (k, (code, idx)) in actions.iter().enumerate() {
         if let Some(i) = idx.filter(|&i| i >= state.images.len()) {
             return Err((DROP_INDEX, format!("code action {k}: image_index {i} but {} image(s)", state.images.len())));
         }
-        let obs = exec.run_code(code, *idx, &mut state);
+        let action = Action::Code { code: code.clone(), image_index: *idx, source: CodeSource::ToolCall { name: "code_image_tool".into() } };
+        let obs = exec.execute(&action, &mut state);
         if let Some(err) = obs.error {
             let first = err.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string();
             return Err((DROP_CODE_FAILS, format!("code action {k}: {first}")));

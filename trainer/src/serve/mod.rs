@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use trutheye_core::{AgentConfig, Executor, Registry};
 
 use crate::rewards::RewardWeights;
-pub use backend::{executor_factory, PvrBackend};
+pub use backend::executor_factory;
 use methods::SessionMap;
 use protocol::{error_line, ok_line, parse_request, read_line, write_line, Line, RpcError};
 

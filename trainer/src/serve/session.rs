@@ -208,6 +208,7 @@ impl Session {
             images: self.images.iter().map(|i| i.meta.clone()).collect(),
             policy: policy.to_string(),
             strategy: self.strategy.to_string(),
+            backend: self.executor.backend().map(str::to_string),
             system_prompt: self.system.clone(),
             user_prompt: self.user.clone(),
             turns: self.turns.clone(),

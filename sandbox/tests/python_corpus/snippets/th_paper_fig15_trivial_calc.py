@@ -1,0 +1,3 @@
+# Calculate the value of 'a'
+a_value = 0.5 * 9
+print(a_value)
