@@ -117,6 +117,7 @@ pub fn run_episode(
     let limits = ExecLimits { max_side: config.images.max_side, max_pixels: config.images.max_created_pixels, max_images: config.images.max_images };
     let root_size = input.images.first().map(|i| (i.width(), i.height()));
     let mut state = EpisodeState::new(input.images.clone(), registry, limits);
+    executor.prepare(&state);
     policy.reset();
 
     let mut turns = Vec::new();

@@ -152,4 +152,9 @@ pub trait Executor: Send {
     fn backend(&self) -> Option<&'static str> {
         None
     }
+    /// Called once when an episode starts, before the policy's first turn, so
+    /// an executor can get ready while the model generates (the python backend
+    /// forks the episode's interpreter and hands it the images). Failures are
+    /// not reported here: the first action reports them.
+    fn prepare(&mut self, _state: &EpisodeState) {}
 }

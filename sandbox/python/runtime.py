@@ -77,6 +77,9 @@ PRELOAD = [
 # Where Thyme's models save processed images; its harness rewrites the prefix.
 THYME_SAVE_DIR = "/mnt/data/temp_processed_images/"
 
+# Names CodeVision's harness predefines around the image.
+CODEVISION_NAMES = re.compile(r"\b(image|img|draw)\b")
+
 # Variables whose new image value is shown at the end of an action (CodeVision, TruthEYE2).
 RESULT_NAMES = ("result", "output", "processed_image")
 
@@ -725,14 +728,17 @@ class Episode:
         code = req.get("code", "")
         index = req.get("image_index")
         ns = self.ns
-        if index is not None or "image" not in ns:
+        # `image`/`img`/`draw` are made only for code that names them (a copy of a
+        # 12 MP image costs ~20 ms), then kept, or replaced when an index is given.
+        wants = CODEVISION_NAMES.search(code) is not None
+        if wants and (index is not None or "image" not in ns):
             name = "image_clue_%d" % (index or 0)
             if name in ns:
                 # CodeVision hands its code a copy: drawing on `image` leaves image_clue_k intact.
                 ns["image"] = ns["img"] = ns[name].copy()
                 ns.pop("draw", None)
         for key in ("image", "img"):
-            if key in ns and "draw" not in ns:
+            if wants and key in ns and "draw" not in ns:
                 from PIL import ImageDraw
                 try:
                     ns["draw"] = ImageDraw.Draw(ns[key])

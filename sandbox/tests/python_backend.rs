@@ -146,3 +146,18 @@ fn missing_interpreter_is_one_clear_line() {
     assert!(err.contains("trutheye pvr setup"), "{err}");
     assert!(!err.contains('\n'));
 }
+
+#[test]
+fn prepare_starts_the_interpreter_before_the_first_action() {
+    let Some(py) = python_support::python() else { return };
+    let b = python_support::backend(&py, Duration::from_secs(20));
+    let (_dir, path) = photo();
+    let mut st = python_support::state(ImageBuf::open(&path, 1 << 24).unwrap(), Registry::new());
+    let mut ex = b.executor();
+    trutheye_core::Executor::prepare(&mut ex, &st);
+    let pid = ex.interpreter_pid();
+    assert!(pid.is_some(), "prepare forks the episode's interpreter");
+    let o = ex.run_code("print(image_clue_0.size, image_path.endswith('photo.png'))", None, &mut st);
+    assert_eq!(o.text, "(64, 48) True");
+    assert_eq!(ex.interpreter_pid(), pid, "the prepared interpreter runs the first action");
+}

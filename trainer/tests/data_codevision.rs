@@ -112,13 +112,7 @@ fn no_exec_keeps_code_that_would_fail() {
 fn cli_run_writes_the_kept_samples() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("sub/out.jsonl");
-    let args = trutheye_trainer::data::codevision::CodeVisionArgs {
-        input: fixture().join("samples.jsonl"),
-        images_root: fixture(),
-        out: out.clone(),
-        no_exec: false,
-        max_pixels: 1_000_000,
-    };
+    let args = fixture_args(&out);
     let report = trutheye_trainer::data::codevision::run(&args, Arc::new(Registry::new())).expect("run");
     assert_eq!(report.kept, 2);
     let text = std::fs::read_to_string(&out).expect("out");
@@ -128,4 +122,41 @@ fn cli_run_writes_the_kept_samples() {
     let v: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
     assert_eq!(v["dropped"]["missing image"], 1);
     assert!(report.to_table().contains("| dropped: code fails in the sandbox | 1 |"));
+}
+
+/// The same conversion re-executing the code in real CPython (the default when
+/// an environment is set up): the same samples kept and dropped.
+#[test]
+fn cli_run_with_the_python_backend_keeps_the_same_samples() {
+    let python = std::env::var_os("TRUTHEYE_PYTHON").map(std::path::PathBuf::from).or_else(|| {
+        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pvr-venv/bin/python3");
+        p.is_file().then_some(p)
+    });
+    let Some(python) = python else {
+        assert!(std::env::var_os("TRUTHEYE_PYTHON_REQUIRED").is_none(), "TRUTHEYE_PYTHON_REQUIRED is set but no Python environment was found");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out.jsonl");
+    let args = trutheye_trainer::data::codevision::CodeVisionArgs {
+        backend: trutheye_sandbox::BackendArgs { backend: Some(trutheye_sandbox::BackendKind::Python), python: Some(python), ..Default::default() },
+        ..fixture_args(&out)
+    };
+    let report = trutheye_trainer::data::codevision::run(&args, Arc::new(Registry::new())).expect("run");
+    assert_eq!(report.kept, 2);
+    let rows: Vec<SwiftSample> = std::fs::read_to_string(&out).expect("out").lines().map(|l| serde_json::from_str(l).expect("row")).collect();
+    assert_eq!(rows, expected_good());
+    assert!(report.to_table().contains("| dropped: code fails in the sandbox | 1 |"), "{}", report.to_table());
+}
+
+/// The fixture conversion, writing to `out`, on the embedded interpreter.
+fn fixture_args(out: &std::path::Path) -> trutheye_trainer::data::codevision::CodeVisionArgs {
+    trutheye_trainer::data::codevision::CodeVisionArgs {
+        input: fixture().join("samples.jsonl"),
+        images_root: fixture(),
+        out: out.to_path_buf(),
+        no_exec: false,
+        max_pixels: 1_000_000,
+        backend: trutheye_sandbox::BackendArgs { backend: Some(trutheye_sandbox::BackendKind::Interp), ..Default::default() },
+    }
 }

@@ -31,6 +31,10 @@ impl<P: Executor> Executor for HybridExecutor<P> {
         self.pvr.backend()
     }
 
+    fn prepare(&mut self, state: &EpisodeState) {
+        self.pvr.prepare(state)
+    }
+
     fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
         match action {
             Action::Code { code, .. } => {

@@ -176,7 +176,7 @@ impl PythonBackend {
             }
         };
         drop(guard);
-        let mut session = Session { sock, pid, generation, synced: Vec::new(), returned: Vec::new(), known: Vec::new() };
+        let mut session = Session { sock, pid, generation, synced: Vec::new(), returned: Vec::new(), known: Vec::new(), pending: None };
         let deadline = Instant::now() + self.cfg.startup_timeout;
         match session.recv(deadline) {
             Ok((m, _)) if m.get("type").and_then(Value::as_str) == Some("ready") => Ok(session),
@@ -219,6 +219,9 @@ struct Session {
     returned: Vec<*const ImageBuf>,
     /// Operator maps the interpreter named itself.
     known: Vec<*const ImageBuf>,
+    /// Images were sent ahead of the first action (`prepare`); their
+    /// acknowledgement is still to be read, and `synced` is what they make.
+    pending: Option<Vec<*const ImageBuf>>,
 }
 
 // The raw pointers are identities only (compared, never dereferenced).
@@ -411,6 +414,26 @@ impl PythonExecutor {
 
 /// Sends the episode images the interpreter does not hold yet.
 fn sync_images(s: &mut Session, state: &EpisodeState, deadline: Instant) -> Result<(), RecvError> {
+    await_loaded(s, deadline)?;
+    send_images(s, state)?;
+    await_loaded(s, deadline)
+}
+
+/// Reads the acknowledgement of images sent earlier, if any is outstanding.
+fn await_loaded(s: &mut Session, deadline: Instant) -> Result<(), RecvError> {
+    let Some(synced) = s.pending.take() else { return Ok(()) };
+    let (m, _) = s.recv(deadline)?;
+    if m.get("type").and_then(Value::as_str) != Some("loaded") {
+        let why = m.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| m.to_string());
+        return Err(RecvError::Bad(format!("the images were not loaded: {why}")));
+    }
+    s.synced = synced;
+    s.returned.clear();
+    Ok(())
+}
+
+/// Sends the episode images the interpreter does not hold yet, without waiting.
+fn send_images(s: &mut Session, state: &EpisodeState) -> Result<(), RecvError> {
     let start = s.synced.len();
     let same_prefix = state.images.len() >= start && state.images[..start].iter().zip(&s.synced).all(|(n, p)| Arc::as_ptr(&n.image) == *p);
     if !same_prefix {
@@ -447,12 +470,7 @@ fn sync_images(s: &mut Session, state: &EpisodeState, deadline: Instant) -> Resu
         entries.push(e);
     }
     s.send(&json!({"type": "images", "images": entries}), &blobs)?;
-    let (m, _) = s.recv(deadline)?;
-    if m.get("type").and_then(Value::as_str) != Some("loaded") {
-        return Err(RecvError::Bad(format!("unexpected reply to images: {m}")));
-    }
-    s.synced = state.images.iter().map(|n| Arc::as_ptr(&n.image)).collect();
-    s.returned.clear();
+    s.pending = Some(state.images.iter().map(|n| Arc::as_ptr(&n.image)).collect());
     Ok(())
 }
 
@@ -556,7 +574,7 @@ fn finish(msg: &Value, blobs: Vec<Vec<u8>>, state: &mut EpisodeState, obs: &mut 
                     outputs: vec![named.name.clone()],
                     ok: true,
                 });
-                text.push_str(&format!("[image shown as {} ({w}x{h})]\n", named.name));
+                text.push_str(&format!("[shown as {}: {w}x{h}]\n", named.name));
                 if region.is_some() {
                     obs.bbox_candidate = region;
                 }
@@ -596,6 +614,18 @@ impl Drop for PythonExecutor {
 impl Executor for PythonExecutor {
     fn name(&self) -> &'static str {
         "pvr"
+    }
+
+    /// Forks the episode's interpreter and sends the images now, so Pillow
+    /// decodes them while the model generates its first turn.
+    fn prepare(&mut self, state: &EpisodeState) {
+        if self.session.is_some() {
+            return;
+        }
+        let Ok(mut s) = self.backend.spawn(&state.registry.names()) else { return };
+        if send_images(&mut s, state).is_ok() {
+            self.session = Some(s);
+        }
     }
 
     fn backend(&self) -> Option<&'static str> {

@@ -50,7 +50,7 @@ def ours_stdout(obs):
     if obs.get("error") and text.endswith(obs["error"]):
         text = text[: -len(obs["error"])]
     lines = text.splitlines()
-    lines = [l for l in lines if not re.fullmatch(r"\[image shown as image_clue_\d+ \(\d+x\d+\)\]", l)]
+    lines = [l for l in lines if not re.fullmatch(r"\[shown as image_clue_\d+: \d+x\d+\]", l)]
     if lines == ["(no output)"]:
         lines = []
     return "\n".join(lines)

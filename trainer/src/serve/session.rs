@@ -51,6 +51,8 @@ impl Session {
         let system = system_prompt(config, strategy, &registry);
         let user = user_prompt(config, &images);
         let state = EpisodeState::new(images.clone(), registry, limits);
+        let mut executor = executor;
+        executor.prepare(&state);
         let started_unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         Self {
             id,
