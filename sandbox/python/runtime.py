@@ -154,6 +154,7 @@ def main():
         "protocol": PROTOCOL, "version": VERSION,
         "python": sys.version.split()[0], "executable": sys.executable,
         "versions": versions, "missing": missing,
+        "landlock_abi": max(0, libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))),
     }).encode())
     cfg = json.loads(ctl.recv(MAX_CTL))
     strict = [bytes.fromhex(h) for h in cfg.get("seccomp", [])]

@@ -267,6 +267,11 @@ fn doctor(python: Option<&Path>, json: bool) -> Result<ExitCode> {
             report.insert("jail".into(), serde_json::json!("ok"));
             report.insert("versions".into(), hello.get("versions").cloned().unwrap_or_default());
             report.insert("python_version".into(), hello.get("python").cloned().unwrap_or_default());
+            let abi = hello.get("landlock_abi").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            report.insert(
+                "landlock".into(),
+                serde_json::json!(if abi > 0 { format!("ABI {abi}: each episode writes only its scratch dir") } else { "unavailable (episodes in one jail can read each other's scratch dirs)".to_string() }),
+            );
         }
         Err(e) => {
             ok = false;
