@@ -44,3 +44,39 @@ fn real_model_code_agrees_with_real_python() {
     // which differs between any two runs of real Python as well).
     assert!(agree * 100 >= n * 95, "{agree}/{n} agree: {}", summary["disagreements"]);
 }
+
+/// Where bubblewrap cannot make the namespaces (a fake `bwrap` that fails as the
+/// real one does on such hosts) or is missing, the backend refuses in one line
+/// and runs nothing.
+#[test]
+fn python_backend_refuses_to_run_unjailed() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = dir.path().join("bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let bwrap = fake.join("bwrap");
+    std::fs::write(&bwrap, "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&bwrap, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let marker = dir.path().join("ran");
+    let code = dir.path().join("code.py");
+    std::fs::write(&code, format!("open({:?}, 'w').write('model code ran')\n", marker.display().to_string())).unwrap();
+    let image = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/tampered-dev-033.jpg");
+    let path = std::env::var("PATH").unwrap_or_default();
+    for (label, path) in [("namespaces refused", format!("{}:{path}", fake.display())), ("no bwrap", dir.path().join("empty").display().to_string())] {
+        let o = Command::new(env!("CARGO_BIN_EXE_trutheye"))
+            .arg("pvr")
+            .arg(&image)
+            .arg("--code")
+            .arg(&code)
+            .args(["--backend", "python", "--python"])
+            .arg(&py)
+            .env("PATH", path)
+            .output()
+            .expect("run trutheye");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{label}: {err}");
+        assert!(err.contains("never runs") && err.contains("unjailed"), "{label}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{label}: one line: {err}");
+        assert!(!marker.exists(), "{label}: the code ran");
+    }
+}
