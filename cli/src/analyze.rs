@@ -233,7 +233,7 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
 }
 
 fn analyze_one(path: &Path, args: &AnalyzeArgs, engine: &PvrEngine, config: &AgentConfig, registry: &Arc<Registry>, policy: &mut dyn Policy) -> Result<(Trajectory, Vec<String>)> {
-    let image = ImageBuf::open(path, config.images.max_input_pixels)?;
+    let image = ImageBuf::open_with(path, config.images.decode_options())?;
     let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
     let mut executor = make_executor(args.strategy, engine);
     let mut sink: Box<dyn ArtifactSink> = match &args.out {

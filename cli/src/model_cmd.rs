@@ -102,8 +102,9 @@ fn open_image(path: &Path) -> Result<Arc<image::RgbImage>> {
     if !path.is_file() {
         bail!("--image {}: no such file", path.display());
     }
-    let img = image::open(path).with_context(|| format!("--image {}: cannot decode", path.display()))?;
-    Ok(Arc::new(img.to_rgb8()))
+    // Decoded as Pillow decodes (libjpeg-turbo for JPEG): the pixels the reference saw.
+    let img = trutheye_core::ImageBuf::open(path, trutheye_core::image::DEFAULT_MAX_PIXELS).with_context(|| format!("--image {}: cannot decode", path.display()))?;
+    Ok(img.rgb)
 }
 
 /// Text of one token, quoted for a terminal.

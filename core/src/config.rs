@@ -38,6 +38,19 @@ pub struct ImageLimits {
     pub max_side: u32,
     /// Most images per episode.
     pub max_images: usize,
+    /// Rotate/flip JPEGs by their EXIF orientation when decoding, as Pillow's
+    /// `ImageOps.exif_transpose` does. Off by default because `Image.open`
+    /// (what transformers' processors, vLLM, ms-swift and `qwen_vl_utils` are
+    /// fed) does not apply it: a checkpoint saw the stored orientation.
+    #[serde(default)]
+    pub exif_transpose: bool,
+}
+
+impl ImageLimits {
+    /// How input files are decoded under these limits.
+    pub fn decode_options(&self) -> crate::image::DecodeOptions {
+        crate::image::DecodeOptions { max_pixels: self.max_input_pixels, exif_transpose: self.exif_transpose }
+    }
 }
 
 /// Prompts of one strategy.

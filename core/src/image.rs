@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use image::{ImageFormat, ImageReader, RgbImage};
+use trutheye_codec::CodecError;
 use serde::{Deserialize, Serialize};
 use trutheye_plugin_api::{jpeg, ImageRef};
 
@@ -83,6 +84,22 @@ pub struct ImageMeta {
     pub jpeg_subsampling: Option<String>,
 }
 
+/// How a file is decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Cap on decoded pixels (decompression-bomb guard).
+    pub max_pixels: u64,
+    /// Apply the EXIF orientation of a JPEG as `ImageOps.exif_transpose` does.
+    pub exif_transpose: bool,
+}
+
+impl DecodeOptions {
+    /// `Image.open(p).convert("RGB")`: no transpose, with a pixel cap.
+    pub fn pillow(max_pixels: u64) -> Self {
+        Self { max_pixels, exif_transpose: false }
+    }
+}
+
 /// A decoded image: RGB8 pixels, plus the source file bytes when untouched.
 #[derive(Clone, Debug)]
 pub struct ImageBuf {
@@ -122,15 +139,28 @@ impl ImageBuf {
         }
     }
 
-    /// Loads and decodes a file with a pixel cap.
+    /// Loads and decodes a file with a pixel cap, as `Image.open(p).convert("RGB")` would.
     pub fn open(path: &Path, max_pixels: u64) -> Result<Self, ImageError> {
-        let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|err| ImageError::Io { path: p.clone(), err })?;
-        Self::decode(bytes, &p, max_pixels)
+        Self::open_with(path, DecodeOptions::pillow(max_pixels))
     }
 
-    /// Decodes bytes (the origin names them in errors).
+    /// Loads and decodes a file.
+    pub fn open_with(path: &Path, opts: DecodeOptions) -> Result<Self, ImageError> {
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|err| ImageError::Io { path: p.clone(), err })?;
+        Self::decode_with(bytes, &p, opts)
+    }
+
+    /// Decodes bytes (the origin names them in errors), as `Image.open(...).convert("RGB")` would.
     pub fn decode(bytes: Vec<u8>, origin: &str, max_pixels: u64) -> Result<Self, ImageError> {
+        Self::decode_with(bytes, origin, DecodeOptions::pillow(max_pixels))
+    }
+
+    /// Decodes bytes. JPEG goes through libjpeg-turbo with Pillow's settings
+    /// (`trutheye-codec`), so the pixels are the ones the checkpoints and the
+    /// Python references saw; other formats through the `image` crate.
+    pub fn decode_with(bytes: Vec<u8>, origin: &str, opts: DecodeOptions) -> Result<Self, ImageError> {
+        let max_pixels = opts.max_pixels;
         let format = image::guess_format(&bytes).map_err(|_| ImageError::UnknownFormat { path: origin.into() })?;
         let fmt_name = format_name(format);
         let decode_err = |e: image::ImageError| ImageError::Decode {
@@ -139,9 +169,15 @@ impl ImageBuf {
             detail: e.to_string(),
         };
         // Read the declared size first so a bomb is refused before any allocation.
-        let (w, h) = ImageReader::with_format(std::io::Cursor::new(&bytes), format)
-            .into_dimensions()
-            .map_err(decode_err)?;
+        let (w, h) = if format == ImageFormat::Jpeg {
+            // libjpeg's header reader: the decoder that will decode it (it also
+            // takes arithmetic-coded files, which the `image` crate refuses).
+            let header = trutheye_codec::read_jpeg_header(&bytes)
+                .map_err(|e| ImageError::Decode { path: origin.into(), format: fmt_name.clone(), detail: e.to_string() })?;
+            (header.width, header.height)
+        } else {
+            ImageReader::with_format(std::io::Cursor::new(&bytes), format).into_dimensions().map_err(decode_err)?
+        };
         if w == 0 || h == 0 {
             return Err(ImageError::Empty { path: origin.into() });
         }
@@ -164,16 +200,27 @@ impl ImageBuf {
                 detail: "truncated JPEG: no end-of-image marker after the scan data".into(),
             });
         }
-        let mut reader = ImageReader::with_format(std::io::Cursor::new(&bytes), format);
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(w);
-        limits.max_image_height = Some(h);
-        // 16-bit RGBA plus a conversion copy is the worst case.
-        limits.max_alloc = Some(pixels.saturating_mul(8 + 3).saturating_add(1 << 20));
-        reader.limits(limits);
-        let dynimg = reader.decode().map_err(decode_err)?;
-        let color = format!("{:?}", dynimg.color()).to_lowercase();
-        let rgb = dynimg.to_rgb8();
+        let (rgb, color) = if format == ImageFormat::Jpeg {
+            let codec_err = |e: CodecError| ImageError::Decode { path: origin.into(), format: fmt_name.clone(), detail: e.to_string() };
+            let (px, w, h, header) = trutheye_codec::jpeg_to_rgb(&bytes, max_pixels, opts.exif_transpose).map_err(codec_err)?;
+            let color = match header.mode {
+                trutheye_codec::JpegMode::Gray => "l8",
+                trutheye_codec::JpegMode::Rgb => "rgb8",
+                trutheye_codec::JpegMode::Cmyk => "cmyk8",
+            };
+            let rgb = RgbImage::from_raw(w, h, px).ok_or_else(|| codec_err(CodecError::Jpeg("decoded buffer has the wrong size".into())))?;
+            (rgb, color.to_string())
+        } else {
+            let mut reader = ImageReader::with_format(std::io::Cursor::new(&bytes), format);
+            let mut limits = image::Limits::default();
+            limits.max_image_width = Some(w);
+            limits.max_image_height = Some(h);
+            // 16-bit RGBA plus a conversion copy is the worst case.
+            limits.max_alloc = Some(pixels.saturating_mul(8 + 3).saturating_add(1 << 20));
+            reader.limits(limits);
+            let dynimg = reader.decode().map_err(decode_err)?;
+            (dynimg.to_rgb8(), format!("{:?}", dynimg.color()).to_lowercase())
+        };
         let (jpeg_quality, jpeg_subsampling) = if format == ImageFormat::Jpeg {
             match jpeg::parse(&bytes) {
                 Ok(info) => (info.estimate_quality().map(|q| q.0), Some(info.subsampling())),

@@ -12,7 +12,7 @@ pub mod imageops;
 pub mod loader;
 pub mod registry;
 
-pub use image::{ImageBuf, ImageError, ImageMeta};
+pub use image::{DecodeOptions, ImageBuf, ImageError, ImageMeta};
 pub use registry::{ForensicOperator, OperatorSpec, Registry};
 pub mod executor;
 pub mod executors;

@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use image::imageops::FilterType;
-use image::{ImageFormat, RgbImage};
+use image::RgbImage;
 use trutheye_plugin_api::abi_stable::std_types::{RStr, RString};
 use trutheye_plugin_api::ImageRef;
 
@@ -293,9 +293,9 @@ fn make_input(src: &RgbImage, label: &'static str, size: (u32, u32), dir: &Path)
         .expect("encode JPEG");
     let path = dir.join(format!("bench-{label}.jpg"));
     std::fs::write(&path, &jpeg).expect("write JPEG");
-    let rgb = image::load_from_memory_with_format(&jpeg, ImageFormat::Jpeg)
-        .expect("decode JPEG")
-        .to_rgb8();
+    // libjpeg-turbo as Pillow: both columns then start from the same pixels.
+    let (px, dw, dh, _) = trutheye_codec::jpeg_to_rgb(&jpeg, u64::MAX, false).expect("decode JPEG");
+    let rgb = RgbImage::from_raw(dw, dh, px).expect("decoded size");
     Input { label, path, jpeg, rgb }
 }
 

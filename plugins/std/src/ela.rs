@@ -112,15 +112,15 @@ pub(crate) fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, sampling:
     Ok(buf)
 }
 
-/// Decodes a JPEG to interleaved RGB8 of the expected size.
+/// Decodes a JPEG to interleaved RGB8 of the expected size, with libjpeg-turbo
+/// as Pillow does: the Python references re-open their re-saved JPEG with Pillow.
 pub(crate) fn decode_jpeg(bytes: &[u8], w: usize, h: usize) -> Result<Vec<u8>, String> {
-    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
-        .map_err(|e| format!("JPEG decoding failed: {e}"))?
-        .into_rgb8();
-    if img.width() as usize != w || img.height() as usize != h {
-        return Err(format!("re-decoded JPEG is {}x{}, expected {w}x{h}", img.width(), img.height()));
+    let (rgb, dw, dh, _) =
+        trutheye_codec::jpeg_to_rgb(bytes, (w as u64) * (h as u64), false).map_err(|e| format!("JPEG decoding failed: {e}"))?;
+    if dw as usize != w || dh as usize != h {
+        return Err(format!("re-decoded JPEG is {dw}x{dh}, expected {w}x{h}"));
     }
-    Ok(img.into_raw())
+    Ok(rgb)
 }
 
 /// Re-saves RGB8 as JPEG at `quality` and decodes it again.

@@ -111,7 +111,7 @@ pub fn build(samples: &[&Sample], strategy: GrpoStrategy, config: &AgentConfig, 
         };
         // The user prompt describes the image (size, format, JPEG quality) exactly
         // as the agent loop does, which needs the decoded image.
-        let image = match ImageBuf::open(&path, config.images.max_input_pixels) {
+        let image = match ImageBuf::open_with(&path, config.images.decode_options()) {
             Ok(im) => Arc::new(im),
             Err(e) => {
                 report.drop(DROP_UNREADABLE, Some(format!("{}: {e}", s.id)));

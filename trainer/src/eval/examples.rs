@@ -31,7 +31,7 @@ pub struct ExampleMedia {
 /// box (red), shrunk to a thumbnail and saved as `examples/<id>.png`; returns
 /// its path relative to the run directory.
 fn overlay(p: &Prediction, image: &Path, run_dir: &Path) -> Result<String, String> {
-    let mut img: RgbImage = image::open(image).map_err(|e| format!("{}: {e}", image.display()))?.to_rgb8();
+    let mut img: RgbImage = trutheye_core::ImageBuf::open(image, trutheye_core::image::DEFAULT_MAX_PIXELS).map_err(|e| e.to_string())?.rgb.as_ref().clone();
     let t = (img.width().max(img.height()) / 150).max(2);
     if let Some(mask) = p.truth.mask.as_deref().and_then(|m| GtMask::open(Path::new(m)).ok()) {
         if (mask.width, mask.height) == img.dimensions() {

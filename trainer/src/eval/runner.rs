@@ -184,7 +184,7 @@ fn run_job(job: &Job, samples: &[Sample], factory: &dyn EpisodeFactory, threshol
         Job::Baseline { op, sample } => {
             let s = &samples[*sample];
             let policy = baseline::baseline_policy(op);
-            let image = match ImageBuf::open(&s.image, config.images.max_input_pixels) {
+            let image = match ImageBuf::open_with(&s.image, config.images.decode_options()) {
                 Ok(i) => i,
                 Err(e) => return (Prediction::failed(s, &policy, baseline::BASELINE_STRATEGY, e.to_string(), ms()), None),
             };
@@ -196,7 +196,7 @@ fn run_job(job: &Job, samples: &[Sample], factory: &dyn EpisodeFactory, threshol
         Job::Agent { policy, strategy, sample } => {
             let s = &samples[*sample];
             let fail = |e: String| (Prediction::failed(s, policy, strategy, e, ms()), None);
-            let image = match ImageBuf::open(&s.image, config.images.max_input_pixels) {
+            let image = match ImageBuf::open_with(&s.image, config.images.decode_options()) {
                 Ok(i) => i,
                 Err(e) => return fail(e.to_string()),
             };
@@ -229,7 +229,7 @@ fn baseline_operators(factory: &dyn EpisodeFactory, b: &BaselineOptions, samples
         return Ok(b.operators.clone());
     }
     let Some(first) = samples.first() else { return Ok(vec![]) };
-    let probe = ImageBuf::open(&first.image, factory.config().images.max_input_pixels).map_err(|e| format!("baseline probe: {e}"))?;
+    let probe = ImageBuf::open_with(&first.image, factory.config().images.decode_options()).map_err(|e| format!("baseline probe: {e}"))?;
     let (keep, skip): (Vec<String>, Vec<String>) = registry.names().into_iter().partition(|op| baseline::has_anomaly_z(&registry, op, &probe));
     if !skip.is_empty() {
         tracing::warn!("operators without an `anomaly_z` statistic get no baseline: {}", skip.join(", "));

@@ -4,7 +4,6 @@
 //! in `<tool_response>` blocks (ms-swift's hermes agent template).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use trutheye_model::qwen25vl::{ChatMessage, ChatPart};
 
@@ -36,8 +35,9 @@ pub fn to_chat(sample: &SwiftSample, base: &Path) -> Result<Vec<ChatMessage>, St
             if k > 0 {
                 let p = images.next().ok_or("more <image> tags than images")?;
                 let path = if Path::new(p).is_absolute() { Path::new(p).to_path_buf() } else { base.join(p) };
-                let img = image::open(&path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
-                parts.push(ChatPart::Image(Arc::new(img)));
+                // Pillow's pixels (libjpeg-turbo for JPEG), as ms-swift would have loaded them.
+                let img = trutheye_core::ImageBuf::open(&path, trutheye_core::image::DEFAULT_MAX_PIXELS).map_err(|e| e.to_string())?;
+                parts.push(ChatPart::Image(img.rgb));
             }
             if !piece.is_empty() {
                 parts.push(ChatPart::Text(piece.to_string()));

@@ -138,7 +138,7 @@ impl RolloutEnv for AgentEnv {
 
     fn rollout(&self, model: &Arc<Qwen25Vl>, i: usize, gen: &GenerationConfig) -> Result<Rollout, String> {
         let s = self.samples.get(i % self.samples.len().max(1)).ok_or("no samples")?;
-        let image = ImageBuf::open(&s.image, self.config.images.max_input_pixels).map_err(|e| format!("{}: {e}", s.image.display()))?;
+        let image = ImageBuf::open_with(&s.image, self.config.images.decode_options()).map_err(|e| format!("{}: {e}", s.image.display()))?;
         let last = Arc::new(Mutex::new(None));
         let mut policy = Recording { inner: Qwen25VlPolicy::new(model.clone(), gen.clone()), last: last.clone() };
         let input = EpisodeInput { id: s.id.clone(), images: vec![Arc::new(image)] };
