@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde_json::Value;
+
 use crate::action::{Action, Answer};
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, ToolListing, ToolRender};
 use crate::executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation};
 use crate::executors::tool_list;
 use crate::image::ImageBuf;
@@ -58,36 +60,82 @@ pub struct EpisodeInput {
     pub images: Vec<Arc<ImageBuf>>,
 }
 
-/// Builds the system prompt of a strategy (by executor name).
+/// Builds the system prompt of a strategy (by executor name): the strategy's
+/// template with `{tools}` replaced by the tool list `[tools]` asks for.
 pub fn system_prompt(config: &AgentConfig, strategy: &str, registry: &Registry) -> String {
     let p = &config.prompts;
-    let (template, tools) = match strategy {
-        "pvr" => (&p.pvr.system, function_list(registry)),
-        "registry" => (&p.registry.system, json_tool_lines(registry, true)),
-        "hybrid" => (&p.hybrid.system, json_tool_lines(registry, true)),
-        _ => (&p.none.system, String::new()),
+    let template = match strategy {
+        "pvr" => &p.pvr.system,
+        "registry" => &p.registry.system,
+        "hybrid" => &p.hybrid.system,
+        _ => &p.none.system,
+    };
+    let tools = match strategy {
+        "pvr" | "registry" | "hybrid" => tool_text(config, strategy, registry),
+        _ => String::new(),
     };
     template.replace("{tools}", tools.trim_end()).trim().to_string()
 }
 
-fn function_list(registry: &Registry) -> String {
+/// The `{tools}` text: which tools (`tools.list`) written how (`tools.render`).
+fn tool_text(config: &AgentConfig, strategy: &str, registry: &Registry) -> String {
+    let pvr = strategy == "pvr";
+    let listing = config.tools.list.unwrap_or(if pvr { ToolListing::Operators } else { ToolListing::All });
+    let render = config.tools.render.unwrap_or(if pvr { ToolRender::Functions } else { ToolRender::Json });
+    let tools: Vec<Value> = match listing {
+        ToolListing::None => vec![],
+        ToolListing::Operators => tool_list(registry, false),
+        ToolListing::All => tool_list(registry, true).into_iter().chain(alias_tools(registry)).collect(),
+        ToolListing::Aliases => alias_tools(registry),
+    };
+    tools.iter().filter_map(|t| t.get("function")).map(|f| render_tool(f, render)).collect()
+}
+
+/// The listed preset aliases as function objects, with the schema and
+/// description the preset declared (else the target's).
+fn alias_tools(registry: &Registry) -> Vec<Value> {
+    let targets = tool_list(registry, true);
+    let target = |name: &str| targets.iter().filter_map(|t| t.get("function")).find(|f| f.get("name").and_then(Value::as_str) == Some(name)).cloned();
     registry
-        .specs()
-        .map(|s| {
-            let params: Vec<String> = s
-                .params_schema
-                .get("properties")
-                .and_then(|p| p.as_object())
-                .map(|o| o.iter().map(|(k, v)| match v.get("default") { Some(d) => format!("{k}={d}"), None => k.clone() }).collect())
-                .unwrap_or_default();
-            let sig = if params.is_empty() { "image".to_string() } else { format!("image, {}", params.join(", ")) };
-            format!("- {}({sig}): {}\n", s.name, s.description)
+        .aliases()
+        .filter(|a| a.listed)
+        .map(|a| {
+            let t = target(&a.target);
+            let field = |k: &str| t.as_ref().and_then(|t| t.get(k)).cloned();
+            let description = a.description.clone().map(Value::String).or_else(|| field("description")).unwrap_or_default();
+            let parameters = a.parameters.clone().or_else(|| field("parameters")).unwrap_or_else(|| serde_json::json!({"type": "object"}));
+            serde_json::json!({"type": "function", "function": {"name": a.name, "description": description, "parameters": parameters}})
         })
         .collect()
 }
 
-fn json_tool_lines(registry: &Registry, basic: bool) -> String {
-    tool_list(registry, basic).iter().map(|t| format!("{t}\n")).collect()
+/// One line for one function object.
+fn render_tool(f: &Value, render: ToolRender) -> String {
+    let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+    let desc = f.get("description").and_then(Value::as_str).unwrap_or("");
+    match render {
+        ToolRender::Json => format!("{}\n", serde_json::json!({"type": "function", "function": f})),
+        ToolRender::Names => format!("- {name}: {desc}\n"),
+        ToolRender::Functions => {
+            let params: Vec<String> = f
+                .get("parameters")
+                .and_then(|p| p.get("properties"))
+                .and_then(Value::as_object)
+                .map(|o| o.iter().filter(|(k, _)| k.as_str() != "image_index").map(|(k, v)| match v.get("default") { Some(d) => format!("{k}={d}"), None => k.clone() }).collect())
+                .unwrap_or_default();
+            let sig = if params.is_empty() { "image".to_string() } else { format!("image, {}", params.join(", ")) };
+            format!("- {name}({sig}): {desc}\n")
+        }
+    }
+}
+
+/// What the model reads for an observation: the executor's text in the
+/// config's `[observation] template`, or as is.
+pub fn observation_text(config: &AgentConfig, text: &str) -> String {
+    match &config.observation.template {
+        Some(t) => t.replace("{observation}", text),
+        None => text.to_string(),
+    }
 }
 
 /// Builds the user prompt with one line per image.
@@ -146,7 +194,7 @@ pub fn run_episode(
         let text = String::from_utf8_lossy(&reply.raw).into_owned();
         conv.push(Role::Assistant, text.clone(), vec![]);
         let mut turn = Turn { index, assistant: text, think: None, action: None, format_error: None, observation: None, policy_ms, exec_ms: 0, tokens: reply.tokens };
-        let parsed = match protocol::parse(&reply.raw) {
+        let parsed = match protocol::parse_with(&reply.raw, &config.answer) {
             Ok(p) => p,
             Err(fe) => {
                 stats.format_errors += 1;
@@ -159,7 +207,7 @@ pub fn run_episode(
                     forced_reason = Some(format!("{consecutive_errors} consecutive format errors"));
                     break;
                 }
-                conv.push(Role::Tool, feedback, vec![]);
+                conv.push(Role::Tool, observation_text(config, &feedback), vec![]);
                 continue;
             }
         };
@@ -175,7 +223,7 @@ pub fn run_episode(
             let msg = format!("The tool budget of {} calls is exhausted. Give your final answer now in <answer></answer>.", budget.max_tool_calls);
             turn.observation = Some(text_record(&msg, true));
             turns.push(turn);
-            conv.push(Role::Tool, msg, vec![]);
+            conv.push(Role::Tool, observation_text(config, &msg), vec![]);
             continue;
         }
         stats.tool_calls += 1;
@@ -191,7 +239,7 @@ pub fn run_episode(
             }
         }
         turn.observation = Some(record(&obs, &input.id, index, sink));
-        conv.push(Role::Tool, obs.text.clone(), obs.images.iter().map(|n| n.image.clone()).collect());
+        conv.push(Role::Tool, observation_text(config, &obs.text), obs.images.iter().map(|n| n.image.clone()).collect());
         turns.push(turn);
     }
 

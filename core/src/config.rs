@@ -1,10 +1,12 @@
 //! Agent configuration (`configs/*.toml`). Unknown keys are errors, so a typo
 //! never silently falls back to a default.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aliases::ToolAlias;
 use crate::verdict::VerdictLabel;
 
 /// The built-in default configuration (`configs/default.toml`).
@@ -95,12 +97,85 @@ pub struct PvrSettings {
     /// The interpreter for the python backend; empty: `TRUTHEYE_PYTHON`, then the
     /// venv `trutheye pvr setup` made. `--python` overrides it.
     pub python: String,
+    /// Harness rules of one peer for the python backend: `""` (every peer's
+    /// conventions at once), `thyme` or `trutheye2`. `--dialect` overrides it.
+    #[serde(default)]
+    pub dialect: String,
 }
 
 impl Default for PvrSettings {
     fn default() -> Self {
-        Self { backend: "auto".into(), python: String::new() }
+        Self { backend: "auto".into(), python: String::new(), dialect: String::new() }
     }
+}
+
+/// Which tools the system prompt's `{tools}` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolListing {
+    /// Basic tools, operators and the listed aliases.
+    All,
+    /// The operators only.
+    Operators,
+    /// Only the listed aliases (a harness that shows the model its own tools).
+    Aliases,
+    /// Nothing (the prompt spells its tools out itself).
+    None,
+}
+
+/// How each listed tool is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolRender {
+    /// One `{"type": "function", "function": {…}}` object per line: what Qwen's
+    /// chat template puts between `<tools>` and `</tools>`.
+    Json,
+    /// `- name(image, params): description`, for code that calls operators.
+    Functions,
+    /// `- name: description`.
+    Names,
+}
+
+/// Tool names, aliases and the tool list shown to the model (`[tools]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolSettings {
+    /// What `{tools}` lists; unset: operators for `pvr`, everything for
+    /// `registry` and `hybrid`.
+    pub list: Option<ToolListing>,
+    /// How; unset: `functions` for `pvr`, `json` otherwise.
+    pub render: Option<ToolRender>,
+    /// Other names the model may call tools by, with argument renames
+    /// (`[[tools.aliases]]`; see `docs/presets.md`).
+    pub aliases: Vec<ToolAlias>,
+}
+
+/// What model policies are asked to generate with (`[generation]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenerationSettings {
+    /// Stop strings; unset: the backend's own (`</code>`, `</tool_call>`,
+    /// `</answer>`). Replaces them when set.
+    pub stop: Option<Vec<String>>,
+}
+
+/// How an observation is worded for the model (`[observation]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObservationSettings {
+    /// Template with `{observation}` for the executor's text (a harness's
+    /// `<tool_response>…</tool_response>` wrapper); unset: the text as is.
+    pub template: Option<String>,
+}
+
+/// Words an answer may use for a label, beyond the built-in ones (`[answer]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnswerSettings {
+    /// Whole-answer words and their label (`"A" = "authentic"` for a harness
+    /// that asks multiple-choice questions); compared ignoring case and a
+    /// trailing period.
+    pub labels: BTreeMap<String, VerdictLabel>,
 }
 
 /// The whole agent configuration.
@@ -118,6 +193,18 @@ pub struct AgentConfig {
     /// PVR backend selection.
     #[serde(default)]
     pub pvr: PvrSettings,
+    /// Tool aliases and listing.
+    #[serde(default)]
+    pub tools: ToolSettings,
+    /// Stop strings.
+    #[serde(default)]
+    pub generation: GenerationSettings,
+    /// Observation wording.
+    #[serde(default)]
+    pub observation: ObservationSettings,
+    /// Answer vocabulary.
+    #[serde(default)]
+    pub answer: AnswerSettings,
 }
 
 impl AgentConfig {
@@ -131,6 +218,14 @@ impl AgentConfig {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
         let cfg: Self = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
         cfg.check().map_err(|e| format!("{origin}: {e}"))?;
+        Ok(cfg)
+    }
+
+    /// Deserializes and checks a whole configuration held as a TOML table (a
+    /// preset laid over a base). The error is one line naming the key.
+    pub fn from_table(table: toml::Table) -> Result<Self, String> {
+        let cfg: Self = table.try_into().map_err(|e: toml::de::Error| e.message().split_whitespace().collect::<Vec<_>>().join(" "))?;
+        cfg.check()?;
         Ok(cfg)
     }
 
@@ -157,6 +252,14 @@ impl AgentConfig {
         }
         if !["auto", "interp", "python"].contains(&self.pvr.backend.as_str()) {
             return Err(format!("pvr.backend must be \"auto\", \"interp\" or \"python\", not {:?}", self.pvr.backend));
+        }
+        if !["", "thyme", "trutheye2"].contains(&self.pvr.dialect.as_str()) {
+            return Err(format!("pvr.dialect must be \"\", \"thyme\" or \"trutheye2\", not {:?}", self.pvr.dialect));
+        }
+        if let Some(t) = &self.observation.template {
+            if !t.contains("{observation}") {
+                return Err("observation.template must contain {observation}".into());
+            }
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! (policy, executor, operator registry), the agent loop and the plugin loader.
 
 pub mod action;
+pub mod aliases;
 pub mod protocol;
 pub mod verdict;
 

@@ -5,11 +5,12 @@
 //! # Accepted grammar
 //!
 //! ```text
-//! message   := text* think? text* action text*
+//! message   := text* think? text* (action text* | last)
 //! think     := "<think>" any "</think>"
 //! action    := "<code>" code "</code>"
 //!            | "<tool_call>" json "</tool_call>"
 //!            | "<answer>" answer "</answer>"
+//! last      := "<tool_call>" json            (to the end: the stop string was dropped)
 //! ```
 //!
 //! * **Tags** are matched exactly (`<code>`, not `< code >` or `<code lang=py>`) but
@@ -30,7 +31,10 @@
 //!     `</think>` is ignored.
 //! * **Actions.** Inside an action tag only its own closing tag is looked for, so
 //!   code may contain `<`, `>` or even other tag names. An action tag that never
-//!   closes is `UnclosedTag`; a closing action tag with no opening one (outside any
+//!   closes is `UnclosedTag`, except a last `<tool_call>` whose body runs to the
+//!   end of the message, holds no other known tag and is a complete JSON value:
+//!   that is generation stopped at the stop string `</tool_call>`, which
+//!   servers and some harnesses (DeepEyes) drop, so it is the call. A closing action tag with no opening one (outside any
 //!   block) is `UnopenedTag`. More than one action tag is `MultipleActions` (checked
 //!   before the contents are interpreted). None is `NoAction` — including a bare
 //!   fenced ```` ```python ```` block without tags.
@@ -86,6 +90,7 @@
 use serde_json::Value;
 
 use crate::action::{Action, CodeSource, FormatError, ParsedMessage};
+use crate::config::AnswerSettings;
 
 mod answer;
 mod tool_call;
@@ -205,10 +210,30 @@ fn find_open_action(s: &str, from: usize) -> Option<TagHit> {
     None
 }
 
+/// Whether an unclosed `<tool_call>` whose body starts at `from` is the last
+/// thing in the message: no other known tag follows, and the rest is a complete
+/// JSON value (a truncated body is still `UnclosedTag`: the model ran out of
+/// tokens, it did not stop at the closing tag).
+fn unclosed_call_ends_message(s: &str, from: usize) -> bool {
+    let rest = s.get(from..).unwrap_or("");
+    if next_tag(rest, 0).is_some() {
+        return false;
+    }
+    let body = strip_outer_fence(rest);
+    !body.is_empty() && parse_json_loose(body).is_ok()
+}
+
 /// Parses one assistant message (raw bytes as the policy produced them) into its
 /// reasoning and exactly one action. See the [module documentation](self) for the
 /// grammar. Never panics.
 pub fn parse(raw: &[u8]) -> Result<ParsedMessage, FormatError> {
+    parse_with(raw, &AnswerSettings::default())
+}
+
+/// [`parse`], with a harness's own answer words (`[answer] labels` of a config):
+/// an answer that is exactly one of them (ignoring case and a trailing period)
+/// has its label before the built-in rules are tried.
+pub fn parse_with(raw: &[u8], answer: &AnswerSettings) -> Result<ParsedMessage, FormatError> {
     let s = std::str::from_utf8(raw).map_err(|e| FormatError::NonUtf8 { valid_up_to: e.valid_up_to() })?;
     if s.trim().is_empty() {
         return Err(FormatError::Empty);
@@ -255,6 +280,12 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMessage, FormatError> {
                     actions.push((tag, s.get(hit.end..close.start).unwrap_or("")));
                     pos = close.end;
                 }
+                // The stop-string case: generation stopped at `</tool_call>` and the
+                // server (or the harness, as DeepEyes' does) left it out.
+                None if tag == Tag::ToolCall && unclosed_call_ends_message(s, hit.end) => {
+                    actions.push((tag, s.get(hit.end..).unwrap_or("")));
+                    break;
+                }
                 None => return Err(FormatError::UnclosedTag { tag: tag.name().to_string() }),
             },
         }
@@ -280,7 +311,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMessage, FormatError> {
             Action::Code { code: code.to_string(), image_index: None, source: CodeSource::Tag }
         }
         Tag::ToolCall => parse_tool_call(body)?,
-        Tag::Answer => Action::Answer(parse_answer(body)?),
+        Tag::Answer => Action::Answer(parse_answer(body, &answer.labels)?),
         Tag::Think => return Err(FormatError::NoAction), // not reachable: think is never an action
     };
 

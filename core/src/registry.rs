@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 use trutheye_plugin_api::{Operator, Output};
 
+use crate::aliases::{tool_key, Resolved, ToolAlias};
+use crate::executor::ToolKind;
+use crate::executors::BASIC_TOOLS;
 use crate::image::ImageBuf;
 
 /// What the registry shows about an operator (and what the model sees).
@@ -22,6 +26,9 @@ pub struct OperatorSpec {
     pub category: String,
     /// Where it came from: `plugin-name 0.1.0 (/path/lib.so)` or `in-process`.
     pub origin: String,
+    /// Other names the operator declared (`Operator::ALIASES`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// The host-side operator seam. Plugins are adapted to it by the loader.
@@ -35,12 +42,13 @@ pub trait ForensicOperator: Send + Sync {
 /// Why an operator call failed; the text is what the model sees.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
-    /// No operator with that name.
+    /// No tool with that name.
     #[error("unknown tool `{name}`; available tools: {available}")]
     Unknown {
         /// Requested name.
         name: String,
-        /// Comma-separated list.
+        /// Every name the model may call, comma-separated (basic tools,
+        /// operators and preset aliases).
         available: String,
     },
     /// Parameters do not match the schema.
@@ -77,10 +85,13 @@ struct Entry {
     validator: Option<jsonschema::Validator>,
 }
 
-/// Operators by name, with compiled parameter validators.
+/// Operators by name, with compiled parameter validators, and the other names
+/// tools are called by (see [`crate::aliases`]).
 #[derive(Default)]
 pub struct Registry {
     entries: BTreeMap<String, Entry>,
+    /// Preset aliases by [`tool_key`].
+    aliases: BTreeMap<String, ToolAlias>,
     /// Clashes seen while registering.
     pub shadowed: Vec<Shadowed>,
 }
@@ -144,6 +155,77 @@ impl Registry {
         self.entries.is_empty()
     }
 
+    /// Adds a preset's alias. Its target must be a basic tool or a registered
+    /// operator; a later alias with the same [`tool_key`] is an error.
+    pub fn add_alias(&mut self, alias: ToolAlias) -> Result<(), String> {
+        let key = tool_key(&alias.name);
+        if key.is_empty() {
+            return Err(format!("alias `{}` has no letters or digits", alias.name));
+        }
+        if !BASIC_TOOLS.contains(&alias.target.as_str()) && !self.entries.contains_key(&alias.target) {
+            return Err(format!(
+                "alias `{}`: target `{}` is not a tool (basic tools: {}; operators: {})",
+                alias.name,
+                alias.target,
+                BASIC_TOOLS.join(", "),
+                self.names().join(", ")
+            ));
+        }
+        if let Some(prev) = self.aliases.get(&key) {
+            return Err(format!("aliases `{}` and `{}` are the same name (names ignore case, spaces, `_` and `-`)", prev.name, alias.name));
+        }
+        self.aliases.insert(key, alias);
+        Ok(())
+    }
+
+    /// Adds every alias of a list (a config's `[[tools.aliases]]`).
+    pub fn add_aliases(&mut self, aliases: &[ToolAlias]) -> Result<(), String> {
+        aliases.iter().try_for_each(|a| self.add_alias(a.clone()))
+    }
+
+    /// The preset aliases, sorted by name key.
+    pub fn aliases(&self) -> impl Iterator<Item = &ToolAlias> {
+        self.aliases.values()
+    }
+
+    /// Finds the tool a name the model wrote stands for, and the arguments that
+    /// tool gets: preset aliases first (they speak the model's dialect), then
+    /// basic tools and operators, then the operators' own aliases, all compared
+    /// by [`tool_key`]. `Unknown` lists every name the model may call.
+    pub fn resolve(&self, name: &str, arguments: &Map<String, Value>) -> Result<Resolved, CallError> {
+        let key = tool_key(name);
+        let via = |canonical: &str| (canonical != name).then(|| name.to_string());
+        if let Some(alias) = self.aliases.get(&key) {
+            let kind = if BASIC_TOOLS.contains(&alias.target.as_str()) { ToolKind::Basic } else { ToolKind::Forensic };
+            return Ok(Resolved { name: alias.target.clone(), kind, arguments: alias.map_arguments(arguments), via: via(&alias.target) });
+        }
+        let plain = |name: String, kind| Ok(Resolved { via: via(&name), name, kind, arguments: arguments.clone() });
+        if let Some(b) = BASIC_TOOLS.iter().find(|b| tool_key(b) == key) {
+            return plain(b.to_string(), ToolKind::Basic);
+        }
+        if let Some(op) = self.entries.keys().find(|n| tool_key(n) == key) {
+            return plain(op.clone(), ToolKind::Forensic);
+        }
+        let declared = self.specs().find(|s| s.aliases.iter().any(|a| tool_key(a) == key));
+        match declared {
+            Some(spec) => plain(spec.name.clone(), ToolKind::Forensic),
+            None => Err(self.unknown(name)),
+        }
+    }
+
+    /// Every name the model may call: basic tools, operators, then preset
+    /// aliases whose name is not already one of those.
+    pub fn callable_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = BASIC_TOOLS.iter().map(|s| s.to_string()).chain(self.names()).collect();
+        let mut keys: std::collections::HashSet<String> = names.iter().map(|n| tool_key(n)).collect();
+        for a in self.aliases.values() {
+            if keys.insert(tool_key(&a.name)) {
+                names.push(a.name.clone());
+            }
+        }
+        names
+    }
+
     /// Validates parameters against the operator's schema.
     pub fn validate(&self, name: &str, params: &serde_json::Value) -> Result<(), CallError> {
         let entry = self.entries.get(name).ok_or_else(|| self.unknown(name))?;
@@ -174,7 +256,7 @@ impl Registry {
     }
 
     fn unknown(&self, name: &str) -> CallError {
-        CallError::Unknown { name: name.into(), available: self.names().join(", ") }
+        CallError::Unknown { name: name.into(), available: self.callable_names().join(", ") }
     }
 }
 
@@ -211,18 +293,27 @@ impl<O: Operator> ForensicOperator for NativeOperator<O> {
 }
 
 /// Builds a spec from an ABI declaration; a schema that is not JSON becomes an
-/// empty object schema (logged) rather than a failure to load.
+/// empty object schema (logged) rather than a failure to load. The operator's
+/// aliases come out of the schema's annotation keyword
+/// ([`ALIASES_KEYWORD`](trutheye_plugin_api::author::ALIASES_KEYWORD)), so the
+/// model and the validator see the schema without it.
 pub(crate) fn spec_from_abi(decl: &trutheye_plugin_api::abi::AbiOperator, origin: String) -> OperatorSpec {
-    let params_schema = serde_json::from_str(decl.params_schema.as_str()).unwrap_or_else(|e| {
+    let mut params_schema: Value = serde_json::from_str(decl.params_schema.as_str()).unwrap_or_else(|e| {
         tracing::warn!(operator = %decl.name, "parameter schema is not JSON ({e}); accepting any object");
         serde_json::json!({"type": "object"})
     });
+    let aliases = params_schema
+        .as_object_mut()
+        .and_then(|o| o.remove(trutheye_plugin_api::author::ALIASES_KEYWORD))
+        .and_then(|v| v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()))
+        .unwrap_or_default();
     OperatorSpec {
         name: decl.name.to_string(),
         description: decl.description.to_string(),
         params_schema,
         category: decl.category.to_string(),
         origin,
+        aliases,
     }
 }
 

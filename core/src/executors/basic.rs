@@ -25,9 +25,12 @@ pub fn basic_tool_specs() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
+/// The basic tool names (ForenAgent's T_basic), always callable beside the operators.
+pub const BASIC_TOOLS: [&str; 5] = ["crop", "zoom", "rotate", "flip", "enhance"];
+
 /// True for the basic tool names.
 pub fn is_basic_tool(name: &str) -> bool {
-    matches!(name, "crop" | "zoom" | "rotate" | "flip" | "enhance")
+    BASIC_TOOLS.contains(&name)
 }
 
 /// Runs a basic tool on an already-selected input image.

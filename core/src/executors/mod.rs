@@ -6,7 +6,7 @@ mod hybrid;
 mod none;
 mod registry;
 
-pub use basic::{basic_tool_specs, is_basic_tool, run_basic_tool};
+pub use basic::{basic_tool_specs, is_basic_tool, run_basic_tool, BASIC_TOOLS};
 pub use hybrid::HybridExecutor;
 pub use none::NoneExecutor;
 pub use registry::{image_argument, tool_list, RegistryExecutor};

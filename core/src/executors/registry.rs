@@ -53,13 +53,23 @@ pub fn image_argument(args: &serde_json::Map<String, Value>, state: &EpisodeStat
     state.by_index(0).cloned()
 }
 
-/// Calls a basic tool or a registry operator by name.
-pub fn call_tool(name: &str, arguments: &serde_json::Map<String, Value>, state: &mut EpisodeState) -> Observation {
-    let input = match image_argument(arguments, state) {
-        Ok(i) => i,
-        Err(e) => return Observation::error(format!("Error in `{name}`: {e}")),
+/// Calls a basic tool or a registry operator by the name the model wrote (an
+/// alias or a differently spelled name resolves through the registry).
+pub fn call_tool(written: &str, arguments: &serde_json::Map<String, Value>, state: &mut EpisodeState) -> Observation {
+    let resolved = match state.registry.resolve(written, arguments) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut obs = Observation::error(format!("Error: {e}"));
+            obs.tools.push(ToolUse { name: written.into(), kind: ToolKind::Forensic, input: None, outputs: vec![], ok: false });
+            return obs;
+        }
     };
-    let mut params = arguments.clone();
+    let name = resolved.name.as_str();
+    let input = match image_argument(&resolved.arguments, state) {
+        Ok(i) => i,
+        Err(e) => return Observation::error(format!("Error in `{written}`: {e}")),
+    };
+    let mut params = resolved.arguments.clone();
     for k in IMAGE_KEYS {
         params.remove(k);
     }
@@ -70,7 +80,7 @@ pub fn call_tool(name: &str, arguments: &serde_json::Map<String, Value>, state: 
             .find(|(n, _, _)| *n == name)
             .map(|(_, _, schema)| jsonschema::validate(&schema, &params).map_err(|e| e.to_string()));
         if let Some(Err(e)) = schema_ok {
-            return Observation::error(format!("Error in `{name}`: invalid arguments: {e}"));
+            return Observation::error(format!("Error in `{written}`: invalid arguments: {e}"));
         }
         return run_basic_tool(name, &params, &input, state);
     }

@@ -1,19 +1,26 @@
 //! `<answer>` bodies: a JSON (or JSON5) verdict object or list, or free text
 //! naming exactly one label with an optional box.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use super::{parse_json_loose, strip_outer_fence, truncate_chars, BAD_ANSWER_CHARS};
 use crate::action::{Answer, FormatError};
 use crate::verdict::{Label, Scores, VerdictLabel};
 
-/// Parses the body of an `<answer>` tag.
-pub(super) fn parse_answer(body: &str) -> Result<Answer, FormatError> {
+/// Parses the body of an `<answer>` tag; `words` are a harness's own answer
+/// words (whole answers such as `A`), tried first.
+pub(super) fn parse_answer(body: &str, words: &BTreeMap<String, VerdictLabel>) -> Result<Answer, FormatError> {
     let text = body.trim();
     let bad = || FormatError::BadAnswer { text: truncate_chars(text, BAD_ANSWER_CHARS) };
     let inner = strip_outer_fence(text);
     if inner.is_empty() {
         return Err(bad());
+    }
+    let bare = inner.strip_suffix('.').unwrap_or(inner).trim();
+    if let Some((_, label)) = words.iter().find(|(w, _)| w.trim().eq_ignore_ascii_case(bare)) {
+        return Ok(Answer { label: *label, bbox: None, scores: None, explanation: None });
     }
     if inner.starts_with('{') || inner.starts_with('[') {
         if let Ok(v) = parse_json_loose(inner) {

@@ -174,3 +174,29 @@ fn protocol_fuzz_never_panics() {
     }
     assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
 }
+
+#[test]
+fn unclosed_last_tool_call_is_the_stop_string_case() {
+    // DeepEyes: generation stops at `</tool_call>` and the stop string is dropped.
+    let m = ok("<think>Too small to read.</think>\n<tool_call>\n{\"name\": \"image_zoom_in_tool\", \"arguments\": {\"bbox_2d\": [1, 2, 30, 40]}}\n");
+    assert_eq!(m.think.as_deref(), Some("Too small to read."));
+    match m.action {
+        Action::ToolCall { name, arguments } => {
+            assert_eq!(name, "image_zoom_in_tool");
+            assert_eq!(arguments.get("bbox_2d"), Some(&serde_json::json!([1, 2, 30, 40])));
+        }
+        other => panic!("not a tool call: {other:?}"),
+    }
+    // A fenced body and a code tool work the same way.
+    assert!(matches!(ok("<tool_call>```json\n{\"name\": \"python\", \"arguments\": {\"code\": \"print(1)\"}}\n```").action, Action::Code { .. }));
+    // Truncated JSON (out of tokens), a tag after it, or other unclosed actions stay errors.
+    let unclosed = |t: &str| FormatError::UnclosedTag { tag: t.into() };
+    assert_eq!(err("<tool_call>{\"name\": \"srm\", \"argu"), unclosed("tool_call"));
+    assert_eq!(err("<tool_call>{\"name\": \"srm\"}\n<answer>real</answer>"), unclosed("tool_call"));
+    assert_eq!(err("<tool_call>{\"name\": \"srm\"} <think>more"), unclosed("tool_call"));
+    assert_eq!(err("<tool_call>"), unclosed("tool_call"));
+    assert_eq!(err("<code>print(1)"), unclosed("code"));
+    assert_eq!(err("<answer>real"), unclosed("answer"));
+    // Two actions are still two actions.
+    assert!(matches!(err("<code>x=1</code><tool_call>{\"name\": \"srm\"}"), FormatError::MultipleActions { count: 2, .. }));
+}

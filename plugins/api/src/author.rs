@@ -18,6 +18,12 @@ pub trait Operator: Default + 'static {
     const DESCRIPTION: &'static str;
     /// Family: `frequency`, `noise`, `edge`, `compression`, `statistics` or `learned`.
     const CATEGORY: &'static str;
+    /// Other names a model may call it by (titles from papers: `Error Level
+    /// Analysis`). Names are matched ignoring case, spaces, `_` and `-`, so
+    /// `JPEG Ghost` needs no entry for `jpeg_ghost`. They travel in the
+    /// parameter schema as the annotation keyword [`ALIASES_KEYWORD`], so the
+    /// ABI (and every plugin built before aliases existed) is unchanged.
+    const ALIASES: &'static [&'static str] = &[];
 
     /// JSON schema of the parameters object. Defaults must be documented in it;
     /// the host validates calls against it before `run`.
@@ -199,14 +205,24 @@ fn map_from_abi(m: AbiMap) -> Map {
     }
 }
 
+/// The top-level keyword of a parameter schema that carries the operator's
+/// [`Operator::ALIASES`]. JSON Schema ignores keywords it does not know, so
+/// hosts that predate it validate as before; hosts that know it take it out of
+/// the schema before showing or compiling it.
+pub const ALIASES_KEYWORD: &str = "x-trutheye-aliases";
+
 /// Builds the ABI declaration of an operator. Used by
 /// [`export_plugin!`](crate::export_plugin); hosts may also use it to run an
 /// operator in-process through exactly the same entry point.
 pub fn declare<O: Operator>() -> AbiOperator {
+    let mut schema = O::params_schema();
+    if let (false, Some(obj)) = (O::ALIASES.is_empty(), schema.as_object_mut()) {
+        obj.insert(ALIASES_KEYWORD.into(), serde_json::json!(O::ALIASES));
+    }
     AbiOperator {
         name: O::NAME.into(),
         description: O::DESCRIPTION.into(),
-        params_schema: O::params_schema().to_string().into(),
+        params_schema: schema.to_string().into(),
         category: O::CATEGORY.into(),
         run: trampoline::<O>,
     }

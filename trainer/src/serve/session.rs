@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use trutheye_core::agent::{clamp_box, system_prompt, text_record, user_prompt};
+use trutheye_core::agent::{clamp_box, observation_text, system_prompt, text_record, user_prompt};
 use trutheye_core::config::Budget;
 use trutheye_core::trajectory::{EpisodeStats, ImageRecord, ObservationRecord, TRAJECTORY_SCHEMA};
 use trutheye_core::{protocol, Action, AgentConfig, Answer, BBox, EpisodeState, ExecLimits, Executor, ImageBuf, Observation, Registry, Trajectory, Turn, Verdict, VerdictLabel};
@@ -39,6 +39,8 @@ pub struct Session {
     op_candidate: Option<BBox>,
     answer: Option<Answer>,
     forced_reason: Option<String>,
+    /// The config's answer words and observation wording (a preset's dialect).
+    dialect: AgentConfig,
     started: Instant,
     started_unix_ms: u64,
 }
@@ -72,6 +74,7 @@ impl Session {
             op_candidate: None,
             answer: None,
             forced_reason: None,
+            dialect: config.clone(),
             started: Instant::now(),
             started_unix_ms,
         }
@@ -97,7 +100,7 @@ impl Session {
         let index = self.turns.len();
         self.stats.turns += 1;
         let mut turn = Turn { index, assistant: text.to_string(), think: None, action: None, format_error: None, observation: None, policy_ms: 0, exec_ms: 0, tokens: None };
-        let (kind, shown): (&str, Vec<Value>) = match protocol::parse(text.as_bytes()) {
+        let (kind, shown): (&str, Vec<Value>) = match protocol::parse_with(text.as_bytes(), &self.dialect.answer) {
             Err(fe) => {
                 self.stats.format_errors += 1;
                 self.consecutive_errors += 1;
@@ -145,8 +148,9 @@ impl Session {
         let is_answer = kind == "answer";
         let role = if kind == "tool_call" { "tool" } else { "user" };
         let observation = turn.observation.as_ref().map(|o| {
-            let content = crate::data::swift::with_images(&o.text, shown.len());
-            json!({"role": role, "text": o.text, "content": content, "images": shown, "error": o.error, "bbox_candidate": o.bbox_candidate, "tools": o.tools})
+            let text = observation_text(&self.dialect, &o.text);
+            let content = crate::data::swift::with_images(&text, shown.len());
+            json!({"role": role, "text": text, "content": content, "images": shown, "error": o.error, "bbox_candidate": o.bbox_candidate, "tools": o.tools})
         });
         self.turns.push(turn);
         if !self.done() && self.turns.len() >= self.budget.max_turns {
