@@ -49,7 +49,8 @@ pub struct CheckArgs {
     /// Where the model runs.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
-    /// Also generate N tokens greedily (no stop strings, no end-of-sequence stop).
+    /// Also generate N tokens greedily as the reference does (no stop strings, no
+    /// end-of-sequence stop, vision tokens not suppressed).
     #[arg(long, value_name = "N")]
     pub generate: Option<usize>,
     /// One JSON object on stdout instead of the report.
@@ -145,7 +146,9 @@ fn check(a: &CheckArgs) -> Result<()> {
     let top = top_k(&logits, 5);
     let generated = match a.generate {
         Some(n) if n > 0 => {
-            let cfg = GenerationConfig { max_new_tokens: n, eos_ids: Some(vec![]), stop: vec![], runaway_repeats: 0, ..Default::default() };
+            // Plain greedy, as the reference's generate() does: the agent's
+            // vision-token suppression would make the comparison fail by design.
+            let cfg = GenerationConfig { max_new_tokens: n, eos_ids: Some(vec![]), stop: vec![], runaway_repeats: 0, suppress_vision_tokens: false, ..Default::default() };
             Some(model.generate(&prompt, &cfg, &mut |_| {}).map_err(|e| anyhow::anyhow!("generate: {e}"))?)
         }
         _ => None,
