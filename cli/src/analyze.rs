@@ -11,13 +11,15 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use trutheye_core::cli::PluginDirs;
+use trutheye_core::loader::LoadReport;
+use trutheye_core::preset::{Preset, PresetMeta};
 use trutheye_core::executors::{NoneExecutor, RegistryExecutor};
 use trutheye_core::{run_episode, AgentConfig, ArtifactSink, DirArtifacts, EpisodeInput, Executor, ImageBuf, NoArtifacts, Policy, Registry, Trajectory};
 use trutheye_model::{OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
 
 use crate::backend::OpenAiArgs;
 use crate::local::{LocalModel, LocalModelArgs};
-use trutheye_sandbox::{BackendArgs, BackendKind, PvrEngine, PvrMode, WorkerConfig};
+use trutheye_sandbox::{BackendArgs, BackendKind, Dialect, PvrEngine, PvrMode, WorkerConfig};
 
 use crate::report;
 
@@ -64,9 +66,9 @@ pub struct AnalyzeArgs {
     /// Image files, or directories of images.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
-    /// How the agent may act.
-    #[arg(long, value_enum, default_value_t = Strategy::Pvr)]
-    pub strategy: Strategy,
+    /// How the agent may act (default: the preset's, else pvr).
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
     /// Who writes the turns.
     #[arg(long, value_enum, default_value_t = PolicyKind::Scripted)]
     pub policy: PolicyKind,
@@ -76,6 +78,9 @@ pub struct AnalyzeArgs {
     /// Agent configuration (budgets, prompts); default: the built-in configs/default.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// A published agent's harness (prompt, tools and their names, stop strings, budgets, answer format) laid over the config: a built-in name (deepeyes; docs/presets.md) or a preset TOML file.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub preset: Option<String>,
     /// Scripted-policy configuration; default: the built-in configs/scripted.toml.
     #[arg(long, value_name = "FILE")]
     pub scripted_config: Option<PathBuf>,
@@ -121,16 +126,16 @@ fn collect_images(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn make_policy(args: &AnalyzeArgs, scripted: &ScriptedConfig) -> Result<Box<dyn Policy>> {
+fn make_policy(args: &AnalyzeArgs, strategy: Strategy, config: &AgentConfig, scripted: &ScriptedConfig) -> Result<Box<dyn Policy>> {
     Ok(match args.policy {
-        PolicyKind::Scripted => Box::new(ScriptedPolicy::new(scripted.clone(), args.strategy.as_str()).map_err(anyhow::Error::msg)?),
+        PolicyKind::Scripted => Box::new(ScriptedPolicy::new(scripted.clone(), strategy.as_str()).map_err(anyhow::Error::msg)?),
         PolicyKind::Replay => {
             let path = args.script.as_deref().context("--policy replay needs --script FILE")?;
             Box::new(ReplayPolicy::from_file(path).map_err(anyhow::Error::msg)?)
         }
-        PolicyKind::Openai => Box::new(OpenAiPolicy::new(args.openai.client()?)),
+        PolicyKind::Openai => Box::new(OpenAiPolicy::new(args.openai.client(config.generation.stop.as_deref())?)),
         // Loaded once; `analyze` reuses the policy (and so the weights) for every image.
-        PolicyKind::Qwen25vl => Box::new(LocalModel::from_args(&args.openai, &args.local)?.policy(args.strategy)),
+        PolicyKind::Qwen25vl => Box::new(LocalModel::from_args(&args.openai, &args.local)?.with_stop(config.generation.stop.clone()).policy(strategy)),
     })
 }
 
@@ -156,13 +161,20 @@ pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, 
     };
     let config_python = (!config.pvr.python.is_empty()).then(|| PathBuf::from(&config.pvr.python));
     let kind = args.resolve(config_kind, config_python.as_deref(), model_policy).map_err(anyhow::Error::msg)?;
+    // `--dialect` defaults to the union, so the union means "not given": the
+    // config's (a preset's) dialect applies then.
+    let dialect = match (args.dialect, config.pvr.dialect.as_str()) {
+        (Dialect::Union, "thyme") => Dialect::Thyme,
+        (Dialect::Union, "trutheye2") => Dialect::TruthEye2,
+        (d, _) => d,
+    };
     let python = args.python.clone().or(config_python);
     let worker = || {
         let mut cfg = WorkerConfig::current_exe()?;
         cfg.plugin_dirs = dirs.plugin_dirs.clone();
         Ok(cfg)
     };
-    let engine = PvrEngine::build(kind, python.as_deref(), args.dialect, mode, worker, timeout).map_err(anyhow::Error::msg)?;
+    let engine = PvrEngine::build(kind, python.as_deref(), dialect, mode, worker, timeout).map_err(anyhow::Error::msg)?;
     if runs_code {
         engine.warm_up().map_err(anyhow::Error::msg)?;
     }
@@ -170,32 +182,58 @@ pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, 
     Ok(engine)
 }
 
-/// The agent and scripted-policy configurations from `--config` and
-/// `--scripted-config`, or the built-in ones.
-pub fn load_configs(config: Option<&Path>, scripted: Option<&Path>) -> Result<(AgentConfig, ScriptedConfig)> {
+/// The agent and scripted-policy configurations from `--config` (with
+/// `--preset` laid over it) and `--scripted-config`, or the built-in ones; and
+/// the preset's own section when there is one.
+pub fn load_configs(config: Option<&Path>, preset: Option<&str>, scripted: Option<&Path>) -> Result<(AgentConfig, ScriptedConfig, Option<PresetMeta>)> {
     let config = match config {
         Some(p) => AgentConfig::load(p).map_err(anyhow::Error::msg)?,
         None => AgentConfig::default_config(),
+    };
+    let (config, meta) = match preset {
+        Some(name) => {
+            let p = Preset::resolve(name, &config).map_err(|e| anyhow::anyhow!("--preset: {e}"))?;
+            (p.config, Some(p.meta))
+        }
+        None => (config, None),
     };
     let scripted = match scripted {
         Some(p) => ScriptedConfig::load(p).map_err(anyhow::Error::msg)?,
         None => ScriptedConfig::builtin(),
     };
-    Ok((config, scripted))
+    Ok((config, scripted, meta))
+}
+
+/// The strategy a run uses: the flag, else the preset's, else pvr.
+pub fn effective_strategy(flag: Option<Strategy>, preset: Option<&PresetMeta>) -> Result<Strategy> {
+    match (flag, preset) {
+        (Some(s), _) => Ok(s),
+        (None, Some(p)) => Strategy::from_str(&p.strategy, true).map_err(|_| anyhow::anyhow!("preset {}: unknown strategy `{}`", p.name, p.strategy)),
+        (None, None) => Ok(Strategy::Pvr),
+    }
+}
+
+/// Loads the plugins and adds the config's tool aliases (a preset's names for
+/// tools), which must name loaded tools.
+pub fn load_registry(dirs: &PluginDirs, config: &AgentConfig) -> Result<(Registry, LoadReport)> {
+    let (mut registry, report) = dirs.load();
+    registry.add_aliases(&config.tools.aliases).map_err(|e| anyhow::anyhow!("[tools.aliases]: {e}"))?;
+    Ok((registry, report))
 }
 
 /// Runs `trutheye analyze`.
 pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
-    let (config, scripted) = load_configs(args.config.as_deref(), args.scripted_config.as_deref())?;
+    let (config, scripted, preset) = load_configs(args.config.as_deref(), args.preset.as_deref(), args.scripted_config.as_deref())?;
+    let strategy = effective_strategy(args.strategy, preset.as_ref())?;
     let images = collect_images(&args.images)?;
     // Fail on a bad --script before doing any work.
-    let mut policy = make_policy(args, &scripted)?;
-    let (registry, report) = dirs.load();
-    if registry.is_empty() && args.strategy != Strategy::None {
+    let mut policy = make_policy(args, strategy, &config, &scripted)?;
+    let (registry, report) = load_registry(dirs, &config)?;
+    if registry.is_empty() && strategy != Strategy::None {
         eprintln!("warning: no forensic operators loaded (searched {}); build the plugins with `cargo build --release` or pass --plugin-dir", report.searched.len());
     }
     let registry = Arc::new(registry);
-    let runs_code = matches!(args.strategy, Strategy::Pvr | Strategy::Hybrid);
+    let runs_code = matches!(strategy, Strategy::Pvr | Strategy::Hybrid);
     let engine = pvr_engine(&args.backend, &config, args.policy != PolicyKind::Scripted, args.pvr_mode, dirs, Duration::from_secs(10), runs_code)?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create output directory", out.display()))?;
@@ -204,7 +242,7 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let mut failures = 0usize;
     for path in &images {
         bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let outcome = analyze_one(path, args, &engine, &config, &registry, policy.as_mut());
+        let outcome = analyze_one(path, args, strategy, &engine, &config, &registry, policy.as_mut());
         bar.inc(1);
         match outcome {
             Ok((traj, saved)) => {
@@ -232,10 +270,10 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn analyze_one(path: &Path, args: &AnalyzeArgs, engine: &PvrEngine, config: &AgentConfig, registry: &Arc<Registry>, policy: &mut dyn Policy) -> Result<(Trajectory, Vec<String>)> {
+fn analyze_one(path: &Path, args: &AnalyzeArgs, strategy: Strategy, engine: &PvrEngine, config: &AgentConfig, registry: &Arc<Registry>, policy: &mut dyn Policy) -> Result<(Trajectory, Vec<String>)> {
     let image = ImageBuf::open_with(path, config.images.decode_options())?;
     let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    let mut executor = make_executor(args.strategy, engine);
+    let mut executor = make_executor(strategy, engine);
     let mut sink: Box<dyn ArtifactSink> = match &args.out {
         Some(dir) => Box::new(DirArtifacts(dir.join("artifacts"))),
         None => Box::new(NoArtifacts),

@@ -38,8 +38,9 @@ pub struct OpenAiArgs {
 }
 
 impl OpenAiArgs {
-    /// The client the flags describe (one per run: episodes share its connections).
-    pub fn client(&self) -> Result<Arc<OpenAiClient>> {
+    /// The client the flags describe (one per run: episodes share its connections);
+    /// `stop`, a preset's stop strings, replaces the backend's.
+    pub fn client(&self, stop: Option<&[String]>) -> Result<Arc<OpenAiClient>> {
         let mut cfg = match &self.openai_config {
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -47,6 +48,9 @@ impl OpenAiArgs {
             }
             None => OpenAiConfig::default(),
         };
+        if let Some(stop) = stop {
+            cfg.stop = stop.to_vec();
+        }
         if let Some(e) = &self.endpoint {
             cfg.endpoint = e.clone();
         }

@@ -16,7 +16,7 @@ use trutheye_model::{OpenAiClient, OpenAiPolicy, ReplayPolicy, ScriptedConfig, S
 use trutheye_sandbox::{BackendArgs, PvrEngine, PvrMode};
 use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions};
 
-use crate::analyze::{load_configs, make_executor, pvr_engine, Strategy};
+use crate::analyze::{effective_strategy, load_configs, load_registry, make_executor, pvr_engine, Strategy};
 use crate::backend::OpenAiArgs;
 use crate::local::{LocalModel, LocalModelArgs};
 
@@ -60,8 +60,8 @@ struct RunArgs {
     /// Dataset: a JSONL manifest, a folder with manifest.jsonl, or class-named folders.
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
-    /// Strategies, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "pvr")]
+    /// Strategies, comma-separated (default: the preset's, else pvr).
+    #[arg(long, value_delimiter = ',')]
     strategy: Vec<String>,
     /// Policies, comma-separated (scripted, replay, openai, qwen25vl).
     #[arg(long, value_delimiter = ',', default_value = "scripted")]
@@ -72,6 +72,9 @@ struct RunArgs {
     /// Agent configuration; default: the built-in configs/default.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// A published agent's harness laid over the config: a built-in name (deepeyes; docs/presets.md) or a preset TOML file.
+    #[arg(long, value_name = "NAME|PATH")]
+    preset: Option<String>,
     /// Scripted-policy configuration; default: the built-in configs/scripted.toml.
     #[arg(long, value_name = "FILE")]
     scripted_config: Option<PathBuf>,
@@ -185,10 +188,15 @@ fn print_result(dir: &Path, m: &eval::Metrics, json: bool) -> Result<()> {
 fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let Some(data) = &r.data else { bail!("--data PATH is required (a manifest.jsonl or a dataset folder)") };
     let Some(out) = &r.out else { bail!("--out DIR is required") };
-    for s in &r.strategy {
+    let (config, scripted, preset) = load_configs(r.config.as_deref(), r.preset.as_deref(), r.scripted_config.as_deref())?;
+    let strategies: Vec<String> = if r.strategy.is_empty() {
+        vec![effective_strategy(None, preset.as_ref())?.as_str().to_string()]
+    } else {
+        r.strategy.iter().map(|s| s.to_lowercase()).collect()
+    };
+    for s in &strategies {
         parse_strategy(s)?;
     }
-    let (config, scripted) = load_configs(r.config.as_deref(), r.scripted_config.as_deref())?;
     let ds = Dataset::load(data).map_err(anyhow::Error::msg)?;
     if !ds.bad_rows.is_empty() {
         eprintln!("warning: {} dataset row(s) skipped (listed in report.md); first: {}: {}", ds.bad_rows.len(), ds.bad_rows[0].location, ds.bad_rows[0].reason);
@@ -196,17 +204,17 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     if ds.samples.is_empty() {
         bail!("{}: no usable samples", data.display());
     }
-    let (registry, report) = dirs.load();
-    if registry.is_empty() && (r.baselines || r.strategy.iter().any(|s| s != "none")) {
+    let (registry, report) = load_registry(dirs, &config)?;
+    if registry.is_empty() && (r.baselines || strategies.iter().any(|s| s != "none")) {
         eprintln!("warning: no forensic operators loaded (searched {}); build the plugins with `cargo build --release` or pass --plugin-dir", report.searched.len());
     }
     // One client for the run, so --jobs N means N concurrent requests over one pool.
-    let openai = if r.policy.iter().any(|p| p == "openai") { Some(r.openai.client()?) } else { None };
+    let openai = if r.policy.iter().any(|p| p == "openai") { Some(r.openai.client(config.generation.stop.as_deref())?) } else { None };
     // One model for the run: every episode's policy shares its weights.
     let local = r.policy.iter().any(|p| p == "qwen25vl");
-    let qwen = if local { Some(LocalModel::from_args(&r.openai, &r.local)?) } else { None };
+    let qwen = if local { Some(LocalModel::from_args(&r.openai, &r.local)?.with_stop(config.generation.stop.clone())) } else { None };
     let model_policy = r.policy.iter().any(|p| p != "scripted");
-    let runs_code = r.strategy.iter().any(|s| matches!(s.to_lowercase().as_str(), "pvr" | "hybrid"));
+    let runs_code = strategies.iter().any(|s| matches!(s.as_str(), "pvr" | "hybrid"));
     let engine = pvr_engine(&r.backend, &config, model_policy, r.pvr_mode, dirs, Duration::from_secs(10), runs_code)?;
     let backend_name = engine.kind().as_str();
     let factory = CliFactory { config, scripted, script: r.script.clone(), openai, qwen, registry: Arc::new(registry), engine };
@@ -214,7 +222,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let opts = RunOptions {
         out: out.clone(),
         policies: r.policy.clone(),
-        strategies: r.strategy.iter().map(|s| s.to_lowercase()).collect(),
+        strategies,
         jobs,
         limit: r.limit,
         resume: r.resume,

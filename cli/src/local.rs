@@ -150,6 +150,8 @@ pub struct LocalModel {
     pub generation: GenerationConfig,
     /// Stream tokens to stderr.
     pub stream: bool,
+    /// Stop strings that replace the strategy's (a preset's `[generation] stop`).
+    pub stop: Option<Vec<String>>,
 }
 
 impl LocalModel {
@@ -178,13 +180,19 @@ impl LocalModel {
             seed: openai.seed.unwrap_or(0),
             ..GenerationConfig::default()
         };
-        Ok(Self { model, generation, stream: local.stream })
+        Ok(Self { model, generation, stream: local.stream, stop: None })
+    }
+
+    /// The same model with a preset's stop strings (`None`: the strategy's).
+    pub fn with_stop(mut self, stop: Option<Vec<String>>) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// A policy for one episode of `strategy`.
     pub fn policy(&self, strategy: Strategy) -> Qwen25VlPolicy {
         let mut generation = self.generation.clone();
-        generation.stop = stop_strings(strategy);
+        generation.stop = self.stop.clone().unwrap_or_else(|| stop_strings(strategy));
         let mut p = Qwen25VlPolicy::new(self.model.clone(), generation);
         p.stream = self.stream;
         p

@@ -14,7 +14,7 @@ use trutheye_sandbox::{BackendArgs, PvrMode};
 use trutheye_trainer::rewards::RewardWeights;
 use trutheye_trainer::serve::{executor_factory, protocol, Listen, ServeConfig, Server};
 
-use crate::analyze::{load_configs, pvr_engine};
+use crate::analyze::{load_configs, load_registry, pvr_engine};
 
 /// Arguments of `trutheye serve`.
 #[derive(Args, Debug)]
@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Agent configuration (budgets, limits, prompts); default: the built-in configs/default.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// A published agent's harness laid over the config: a built-in name (deepeyes; docs/presets.md) or a preset TOML file.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub preset: Option<String>,
     /// Default reward weights (TOML, as for `trutheye reward`); requests may override them.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
@@ -68,7 +71,7 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         bail!("--action-timeout must be a positive number of seconds");
     }
     let timeout = Duration::from_secs_f64(args.action_timeout.min(86_400.0));
-    let (agent, _) = load_configs(args.config.as_deref(), None)?;
+    let (agent, _, _) = load_configs(args.config.as_deref(), args.preset.as_deref(), None)?;
     let weights = match &args.weights {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -78,7 +81,7 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     };
     let mut dirs = dirs.clone();
     dirs.plugin_dirs.extend(args.plugins.iter().cloned());
-    let (registry, _) = dirs.load();
+    let (registry, _) = load_registry(&dirs, &agent)?;
     if registry.is_empty() {
         eprintln!("warning: no forensic operators loaded; build the plugins or pass --plugins DIR");
     }

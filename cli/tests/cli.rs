@@ -190,3 +190,33 @@ fn plugins_list_and_op_work() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("bogus"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn deepeyes_preset_replays_its_recorded_outputs_end_to_end() {
+    // Real DeepEyes outputs (tests/fixtures/presets/deepeyes, sources in SOURCES.md):
+    // a zoom call cut at its stop string, then an answer.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/presets/deepeyes/recorded.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&fixture).expect("fixture").lines().take(1).map(str::to_string).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("script.jsonl");
+    // The zoom call, then a forensic answer in DeepEyes' multiple-choice format.
+    std::fs::write(&script, format!("{}\n\"<think>A pasted patch.</think> <answer>\\nC\\n</answer>\"\n", lines[0])).expect("write");
+    // Its boxes are in the pixels of V* photos (about 2000 px), so a photo that size.
+    let sample = dir.path().join("large.jpg");
+    RgbImage::from_fn(1600, 1200, |x, y| Rgb([(x / 8) as u8, (y / 6) as u8, 90])).save(&sample).expect("write jpeg");
+    let out = dir.path().join("out");
+    let o = run(&["analyze", sample.to_str().expect("p"), "--policy", "replay", "--script", script.to_str().expect("p"), "--preset", "deepeyes", "--json", "--out", out.to_str().expect("p")]);
+    assert_no_panic(&o);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).expect("json");
+    assert_eq!((v["label"].as_str(), v["forced"].as_bool(), v["format_errors"].as_u64()), (Some("tampered"), Some(false), Some(0)), "{v}");
+    let traj: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("trajectories.jsonl")).expect("trajectory").trim()).expect("json");
+    assert_eq!(traj["strategy"], "registry");
+    assert!(traj["system_prompt"].as_str().unwrap_or("").contains("image_zoom_in_tool"));
+    let turn = &traj["turns"][0];
+    assert_eq!(turn["action"]["name"], "image_zoom_in_tool", "{turn}");
+    assert_eq!(turn["action"]["arguments"]["bbox_2d"], serde_json::json!([18, 901, 43, 984]));
+    let obs = turn["observation"]["text"].as_str().unwrap_or("");
+    assert!(obs.starts_with("<tool_response>") && obs.contains("cropped"), "the zoom ran as a crop: {obs}");
+    assert_eq!(turn["observation"]["tools"][0]["name"], "crop");
+}

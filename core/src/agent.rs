@@ -199,7 +199,7 @@ pub fn run_episode(
             Err(fe) => {
                 stats.format_errors += 1;
                 consecutive_errors += 1;
-                let feedback = fe.feedback();
+                let feedback = observation_text(config, &fe.feedback());
                 turn.format_error = Some(fe);
                 turn.observation = Some(text_record(&feedback, true));
                 turns.push(turn);
@@ -207,7 +207,7 @@ pub fn run_episode(
                     forced_reason = Some(format!("{consecutive_errors} consecutive format errors"));
                     break;
                 }
-                conv.push(Role::Tool, observation_text(config, &feedback), vec![]);
+                conv.push(Role::Tool, feedback, vec![]);
                 continue;
             }
         };
@@ -220,15 +220,17 @@ pub fn run_episode(
             break;
         }
         if stats.tool_calls >= budget.max_tool_calls {
-            let msg = format!("The tool budget of {} calls is exhausted. Give your final answer now in <answer></answer>.", budget.max_tool_calls);
+            let msg = observation_text(config, &format!("The tool budget of {} calls is exhausted. Give your final answer now in <answer></answer>.", budget.max_tool_calls));
             turn.observation = Some(text_record(&msg, true));
             turns.push(turn);
-            conv.push(Role::Tool, observation_text(config, &msg), vec![]);
+            conv.push(Role::Tool, msg, vec![]);
             continue;
         }
         stats.tool_calls += 1;
         let t1 = Instant::now();
-        let obs = executor.execute(turn.action.as_ref().unwrap_or(&parsed.action), &mut state);
+        let mut obs = executor.execute(turn.action.as_ref().unwrap_or(&parsed.action), &mut state);
+        // The trajectory keeps what the model read.
+        obs.text = observation_text(config, &obs.text);
         turn.exec_ms = t1.elapsed().as_millis() as u64;
         stats.exec_ms += turn.exec_ms;
         if let Some(b) = obs.bbox_candidate {
@@ -239,7 +241,7 @@ pub fn run_episode(
             }
         }
         turn.observation = Some(record(&obs, &input.id, index, sink));
-        conv.push(Role::Tool, observation_text(config, &obs.text), obs.images.iter().map(|n| n.image.clone()).collect());
+        conv.push(Role::Tool, obs.text.clone(), obs.images.iter().map(|n| n.image.clone()).collect());
         turns.push(turn);
     }
 

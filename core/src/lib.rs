@@ -24,6 +24,7 @@ pub use executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation, 
 pub use policy::{Conversation, Message, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
 pub mod agent;
 pub mod config;
+pub mod preset;
 pub mod trajectory;
 
 pub use agent::{clamp_box, run_episode, text_record, ArtifactSink, DirArtifacts, EpisodeInput, NoArtifacts};

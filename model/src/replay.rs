@@ -21,6 +21,8 @@ impl ReplayPolicy {
     /// Reads a script. Each non-empty line is one of:
     /// * a JSON string: the message text;
     /// * `{"text": "..."}` or `{"text_hex": "..."}` (raw bytes, for non-UTF-8 output);
+    /// * `{"message": "...", …}`: a recorded output of a published agent, as in
+    ///   `tests/fixtures/presets/*/recorded.jsonl` (other keys are ignored);
     /// * a whole trajectory line (as `analyze --out` writes): its assistant
     ///   messages are replayed in order.
     pub fn from_file(path: &Path) -> Result<Self, String> {
@@ -36,12 +38,12 @@ impl ReplayPolicy {
                     messages.extend(t.turns.into_iter().map(|t| t.assistant.into_bytes()));
                 }
                 serde_json::Value::Object(o) => {
-                    if let Some(s) = o.get("text").and_then(|t| t.as_str()) {
+                    if let Some(s) = o.get("text").or_else(|| o.get("message")).and_then(|t| t.as_str()) {
                         messages.push(s.as_bytes().to_vec());
                     } else if let Some(h) = o.get("text_hex").and_then(|t| t.as_str()) {
                         messages.push(decode_hex(h).ok_or_else(|| format!("{}: text_hex is not hex", at()))?);
                     } else {
-                        return Err(format!("{}: expected \"text\" or \"text_hex\"", at()));
+                        return Err(format!("{}: expected \"text\", \"text_hex\" or \"message\"", at()));
                     }
                 }
                 _ => return Err(format!("{}: expected a string or an object", at())),

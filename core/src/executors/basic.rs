@@ -12,8 +12,8 @@ use crate::observe::to_root;
 pub fn basic_tool_specs() -> Vec<(&'static str, &'static str, Value)> {
     let idx = json!({"type": "integer", "minimum": 0, "description": "which image_clue_k to use (default 0)"});
     vec![
-        ("crop", "Crop a region [x1, y1, x2, y2] (pixels, x2/y2 exclusive) of an image; the crop becomes a new image_clue_k and a localization candidate.",
-         json!({"type": "object", "properties": {"image_index": idx, "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}}, "required": ["bbox"], "additionalProperties": false})),
+        ("crop", "Crop a region [x1, y1, x2, y2] (pixels, x2/y2 exclusive) of an image; the crop becomes a new image_clue_k and a localization candidate. With min_side, a box narrower than that (after clamping to the image) grows about its centre until its shorter side is min_side.",
+         json!({"type": "object", "properties": {"image_index": idx, "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}, "min_side": {"type": "number", "minimum": 1}}, "required": ["bbox"], "additionalProperties": false})),
         ("zoom", "Resize an image by a scale factor (0.05..8) with bicubic interpolation.",
          json!({"type": "object", "properties": {"image_index": idx, "scale": {"type": "number", "exclusiveMinimum": 0.05, "maximum": 8}}, "required": ["scale"], "additionalProperties": false})),
         ("rotate", "Rotate counter-clockwise by an angle in degrees; expand=true keeps the whole image.",
@@ -42,6 +42,10 @@ pub fn run_basic_tool(name: &str, args: &Value, input: &NamedImage, state: &mut 
             let b = args.get("bbox").and_then(Value::as_array).ok_or("crop needs bbox [x1, y1, x2, y2]")?;
             let v: Vec<f64> = b.iter().filter_map(Value::as_f64).collect();
             let bbox: [f64; 4] = v.try_into().map_err(|_| "bbox must be 4 numbers".to_string())?;
+            let bbox = match num("min_side") {
+                Some(m) => grow_to_min_side(bbox, m, img.width() as f64, img.height() as f64)?,
+                None => bbox,
+            };
             let (out, used) = imageops::crop(img, bbox).map_err(|e| e.0)?;
             let root = to_root(input.region_in_root, used);
             Ok((out, root, format!("cropped {:?} of {}", used, input.name)))
@@ -99,6 +103,33 @@ pub fn run_basic_tool(name: &str, args: &Value, input: &NamedImage, state: &mut 
         }
         Err(e) => failed(name, input, e),
     }
+}
+
+/// A crop box clamped to the image and, when its shorter side is under
+/// `min_side`, scaled about its centre until that side is `min_side` (outward
+/// to whole pixels). DeepEyes zooms this way, because a region under 28 px is
+/// smaller than one Qwen2.5-VL patch; an aspect ratio over 100 is refused as
+/// it refuses it.
+fn grow_to_min_side(b: [f64; 4], min_side: f64, w: f64, h: f64) -> Result<[f64; 4], String> {
+    let [x1, y1, x2, y2] = [b[0].max(0.0), b[1].max(0.0), b[2].min(w), b[3].min(h)];
+    let check = |x1: f64, y1: f64, x2: f64, y2: f64| {
+        let (bw, bh) = (x2 - x1, y2 - y1);
+        if !(bw > 0.0 && bh > 0.0) || bw.max(bh) / bw.min(bh) > 100.0 {
+            return Err(format!("ValueError: crop box [{x1}, {y1}, {x2}, {y2}] is empty or more than 100 times longer than wide"));
+        }
+        Ok(())
+    };
+    check(x1, y1, x2, y2)?;
+    let (bw, bh) = (x2 - x1, y2 - y1);
+    if bw >= min_side && bh >= min_side {
+        return Ok([x1, y1, x2, y2]);
+    }
+    let ratio = min_side / bw.min(bh);
+    let (hw, hh) = ((bw * ratio * 0.5).ceil(), (bh * ratio * 0.5).ceil());
+    let (cx, cy) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
+    let grown = [(cx - hw).floor(), (cy - hh).floor(), (cx + hw).ceil(), (cy + hh).ceil()];
+    check(grown[0], grown[1], grown[2], grown[3])?;
+    Ok(grown)
 }
 
 fn failed(name: &str, input: &NamedImage, e: String) -> Observation {
