@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// Length of the text prompt for the prefill and decode measurements.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub prompt_tokens: usize,
+    /// The text prompt's token ids, a JSON array (overrides --prompt-tokens):
+    /// lets a comparison feed both sides the same ids (model/bench/qwen25vl_speed.py does).
+    #[arg(long, value_name = "FILE.json")]
+    pub prompt_ids: Option<PathBuf>,
     /// Tokens to decode (greedy, with the KV cache, no stop).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub decode: usize,
@@ -255,12 +259,32 @@ fn bench(a: &BenchArgs) -> Result<()> {
     if a.prompt_tokens == 0 || a.runs == 0 {
         bail!("--prompt-tokens and --runs must be at least 1");
     }
+    let given_ids: Option<Vec<u32>> = match &a.prompt_ids {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("--prompt-ids {}: cannot read", p.display()))?;
+            let ids: Vec<u32> = serde_json::from_str(&text).with_context(|| format!("--prompt-ids {}: not a JSON array of token ids", p.display()))?;
+            if ids.is_empty() {
+                bail!("--prompt-ids {}: empty", p.display());
+            }
+            Some(ids)
+        }
+        None => None,
+    };
     let image = a.image.as_deref().map(open_image).transpose()?;
     let model = load_model(&a.model, a.dtype, a.device, None)?;
     let threads = candle_core::utils::get_num_threads();
     let err = |e: trutheye_model::qwen25vl::ModelError| anyhow::anyhow!("{e}");
 
-    let prompt = text_prompt(&model, a.prompt_tokens)?;
+    let prompt = match given_ids {
+        Some(ids) => {
+            if let Some(bad) = ids.iter().find(|&&i| i as usize >= model.config.text.vocab_size) {
+                bail!("--prompt-ids: id {bad} is outside the vocabulary ({})", model.config.text.vocab_size);
+            }
+            Prompt { text: String::new(), ids, images: vec![] }
+        }
+        None => text_prompt(&model, a.prompt_tokens)?,
+    };
+    let prompt_tokens = prompt.ids.len();
     let prefill_s = timed(a.runs, || {
         let t = Instant::now();
         model.last_logits(&prompt).map_err(err)?;
@@ -283,21 +307,17 @@ fn bench(a: &BenchArgs) -> Result<()> {
 
     let mut decode_tok_s = None;
     if a.decode > 0 {
-        // One token more than measured: the first comes from the prefill's logits.
-        let cfg = GenerationConfig { max_new_tokens: a.decode + 1, eos_ids: Some(vec![]), stop: vec![], runaway_repeats: 0, ..Default::default() };
-        let s = timed(a.runs, || {
-            let g = model.generate(&prompt, &cfg, &mut |_| {}).map_err(err)?;
-            Ok(g.decode_s)
-        })?;
+        // Forward + argmax per step only, as the reference's timed loop.
+        let s = timed(a.runs, || Ok(model.greedy_decode_timed(&prompt, a.decode).map_err(err)?.1))?;
         decode_tok_s = Some(a.decode as f64 / s);
     }
 
-    let prefill_tok_s = a.prompt_tokens as f64 / prefill_s;
+    let prefill_tok_s = prompt_tokens as f64 / prefill_s;
     let out = json!({
         "prefill_tok_s": prefill_tok_s,
         "image_prefill_tok_s": image_stats.map(|(n, _, s, _)| n as f64 / s),
         "decode_tok_s": decode_tok_s,
-        "prompt_tokens": a.prompt_tokens,
+        "prompt_tokens": prompt_tokens,
         "image_prompt_tokens": image_stats.map(|(n, ..)| n),
         "image_tokens": image_stats.map(|(_, n, ..)| n),
         "image_grid_thw": image_stats.map(|(.., g)| g),
@@ -312,12 +332,12 @@ fn bench(a: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     println!("model:   {} ({}, {}, {threads} threads, median of {} runs after a warm-up)", a.model.display(), a.dtype.as_str(), a.device.as_str(), a.runs);
-    println!("prefill        {prefill_tok_s:>9.1} tok/s  ({} text tokens, {:.3} s)", a.prompt_tokens, prefill_s);
+    println!("prefill        {prefill_tok_s:>9.1} tok/s  ({prompt_tokens} text tokens, {prefill_s:.3} s, last-position logits only)");
     if let Some((n, k, s, g)) = image_stats {
         println!("image prefill  {:>9.1} tok/s  ({n} tokens, {k} of them image tokens, grid {g:?}, {s:.3} s, vision tower included)", n as f64 / s);
     }
     if let Some(d) = decode_tok_s {
-        println!("decode         {d:>9.1} tok/s  ({} tokens, greedy, KV cache, after a {}-token prompt)", a.decode, a.prompt_tokens);
+        println!("decode         {d:>9.1} tok/s  ({} tokens, forward + argmax per step, KV cache, after a {prompt_tokens}-token prompt)", a.decode);
     }
     Ok(())
 }

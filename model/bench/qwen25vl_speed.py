@@ -14,18 +14,24 @@ a random-weight model of about 0.5B parameters, on the CPU.
    point there), chat template, preprocessor_config.json (Hub defaults:
    min_pixels 3136, max_pixels 12845056).
 2. transformers timings, torch.set_num_threads(--threads), --attn attention
-   (default "sdpa", transformers' default; "eager" is what the fixtures use):
+   (default "sdpa", transformers' default; "eager" is what the fixtures use).
+   Both sides do the same work (the comparison is only fair that way):
    - prefill_tok_s: forward of a 256-token text prompt (random token ids in
-     [0, 720), i.e. ordinary BPE tokens; fixed seed), with use_cache=True;
+     [0, 720), i.e. ordinary BPE tokens; fixed seed; written to
+     DIR/bench_prompt_ids.json and given to trutheye with --prompt-ids), with
+     use_cache=True and logits_to_keep=1: logits of the last position only,
+     as generate() asks for and as trutheye computes (all 256 x 151936
+     logits would add a 256-row GEMM against the whole vocabulary);
    - image_prefill_tok_s: forward of a chat prompt with one 448x448 image
-     (grid 32x32 patches -> 256 image tokens; PIL image processor) + a short
-     text, vision tower included; tokens = full prompt length;
-   - decode_tok_s: 64 greedy steps, one token each with the KV cache, after a
-     256-token text prefill (manual argmax loop, no eos stop; only the loop
-     is timed).
+     (grid 32x32 patches -> 256 image tokens; PIL image processor, outside
+     the timing on both sides) + a short text, vision tower included,
+     logits_to_keep=1; tokens = full prompt length;
+   - decode_tok_s: 64 steps of one forward with the KV cache + argmax, after
+     an untimed 256-token prefill; no sampling, detokenizing or stop checks
+     inside the timed loop on either side (trutheye: greedy_decode_timed).
    Each is the median of --runs runs after one warm-up run.
 3. With --rust-bin PATH it runs
-       PATH model bench --model DIR --prompt-tokens 256 --decode 64 --image IMG --runs 3 --json
+       PATH model bench --model DIR --prompt-ids DIR/bench_prompt_ids.json --decode 64 --image IMG --runs 3 --json
    (with RAYON_NUM_THREADS=--threads), parses the JSON object it prints (any
    keys; *_tok_s keys are compared) and prints transformers vs trutheye.
 
@@ -168,6 +174,15 @@ def median_time(fn, runs: int) -> float:
     return statistics.median(ts)
 
 
+def prompt_ids(model_dir: Path, n: int) -> torch.Tensor:
+    """The text prompt both sides run: n random ordinary-token ids (fixed seed),
+    saved as model_dir/bench_prompt_ids.json for trutheye's --prompt-ids."""
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, BPE_TOKENS, (1, n), generator=g)
+    (model_dir / "bench_prompt_ids.json").write_text(json.dumps(ids[0].tolist()))
+    return ids
+
+
 @torch.no_grad()
 def bench_transformers(
     model_dir: Path, image: Path, threads: int, runs: int, prompt_tokens: int, decode: int, attn: str
@@ -178,12 +193,11 @@ def bench_transformers(
     ).eval()
     tok = load_tokenizer()
     proc = make_processor(tok)
-    g = torch.Generator().manual_seed(1)
-    ids = torch.randint(0, BPE_TOKENS, (1, prompt_tokens), generator=g)
+    ids = prompt_ids(model_dir, prompt_tokens)
 
     def prefill():
         model.model.rope_deltas = None
-        model(input_ids=ids, use_cache=True)
+        model(input_ids=ids, use_cache=True, logits_to_keep=1)
 
     t_prefill = median_time(prefill, runs)
 
@@ -200,14 +214,14 @@ def bench_transformers(
 
     def image_prefill():
         model.model.rope_deltas = None
-        model(**inputs, use_cache=True)
+        model(**inputs, use_cache=True, logits_to_keep=1)
 
     t_image = median_time(image_prefill, runs)
 
     def decode_loop():
         model.model.rope_deltas = None
         cache = DynamicCache(config=model.config)
-        out = model(input_ids=ids, use_cache=True, past_key_values=cache)
+        out = model(input_ids=ids, use_cache=True, past_key_values=cache, logits_to_keep=1)
         nxt = out.logits[:, -1:].argmax(-1)
         t0 = time.perf_counter()
         for _ in range(decode):
@@ -234,7 +248,7 @@ def bench_transformers(
 
 def run_rust(bin_path: str, model_dir: Path, image: Path, threads: int, runs: int, prompt_tokens: int, decode: int):
     cmd = [
-        bin_path, "model", "bench", "--model", str(model_dir), "--prompt-tokens", str(prompt_tokens),
+        bin_path, "model", "bench", "--model", str(model_dir), "--prompt-ids", str(model_dir / "bench_prompt_ids.json"),
         "--decode", str(decode), "--image", str(image), "--runs", str(runs), "--json",
     ]
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
@@ -290,6 +304,7 @@ def main() -> None:
         results["transformers"] = hf
         print("transformers:", json.dumps(hf), flush=True)
     if args.rust_bin:
+        prompt_ids(args.out, args.prompt_tokens)
         rs = run_rust(args.rust_bin, args.out, image, args.threads, args.runs, args.prompt_tokens, args.decode)
         results["trutheye"] = rs
         print("trutheye:", json.dumps(rs), flush=True)

@@ -92,6 +92,31 @@ pub struct Generated {
 }
 
 impl Qwen25Vl {
+    /// The decode loop reduced to what a speed comparison should time: `n`
+    /// steps of one forward pass with the KV cache plus an argmax, after an
+    /// untimed prefill; no sampling, detokenizing or stop checks (the
+    /// reference's timed loop does the same). Returns the ids and the seconds
+    /// of the `n` steps.
+    pub fn greedy_decode_timed(&self, prompt: &Prompt, n: usize) -> Result<(Vec<u32>, f64), ModelError> {
+        let pre = self.prepare(prompt)?;
+        let mut cache = KvCache::new();
+        let h = self.text.forward_hidden(&pre.embeds, &pre.positions, &mut cache, false)?;
+        let len = h.dim(1)?;
+        let logits = self.text.logits(&h.narrow(1, len - 1, 1)?)?.flatten_all()?;
+        let mut next = logits.argmax(0)?.to_scalar::<u32>()?;
+        let mut ids = Vec::with_capacity(n);
+        let t = Instant::now();
+        for _ in 0..n {
+            let pos = cache.len as i64 + pre.rope_delta;
+            let positions = [vec![pos], vec![pos], vec![pos]];
+            let emb = self.text.embed(&Tensor::new(&[next], &self.device)?)?.unsqueeze(0)?;
+            let h = self.text.forward_hidden(&emb, &positions, &mut cache, false)?;
+            next = self.text.logits(&h)?.flatten_all()?.argmax(0)?.to_scalar::<u32>()?;
+            ids.push(next);
+        }
+        Ok((ids, t.elapsed().as_secs_f64()))
+    }
+
     /// Generates a continuation of `prompt`, calling `on_text` with each new
     /// piece of text as it is decoded.
     pub fn generate(&self, prompt: &Prompt, cfg: &GenerationConfig, on_text: &mut dyn FnMut(&str)) -> Result<Generated, ModelError> {

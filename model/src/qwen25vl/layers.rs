@@ -61,7 +61,13 @@ impl Proj {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match matvec_parallel(x, self.linear.weight(), self.linear.bias())? {
             Some(y) => y,
-            None => self.linear.forward(x)?,
+            None => match *x.dims() {
+                // One 2-D GEMM instead of a batched one against a broadcast
+                // weight: candle's batched path was 8.8 ms against 7.0 ms for
+                // the 2-D one at 256x896 @ 896x4864 here.
+                [b, s, i] => self.linear.forward(&x.reshape((b * s, i))?)?.reshape((b, s, self.out_dim))?,
+                _ => self.linear.forward(x)?,
+            },
         };
         match &self.lora {
             None => Ok(y),
