@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use image::{Rgb, RgbImage};
-use trutheye_core::imageops::{self, Enhance, Filter, OpError};
+use trutheye_core::imageops::{self, OpError};
+use trutheye_plugin_api::pillow::Filter;
 use trutheye_core::observe::to_root;
 use trutheye_core::{ImageBuf, ToolKind, ToolUse};
 
@@ -146,15 +147,11 @@ pub fn get_attr(_it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
     }
 }
 
-fn luma(p: &Rgb<u8>) -> u8 {
-    ((p[0] as u32 * 19595 + p[1] as u32 * 38470 + p[2] as u32 * 7471 + 0x8000) >> 16) as u8
-}
-
 /// `ImageOps.grayscale` / `convert("L")`: PIL's luma, replicated into RGB.
 pub fn grey(img: &RgbImage) -> RgbImage {
     let mut out = img.clone();
     for p in out.pixels_mut() {
-        let l = luma(p);
+        let l = crate::pillow::luma(p);
         *p = Rgb([l, l, l]);
     }
     out
@@ -205,14 +202,113 @@ pub fn autocontrast(img: &RgbImage, cutoff: f64, grey: bool) -> RgbImage {
     out
 }
 
+/// The `resample` argument of `resize`; Pillow's default is BICUBIC.
 fn resample(v: Option<Value>) -> PyResult<Filter> {
-    Ok(match v.map(|v| int(&v, "resample")).transpose()? {
-        None | Some(3) => Filter::Bicubic,
-        Some(0) => Filter::Nearest,
-        Some(1) => Filter::Lanczos,
-        Some(2 | 4 | 5) => Filter::Bilinear,
-        Some(other) => return err("ValueError", format!("unknown resampling filter ({other})")),
-    })
+    match v.filter(|v| !matches!(v, Value::None)).map(|v| int(&v, "resample")).transpose()? {
+        None => Ok(Filter::Bicubic),
+        Some(n) => Filter::from_pillow(n).ok_or_else(|| PyErr::new("ValueError", format!("Unknown resampling filter ({n})."))),
+    }
+}
+
+/// `img.resize(size, resample)`, bit-exact with Pillow (see `trutheye_plugin_api::pillow`).
+fn resize(it: &mut Interp, img: &Arc<ImgVal>, w: u32, h: u32, f: Filter) -> PyResult<Value> {
+    let max = it.state.limits.max_side;
+    if w > max || h > max {
+        return err("MemoryError", format!("resize to ({w}, {h}) exceeds the {max}px side limit"));
+    }
+    check_size(it, w as u64, h as u64)?;
+    let src = &img.buf.rgb;
+    let px = trutheye_plugin_api::pillow::resize(src.as_raw(), src.width() as usize, src.height() as usize, 3, w as usize, h as usize, f);
+    let out = RgbImage::from_raw(w, h, px).ok_or_else(|| PyErr::new("SystemError", "resize produced a wrong-sized buffer"))?;
+    new_image(it, out, None, img.grey, "resize", img)
+}
+
+/// A `fillcolor` as Pillow's `Image.new` reads it: a name, an int (for RGB
+/// packed as 0xBBGGRR, as Pillow's `getink` does), or a tuple.
+fn fill_color(v: Option<Value>, grey: bool) -> PyResult<Rgb<u8>> {
+    let clip = |i: i64| i.clamp(0, 255) as u8;
+    let v = match v {
+        None | Some(Value::None) => return Ok(Rgb([0; 3])),
+        Some(s @ Value::Str(_)) => return crate::draw::color(&s, grey),
+        Some(v) => v,
+    };
+    // A one-element tuple is its element.
+    let v = match v.as_seq() {
+        Some([one]) => one.clone(),
+        _ => v,
+    };
+    if let Some(i) = v.as_int() {
+        return Ok(if grey { Rgb([clip(i); 3]) } else { Rgb([i as u8, (i >> 8) as u8, (i >> 16) as u8]) });
+    }
+    match v.as_seq() {
+        Some(cs) if !grey && (cs.len() == 3 || cs.len() == 4) => {
+            let c = |i: usize| cs[i].as_int().map(clip).ok_or_else(|| PyErr::new("TypeError", "color must be a tuple of integers"));
+            Ok(Rgb([c(0)?, c(1)?, c(2)?]))
+        }
+        _ if grey => err("TypeError", "color must be int or single-element tuple"),
+        _ => err("TypeError", "color must be int, or tuple of one, three or four elements"),
+    }
+}
+
+/// An optional `(x, y)` argument (`center`, `translate`).
+fn point_arg(v: Option<Value>, what: &str) -> PyResult<Option<(f64, f64)>> {
+    match v {
+        None | Some(Value::None) => Ok(None),
+        Some(v) => match v.as_seq() {
+            Some([]) => Ok(None),
+            Some([x, y]) => Ok(Some((num(x, what)?, num(y, what)?))),
+            _ => err("TypeError", format!("{what} must be an (x, y) tuple")),
+        },
+    }
+}
+
+/// `img.rotate(angle, resample, expand, center, translate, fillcolor)` as
+/// Pillow computes it: exact transposes for 0/90/180/270 without center or
+/// translate, otherwise an affine transform with Pillow's inverse matrix.
+fn rotate(it: &mut Interp, img: &Arc<ImgVal>, mut a: Args) -> PyResult<Value> {
+    use crate::pillow::Sampler;
+    let angle = num(&a.req(0, "angle")?, "angle")?;
+    let resample = a.get(1, "resample").filter(|v| !matches!(v, Value::None)).map(|v| int(&v, "resample")).transpose()?;
+    let expand = a.get(2, "expand").is_some_and(|v| v.truthy());
+    let center = point_arg(a.get(3, "center"), "center")?;
+    let translate = point_arg(a.get(4, "translate"), "translate")?;
+    let fill = fill_color(a.get(5, "fillcolor"), img.grey)?;
+    a.done(6)?;
+    if !angle.is_finite() {
+        return err("ValueError", "rotation angle must be finite");
+    }
+    let angle = angle.rem_euclid(360.0);
+    let rgb = &img.buf.rgb;
+    if center.is_none() && translate.is_none() {
+        let square = rgb.width() == rgb.height();
+        let exact = match angle {
+            0.0 => Some(rgb.as_ref().clone()),
+            180.0 => Some(image::imageops::rotate180(&**rgb)),
+            // Pillow's ROTATE_90 is counter-clockwise.
+            90.0 if expand || square => Some(image::imageops::rotate270(&**rgb)),
+            270.0 if expand || square => Some(image::imageops::rotate90(&**rgb)),
+            _ => None,
+        };
+        if let Some(out) = exact {
+            check_size(it, out.width() as u64, out.height() as u64)?;
+            return new_image(it, out, None, img.grey, "rotate", img);
+        }
+    }
+    let sampler = match resample.unwrap_or(0) {
+        0 => Sampler::Nearest,
+        2 => Sampler::Bilinear,
+        3 => Sampler::Bicubic,
+        n @ (1 | 4 | 5) => return err("ValueError", format!("resampling filter ({n}) cannot be used by rotate; use Image.NEAREST (0), Image.BILINEAR (2) or Image.BICUBIC (3)")),
+        n => return err("ValueError", format!("Unknown resampling filter ({n}).")),
+    };
+    let ((w, h), m) = crate::pillow::rotate_matrix(rgb.width(), rgb.height(), angle, center, translate.unwrap_or((0.0, 0.0)), expand);
+    let max = it.state.limits.max_side as i64;
+    if !(0..=max).contains(&w) || !(0..=max).contains(&h) {
+        return err("MemoryError", format!("a {w}x{h} rotated image exceeds the sandbox image size limit (max side {max})"));
+    }
+    check_size(it, w as u64, h as u64)?;
+    let out = crate::pillow::affine(rgb, w as u32, h as u32, m, sampler, fill);
+    new_image(it, out, None, img.grey, "rotate", img)
 }
 
 fn box4(v: &Value) -> PyResult<[Value; 4]> {
@@ -299,9 +395,11 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
         Value::Enhancer(kind, img) => {
             let f = num(&a.req(0, "factor")?, "enhance factor")?;
             a.done(1)?;
-            let k = match *kind { "Contrast" => Enhance::Contrast, "Brightness" => Enhance::Brightness, "Color" => Enhance::Color, _ => Enhance::Sharpness };
+            if !f.is_finite() {
+                return err("ValueError", format!("enhance factor {f} is not finite"));
+            }
             check_size(it, img.w() as u64, img.h() as u64)?;
-            let out = imageops::enhance(&img.buf.rgb, k, f).map_err(op_err)?;
+            let out = crate::pillow::enhance(&img.buf.rgb, kind, f);
             return new_image(it, out, img.region, img.grey, "enhance", img);
         }
         other => return err("AttributeError", format!("'{}' object has no attribute '{m}'", other.type_name())),
@@ -319,27 +417,9 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
             let f = resample(a.get(1, "resample"))?;
             a.kw("reducing_gap");
             a.done(2)?;
-            check_size(it, w as u64, h as u64)?;
-            let out = imageops::resize(&rgb, w, h, f, it.state.limits.max_side).map_err(op_err)?;
-            new_image(it, out, None, img.grey, "resize", &img)
+            resize(it, &img, w, h, f)
         }
-        "rotate" => {
-            let angle = num(&a.req(0, "angle")?, "angle")?;
-            a.get(1, "resample");
-            let expand = a.get(2, "expand").is_some_and(|v| v.truthy());
-            a.kw("fillcolor");
-            a.kw("center");
-            a.done(3)?;
-            if !angle.is_finite() {
-                return err("ValueError", "rotation angle must be finite");
-            }
-            let (w, h) = (img.w() as f64, img.h() as f64);
-            let (s, c) = angle.rem_euclid(360.0).to_radians().sin_cos();
-            let (ow, oh) = if expand { ((w * c.abs() + h * s.abs()).ceil(), (w * s.abs() + h * c.abs()).ceil()) } else { (w, h) };
-            check_size(it, ow as u64, oh as u64)?;
-            let out = imageops::rotate(&rgb, angle, expand).map_err(op_err)?;
-            new_image(it, out, None, img.grey, "rotate", &img)
-        }
+        "rotate" => rotate(it, &img, a),
         "transpose" => {
             let method = int(&a.req(0, "method")?, "method")?;
             a.done(1)?;
@@ -379,7 +459,7 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
             a.done(1)?;
             check_size(it, img.w() as u64, img.h() as u64)?;
             let out = match f {
-                Value::Opaque("ImageFilter.SMOOTH") => imageops::smooth(&rgb),
+                Value::Opaque("ImageFilter.SMOOTH") => crate::pillow::smooth(&rgb),
                 Value::Opaque(name) if crate::filters::FIXED.contains(&name) => crate::filters::fixed(&rgb, name)?,
                 Value::FilterSpec("GaussianBlur", r) => crate::filters::gaussian(&rgb, r)?,
                 Value::FilterSpec("BoxBlur", r) => crate::filters::box_blur(&rgb, r)?,

@@ -27,6 +27,7 @@ mod modules;
 mod ndarray;
 mod numpy;
 mod ops;
+mod pillow;
 pub mod parser;
 mod strings;
 pub mod values;
