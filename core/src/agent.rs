@@ -138,10 +138,13 @@ pub fn observation_text(config: &AgentConfig, text: &str) -> String {
     }
 }
 
-/// Builds the user prompt with one line per image.
+/// Builds the user prompt: `{images}` becomes one line per image,
+/// `{image_path}` and `{image_size}` the first image's file and `WxH` (Thyme's
+/// prompt names the input file, which the sandbox resolves to its copy).
 pub fn user_prompt(config: &AgentConfig, images: &[Arc<ImageBuf>]) -> String {
     let lines: String = images.iter().enumerate().map(|(i, im)| format!("- image_clue_{i}: {}\n", im.describe())).collect();
-    config.prompts.user.replace("{images}", lines.trim_end()).trim().to_string()
+    let (path, size) = images.first().map(|im| (im.meta.origin.clone(), format!("{}x{}", im.width(), im.height()))).unwrap_or_default();
+    config.prompts.user.replace("{images}", lines.trim_end()).replace("{image_path}", &path).replace("{image_size}", &size).trim().to_string()
 }
 
 /// Runs one episode.

@@ -67,7 +67,8 @@ pub struct StrategyPrompts {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prompts {
-    /// User prompt; `{images}` is replaced by the image list with resolutions.
+    /// User prompt; `{images}` is replaced by the image list with resolutions,
+    /// `{image_path}` and `{image_size}` by the first image's file and `WxH`.
     pub user: String,
     /// Programmatic visual reasoning.
     pub pvr: StrategyPrompts,

@@ -18,7 +18,10 @@ use crate::config::{toml_error, AgentConfig};
 /// The built-in presets, by name: `configs/presets/<name>.toml`.
 /// (Only presets whose every value is sourced are listed; the rest of the six
 /// of issue 19 are added as their research lands.)
-pub const BUILTIN: &[(&str, &str)] = &[("deepeyes", include_str!("../../configs/presets/deepeyes.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("deepeyes", include_str!("../../configs/presets/deepeyes.toml")),
+    ("thyme", include_str!("../../configs/presets/thyme.toml")),
+];
 
 /// Where one fact of a preset comes from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -192,3 +192,8 @@ fn check(name: &str) {
 fn deepeyes_recordings_replay_as_deepeyes_read_them() {
     check("deepeyes");
 }
+
+#[test]
+fn thyme_recordings_replay_as_thyme_read_them() {
+    check("thyme");
+}
