@@ -197,3 +197,8 @@ fn deepeyes_recordings_replay_as_deepeyes_read_them() {
 fn thyme_recordings_replay_as_thyme_read_them() {
     check("thyme");
 }
+
+#[test]
+fn trutheye2_recordings_replay_as_trutheye2_read_them() {
+    check("trutheye2");
+}
