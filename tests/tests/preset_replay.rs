@@ -202,3 +202,34 @@ fn thyme_recordings_replay_as_thyme_read_them() {
 fn trutheye2_recordings_replay_as_trutheye2_read_them() {
     check("trutheye2");
 }
+
+/// ForenAgent has no public recorded outputs (see SOURCES.md), so nothing is
+/// replayed; instead every tool title of its paper (§3.2.1, and the short
+/// names of §4.5-4.6) must reach trutheye's operator under the preset, and the
+/// twelve forensic titles must be the tools listed to the model.
+#[test]
+fn forenagent_paper_tool_titles_reach_operators() {
+    let preset = Preset::resolve("forenagent", &AgentConfig::default_config()).unwrap_or_else(|e| panic!("{e}"));
+    let registry = registry(&preset.config);
+    let titles = [
+        ("FFT High-Frequency Residual", "fft_residual"),
+        ("DWT High-Frequency Subbands", "dwt_subbands"),
+        ("Resampling Periodicity", "resampling"),
+        ("DCT-based High-Pass Filter", "dct_highpass"),
+        ("SRM", "srm"),
+        ("Bayar Constrained Convolution", "bayar"),
+        ("PRNU (Photo-Response Non-Uniformity)", "prnu"),
+        ("Sobel Edge Detector", "sobel"),
+        ("Laplacian High-Pass", "laplacian"),
+        ("JPEG Ghost", "jpeg_ghost"),
+        ("Median Filtering Traces", "median_traces"),
+        ("Local Correlation Map", "local_correlation"),
+    ];
+    let short = [("FFT", "fft_residual"), ("Bayar filter", "bayar"), ("DCT high-pass filtering", "dct_highpass"), ("PRNU residual", "prnu"), ("PRNU", "prnu"), ("Bayar", "bayar"), ("Cropping", "crop"), ("Enhancement", "enhance")];
+    for (title, op) in titles.iter().chain(short.iter()) {
+        let r = registry.resolve(title, &Map::new()).unwrap_or_else(|e| panic!("{title}: {e:?}"));
+        assert_eq!(r.name, *op, "{title}");
+    }
+    let listed: Vec<&str> = preset.config.tools.aliases.iter().filter(|a| a.listed).map(|a| a.name.as_str()).collect();
+    assert_eq!(listed, titles.iter().map(|(t, _)| *t).collect::<Vec<_>>());
+}
