@@ -140,11 +140,21 @@ pub fn observation_text(config: &AgentConfig, text: &str) -> String {
 
 /// Builds the user prompt: `{images}` becomes one line per image,
 /// `{image_path}` and `{image_size}` the first image's file and `WxH` (Thyme's
-/// prompt names the input file, which the sandbox resolves to its copy).
+/// prompt names the input file, which the sandbox resolves to its copy),
+/// `{image_width}` and `{image_height}` its sides (PyVision's prompt).
 pub fn user_prompt(config: &AgentConfig, images: &[Arc<ImageBuf>]) -> String {
     let lines: String = images.iter().enumerate().map(|(i, im)| format!("- image_clue_{i}: {}\n", im.describe())).collect();
-    let (path, size) = images.first().map(|im| (im.meta.origin.clone(), format!("{}x{}", im.width(), im.height()))).unwrap_or_default();
-    config.prompts.user.replace("{images}", lines.trim_end()).replace("{image_path}", &path).replace("{image_size}", &size).trim().to_string()
+    let first = images.first();
+    let path = first.map(|im| im.meta.origin.clone()).unwrap_or_default();
+    let (w, h) = first.map(|im| (im.width().to_string(), im.height().to_string())).unwrap_or_default();
+    config.prompts.user
+        .replace("{images}", lines.trim_end())
+        .replace("{image_path}", &path)
+        .replace("{image_size}", &format!("{w}x{h}"))
+        .replace("{image_width}", &w)
+        .replace("{image_height}", &h)
+        .trim()
+        .to_string()
 }
 
 /// Runs one episode.

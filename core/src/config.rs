@@ -68,7 +68,8 @@ pub struct StrategyPrompts {
 #[serde(deny_unknown_fields)]
 pub struct Prompts {
     /// User prompt; `{images}` is replaced by the image list with resolutions,
-    /// `{image_path}` and `{image_size}` by the first image's file and `WxH`.
+    /// `{image_path}`, `{image_size}`, `{image_width}`, `{image_height}` by the
+    /// first image's file, `WxH`, width and height.
     pub user: String,
     /// Programmatic visual reasoning.
     pub pvr: StrategyPrompts,

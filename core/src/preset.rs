@@ -21,6 +21,7 @@ use crate::config::{toml_error, AgentConfig};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("deepeyes", include_str!("../../configs/presets/deepeyes.toml")),
     ("thyme", include_str!("../../configs/presets/thyme.toml")),
+    ("pyvision", include_str!("../../configs/presets/pyvision.toml")),
     ("forenagent", include_str!("../../configs/presets/forenagent.toml")),
     ("trutheye2", include_str!("../../configs/presets/trutheye2.toml")),
 ];

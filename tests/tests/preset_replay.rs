@@ -171,7 +171,7 @@ fn replay(name: &str) -> (usize, usize, Vec<String>) {
 /// refusal keeps the first 80 characters).
 fn same_answer_text(refused: &str, harness: &Value) -> bool {
     let want = harness.get("text").and_then(Value::as_str).unwrap_or("").trim();
-    harness.get("kind").and_then(Value::as_str) == Some("answer") && !want.is_empty() && want.chars().take(80).eq(refused.trim().chars())
+    harness.get("kind").and_then(Value::as_str) == Some("answer") && !want.is_empty() && want.chars().take(80).collect::<String>().trim() == refused.trim()
 }
 
 /// A tool call whose name or arguments the registry refused.
@@ -196,6 +196,11 @@ fn deepeyes_recordings_replay_as_deepeyes_read_them() {
 #[test]
 fn thyme_recordings_replay_as_thyme_read_them() {
     check("thyme");
+}
+
+#[test]
+fn pyvision_recordings_replay_as_pyvision_read_them() {
+    check("pyvision");
 }
 
 #[test]

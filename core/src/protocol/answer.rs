@@ -12,7 +12,7 @@ use crate::verdict::{Label, Scores, VerdictLabel};
 /// Parses the body of an `<answer>` tag; `words` are a harness's own answer
 /// words (whole answers such as `A`), tried first.
 pub(super) fn parse_answer(body: &str, words: &BTreeMap<String, VerdictLabel>) -> Result<Answer, FormatError> {
-    let text = body.trim();
+    let text = unbox(body.trim());
     let bad = || FormatError::BadAnswer { text: truncate_chars(text, BAD_ANSWER_CHARS) };
     let inner = strip_outer_fence(text);
     if inner.is_empty() {
@@ -30,6 +30,29 @@ pub(super) fn parse_answer(body: &str, words: &BTreeMap<String, VerdictLabel>) -
         }
     }
     answer_from_text(inner).ok_or_else(bad)
+}
+
+/// The content of the last `\boxed{…}` in `text` (braces balanced; to the end
+/// when it never closes), as Thyme's and PyVision's harnesses read an answer
+/// written `\boxed{C}`; the text itself when there is none.
+fn unbox(text: &str) -> &str {
+    const OPEN: &str = "\\boxed{";
+    let Some(i) = text.rfind(OPEN) else { return text };
+    let rest = text.get(i + OPEN.len()..).unwrap_or("");
+    let mut depth = 1usize;
+    for (j, c) in rest.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return rest.get(..j).unwrap_or("").trim();
+                }
+            }
+            _ => {}
+        }
+    }
+    rest.trim()
 }
 
 /// Looks up the first of `keys` in `o`, keys compared case-insensitively.

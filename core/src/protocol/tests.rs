@@ -57,6 +57,13 @@ fn protocol_basic_shapes() {
 }
 
 #[test]
+fn boxed_answers_are_read_inside_the_box() {
+    assert_eq!(label("<answer>\n\\boxed{'C. tampered'}\n</answer>"), VerdictLabel::Tampered);
+    assert_eq!(label("<answer>The answer is \\boxed{\\text{synthetic}}.</answer>"), VerdictLabel::Synthetic);
+    assert_eq!(err("<answer>\\boxed{68\\%}</answer>"), FormatError::BadAnswer { text: "68\\%".into() });
+}
+
+#[test]
 fn protocol_strip_fences() {
     assert_eq!(strip_fences("```python\na\nb\n```"), "a\nb");
     assert_eq!(strip_fences("```\na\n```"), "a");
