@@ -24,6 +24,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("pyvision", include_str!("../../configs/presets/pyvision.toml")),
     ("forenagent", include_str!("../../configs/presets/forenagent.toml")),
     ("trutheye2", include_str!("../../configs/presets/trutheye2.toml")),
+    ("codevision", include_str!("../../configs/presets/codevision.toml")),
 ];
 
 /// Where one fact of a preset comes from.

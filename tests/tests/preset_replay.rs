@@ -238,3 +238,31 @@ fn forenagent_paper_tool_titles_reach_operators() {
     let listed: Vec<&str> = preset.config.tools.aliases.iter().filter(|a| a.listed).map(|a| a.name.as_str()).collect();
     assert_eq!(listed, titles.iter().map(|(t, _)| *t).collect::<Vec<_>>());
 }
+
+/// CodeVision has no public model output to replay (its data are on Hugging
+/// Face, its README shows cases as images), so this checks the harness format
+/// its tool schema and SFT data define (configs/presets/research/codevision.md
+/// §3): a hermes `<tool_call>` of `code_image_tool` with `code`, `description`
+/// and `image_index` is code for image `image_index`, and the preset shows the
+/// model that schema and CodeVision's tool-response text.
+#[test]
+fn codevision_preset_reads_its_code_tool_format() {
+    let preset = Preset::resolve("codevision", &AgentConfig::default_config()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(preset.meta.strategy, "pvr");
+    let system = &preset.config.prompts.pvr.system;
+    assert!(system.starts_with("You are an advanced MLLM"), "sp.txt first");
+    assert!(system.contains(r#""name": "code_image_tool""#) && system.contains(r#""required": ["code", "description", "image_index"]"#));
+    let msg = "<think>The sign is small; zoom in.</think>\n<tool_call>\n{\"name\": \"code_image_tool\", \"arguments\": {\"code\": \"result = image.crop((10, 20, 110, 220))\", \"description\": \"Zoom in on the sign\", \"image_index\": 1}}\n</tool_call>";
+    let parsed = trutheye_core::protocol::parse(msg.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+    match parsed.action {
+        Action::Code { code, image_index, source } => {
+            assert_eq!(code, "result = image.crop((10, 20, 110, 220))");
+            assert_eq!(image_index, Some(1));
+            assert!(matches!(source, CodeSource::ToolCall { ref name } if name == "code_image_tool"), "{source:?}");
+        }
+        other => panic!("expected code, got {other:?}"),
+    }
+    let template = preset.config.observation.template.as_deref().expect("observation template");
+    assert!(template.starts_with("<tool_response>{observation}\nHere is the processed image."), "{template}");
+    assert_eq!(preset.config.budget.max_turns, 12);
+}
