@@ -59,8 +59,7 @@ pub fn color(v: &Value, grey: bool) -> PyResult<Rgb<u8>> {
         },
     };
     if grey {
-        let l = ((c[0] as u32 * 19595 + c[1] as u32 * 38470 + c[2] as u32 * 7471 + 0x8000) >> 16) as u8;
-        return Ok(Rgb([l; 3]));
+        return Ok(Rgb([trutheye_core::imageops::luma(&Rgb(c)); 3]));
     }
     Ok(Rgb(c))
 }

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use image::{Rgb, RgbImage};
-use trutheye_core::imageops::{self, OpError};
-use trutheye_plugin_api::pillow::Filter;
+use trutheye_core::imageops::{self, Filter, OpError, Rotation, Sampler};
 use trutheye_core::observe::to_root;
 use trutheye_core::{ImageBuf, ToolKind, ToolUse};
 
@@ -148,14 +147,7 @@ pub fn get_attr(_it: &mut Interp, o: &Value, name: &str) -> PyResult<Value> {
 }
 
 /// `ImageOps.grayscale` / `convert("L")`: PIL's luma, replicated into RGB.
-pub fn grey(img: &RgbImage) -> RgbImage {
-    let mut out = img.clone();
-    for p in out.pixels_mut() {
-        let l = crate::pillow::luma(p);
-        *p = Rgb([l, l, l]);
-    }
-    out
-}
+pub use trutheye_core::imageops::grey;
 
 /// `ImageOps.autocontrast(img, cutoff)`: per-band histogram stretch, as PIL does.
 pub fn autocontrast(img: &RgbImage, cutoff: f64, grey: bool) -> RgbImage {
@@ -210,16 +202,15 @@ fn resample(v: Option<Value>) -> PyResult<Filter> {
     }
 }
 
-/// `img.resize(size, resample)`, bit-exact with Pillow (see `trutheye_plugin_api::pillow`).
+/// `img.resize(size, resample)`, bit-exact with Pillow (core's `imageops::resize`).
 fn resize(it: &mut Interp, img: &Arc<ImgVal>, w: u32, h: u32, f: Filter) -> PyResult<Value> {
     let max = it.state.limits.max_side;
+    // The side limit is refused before the pixel budget is charged.
     if w > max || h > max {
         return err("MemoryError", format!("resize to ({w}, {h}) exceeds the {max}px side limit"));
     }
     check_size(it, w as u64, h as u64)?;
-    let src = &img.buf.rgb;
-    let px = trutheye_plugin_api::pillow::resize(src.as_raw(), src.width() as usize, src.height() as usize, 3, w as usize, h as usize, f);
-    let out = RgbImage::from_raw(w, h, px).ok_or_else(|| PyErr::new("SystemError", "resize produced a wrong-sized buffer"))?;
+    let out = imageops::resize(&img.buf.rgb, w, h, f, max).map_err(op_err)?;
     new_image(it, out, None, img.grey, "resize", img)
 }
 
@@ -263,10 +254,10 @@ fn point_arg(v: Option<Value>, what: &str) -> PyResult<Option<(f64, f64)>> {
 }
 
 /// `img.rotate(angle, resample, expand, center, translate, fillcolor)` as
-/// Pillow computes it: exact transposes for 0/90/180/270 without center or
-/// translate, otherwise an affine transform with Pillow's inverse matrix.
+/// Pillow computes it (core's `imageops::Rotation`): exact transposes for
+/// 0/90/180/270 without center or translate, otherwise an affine transform
+/// with Pillow's inverse matrix.
 fn rotate(it: &mut Interp, img: &Arc<ImgVal>, mut a: Args) -> PyResult<Value> {
-    use crate::pillow::Sampler;
     let angle = num(&a.req(0, "angle")?, "angle")?;
     let resample = a.get(1, "resample").filter(|v| !matches!(v, Value::None)).map(|v| int(&v, "resample")).transpose()?;
     let expand = a.get(2, "expand").is_some_and(|v| v.truthy());
@@ -277,37 +268,22 @@ fn rotate(it: &mut Interp, img: &Arc<ImgVal>, mut a: Args) -> PyResult<Value> {
     if !angle.is_finite() {
         return err("ValueError", "rotation angle must be finite");
     }
-    let angle = angle.rem_euclid(360.0);
     let rgb = &img.buf.rgb;
-    if center.is_none() && translate.is_none() {
-        let square = rgb.width() == rgb.height();
-        let exact = match angle {
-            0.0 => Some(rgb.as_ref().clone()),
-            180.0 => Some(image::imageops::rotate180(&**rgb)),
-            // Pillow's ROTATE_90 is counter-clockwise.
-            90.0 if expand || square => Some(image::imageops::rotate270(&**rgb)),
-            270.0 if expand || square => Some(image::imageops::rotate90(&**rgb)),
-            _ => None,
-        };
-        if let Some(out) = exact {
-            check_size(it, out.width() as u64, out.height() as u64)?;
-            return new_image(it, out, None, img.grey, "rotate", img);
+    let rotation = Rotation::new(rgb.width(), rgb.height(), angle, expand, center, translate);
+    let (w, h) = rotation.size();
+    let sampler = if rotation.is_transpose() {
+        // Pillow takes its transpose shortcuts before it looks at the filter.
+        Sampler::Nearest
+    } else {
+        let sampler = Sampler::from_pillow(resample.unwrap_or(0)).map_err(op_err)?;
+        let max = it.state.limits.max_side as i64;
+        if !(0..=max).contains(&w) || !(0..=max).contains(&h) {
+            return err("MemoryError", format!("a {w}x{h} rotated image exceeds the sandbox image size limit (max side {max})"));
         }
-    }
-    let sampler = match resample.unwrap_or(0) {
-        0 => Sampler::Nearest,
-        2 => Sampler::Bilinear,
-        3 => Sampler::Bicubic,
-        n @ (1 | 4 | 5) => return err("ValueError", format!("resampling filter ({n}) cannot be used by rotate; use Image.NEAREST (0), Image.BILINEAR (2) or Image.BICUBIC (3)")),
-        n => return err("ValueError", format!("Unknown resampling filter ({n}).")),
+        sampler
     };
-    let ((w, h), m) = crate::pillow::rotate_matrix(rgb.width(), rgb.height(), angle, center, translate.unwrap_or((0.0, 0.0)), expand);
-    let max = it.state.limits.max_side as i64;
-    if !(0..=max).contains(&w) || !(0..=max).contains(&h) {
-        return err("MemoryError", format!("a {w}x{h} rotated image exceeds the sandbox image size limit (max side {max})"));
-    }
     check_size(it, w as u64, h as u64)?;
-    let out = crate::pillow::affine(rgb, w as u32, h as u32, m, sampler, fill);
+    let out = rotation.apply(rgb, sampler, fill).map_err(op_err)?;
     new_image(it, out, None, img.grey, "rotate", img)
 }
 
@@ -399,7 +375,7 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
                 return err("ValueError", format!("enhance factor {f} is not finite"));
             }
             check_size(it, img.w() as u64, img.h() as u64)?;
-            let out = crate::pillow::enhance(&img.buf.rgb, kind, f);
+            let out = imageops::enhance(&img.buf.rgb, *kind, f);
             return new_image(it, out, img.region, img.grey, "enhance", img);
         }
         other => return err("AttributeError", format!("'{}' object has no attribute '{m}'", other.type_name())),
@@ -459,7 +435,7 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
             a.done(1)?;
             check_size(it, img.w() as u64, img.h() as u64)?;
             let out = match f {
-                Value::Opaque("ImageFilter.SMOOTH") => crate::pillow::smooth(&rgb),
+                Value::Opaque("ImageFilter.SMOOTH") => imageops::smooth(&rgb),
                 Value::Opaque(name) if crate::filters::FIXED.contains(&name) => crate::filters::fixed(&rgb, name)?,
                 Value::FilterSpec("GaussianBlur", r) => crate::filters::gaussian(&rgb, r)?,
                 Value::FilterSpec("BoxBlur", r) => crate::filters::box_blur(&rgb, r)?,

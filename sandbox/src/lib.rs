@@ -27,7 +27,6 @@ mod modules;
 mod ndarray;
 mod numpy;
 mod ops;
-mod pillow;
 pub mod parser;
 mod strings;
 pub mod values;

@@ -231,7 +231,12 @@ pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(Stri
         "ImageEnhance" => {
             let img = image_arg(a.get(0, "image"), q)?;
             a.done(1)?;
-            let kind = match f { "Contrast" => "Contrast", "Brightness" => "Brightness", "Color" => "Color", _ => "Sharpness" };
+            let kind = match f {
+                "Contrast" => imageops::Enhance::Contrast,
+                "Brightness" => imageops::Enhance::Brightness,
+                "Color" => imageops::Enhance::Color,
+                _ => imageops::Enhance::Sharpness,
+            };
             Ok(Value::Enhancer(kind, img))
         }
         "ImageOps" => {

@@ -112,7 +112,7 @@ pub enum Value {
     /// A forensic operator from the registry.
     Operator(Arc<str>),
     /// An `ImageEnhance.<Kind>(img)` enhancer.
-    Enhancer(&'static str, Arc<ImgVal>),
+    Enhancer(trutheye_core::imageops::Enhance, Arc<ImgVal>),
     /// An opaque named constant (`ImageFilter.SMOOTH`).
     Opaque(&'static str),
     /// A user function (`def` or `lambda`).
@@ -334,7 +334,7 @@ fn render_into(v: &Value, repr: bool, cap: usize, out: &mut String) -> PyResult<
         Value::Func(f) => out.push_str(&format!("<built-in function {f}>")),
         Value::Method(_, m) => out.push_str(&format!("<built-in method {m}>")),
         Value::Operator(o) => out.push_str(&format!("<forensic operator {o}>")),
-        Value::Enhancer(k, _) => out.push_str(&format!("<PIL.ImageEnhance.{k} object>")),
+        Value::Enhancer(k, _) => out.push_str(&format!("<PIL.ImageEnhance.{} object>", k.pil_name())),
         Value::Opaque(n) => out.push_str(&format!("<{n}>")),
         Value::Function(c) => out.push_str(&format!("<function {}>", c.def.name)),
         Value::ExcType(k) => out.push_str(&format!("<class '{k}'>")),

@@ -78,7 +78,10 @@ pub fn run_basic_tool(name: &str, args: &Value, input: &NamedImage, state: &mut 
                 other => return Err(format!("unknown enhance kind {other:?}")),
             };
             let f = num("factor").ok_or("enhance needs factor")?;
-            let out = imageops::enhance(img, kind, f).map_err(|e| e.0)?;
+            if !f.is_finite() || f.abs() > 1e4 {
+                return Err(format!("ValueError: enhance factor {f} is out of range"));
+            }
+            let out = imageops::enhance(img, kind, f);
             // Enhancement keeps geometry, so a crop stays a localization candidate.
             Ok((out, input.region_in_root.filter(|_| input.name != "image_clue_0"), format!("enhanced {} ({kind:?} x{f})", input.name)))
         }

@@ -1,91 +1,40 @@
-//! Pixel operations that equal Pillow 13 to the uint8: `ImageEnhance` (blend
-//! with a degenerate image), the `SMOOTH` filter it sharpens against, and
-//! `Image.rotate` (Pillow's inverse affine matrix, sampled as `ImagingTransform`
-//! does). Resizing lives in `trutheye_plugin_api::pillow`, shared with the
-//! model preprocessors.
+//! `Image.rotate` as Pillow 13 computes it: exact transposes for 0/90/180/270
+//! degrees where Pillow takes them, otherwise Pillow's inverse affine matrix
+//! (rounded as its Python rounds it) sampled as `ImagingTransform` samples.
 //!
-//! Images are RGB8; an `L` image is grey replicated into three channels. Every
-//! operation here treats channels independently, so an `L` image gives what
-//! Pillow gives for it in each channel. The float types and the order of
-//! arithmetic follow Pillow's C (`Blend.c`, `Filter.c`, `Geometry.c`): a
-//! different rounding path would move values by one on many pixels, which is
-//! the discrepancy this module exists to remove.
+//! NEAREST is not plain truncation in Pillow: axis-aligned matrices
+//! accumulate source coordinates by addition, others walk in 16.16 fixed
+//! point when they fit. Reproducing those paths is what puts every pixel
+//! where Pillow puts it.
 
-use image::{Rgb, RgbImage};
+use image::{imageops, Rgb, RgbImage};
 
-/// PIL's `convert("L")` luma: ITU-R 601-2 in 16-bit fixed point (`L24`).
-pub fn luma(p: &Rgb<u8>) -> u8 {
-    ((p[0] as u32 * 19595 + p[1] as u32 * 38470 + p[2] as u32 * 7471 + 0x8000) >> 16) as u8
-}
-
-/// `Image.blend(a, b, alpha)`: `a + alpha * (b - a)` in `f32` (Pillow narrows
-/// alpha to a C float), truncated when interpolating, clipped when extrapolating.
-pub fn blend(a: &RgbImage, b: &RgbImage, alpha: f32) -> RgbImage {
-    let mut out = a.clone();
-    let inside = (0.0..=1.0).contains(&alpha);
-    for (o, (&x, &y)) in out.iter_mut().zip(a.iter().zip(b.iter())) {
-        let v = x as f32 + alpha * (y as i32 - x as i32) as f32;
-        *o = if inside { v as u8 } else if v <= 0.0 { 0 } else if v >= 255.0 { 255 } else { v as u8 };
-    }
-    out
-}
-
-/// `ImageFilter.SMOOTH` (3x3: 1 around, 5 centre, / 13): Pillow divides the
-/// kernel by 13 in `f32`, sums rows in `f32` from offset 0.5 and truncates;
-/// the outermost rows and columns are copied, as is an image under 3x3.
-pub fn smooth(img: &RgbImage) -> RgbImage {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut out = img.clone();
-    if w < 3 || h < 3 {
-        return out;
-    }
-    let (k1, k5) = (1.0f32 / 13.0, 5.0f32 / 13.0);
-    let src = img.as_raw();
-    let dst: &mut [u8] = &mut out;
-    let at = |x: usize, y: usize, c: usize| src[(y * w + x) * 3 + c] as f32;
-    for y in 1..h - 1 {
-        for x in 1..w - 1 {
-            for c in 0..3 {
-                // Row below, centre row, row above: the order Pillow adds them.
-                let mut ss = 0.5f32;
-                for (yy, mid) in [(y + 1, k1), (y, k5), (y - 1, k1)] {
-                    ss += at(x - 1, yy, c) * k1 + at(x, yy, c) * mid + at(x + 1, yy, c) * k1;
-                }
-                dst[(y * w + x) * 3 + c] = ss.clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    out
-}
-
-/// `ImageEnhance.<kind>(img).enhance(factor)` with `kind` one of
-/// Brightness, Contrast, Color, Sharpness.
-pub fn enhance(img: &RgbImage, kind: &str, factor: f64) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let degenerate = match kind {
-        "Brightness" => RgbImage::new(w, h),
-        "Contrast" => {
-            // ImageStat's mean of the L histogram, then int(mean + 0.5).
-            let n = (w as u64 * h as u64).max(1);
-            let sum: u64 = img.pixels().map(|p| luma(p) as u64).sum();
-            let mean = (sum as f64 / n as f64 + 0.5) as u8;
-            RgbImage::from_pixel(w, h, Rgb([mean; 3]))
-        }
-        "Color" => RgbImage::from_fn(w, h, |x, y| Rgb([luma(img.get_pixel(x, y)); 3])),
-        _ => smooth(img),
-    };
-    blend(&degenerate, img, factor as f32)
-}
+use super::OpError;
 
 /// Resampling filters `Image.transform` (and so `rotate`) accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sampler {
-    /// `NEAREST` (0).
+    /// `NEAREST` (0), Pillow's default for `rotate`.
     Nearest,
     /// `BILINEAR` (2).
     Bilinear,
     /// `BICUBIC` (3).
     Bicubic,
+}
+
+impl Sampler {
+    /// The sampler Pillow numbers `n`, or the `ValueError` Pillow raises for it.
+    pub fn from_pillow(n: i64) -> Result<Sampler, OpError> {
+        match n {
+            0 => Ok(Sampler::Nearest),
+            2 => Ok(Sampler::Bilinear),
+            3 => Ok(Sampler::Bicubic),
+            1 | 4 | 5 => Err(OpError(format!(
+                "ValueError: resampling filter ({n}) cannot be used by rotate; use Image.NEAREST (0), Image.BILINEAR (2) or Image.BICUBIC (3)"
+            ))),
+            _ => Err(OpError(format!("ValueError: Unknown resampling filter ({n})."))),
+        }
+    }
 }
 
 /// Python's `round(x, 15)`: the double nearest the value rounded to 15 decimals.
@@ -116,6 +65,84 @@ pub fn rotate_matrix(w: u32, h: u32, angle: f64, center: Option<(f64, f64)>, tra
     let nh = span(corners.map(|c| c.1));
     (m[2], m[5]) = apply(&m, -(nw - w) / 2.0, -(nh - h) / 2.0);
     ((nw as i64, nh as i64), m)
+}
+
+/// How Pillow will compute one `Image.rotate` call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Plan {
+    /// `angle % 360 == 0`: a copy.
+    Copy,
+    /// `Transpose.ROTATE_180`.
+    Half,
+    /// `Transpose.ROTATE_90` (counter-clockwise).
+    Ccw90,
+    /// `Transpose.ROTATE_270`.
+    Cw90,
+    /// An affine transform with this inverse matrix.
+    Affine([f64; 6]),
+}
+
+/// One `Image.rotate(angle, expand=.., center=.., translate=..)` planned on an
+/// image size: its output size is known before any pixel is made, so callers
+/// can refuse an oversized result first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rotation {
+    plan: Plan,
+    size: (i64, i64),
+}
+
+impl Rotation {
+    /// Plans the rotation of a `w x h` image by `angle` degrees
+    /// counter-clockwise (reduced `% 360` here, as Pillow does). `angle` must
+    /// be finite: Pillow's matrix would be NaN.
+    pub fn new(w: u32, h: u32, angle: f64, expand: bool, center: Option<(f64, f64)>, translate: Option<(f64, f64)>) -> Rotation {
+        let angle = angle.rem_euclid(360.0);
+        // Pillow's shortcuts compare the angle exactly, and only without center/translate.
+        if center.is_none() && translate.is_none() {
+            let (wi, hi) = (w as i64, h as i64);
+            let quarter = expand || w == h;
+            let plan = match angle {
+                0.0 => Some((Plan::Copy, (wi, hi))),
+                180.0 => Some((Plan::Half, (wi, hi))),
+                90.0 if quarter => Some((Plan::Ccw90, (hi, wi))),
+                270.0 if quarter => Some((Plan::Cw90, (hi, wi))),
+                _ => None,
+            };
+            if let Some((plan, size)) = plan {
+                return Rotation { plan, size };
+            }
+        }
+        let (size, m) = rotate_matrix(w, h, angle, center, translate.unwrap_or((0.0, 0.0)), expand);
+        Rotation { plan: Plan::Affine(m), size }
+    }
+
+    /// The output `(width, height)`; may be negative or huge for odd centers.
+    pub fn size(&self) -> (i64, i64) {
+        self.size
+    }
+
+    /// True when Pillow answers with a copy or a transpose, which ignore the
+    /// resampling filter and the fill.
+    pub fn is_transpose(&self) -> bool {
+        !matches!(self.plan, Plan::Affine(_))
+    }
+
+    /// The rotated image; pixels whose source lies outside `img` are `fill`.
+    /// `img` must have the size the rotation was planned on.
+    pub fn apply(&self, img: &RgbImage, sampler: Sampler, fill: Rgb<u8>) -> Result<RgbImage, OpError> {
+        let fits = |v: i64| u32::try_from(v).ok();
+        let (Some(w), Some(h)) = (fits(self.size.0), fits(self.size.1)) else {
+            return Err(OpError(format!("MemoryError: a {}x{} rotated image is not a valid image size", self.size.0, self.size.1)));
+        };
+        Ok(match self.plan {
+            Plan::Copy => img.clone(),
+            Plan::Half => imageops::rotate180(img),
+            // The image crate's rotate90 is clockwise; Pillow's ROTATE_90 is counter-clockwise.
+            Plan::Ccw90 => imageops::rotate270(img),
+            Plan::Cw90 => imageops::rotate90(img),
+            Plan::Affine(m) => affine(img, w, h, m, sampler, fill),
+        })
+    }
 }
 
 /// `Image.transform((ow, oh), AFFINE, a, sampler, fillcolor=fill)` on RGB8:
@@ -180,7 +207,7 @@ fn scale_nearest(img: &RgbImage, out: &mut RgbImage, a: [f64; 6]) {
 }
 
 /// `ImagingTransformAffine` with NEAREST: 16.16 fixed point when every corner
-/// fits (`affine_fixed`), else the same walk in `f64`.
+/// fits, else the same walk in `f64`.
 fn affine_nearest(img: &RgbImage, out: &mut RgbImage, a: [f64; 6]) {
     let (w, h) = (img.width() as i64, img.height() as i64);
     let (ow, oh) = (out.width(), out.height());
@@ -266,16 +293,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blend_truncates_inside_and_clips_outside() {
-        let a = RgbImage::from_pixel(1, 1, Rgb([10, 200, 0]));
-        let b = RgbImage::from_pixel(1, 1, Rgb([20, 100, 255]));
-        assert_eq!(blend(&a, &b, 0.25).get_pixel(0, 0).0, [12, 175, 63]);
-        assert_eq!(blend(&a, &b, 3.0).get_pixel(0, 0).0, [40, 0, 255]);
-    }
-
-    #[test]
     fn rotate_matrix_matches_pillow_expand_size() {
         // Pillow: Image.new("RGB", (37, 23)).rotate(-17.5, expand=True).size == (43, 35)
         assert_eq!(rotate_matrix(37, 23, (-17.5f64).rem_euclid(360.0), None, (0.0, 0.0), true).0, (43, 35));
+        assert_eq!(Rotation::new(37, 23, -17.5, true, None, None).size(), (43, 35));
+    }
+
+    #[test]
+    fn quarter_turns_are_transposes_only_where_pillow_takes_them() {
+        // Pillow transposes 90 when expanding or square; a 4x2 image without
+        // expand goes through the affine path and keeps its size.
+        assert_eq!(Rotation::new(4, 2, 90.0, true, None, None).size(), (2, 4));
+        assert_eq!(Rotation::new(4, 2, 90.0, false, None, None).size(), (4, 2));
+        assert!(matches!(Rotation::new(4, 2, 90.0, false, None, None).plan, Plan::Affine(_)));
+        assert_eq!(Rotation::new(4, 4, -90.0, false, None, None).plan, Plan::Cw90);
+        // A center, even the default one, leaves the shortcut (Pillow tests `center or translate`).
+        assert!(matches!(Rotation::new(4, 4, 180.0, false, Some((2.0, 2.0)), None).plan, Plan::Affine(_)));
+    }
+
+    #[test]
+    fn sampler_numbers_are_pillows() {
+        assert_eq!(Sampler::from_pillow(3), Ok(Sampler::Bicubic));
+        assert!(Sampler::from_pillow(1).is_err_and(|e| e.0.contains("cannot be used by rotate")));
+        assert!(Sampler::from_pillow(9).is_err_and(|e| e.0.contains("Unknown resampling filter (9)")));
     }
 }
