@@ -35,8 +35,13 @@ a random-weight model of about 0.5B parameters, on the CPU.
    (with RAYON_NUM_THREADS=--threads), parses the JSON object it prints (any
    keys; *_tok_s keys are compared) and prints transformers vs trutheye.
 
+4. With --llamacpp-python PY --llama-src DIR it also runs llamacpp_speed.py
+   under PY (a venv with llama-cpp-python) on the same checkpoint converted to
+   GGUF f32, and adds a llama.cpp column (text prefill and decode).
+
 Usage:
     python qwen25vl_speed.py [--out DIR] [--threads 2] [--runs 3] [--rust-bin target/release/trutheye]
+        [--llamacpp-python target/llama-venv/bin/python --llama-src .../vendor/llama.cpp]
 Needs the packages of model/fixtures/qwen25vl/requirements.txt.
 """
 
@@ -286,6 +291,8 @@ def main() -> None:
     ap.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
     ap.add_argument("--rust-bin", default=None)
     ap.add_argument("--skip-transformers", action="store_true")
+    ap.add_argument("--llamacpp-python", default=None, help="python of a venv with llama-cpp-python")
+    ap.add_argument("--llama-src", type=Path, default=None, help="llama.cpp source (convert_hf_to_gguf.py, gguf-py)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -309,18 +316,33 @@ def main() -> None:
         results["trutheye"] = rs
         print("trutheye:", json.dumps(rs), flush=True)
 
+    if args.llamacpp_python and args.llama_src:
+        prompt_ids(args.out, args.prompt_tokens)
+        cmd = [args.llamacpp_python, str(HERE / "llamacpp_speed.py"), "--model-dir", str(args.out), "--llama-src", str(args.llama_src),
+               "--convert-python", sys.executable, "--threads", str(args.threads), "--runs", str(args.runs), "--decode", str(args.decode)]
+        print("running:", " ".join(cmd), flush=True)
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"llama.cpp bench failed (rc={p.returncode}):\n{p.stderr[-3000:]}")
+        results["llama.cpp"] = json.loads(p.stdout.strip().splitlines()[-1])
+        print("llama.cpp:", json.dumps(results["llama.cpp"]), flush=True)
+
     hf = results.get("transformers", {})
     rs = results.get("trutheye", {})
+    lc = results.get("llama.cpp", {})
     keys = [k for k in ["prefill_tok_s", "image_prefill_tok_s", "decode_tok_s"]]
     keys += sorted(k for k in set(hf) | set(rs) if k.endswith("_tok_s") and k not in keys)
     print()
     print(f"threads={args.threads} runs={args.runs} prompt_tokens={args.prompt_tokens} decode={args.decode} image={image}")
-    print(f"{'metric':<24}{'transformers':>14}{'trutheye':>12}{'ratio':>10}")
+    def ratio(b, a):
+        return f"{b / a:9.2f}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a else f"{'-':>10}"
+
+    print(f"{'metric':<24}{'transformers':>14}{'trutheye':>12}{'llama.cpp':>12}{'te/tf':>10}{'te/llama':>10}")
     for k in keys:
-        a, b = hf.get(k), rs.get(k)
-        ratio = f"{b / a:10.2f}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a else f"{'-':>11}"
-        print(f"{k:<24}{fmt(a if a is not None else '-'):>14}{fmt(b if b is not None else '-'):>12}{ratio}")
-    print("(tokens/s; ratio = trutheye / transformers, >1 means trutheye is faster)")
+        a, b, c = hf.get(k), rs.get(k), lc.get(k)
+        cells = "".join(f"{fmt(v if v is not None else '-'):>12}" for v in (b, c))
+        print(f"{k:<24}{fmt(a if a is not None else '-'):>14}{cells}{ratio(b, a)}{ratio(b, c)}")
+    print("(tokens/s; te/tf = trutheye / transformers, te/llama = trutheye / llama.cpp; >1 means trutheye is faster)")
 
 
 if __name__ == "__main__":
