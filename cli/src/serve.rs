@@ -12,7 +12,9 @@ use clap::Args;
 use trutheye_core::cli::PluginDirs;
 use trutheye_sandbox::{BackendArgs, PvrMode};
 use trutheye_trainer::rewards::RewardWeights;
-use trutheye_trainer::serve::{executor_factory, protocol, Listen, ServeConfig, Server};
+use trutheye_sandbox::PvrEngine;
+use trutheye_trainer::serve::limits::{human_bytes, parse_bytes};
+use trutheye_trainer::serve::{executor_factory, protocol, Listen, ServeConfig, ServeLimits, Server};
 
 use crate::analyze::{load_configs, load_registry, pvr_engine};
 
@@ -40,12 +42,40 @@ pub struct ServeArgs {
     /// Default reward weights (TOML, as for `trutheye reward`); requests may override them.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
+    /// Memory budget of the server and all its workers (private resident memory);
+    /// new sessions and turns are refused past it. Default: half the machine's memory, at most 16G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    pub memory_budget: Option<u64>,
     /// Most sessions open at once.
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N")]
     pub max_sessions: usize,
-    /// Seconds after which an idle session may be dropped.
-    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    /// Most sessions one client (a socket peer process, or a TCP peer address) may hold open.
+    #[arg(long, value_name = "N")]
+    pub max_sessions_per_client: Option<usize>,
+    /// Seconds after which an idle session is closed.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub session_ttl: u64,
+    /// Most input images one `open` may name.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_open_images: usize,
+    /// Decoded bytes of images one session may hold (inputs and what its actions made).
+    #[arg(long, default_value = "512M", value_name = "SIZE", value_parser = parse_bytes)]
+    pub session_image_quota: u64,
+    /// Pixels one turn may show; further images are withheld with a note.
+    #[arg(long, default_value_t = 24_000_000, value_name = "PIXELS")]
+    pub max_shown_pixels: u64,
+    /// Largest PNG sent inline (base64); larger ones are sent by path.
+    #[arg(long, default_value = "4M", value_name = "SIZE", value_parser = parse_bytes)]
+    pub inline_image_bytes: u64,
+    /// Longest response line.
+    #[arg(long, default_value = "16M", value_name = "SIZE", value_parser = parse_bytes)]
+    pub max_response_bytes: u64,
+    /// Address-space limit of each session's PVR worker process.
+    #[arg(long, default_value = "2G", value_name = "SIZE", value_parser = parse_bytes)]
+    pub worker_memory: u64,
+    /// Where images sent by path are written (a directory per session); default: a private temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub image_dir: Option<PathBuf>,
     /// Longest request line in bytes.
     #[arg(long, default_value_t = protocol::DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
     pub max_line_bytes: usize,
@@ -86,13 +116,33 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         eprintln!("warning: no forensic operators loaded; build the plugins or pass --plugins DIR");
     }
     // Sessions are driven by a model (ms-swift's rollouts): python by default when set up.
-    let engine = pvr_engine(&args.backend, &agent, true, args.pvr_mode, &dirs, timeout, true)?;
+    let mut engine = pvr_engine(&args.backend, &agent, true, args.pvr_mode, &dirs, timeout, true)?;
+    if let PvrEngine::Interp { worker: Some(w), .. } = &mut engine {
+        w.os.address_space = Some(args.worker_memory);
+    }
     let backend_name = engine.kind().as_str();
+    let max_sessions = args.max_sessions.max(1);
+    let limits = ServeLimits {
+        memory_budget: args.memory_budget.unwrap_or_else(trutheye_trainer::serve::limits::default_memory_budget),
+        max_sessions,
+        max_sessions_per_client: args.max_sessions_per_client.unwrap_or(max_sessions).max(1),
+        session_ttl: Duration::from_secs(args.session_ttl.max(1)),
+        max_open_images: args.max_open_images.max(1),
+        max_session_image_bytes: args.session_image_quota,
+        max_shown_pixels_per_turn: args.max_shown_pixels.max(1),
+        inline_image_bytes: usize::try_from(args.inline_image_bytes).unwrap_or(usize::MAX),
+        max_response_bytes: usize::try_from(args.max_response_bytes).unwrap_or(usize::MAX).max(4096),
+        worker_memory: args.worker_memory,
+    };
+    if let Some(dir) = &args.image_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("--image-dir {}", dir.display()))?;
+    }
+    let budget_text = human_bytes(limits.memory_budget);
     let config = ServeConfig {
         agent,
         weights,
-        max_sessions: args.max_sessions.max(1),
-        session_ttl: Duration::from_secs(args.session_ttl),
+        limits,
+        image_root: args.image_dir.clone(),
         max_line_bytes: args.max_line_bytes.max(1024),
         allow_shutdown: args.allow_shutdown,
         handle_signals: true,
@@ -103,10 +153,15 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let socket = server.socket_path().map(|p| p.display().to_string());
     let tcp = server.tcp_addr().map(|a| a.to_string());
     let line = if args.json {
-        serde_json::json!({"event": "listening", "socket": socket, "tcp": tcp, "protocol": protocol::PROTOCOL_VERSION, "pid": std::process::id(), "operators": operators, "pvr_mode": args.pvr_mode.as_str(), "backend": backend_name}).to_string()
+        serde_json::json!({"event": "listening", "socket": socket, "tcp": tcp, "protocol": protocol::PROTOCOL_VERSION, "pid": std::process::id(), "operators": operators, "pvr_mode": args.pvr_mode.as_str(), "backend": backend_name, "memory_budget_bytes": server.memory_budget()}).to_string()
     } else {
         let at: Vec<String> = socket.iter().map(|s| format!("unix:{s}")).chain(tcp.iter().map(|t| format!("tcp:{t}"))).collect();
-        format!("trutheye serve: listening on {} (protocol {}, {operators} operators, pvr backend {backend_name}, pid {})", at.join(" and "), protocol::PROTOCOL_VERSION, std::process::id())
+        format!(
+            "trutheye serve: listening on {} (protocol {}, {operators} operators, pvr backend {backend_name}, memory budget {budget_text}, pid {})",
+            at.join(" and "),
+            protocol::PROTOCOL_VERSION,
+            std::process::id()
+        )
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").and_then(|_| out.flush()).context("cannot write the start line")?;

@@ -19,7 +19,7 @@ use trutheye_core::AgentConfig;
 use trutheye_sandbox::PvrLimits;
 use trutheye_trainer::serve::session::Session;
 use trutheye_sandbox::{PvrEngine, PvrMode};
-use trutheye_trainer::serve::{executor_factory, Listen, ServeConfig, Server};
+use trutheye_trainer::serve::{executor_factory, Listen, ServeConfig, ServeLimits, Server};
 
 struct Running {
     _dir: tempfile::TempDir,
@@ -42,7 +42,7 @@ fn start() -> Running {
     let (registry, report) = PluginDirs::default().load();
     // Loaded as `trutheye analyze` loads them: next to the (test) executable.
     assert!(registry.get("srm").is_some(), "the std operator plugin is not built (searched {:?}); run `cargo build -p trutheye-plugin-std` (or `cargo build --workspace`) first", report.searched);
-    let config = ServeConfig { allow_shutdown: true, max_line_bytes: 1 << 20, max_sessions: 8, ..ServeConfig::default() };
+    let config = ServeConfig { allow_shutdown: true, max_line_bytes: 1 << 20, limits: ServeLimits { max_sessions: 8, ..ServeLimits::default() }, ..ServeConfig::default() };
     let listen = Listen { socket: Some(socket.clone()), ..Listen::default() };
     let server = Server::bind(&listen, config, Arc::new(registry), executor_factory(backend())).expect("bind");
     let thread = std::thread::spawn(move || server.run());

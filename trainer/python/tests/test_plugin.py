@@ -21,6 +21,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from trutheye_swift import TruthEyeClient, TruthEyeError  # noqa: E402
+from trutheye_swift.client import observation_png  # noqa: E402
 from trutheye_swift import swift_plugin  # noqa: E402
 
 SAMPLE = os.path.join(ROOT, "samples", "authentic-dev-000.jpg")
@@ -113,6 +114,13 @@ class PluginTest(unittest.TestCase):
             self.assertEqual(e.exception.code, "unknown_session")
             bad = c.raw(b'{"v": 7, "id": 1, "method": "hello"}')
             self.assertEqual(bad["error"]["code"], "unsupported_version")
+            # Images by path: a PNG in the session's directory, gone after close.
+            sid = c.open(SAMPLE, strategy="pvr", images_by="path")["session"]
+            entry = c.execute(sid, CROP)["observation"]["images"][0]
+            self.assertNotIn("png_base64", entry)
+            self.assertTrue(observation_png(entry).startswith(b"\x89PNG"))
+            c.close(sid)
+            self.assertFalse(os.path.exists(entry["path"]))
             self.assertGreaterEqual(c.stats()["requests"], 7)
 
     def test_scheduler_runs_turns_and_feeds_observations(self):

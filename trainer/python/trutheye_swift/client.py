@@ -90,9 +90,13 @@ class TruthEyeClient:
     def hello(self):
         return self.call("hello")
 
-    def open(self, image, strategy="pvr", images=None, episode_id=None):
-        """``image``: a path, PNG/JPEG bytes, or base64 text. Returns the session description."""
+    def open(self, image, strategy="pvr", images=None, episode_id=None, images_by=None):
+        """``image``: a path, PNG/JPEG bytes, or base64 text. ``images_by``: how observation
+        images come back (``auto``: inline unless large, ``inline``, ``path``; read them
+        with :func:`observation_png`). Returns the session description."""
         params = {"strategy": strategy}
+        if images_by is not None:
+            params["images_by"] = images_by
         if images is not None:
             params["images"] = [encode_image(i) for i in images]
         else:
@@ -142,3 +146,13 @@ def encode_image(image):
 def decode_png(b64: str) -> bytes:
     """The PNG bytes of an observation image (``observation["images"][k]["png_base64"]``)."""
     return base64.b64decode(b64)
+
+
+def observation_png(entry: dict) -> bytes:
+    """The PNG bytes of an observation image entry, sent inline (``png_base64``) or,
+    when large, by ``path`` (a file in the session's directory on the server's
+    machine, deleted when the session closes: read it before closing)."""
+    if "png_base64" in entry:
+        return base64.b64decode(entry["png_base64"])
+    with open(entry["path"], "rb") as f:
+        return f.read()

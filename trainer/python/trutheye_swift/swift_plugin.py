@@ -29,10 +29,10 @@ import sys
 import threading
 
 try:  # the package directory may be passed as a bare file to --external_plugins
-    from .client import TruthEyeClient, TruthEyeError
+    from .client import TruthEyeClient, TruthEyeError, observation_png
 except ImportError:  # pragma: no cover - loaded by path, not as a package
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from trutheye_swift.client import TruthEyeClient, TruthEyeError
+    from trutheye_swift.client import TruthEyeClient, TruthEyeError, observation_png
 
 MS_SWIFT_PINNED = "4.6.0"  # major version 4: swift.rewards.orm / swift.rollout.multi_turn
 
@@ -91,14 +91,17 @@ def _image_spec(img):
     raise TypeError(f"cannot send an image of type {type(img).__name__} to trutheye")
 
 
-def _observation_image(png_b64):
-    """PIL image when Pillow is present (ms-swift always has it), else a data URL."""
+def _observation_image(entry):
+    """An observation image (``{"png_base64": ...}`` inline, or ``{"path": ...}`` for
+    large ones, which the server deletes with the session: read it now) as a PIL
+    image when Pillow is present (ms-swift always has it), else a data URL."""
+    png = observation_png(entry)
     try:
         from PIL import Image
 
-        return Image.open(io.BytesIO(base64.b64decode(png_b64))).convert("RGB")
+        return Image.open(io.BytesIO(png)).convert("RGB")
     except ImportError:
-        return "data:image/png;base64," + png_b64
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _strategy(data=None):
@@ -162,7 +165,7 @@ class TruthEyeScheduler(MultiTurnScheduler):
         messages.append({"role": obs.get("role", "user"), "content": obs.get("content", "")})
         images = _get(infer_request, "images")
         for im in obs.get("images", []):
-            images.append(_observation_image(im["png_base64"]))
+            images.append(_observation_image(im))
         infos = {"trutheye_session": sid, "trutheye_turn": result["turn"], "trutheye_kind": result["kind"]}
         return {"infer_request": infer_request, "rollout_infos": infos}
 

@@ -10,17 +10,22 @@ use trutheye_core::ImageBuf;
 
 use super::protocol::RpcError;
 
-/// Encodes an image as base64 PNG (empty string if encoding fails, which it
-/// cannot for an in-memory RGB8 buffer).
-pub fn png_base64(rgb: &RgbImage) -> String {
+/// Encodes an image as PNG (empty if encoding fails, which it cannot for an
+/// in-memory RGB8 buffer).
+pub fn png_bytes(rgb: &RgbImage) -> Vec<u8> {
     let mut buf = Cursor::new(Vec::new());
     match rgb.write_to(&mut buf, ImageFormat::Png) {
-        Ok(()) => base64::engine::general_purpose::STANDARD.encode(buf.into_inner()),
+        Ok(()) => buf.into_inner(),
         Err(e) => {
             tracing::error!("PNG encoding failed: {e}");
-            String::new()
+            Vec::new()
         }
     }
+}
+
+/// Encodes an image as base64 PNG.
+pub fn png_base64(rgb: &RgbImage) -> String {
+    base64::engine::general_purpose::STANDARD.encode(png_bytes(rgb))
 }
 
 /// Loads an input image given as a file path, base64 PNG/JPEG bytes, or a

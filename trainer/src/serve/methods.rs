@@ -9,8 +9,9 @@ use serde_json::{json, Map, Value};
 use trutheye_core::{BBox, ImageBuf, Trajectory, VerdictLabel};
 
 use super::codec::load_image;
+use super::limits::{human_bytes, release_free_memory};
 use super::protocol::{RpcError, PROTOCOL_VERSION};
-use super::session::Session;
+use super::session::{ImagesBy, Session, SessionQuota};
 use super::{Shared, STRATEGIES};
 use crate::rewards::{score, RewardTruth, RewardWeights};
 
@@ -19,11 +20,11 @@ type Params = Map<String, Value>;
 /// Every method name, in the order `hello` lists them.
 pub const METHODS: [&str; 7] = ["hello", "open", "execute", "close", "reward", "stats", "shutdown"];
 
-/// Runs one method.
-pub fn dispatch(shared: &Shared, method: &str, params: &Params) -> Result<Value, RpcError> {
+/// Runs one method for `client` (the connection's peer: per-client limits).
+pub fn dispatch(shared: &Shared, client: &str, method: &str, params: &Params) -> Result<Value, RpcError> {
     match method {
         "hello" => Ok(hello(shared)),
-        "open" => open(shared, params),
+        "open" => open(shared, client, params),
         "execute" => execute(shared, params),
         "close" => close(shared, params),
         "reward" => reward(shared, params),
@@ -53,19 +54,73 @@ fn hello(shared: &Shared) -> Value {
         "methods": methods,
         "operators": shared.registry.names(),
         "strategies": STRATEGIES,
-        "limits": {"max_sessions": shared.config.max_sessions, "max_line_bytes": shared.config.max_line_bytes, "session_ttl_s": shared.config.session_ttl.as_secs()},
+        "limits": limits_json(shared),
     })
 }
 
-/// Input images from `image` (one) or `images` (a list).
+fn limits_json(shared: &Shared) -> Value {
+    let l = &shared.config.limits;
+    json!({
+        "memory_budget_bytes": l.memory_budget, "max_sessions": l.max_sessions, "max_sessions_per_client": l.max_sessions_per_client,
+        "session_ttl_s": l.session_ttl.as_secs(), "max_open_images": l.max_open_images, "max_session_image_bytes": l.max_session_image_bytes,
+        "max_shown_pixels_per_turn": l.max_shown_pixels_per_turn, "inline_image_bytes": l.inline_image_bytes,
+        "max_response_bytes": l.max_response_bytes, "max_line_bytes": shared.config.max_line_bytes, "worker_memory_bytes": l.worker_memory,
+    })
+}
+
+/// Refuses new work when the server's memory, plus one turn's worth kept in
+/// reserve, would exceed its budget.
+fn check_budget(shared: &Shared, what: &str) -> Result<(), RpcError> {
+    let l = &shared.config.limits;
+    let used = shared.memory.used();
+    if used.saturating_add(l.turn_reserve()) > l.memory_budget {
+        shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+        return Err(RpcError::new(
+            "over_budget",
+            format!(
+                "cannot {what}: the server and its workers use {} of a {} memory budget (serve --memory-budget), with {} kept free for one turn; close sessions or retry later",
+                human_bytes(used),
+                human_bytes(l.memory_budget),
+                human_bytes(l.turn_reserve())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn quota_error(shared: &Shared, message: String) -> RpcError {
+    shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+    RpcError::new("quota_exceeded", message)
+}
+
+/// Input images from `image` (one) or `images` (a list), within the per-open
+/// count and the session's image quota (checked image by image, so a list of
+/// huge images stops at the first one over).
 fn images_param(shared: &Shared, p: &Params) -> Result<Vec<Arc<ImageBuf>>, RpcError> {
     let max = shared.config.agent.images.max_input_pixels;
+    let l = &shared.config.limits;
     let specs: Vec<&str> = match (p.get("image"), p.get("images")) {
         (Some(Value::String(s)), None) => vec![s.as_str()],
         (None, Some(Value::Array(a))) if !a.is_empty() => a.iter().map(|v| v.as_str().ok_or_else(|| RpcError::bad_request("`images` must be a list of strings"))).collect::<Result<_, _>>()?,
         _ => return Err(RpcError::bad_request("give `image` (a path, base64 PNG/JPEG, or data: URL) or a non-empty `images` list")),
     };
-    specs.into_iter().map(|s| load_image(s, max).map(Arc::new)).collect()
+    if specs.len() > l.max_open_images {
+        return Err(quota_error(shared, format!("{} images given; a session may open at most {} (serve --max-open-images)", specs.len(), l.max_open_images)));
+    }
+    let mut images = Vec::with_capacity(specs.len());
+    let mut bytes = 0u64;
+    for s in specs {
+        let img = load_image(s, max)?;
+        bytes += img.rgb.as_raw().len() as u64 + img.encoded.as_ref().map_or(0, |e| e.len() as u64);
+        if bytes > l.max_session_image_bytes {
+            return Err(quota_error(
+                shared,
+                format!("the input images take {} decoded, over the session quota of {} (serve --session-image-quota)", human_bytes(bytes), human_bytes(l.max_session_image_bytes)),
+            ));
+        }
+        images.push(Arc::new(img));
+    }
+    Ok(images)
 }
 
 fn new_session(shared: &Shared, p: &Params) -> Result<Session, RpcError> {
@@ -84,26 +139,107 @@ fn new_session(shared: &Shared, p: &Params) -> Result<Session, RpcError> {
         Some(tag) if !tag.is_empty() => format!("s{n}-{}", tag.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect::<String>()),
         _ => format!("s{n}"),
     };
-    Ok(Session::new(id, executor, images, &shared.config.agent, shared.registry.clone()))
+    let images_by = match p.get("images_by") {
+        None | Some(Value::Null) => ImagesBy::Auto,
+        Some(Value::String(s)) => ImagesBy::parse(s).ok_or_else(|| RpcError::bad_request(format!("unknown `images_by` `{s}` (auto, inline, path)")))?,
+        Some(other) => return Err(RpcError::bad_request(format!("`images_by` must be a string, got {other}"))),
+    };
+    let l = &shared.config.limits;
+    let mut session = Session::new(id, executor, images, &shared.config.agent, shared.registry.clone());
+    session.quota = SessionQuota { max_image_bytes: l.max_session_image_bytes, max_shown_pixels_per_turn: l.max_shown_pixels_per_turn, inline_image_bytes: l.inline_image_bytes, images_by };
+    session.set_image_dir(shared.image_root.join(&session.id));
+    Ok(session)
 }
 
-fn open(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
-    let session = new_session(shared, p)?;
-    let mut sessions = lock(&shared.sessions);
-    let ttl = shared.config.session_ttl;
-    let before = sessions.len();
-    sessions.retain(|_, s| s.try_lock().map(|s| s.last_used.elapsed() < ttl).unwrap_or(true));
-    if sessions.len() < before {
-        tracing::info!(expired = before - sessions.len(), "idle sessions expired");
+/// Refuses an `open` past the session counts (in all, and for this client),
+/// before any image is decoded or worker started.
+fn check_session_slots(shared: &Shared, client: &str) -> Result<(), RpcError> {
+    let l = &shared.config.limits;
+    let sessions = lock(&shared.sessions);
+    if sessions.len() >= l.max_sessions {
+        shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+        return Err(RpcError::new("too_many_sessions", format!("{} sessions are open (limit {}, serve --max-sessions); close some", sessions.len(), l.max_sessions)));
     }
-    if sessions.len() >= shared.config.max_sessions {
-        return Err(RpcError::new("too_many_sessions", format!("{} sessions are open (limit {}); close some", sessions.len(), shared.config.max_sessions)));
+    let mine = sessions.values().filter(|s| s.try_lock().map(|s| s.client == client).unwrap_or(false)).count();
+    if mine >= l.max_sessions_per_client {
+        shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+        return Err(RpcError::new(
+            "too_many_sessions",
+            format!("this client ({client}) has {mine} sessions open (limit {} per client, serve --max-sessions-per-client); close some", l.max_sessions_per_client),
+        ));
+    }
+    Ok(())
+}
+
+fn open(shared: &Shared, client: &str, p: &Params) -> Result<Value, RpcError> {
+    reap_idle(shared);
+    check_session_slots(shared, client)?;
+    check_budget(shared, "open a session")?;
+    let mut session = new_session(shared, p)?;
+    session.client = client.to_string();
+    let mut sessions = lock(&shared.sessions);
+    // Checked again under the lock: other clients may have opened meanwhile.
+    if sessions.len() >= shared.config.limits.max_sessions {
+        drop(sessions);
+        end_session(shared, session);
+        return Err(RpcError::new("too_many_sessions", format!("{} sessions are open (limit {}); close some", shared.config.limits.max_sessions, shared.config.limits.max_sessions)));
     }
     let out = session.describe();
-    tracing::debug!(session = %session.id, strategy = session.strategy, "session opened");
+    tracing::debug!(session = %session.id, strategy = session.strategy, client, "session opened");
     sessions.insert(session.id.clone(), Arc::new(Mutex::new(session)));
     shared.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
     Ok(out)
+}
+
+/// Closes sessions idle for longer than the TTL (ones in use are skipped) and
+/// returns their memory.
+pub fn reap_idle(shared: &Shared) {
+    let ttl = shared.config.limits.session_ttl;
+    let expired: Vec<Arc<Mutex<Session>>> = {
+        let mut sessions = lock(&shared.sessions);
+        let ids: Vec<String> = sessions.iter().filter(|(_, s)| s.try_lock().map(|s| s.last_used.elapsed() >= ttl).unwrap_or(false)).map(|(k, _)| k.clone()).collect();
+        ids.iter().filter_map(|id| sessions.remove(id)).collect()
+    };
+    if expired.is_empty() {
+        return;
+    }
+    tracing::info!(expired = expired.len(), "idle sessions closed");
+    shared.stats.sessions_expired.fetch_add(expired.len() as u64, Ordering::Relaxed);
+    for s in expired {
+        release_session(shared, s);
+    }
+}
+
+/// Closes every session (server stop).
+pub fn close_all(shared: &Shared) {
+    let all: Vec<Arc<Mutex<Session>>> = lock(&shared.sessions).drain().map(|(_, s)| s).collect();
+    for s in all {
+        release_session(shared, s);
+    }
+}
+
+/// Drops a removed session: its worker ends, its image directory is deleted
+/// and freed heap memory goes back to the system. A connection thread still in
+/// one of its turns holds the last reference; the memory goes when it returns.
+fn release_session(shared: &Shared, s: Arc<Mutex<Session>>) {
+    match Arc::try_unwrap(s) {
+        Ok(m) => end_session(shared, m.into_inner().unwrap_or_else(|p| p.into_inner())),
+        Err(still_used) => {
+            if let Some(dir) = lock(&still_used).image_dir() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
+fn end_session(shared: &Shared, session: Session) {
+    let dir = session.image_dir().map(|d| d.to_path_buf());
+    drop(session);
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    release_free_memory();
+    shared.memory.invalidate();
 }
 
 fn get_session(shared: &Shared, p: &Params) -> Result<Arc<Mutex<Session>>, RpcError> {
@@ -114,12 +250,14 @@ fn get_session(shared: &Shared, p: &Params) -> Result<Arc<Mutex<Session>>, RpcEr
 fn execute(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
     let text = str_param(p, "text")?;
     let session = get_session(shared, p)?;
+    check_budget(shared, "run a turn")?;
     let out = lock(&session).execute(text)?;
     let kind = out["kind"].as_str().unwrap_or("");
     let counter = match kind {
         "code" | "tool_call" => &shared.stats.actions,
         "format_error" => &shared.stats.format_errors,
         "answer" => &shared.stats.answers,
+        "quota" => &shared.stats.refused,
         _ => &shared.stats.budget_notices,
     };
     counter.fetch_add(1, Ordering::Relaxed);
@@ -130,7 +268,11 @@ fn close(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
     let id = str_param(p, "session")?;
     let removed = lock(&shared.sessions).remove(id);
     match removed {
-        Some(s) => Ok(json!({"session": id, "closed": true, "turns": lock(&s).turn_count()})),
+        Some(s) => {
+            let turns = lock(&s).turn_count();
+            release_session(shared, s);
+            Ok(json!({"session": id, "closed": true, "turns": turns}))
+        }
         None => Err(RpcError::new("unknown_session", format!("no open session `{id}`"))),
     }
 }
@@ -195,14 +337,23 @@ fn trajectory(shared: &Shared, p: &Params) -> Result<Trajectory, RpcError> {
             Some(Value::Array(a)) => a.iter().map(|v| v.as_str().ok_or_else(|| RpcError::bad_request("`replay.turns` must be strings"))).collect::<Result<_, _>>()?,
             _ => return Err(RpcError::bad_request("`replay.turns` must be a list of assistant texts")),
         };
+        check_budget(shared, "replay a trajectory")?;
         let mut session = new_session(shared, r)?;
-        for text in turns {
-            if session.done() {
-                break;
+        session.set_image_dir(shared.image_root.join(format!("{}-replay", session.id)));
+        let mut run = || -> Result<(), RpcError> {
+            for text in &turns {
+                if session.done() {
+                    break;
+                }
+                session.execute(text)?;
             }
-            session.execute(text)?;
-        }
-        return Ok(session.trajectory("replay"));
+            Ok(())
+        };
+        let ran = run();
+        let t = session.trajectory("replay");
+        end_session(shared, session);
+        ran?;
+        return Ok(t);
     }
     Err(RpcError::bad_request("give one of `trajectory`, `session` or `replay`"))
 }
@@ -229,6 +380,8 @@ fn stats(shared: &Shared) -> Value {
         "requests": get(&s.requests), "errors": get(&s.errors), "connections": get(&s.connections),
         "sessions_open": open_now, "sessions_opened": get(&s.sessions_opened),
         "actions": get(&s.actions), "format_errors": get(&s.format_errors), "answers": get(&s.answers), "budget_notices": get(&s.budget_notices),
+        "refused": get(&s.refused), "sessions_expired": get(&s.sessions_expired),
+        "memory_bytes": shared.memory.used(), "memory_budget_bytes": shared.config.limits.memory_budget,
         "uptime_s": shared.started.elapsed().as_secs_f64(),
     })
 }

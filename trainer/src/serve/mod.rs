@@ -8,15 +8,23 @@
 //! `trutheye_core::run_episode`. Code actions run under the sandbox's limits
 //! (step and wall-time budgets; in worker mode a killable process), so hostile
 //! code times out instead of hanging the server.
+//!
+//! What the server may use is bounded by [`limits::ServeLimits`]: a memory
+//! budget for the whole process tree, session counts in all and per client,
+//! and per-session quotas (images held, pixels shown per turn, response size).
+//! Large observation images are sent by path (a PNG in the session's own
+//! directory, removed with the session) instead of inline.
 
 pub mod backend;
 pub mod codec;
+pub mod limits;
 pub mod methods;
 pub mod protocol;
 pub mod session;
 mod signals;
 
 use std::io::{BufReader, Read, Write};
+use std::os::unix::fs::FileTypeExt;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -28,6 +36,8 @@ use trutheye_core::{AgentConfig, Executor, Registry};
 
 use crate::rewards::RewardWeights;
 pub use backend::executor_factory;
+pub use limits::ServeLimits;
+use limits::MemoryGauge;
 use methods::SessionMap;
 use protocol::{error_line, ok_line, parse_request, read_line, write_line, Line, RpcError};
 
@@ -43,10 +53,12 @@ pub struct ServeConfig {
     pub agent: AgentConfig,
     /// Default reward weights (a request may override any of them).
     pub weights: RewardWeights,
-    /// Most sessions open at once.
-    pub max_sessions: usize,
-    /// Sessions idle for longer are dropped when a new one is opened.
-    pub session_ttl: Duration,
+    /// Memory budget, session counts and per-session quotas.
+    pub limits: ServeLimits,
+    /// Where sessions write images sent by path (one directory each); default:
+    /// a new private directory under the system's temporary directory, removed
+    /// when the server stops.
+    pub image_root: Option<PathBuf>,
     /// Longest request line.
     pub max_line_bytes: usize,
     /// Whether the `shutdown` method is honoured.
@@ -60,8 +72,8 @@ impl Default for ServeConfig {
         Self {
             agent: AgentConfig::default_config(),
             weights: RewardWeights::default(),
-            max_sessions: 256,
-            session_ttl: Duration::from_secs(1800),
+            limits: ServeLimits::default(),
+            image_root: None,
             max_line_bytes: protocol::DEFAULT_MAX_LINE_BYTES,
             allow_shutdown: false,
             handle_signals: false,
@@ -99,6 +111,11 @@ pub struct Stats {
     pub answers: AtomicU64,
     /// Turns answered with the tool-budget notice.
     pub budget_notices: AtomicU64,
+    /// Requests and actions refused by a limit (memory budget, session counts,
+    /// quotas).
+    pub refused: AtomicU64,
+    /// Idle sessions closed by the reaper.
+    pub sessions_expired: AtomicU64,
 }
 
 /// State shared by all connection threads.
@@ -117,6 +134,12 @@ pub struct Shared {
     pub stop: Arc<AtomicBool>,
     /// Start time.
     pub started: Instant,
+    /// The server's measured memory use.
+    pub memory: MemoryGauge,
+    /// Parent of the sessions' image directories.
+    pub image_root: PathBuf,
+    /// Whether `image_root` was made by the server (and is removed at exit).
+    owns_image_root: bool,
     next_session: AtomicU64,
 }
 
@@ -145,7 +168,14 @@ impl Server {
             Some(path) => Some((bind_unix(path)?, path.clone())),
             None => None,
         };
+        let (image_root, owns_image_root) = match &config.image_root {
+            Some(p) => (p.clone(), false),
+            None => (make_private_dir()?, true),
+        };
         let shared = Shared {
+            memory: MemoryGauge::new(Duration::from_millis(100)),
+            image_root,
+            owns_image_root,
             config,
             registry,
             sessions: Mutex::new(SessionMap::new()),
@@ -161,6 +191,11 @@ impl Server {
     /// The bound TCP address (useful with port 0).
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The memory budget in force.
+    pub fn memory_budget(&self) -> u64 {
+        self.shared.config.limits.memory_budget
     }
 
     /// The socket path.
@@ -186,7 +221,12 @@ impl Server {
         if let Some(l) = &self.tcp {
             nb(l.set_nonblocking(true))?;
         }
+        let mut last_reap = Instant::now();
         while !self.shared.stop.load(Ordering::SeqCst) && !signals::received() {
+            if last_reap.elapsed() >= Duration::from_secs(2) {
+                methods::reap_idle(&self.shared);
+                last_reap = Instant::now();
+            }
             let mut accepted = false;
             if let Some((l, _)) = &self.unix {
                 if let Ok((s, _)) = l.accept() {
@@ -200,7 +240,7 @@ impl Server {
                     let _ = s.set_nodelay(true);
                     let _ = s.set_nonblocking(false);
                     match s.try_clone() {
-                        Ok(w) => self.spawn(format!("tcp:{peer}"), Box::new(s), Box::new(w)),
+                        Ok(w) => self.spawn(format!("tcp:{}", peer.ip()), Box::new(s), Box::new(w)),
                         Err(e) => tracing::warn!("cannot clone a TCP stream: {e}"),
                     }
                 }
@@ -213,13 +253,20 @@ impl Server {
         if let Some((_, path)) = &self.unix {
             let _ = std::fs::remove_file(path);
         }
+        // Sessions (and their workers) end here, not whenever the last
+        // connection thread lets go of the shared state.
+        methods::close_all(&self.shared);
+        if self.shared.owns_image_root {
+            let _ = std::fs::remove_dir_all(&self.shared.image_root);
+        }
         Ok(())
     }
 
     fn spawn_unix(&self, s: UnixStream) {
         let _ = s.set_nonblocking(false);
+        let peer = unix_peer(&s);
         match s.try_clone() {
-            Ok(w) => self.spawn("unix".into(), Box::new(s), Box::new(w)),
+            Ok(w) => self.spawn(peer, Box::new(s), Box::new(w)),
             Err(e) => tracing::warn!("cannot clone a socket stream: {e}"),
         }
     }
@@ -229,7 +276,7 @@ impl Server {
         let n = shared.stats.connections.fetch_add(1, Ordering::Relaxed) + 1;
         let spawned = std::thread::Builder::new().name(format!("serve-conn-{n}")).spawn(move || {
             tracing::debug!(%peer, "connection opened");
-            if let Err(e) = serve_connection(&shared, r, w) {
+            if let Err(e) = serve_connection(&shared, &peer, r, w) {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });
@@ -239,8 +286,13 @@ impl Server {
     }
 }
 
+/// Binds the socket. Only a stale *socket* is replaced: anything else at the
+/// path (a file someone cares about, a directory) is left alone and refused.
 fn bind_unix(path: &Path) -> Result<UnixListener, String> {
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(format!("{}: exists and is not a socket ({}); refusing to replace it", path.display(), file_kind(&meta.file_type())));
+        }
         if UnixStream::connect(path).is_ok() {
             return Err(format!("{}: another server is already listening there", path.display()));
         }
@@ -249,8 +301,49 @@ fn bind_unix(path: &Path) -> Result<UnixListener, String> {
     UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))
 }
 
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else {
+        "a device or other special file"
+    }
+}
+
+/// A new directory only this user can read, under the temporary directory.
+fn make_private_dir() -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("trutheye-serve-{}-{nanos:08x}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| format!("cannot create the image directory {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The client a Unix-socket connection belongs to: its peer process.
+fn unix_peer(s: &UnixStream) -> String {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `cred`, which is
+        // a ucred as SO_PEERCRED expects; the descriptor is open (we own `s`).
+        let rc = unsafe { libc::getsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
+        if rc == 0 {
+            return format!("unix:pid{}", cred.pid);
+        }
+    }
+    let _ = s;
+    "unix".into()
+}
+
 /// Serves one connection: a response line per request line, until EOF.
-fn serve_connection(shared: &Shared, r: Box<dyn Read + Send>, mut w: Box<dyn Write + Send>) -> std::io::Result<()> {
+fn serve_connection(shared: &Shared, client: &str, r: Box<dyn Read + Send>, mut w: Box<dyn Write + Send>) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(1 << 16, r);
     loop {
         let line = match read_line(&mut reader, shared.config.max_line_bytes)? {
@@ -263,7 +356,7 @@ fn serve_connection(shared: &Shared, r: Box<dyn Read + Send>, mut w: Box<dyn Wri
         let t0 = Instant::now();
         let (id, result, method) = match line {
             Ok(req) => {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| methods::dispatch(shared, &req.method, &req.params)))
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| methods::dispatch(shared, client, &req.method, &req.params)))
                     .unwrap_or_else(|_| Err(RpcError::new("internal", format!("internal error while handling `{}` (a trutheye bug)", req.method))));
                 (req.id, result, req.method)
             }
@@ -276,6 +369,16 @@ fn serve_connection(shared: &Shared, r: Box<dyn Read + Send>, mut w: Box<dyn Wri
                 tracing::debug!(code = e.code, "error response: {}", e.message);
                 error_line(&id, e)
             }
+        };
+        let out = if out.len() > shared.config.limits.max_response_bytes {
+            shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+            let e = RpcError::new(
+                "response_too_large",
+                format!("the response is {} bytes; the limit is {} (serve --max-response-bytes); ask for images by path (\"images_by\": \"path\" in open)", out.len(), shared.config.limits.max_response_bytes),
+            );
+            error_line(&id, &e)
+        } else {
+            out
         };
         tracing::debug!(method = %method, ms = methods::elapsed_ms(t0), "request served");
         write_line(&mut w, &out)?;

@@ -5,6 +5,7 @@
 //! model.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,8 +15,52 @@ use trutheye_core::config::Budget;
 use trutheye_core::trajectory::{EpisodeStats, ImageRecord, ObservationRecord, TRAJECTORY_SCHEMA};
 use trutheye_core::{protocol, Action, AgentConfig, Answer, BBox, EpisodeState, ExecLimits, Executor, ImageBuf, Observation, Registry, Trajectory, Turn, Verdict, VerdictLabel};
 
-use super::codec::png_base64;
+use super::codec::png_bytes;
+use super::limits::human_bytes;
 use super::protocol::RpcError;
+
+/// How observation images travel in `execute` responses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImagesBy {
+    /// Inline (`png_base64`) up to the inline limit, by path above it.
+    Auto,
+    /// Always inline.
+    Inline,
+    /// Always a PNG file in the session's directory (`path`).
+    Path,
+}
+
+impl ImagesBy {
+    /// Parses `auto`, `inline`, `path`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Self::Auto),
+            "inline" => Some(Self::Inline),
+            "path" => Some(Self::Path),
+            _ => None,
+        }
+    }
+}
+
+/// What one session may hold and show (the server's per-session limits).
+#[derive(Clone, Debug)]
+pub struct SessionQuota {
+    /// Pixel and source-file bytes of all the session's images held in the server.
+    pub max_image_bytes: u64,
+    /// Pixels one turn may show.
+    pub max_shown_pixels_per_turn: u64,
+    /// Largest PNG sent inline under [`ImagesBy::Auto`].
+    pub inline_image_bytes: usize,
+    /// How images are sent.
+    pub images_by: ImagesBy,
+}
+
+impl Default for SessionQuota {
+    fn default() -> Self {
+        let l = super::limits::ServeLimits::default();
+        Self { max_image_bytes: l.max_session_image_bytes, max_shown_pixels_per_turn: l.max_shown_pixels_per_turn, inline_image_bytes: l.inline_image_bytes, images_by: ImagesBy::Auto }
+    }
+}
 
 /// Per-session state kept by the server between `execute` calls.
 pub struct Session {
@@ -25,6 +70,13 @@ pub struct Session {
     pub strategy: &'static str,
     /// When the session was last used (idle sessions expire).
     pub last_used: Instant,
+    /// Who opened it (`unix:pid<N>`, `tcp:<ip>`): per-client session limits.
+    pub client: String,
+    /// What it may hold and show.
+    pub quota: SessionQuota,
+    /// Where images sent by path are written (created on first use, removed
+    /// with the session).
+    image_dir: Option<PathBuf>,
     executor: Box<dyn Executor>,
     state: EpisodeState,
     images: Vec<Arc<ImageBuf>>,
@@ -60,6 +112,9 @@ impl Session {
             id,
             strategy,
             last_used: Instant::now(),
+            client: String::new(),
+            quota: SessionQuota::default(),
+            image_dir: None,
             executor,
             state,
             images,
@@ -125,6 +180,15 @@ impl Session {
                         turn.observation = Some(text_record(&msg, true));
                         ("budget", vec![])
                     }
+                    _ if self.image_bytes() > self.quota.max_image_bytes => {
+                        let msg = format!(
+                            "MemoryError: this session's images take {}, over its quota of {}; no more actions can run in it. Give your final answer now in <answer></answer>.",
+                            human_bytes(self.image_bytes()),
+                            human_bytes(self.quota.max_image_bytes)
+                        );
+                        turn.observation = Some(text_record(&msg, true));
+                        ("quota", vec![])
+                    }
                     action => {
                         self.stats.tool_calls += 1;
                         let t0 = Instant::now();
@@ -138,8 +202,16 @@ impl Session {
                                 self.op_candidate = Some(b);
                             }
                         }
-                        let shown = obs.images.iter().map(|n| json!({"name": n.name, "width": n.image.width(), "height": n.image.height(), "png_base64": png_base64(&n.image.rgb)})).collect();
-                        turn.observation = Some(record(&obs));
+                        let (shown, withheld) = self.send_images(&obs.images, index);
+                        let mut rec = record(&obs);
+                        if !withheld.is_empty() {
+                            rec.text.push_str(&format!(
+                                "\n[not shown: {} — this turn's images exceed the server's limit of {} pixels per turn]",
+                                withheld.join(", "),
+                                self.quota.max_shown_pixels_per_turn
+                            ));
+                        }
+                        turn.observation = Some(rec);
                         (action.kind(), shown)
                     }
                 }
@@ -164,6 +236,74 @@ impl Session {
             out["verdict"] = serde_json::to_value(self.verdict()).unwrap_or(Value::Null);
         }
         Ok(out)
+    }
+
+    /// Bytes of the images this session holds in the server (pixels and the
+    /// source files kept for JPEG-aware operators; shared buffers counted once).
+    pub fn image_bytes(&self) -> u64 {
+        let mut seen = std::collections::HashSet::new();
+        let mut total = 0u64;
+        for n in &self.state.images {
+            if seen.insert(Arc::as_ptr(&n.image.rgb) as usize) {
+                total += n.image.rgb.as_raw().len() as u64;
+            }
+            if let Some(e) = &n.image.encoded {
+                if seen.insert(Arc::as_ptr(e) as usize) {
+                    total += e.len() as u64;
+                }
+            }
+        }
+        total
+    }
+
+    /// Sets where images sent by path go (a directory this session owns).
+    pub fn set_image_dir(&mut self, dir: PathBuf) {
+        self.image_dir = Some(dir);
+    }
+
+    /// The directory images were written to, if any.
+    pub fn image_dir(&self) -> Option<&std::path::Path> {
+        self.image_dir.as_deref()
+    }
+
+    /// The response entries of the images a turn shows, within the per-turn
+    /// pixel limit (the names of the ones withheld are returned too), each
+    /// inline or by path as the quota says.
+    fn send_images(&self, images: &[trutheye_core::NamedImage], turn: usize) -> (Vec<Value>, Vec<String>) {
+        let mut shown = Vec::new();
+        let mut withheld = Vec::new();
+        let mut pixels = 0u64;
+        for n in images {
+            let (w, h) = (n.image.width(), n.image.height());
+            let px = w as u64 * h as u64;
+            if pixels + px > self.quota.max_shown_pixels_per_turn {
+                withheld.push(format!("{} ({w}x{h})", n.name));
+                continue;
+            }
+            pixels += px;
+            let png = png_bytes(&n.image.rgb);
+            let by_path = match self.quota.images_by {
+                ImagesBy::Inline => false,
+                ImagesBy::Path => true,
+                ImagesBy::Auto => png.len() > self.quota.inline_image_bytes,
+            };
+            let mut entry = json!({"name": n.name, "width": w, "height": h});
+            match (by_path, &self.image_dir) {
+                (true, Some(dir)) => match write_png(dir, &format!("t{turn}-{}.png", n.name), &png) {
+                    Ok(path) => {
+                        entry["path"] = json!(path);
+                        entry["bytes"] = json!(png.len());
+                    }
+                    Err(e) => {
+                        tracing::error!("cannot write an observation image: {e}");
+                        entry["png_base64"] = json!(base64_of(&png));
+                    }
+                },
+                _ => entry["png_base64"] = json!(base64_of(&png)),
+            }
+            shown.push(entry);
+        }
+        (shown, withheld)
     }
 
     fn run_action(&mut self, action: &Action) -> Observation {
@@ -228,6 +368,21 @@ impl Session {
     pub fn turn_count(&self) -> usize {
         self.turns.len()
     }
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Writes `bytes` to `dir/name` (creating `dir`, private to this user) and
+/// returns the path as text.
+fn write_png(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<String> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let path = dir.join(name);
+    std::fs::write(&path, bytes)?;
+    Ok(path.display().to_string())
 }
 
 fn record(obs: &Observation) -> ObservationRecord {
