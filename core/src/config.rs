@@ -34,6 +34,11 @@ pub struct Budget {
 pub struct ImageLimits {
     /// Largest input image, in pixels (decompression-bomb guard).
     pub max_input_pixels: u64,
+    /// Largest input image or mask file, in bytes, checked before reading it
+    /// (files that are not regular files are refused whatever their size).
+    /// Optional in a config file so older configs keep loading.
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
     /// Largest image an action may create, in pixels.
     pub max_created_pixels: u64,
     /// Largest side an action may create.
@@ -48,10 +53,14 @@ pub struct ImageLimits {
     pub exif_transpose: bool,
 }
 
+fn default_max_file_bytes() -> u64 {
+    crate::input::DEFAULT_MAX_FILE_BYTES
+}
+
 impl ImageLimits {
     /// How input files are decoded under these limits.
     pub fn decode_options(&self) -> crate::image::DecodeOptions {
-        crate::image::DecodeOptions { max_pixels: self.max_input_pixels, exif_transpose: self.exif_transpose }
+        crate::image::DecodeOptions { max_pixels: self.max_input_pixels, exif_transpose: self.exif_transpose, max_file_bytes: self.max_file_bytes }
     }
 }
 
@@ -234,7 +243,7 @@ impl AgentConfig {
     /// Loads a file. Keys missing from it are an error too: a config is complete
     /// (copy `configs/default.toml` and edit it).
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read config: {e}", path.display()))?;
+        let text = crate::input::read_text_bounded(path, crate::input::MAX_TEXT_BYTES).map_err(|e| format!("{}: cannot read config: {}", path.display(), e.detail()))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
@@ -249,7 +258,7 @@ impl AgentConfig {
         if b.max_format_errors == 0 {
             return Err("budget.max_format_errors must be at least 1".into());
         }
-        if self.images.max_input_pixels == 0 || self.images.max_side == 0 {
+        if self.images.max_input_pixels == 0 || self.images.max_side == 0 || self.images.max_file_bytes == 0 {
             return Err("images limits must be positive".into());
         }
         if !["auto", "interp", "python"].contains(&self.pvr.backend.as_str()) {

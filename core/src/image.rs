@@ -4,10 +4,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use image::{ImageFormat, ImageReader, RgbImage};
+use image::{GrayImage, ImageFormat, ImageReader, RgbImage};
 use trutheye_codec::CodecError;
 use serde::{Deserialize, Serialize};
 use trutheye_plugin_api::{jpeg, ImageRef};
+
+use crate::input::{read_file_limited, InputError};
+pub use crate::input::DEFAULT_MAX_FILE_BYTES;
 
 /// Default cap on decoded pixels (64 MP): well above any camera photo in the
 /// benchmarks, well below what would exhaust memory on a small machine.
@@ -25,6 +28,10 @@ pub enum ImageError {
         /// error chains would print it twice).
         err: std::io::Error,
     },
+    /// Not a regular file, or larger than `images.max_file_bytes`: refused
+    /// before reading (the message names the file).
+    #[error("{0}")]
+    Input(InputError),
     /// Not an image format we decode.
     #[error("{path}: not a supported image (no JPEG/PNG/TIFF/BMP/WebP signature)")]
     UnknownFormat {
@@ -84,6 +91,15 @@ pub struct ImageMeta {
     pub jpeg_subsampling: Option<String>,
 }
 
+impl From<InputError> for ImageError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::Io { path, err } => ImageError::Io { path, err },
+            other => ImageError::Input(other),
+        }
+    }
+}
+
 /// How a file is decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodeOptions {
@@ -91,13 +107,116 @@ pub struct DecodeOptions {
     pub max_pixels: u64,
     /// Apply the EXIF orientation of a JPEG as `ImageOps.exif_transpose` does.
     pub exif_transpose: bool,
+    /// Cap on the file's size in bytes, checked before reading it
+    /// (`images.max_file_bytes`).
+    pub max_file_bytes: u64,
 }
 
 impl DecodeOptions {
-    /// `Image.open(p).convert("RGB")`: no transpose, with a pixel cap.
+    /// `Image.open(p).convert("RGB")`: no transpose, with a pixel cap and the
+    /// default file-size cap.
     pub fn pillow(max_pixels: u64) -> Self {
-        Self { max_pixels, exif_transpose: false }
+        Self { max_pixels, exif_transpose: false, max_file_bytes: DEFAULT_MAX_FILE_BYTES }
     }
+}
+
+impl Default for DecodeOptions {
+    /// The default limits: [`DEFAULT_MAX_PIXELS`], [`DEFAULT_MAX_FILE_BYTES`], no transpose.
+    fn default() -> Self {
+        Self::pillow(DEFAULT_MAX_PIXELS)
+    }
+}
+
+/// Reads an image file under `opts.max_file_bytes`: a FIFO, device or
+/// directory is refused without blocking, an oversized file before reading.
+pub fn read_image_file(path: &Path, opts: &DecodeOptions) -> Result<Vec<u8>, ImageError> {
+    Ok(read_file_limited(path, opts.max_file_bytes, "images.max_file_bytes")?)
+}
+
+/// Reads and decodes a mask or heat-map file as 8-bit grey (`Image.open(p).convert("L")`
+/// for grey files; colour files go through RGB first), under the same file-size
+/// and pixel limits as input images.
+pub fn open_gray(path: &Path, opts: DecodeOptions) -> Result<GrayImage, ImageError> {
+    let p = path.display().to_string();
+    let bytes = read_image_file(path, &opts)?;
+    decode_gray(&bytes, &p, opts)
+}
+
+/// Decodes bytes as 8-bit grey with the pixel limit checked from the header
+/// before any pixel is allocated.
+pub fn decode_gray(bytes: &[u8], origin: &str, opts: DecodeOptions) -> Result<GrayImage, ImageError> {
+    let checked = check_header(bytes, origin, opts.max_pixels)?;
+    if checked.format == ImageFormat::Jpeg {
+        let codec_err = |e: CodecError| ImageError::Decode { path: origin.into(), format: checked.fmt_name.clone(), detail: e.to_string() };
+        let (px, w, h, _) = trutheye_codec::jpeg_to_rgb(bytes, opts.max_pixels, opts.exif_transpose).map_err(codec_err)?;
+        let rgb = RgbImage::from_raw(w, h, px).ok_or_else(|| codec_err(CodecError::Jpeg("decoded buffer has the wrong size".into())))?;
+        return Ok(image::imageops::grayscale(&rgb));
+    }
+    Ok(decode_other(bytes, origin, &checked)?.to_luma8())
+}
+
+/// What [`check_header`] found: the format and the declared size, within limits.
+struct Checked {
+    format: ImageFormat,
+    fmt_name: String,
+    width: u32,
+    height: u32,
+}
+
+/// Reads the format and declared size without decoding pixels and refuses an
+/// unknown format, an empty image, one over `max_pixels`, or a truncated JPEG.
+fn check_header(bytes: &[u8], origin: &str, max_pixels: u64) -> Result<Checked, ImageError> {
+    let format = image::guess_format(bytes).map_err(|_| ImageError::UnknownFormat { path: origin.into() })?;
+    let fmt_name = format_name(format);
+    // Read the declared size first so a bomb is refused before any allocation.
+    let (w, h) = if format == ImageFormat::Jpeg {
+        // libjpeg's header reader: the decoder that will decode it (it also
+        // takes arithmetic-coded files, which the `image` crate refuses).
+        let header = trutheye_codec::read_jpeg_header(bytes)
+            .map_err(|e| ImageError::Decode { path: origin.into(), format: fmt_name.clone(), detail: e.to_string() })?;
+        (header.width, header.height)
+    } else {
+        ImageReader::with_format(std::io::Cursor::new(bytes), format)
+            .into_dimensions()
+            .map_err(|e| ImageError::Decode { path: origin.into(), format: fmt_name.clone(), detail: e.to_string() })?
+    };
+    if w == 0 || h == 0 {
+        return Err(ImageError::Empty { path: origin.into() });
+    }
+    let pixels = w as u64 * h as u64;
+    if pixels > max_pixels {
+        return Err(ImageError::TooLarge {
+            path: origin.into(),
+            width: w,
+            height: h,
+            mp: pixels as f64 / 1e6,
+            limit_mp: max_pixels as f64 / 1e6,
+        });
+    }
+    if format == ImageFormat::Jpeg && !has_end_marker_after_scan(bytes) {
+        // Decoders pad a cut-off scan with grey; analysing that would report
+        // the padding as a manipulation, so a truncated file is refused.
+        return Err(ImageError::Decode {
+            path: origin.into(),
+            format: fmt_name,
+            detail: "truncated JPEG: no end-of-image marker after the scan data".into(),
+        });
+    }
+    Ok(Checked { format, fmt_name, width: w, height: h })
+}
+
+/// Decodes a non-JPEG file with the `image` crate, its allocations capped by
+/// the checked size.
+fn decode_other(bytes: &[u8], origin: &str, c: &Checked) -> Result<image::DynamicImage, ImageError> {
+    let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), c.format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(c.width);
+    limits.max_image_height = Some(c.height);
+    // 16-bit RGBA plus a conversion copy is the worst case.
+    let pixels = c.width as u64 * c.height as u64;
+    limits.max_alloc = Some(pixels.saturating_mul(8 + 3).saturating_add(1 << 20));
+    reader.limits(limits);
+    reader.decode().map_err(|e| ImageError::Decode { path: origin.into(), format: c.fmt_name.clone(), detail: e.to_string() })
 }
 
 /// A decoded image: RGB8 pixels, plus the source file bytes when untouched.
@@ -144,10 +263,11 @@ impl ImageBuf {
         Self::open_with(path, DecodeOptions::pillow(max_pixels))
     }
 
-    /// Loads and decodes a file.
+    /// Loads and decodes a file. The file is read only if it is a regular file
+    /// of at most `opts.max_file_bytes` (a FIFO or device is refused at once).
     pub fn open_with(path: &Path, opts: DecodeOptions) -> Result<Self, ImageError> {
         let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|err| ImageError::Io { path: p.clone(), err })?;
+        let bytes = read_image_file(path, &opts)?;
         Self::decode_with(bytes, &p, opts)
     }
 
@@ -161,45 +281,9 @@ impl ImageBuf {
     /// Python references saw; other formats through the `image` crate.
     pub fn decode_with(bytes: Vec<u8>, origin: &str, opts: DecodeOptions) -> Result<Self, ImageError> {
         let max_pixels = opts.max_pixels;
-        let format = image::guess_format(&bytes).map_err(|_| ImageError::UnknownFormat { path: origin.into() })?;
-        let fmt_name = format_name(format);
-        let decode_err = |e: image::ImageError| ImageError::Decode {
-            path: origin.into(),
-            format: fmt_name.clone(),
-            detail: e.to_string(),
-        };
-        // Read the declared size first so a bomb is refused before any allocation.
-        let (w, h) = if format == ImageFormat::Jpeg {
-            // libjpeg's header reader: the decoder that will decode it (it also
-            // takes arithmetic-coded files, which the `image` crate refuses).
-            let header = trutheye_codec::read_jpeg_header(&bytes)
-                .map_err(|e| ImageError::Decode { path: origin.into(), format: fmt_name.clone(), detail: e.to_string() })?;
-            (header.width, header.height)
-        } else {
-            ImageReader::with_format(std::io::Cursor::new(&bytes), format).into_dimensions().map_err(decode_err)?
-        };
-        if w == 0 || h == 0 {
-            return Err(ImageError::Empty { path: origin.into() });
-        }
-        let pixels = w as u64 * h as u64;
-        if pixels > max_pixels {
-            return Err(ImageError::TooLarge {
-                path: origin.into(),
-                width: w,
-                height: h,
-                mp: pixels as f64 / 1e6,
-                limit_mp: max_pixels as f64 / 1e6,
-            });
-        }
-        if format == ImageFormat::Jpeg && !has_end_marker_after_scan(&bytes) {
-            // Decoders pad a cut-off scan with grey; analysing that would report
-            // the padding as a manipulation, so a truncated file is refused.
-            return Err(ImageError::Decode {
-                path: origin.into(),
-                format: fmt_name,
-                detail: "truncated JPEG: no end-of-image marker after the scan data".into(),
-            });
-        }
+        let checked = check_header(&bytes, origin, max_pixels)?;
+        let format = checked.format;
+        let fmt_name = checked.fmt_name.clone();
         let (rgb, color) = if format == ImageFormat::Jpeg {
             let codec_err = |e: CodecError| ImageError::Decode { path: origin.into(), format: fmt_name.clone(), detail: e.to_string() };
             let (px, w, h, header) = trutheye_codec::jpeg_to_rgb(&bytes, max_pixels, opts.exif_transpose).map_err(codec_err)?;
@@ -211,14 +295,7 @@ impl ImageBuf {
             let rgb = RgbImage::from_raw(w, h, px).ok_or_else(|| codec_err(CodecError::Jpeg("decoded buffer has the wrong size".into())))?;
             (rgb, color.to_string())
         } else {
-            let mut reader = ImageReader::with_format(std::io::Cursor::new(&bytes), format);
-            let mut limits = image::Limits::default();
-            limits.max_image_width = Some(w);
-            limits.max_image_height = Some(h);
-            // 16-bit RGBA plus a conversion copy is the worst case.
-            limits.max_alloc = Some(pixels.saturating_mul(8 + 3).saturating_add(1 << 20));
-            reader.limits(limits);
-            let dynimg = reader.decode().map_err(decode_err)?;
+            let dynimg = decode_other(&bytes, origin, &checked)?;
             (dynimg.to_rgb8(), format!("{:?}", dynimg.color()).to_lowercase())
         };
         let (jpeg_quality, jpeg_subsampling) = if format == ImageFormat::Jpeg {

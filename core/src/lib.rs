@@ -9,6 +9,7 @@ pub mod verdict;
 pub use action::{Action, Answer, CodeSource, FormatError, ParsedMessage};
 pub use verdict::{BBox, BinaryLabel, Label, Scores, Verdict, VerdictLabel};
 pub mod image;
+pub mod input;
 pub mod imageops;
 pub mod loader;
 pub mod registry;

@@ -82,7 +82,7 @@ impl Preset {
         if !path.exists() {
             return Err(format!("unknown preset `{name_or_path}`: not one of {} and no such file", builtin_names().join(", ")));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read preset: {e}", path.display()))?;
+        let text = crate::input::read_text_bounded(path, crate::input::MAX_TEXT_BYTES).map_err(|e| format!("{}: cannot read preset: {}", path.display(), e.detail()))?;
         Self::from_toml(&text, &path.display().to_string(), base)
     }
 
