@@ -26,7 +26,7 @@ impl ReplayPolicy {
     /// * a whole trajectory line (as `analyze --out` writes): its assistant
     ///   messages are replayed in order.
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read replay script: {e}", path.display()))?;
+        let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read replay script: {}", path.display(), e.detail()))?;
         let mut messages = Vec::new();
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let at = || format!("{}:{}", path.display(), i + 1);

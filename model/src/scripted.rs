@@ -77,7 +77,7 @@ impl ScriptedConfig {
 
     /// Loads a file.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_TEXT_BYTES).map_err(|e| format!("{}: cannot read: {}", path.display(), e.detail()))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 

@@ -30,12 +30,12 @@ pub struct RewardArgs {
 pub fn run(args: &RewardArgs) -> Result<(), String> {
     let weights = match &args.weights {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let text = trutheye_core::input::read_text_bounded(p, trutheye_core::input::MAX_TEXT_BYTES).map_err(|e| e.to_string())?;
             toml::from_str::<RewardWeights>(&text).map_err(|e| format!("{}: {}", p.display(), e.message()))?
         }
         None => RewardWeights::default(),
     };
-    let text = std::fs::read_to_string(&args.trajectories).map_err(|e| format!("{}: {e}", args.trajectories.display()))?;
+    let text = trutheye_core::input::read_text_bounded(&args.trajectories, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| e.to_string())?;
     let trajectories = Trajectory::read_jsonl(&text).map_err(|e| format!("{}: {e}", args.trajectories.display()))?;
     let ds = Dataset::load(&args.data)?;
     let truth: HashMap<&str, RewardTruth> = ds.samples.iter().map(|s| (s.id.as_str(), RewardTruth { label: s.label, bbox: s.bbox })).collect();

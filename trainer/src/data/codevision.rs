@@ -83,7 +83,7 @@ type Drop = (&'static str, String);
 
 /// Runs `trutheye data codevision`.
 pub fn run(args: &CodeVisionArgs, registry: Arc<Registry>) -> Result<ConversionReport, String> {
-    let text = std::fs::read_to_string(&args.input).map_err(|e| format!("{}: cannot read: {e}", args.input.display()))?;
+    let text = trutheye_core::input::read_text_bounded(&args.input, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read: {}", args.input.display(), e.detail()))?;
     let kind = args.backend.resolve(None, None, true)?;
     let engine = PvrEngine::build(kind, args.backend.python.as_deref(), args.backend.dialect, PvrMode::InProcess, || Err("unused".into()), Duration::from_secs(10))?;
     if !args.no_exec {

@@ -182,7 +182,7 @@ fn canonical_dir(p: &Path) -> Option<PathBuf> {
 
 /// id → the manifest line to write (see [`write_manifest`]).
 fn original_lines(manifest: &Path, out: &Path) -> Result<HashMap<String, String>, String> {
-    let text = std::fs::read_to_string(manifest).map_err(|e| format!("{}: cannot read manifest: {e}", manifest.display()))?;
+    let text = trutheye_core::input::read_text_bounded(manifest, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read manifest: {}", manifest.display(), e.detail()))?;
     let base = manifest.parent().unwrap_or(Path::new("."));
     let same_dir = canonical_dir(manifest).is_some() && canonical_dir(manifest) == canonical_dir(out);
     let mut lines = HashMap::new();

@@ -82,7 +82,7 @@ pub fn run(args: &SftArgs, registry: &Registry) -> Result<ConversionReport, Stri
     let mut report = ConversionReport::new("sft", &path_string(&args.out));
     let mut trajectories = Vec::new();
     for file in &args.trajectories {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+        let text = trutheye_core::input::read_text_bounded(file, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read: {}", file.display(), e.detail()))?;
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             match serde_json::from_str::<Trajectory>(line) {
                 Ok(t) => trajectories.push(t),

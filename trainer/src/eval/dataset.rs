@@ -83,7 +83,7 @@ impl Dataset {
 
     /// Reads a JSONL manifest; paths are relative to the manifest's directory.
     pub fn from_manifest(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read manifest: {e}", path.display()))?;
+        let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read manifest: {}", path.display(), e.detail()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let (mut samples, mut bad_rows, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
         for (i, line) in text.lines().enumerate() {
@@ -222,11 +222,13 @@ fn parse_bbox(v: &Value) -> Result<BBox, String> {
 /// Checks the image (and mask) exist and agree in size, and the box fits, reading headers only.
 fn check_files(image: &Path, mask: Option<&Path>, bbox: Option<BBox>) -> Result<(), String> {
     let dims = |p: &Path, what: &str| -> Result<(u32, u32), String> {
-        if !p.is_file() {
-            return Err(format!("{what} {} not found", p.display()));
-        }
-        image::ImageReader::open(p)
-            .and_then(|r| r.with_guessed_format())
+        // A FIFO or device is refused without blocking on it or reading it.
+        let (file, _) = trutheye_core::input::open_regular(p).map_err(|e| match e.io_kind() {
+            Some(std::io::ErrorKind::NotFound) => format!("{what} {} not found", p.display()),
+            _ => format!("{what} {e}"),
+        })?;
+        image::ImageReader::new(std::io::BufReader::new(file))
+            .with_guessed_format()
             .map_err(|e| format!("{what} {}: {e}", p.display()))?
             .into_dimensions()
             .map_err(|e| format!("{what} {}: unreadable header: {e}", p.display()))
@@ -263,9 +265,15 @@ impl GtMask {
         self.on.iter().filter(|b| **b).count()
     }
 
-    /// Reads a mask file; any format `image` decodes, converted to 8-bit luma.
+    /// Reads a mask file; any format `image` decodes, converted to 8-bit luma,
+    /// under the default input limits (regular file, file size, pixels).
     pub fn open(path: &Path) -> Result<Self, String> {
-        let img = image::open(path).map_err(|e| format!("mask {}: {e}", path.display()))?.to_luma8();
+        Self::open_with(path, trutheye_core::DecodeOptions::default())
+    }
+
+    /// [`GtMask::open`] under the given limits (`images.*` of the agent config).
+    pub fn open_with(path: &Path, opts: trutheye_core::DecodeOptions) -> Result<Self, String> {
+        let img = trutheye_core::image::open_gray(path, opts).map_err(|e| format!("mask {e}"))?;
         Ok(Self { width: img.width(), height: img.height(), on: img.pixels().map(|p| p.0[0] > 127).collect() })
     }
 }

@@ -60,7 +60,7 @@ pub fn save(run_dir: &Path, policy: &str, id: &str, heat: &GrayImage) -> Result<
 /// Loads a heat-map (path relative to `run_dir`, or absolute) resized to `w`×`h`.
 pub fn load(run_dir: &Path, rel: &str, w: u32, h: u32) -> Result<GrayImage, String> {
     let path = run_dir.join(rel);
-    let img = image::open(&path).map_err(|e| format!("heat-map {}: {e}", path.display()))?.to_luma8();
+    let img = trutheye_core::image::open_gray(&path, trutheye_core::DecodeOptions::default()).map_err(|e| format!("heat-map {e}"))?;
     if img.dimensions() == (w, h) {
         return Ok(img);
     }

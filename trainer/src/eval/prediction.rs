@@ -130,10 +130,10 @@ pub struct ReadPredictions {
 /// Reads `predictions.jsonl`. A cut-off last line (interrupted run) is dropped and
 /// flagged; any other unreadable line is an error naming it. A missing file is empty.
 pub fn read_predictions(path: &Path) -> Result<ReadPredictions, String> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_DATA_BYTES) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ReadPredictions::default()),
-        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => return Ok(ReadPredictions::default()),
+        Err(e) => return Err(format!("{}: cannot read: {}", path.display(), e.detail())),
     };
     parse_predictions(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

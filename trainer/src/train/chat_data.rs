@@ -11,7 +11,7 @@ use crate::data::swift::{SwiftSample, IMAGE_TAG};
 
 /// Reads a JSONL file of samples; a bad line is an error naming its number.
 pub fn read_samples(path: &Path) -> Result<Vec<SwiftSample>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| e.to_string())?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
