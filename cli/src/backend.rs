@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use trutheye_model::{OpenAiClient, OpenAiConfig};
 
@@ -43,7 +43,7 @@ impl OpenAiArgs {
     pub fn client(&self, stop: Option<&[String]>) -> Result<Arc<OpenAiClient>> {
         let mut cfg = match &self.openai_config {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+                let text = trutheye_core::input::read_text_bounded(p, trutheye_core::input::MAX_TEXT_BYTES).map_err(|e| anyhow::anyhow!("{e}"))?;
                 toml::from_str::<OpenAiConfig>(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message().trim()))?
             }
             None => OpenAiConfig::default(),

@@ -261,7 +261,7 @@ fn bench(a: &BenchArgs) -> Result<()> {
     }
     let given_ids: Option<Vec<u32>> = match &a.prompt_ids {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("--prompt-ids {}: cannot read", p.display()))?;
+            let text = trutheye_core::input::read_text_bounded(p, trutheye_core::input::MAX_TEXT_BYTES).map_err(|e| anyhow::anyhow!("--prompt-ids {e}"))?;
             let ids: Vec<u32> = serde_json::from_str(&text).with_context(|| format!("--prompt-ids {}: not a JSON array of token ids", p.display()))?;
             if ids.is_empty() {
                 bail!("--prompt-ids {}: empty", p.display());
