@@ -306,8 +306,11 @@ fn truth(p: &Params) -> Result<RewardTruth, RpcError> {
 }
 
 /// The box (x2/y2 exclusive) around a mask's pixels above 127; `None` when empty.
+/// The mask is read and decoded under the default input limits (a regular file
+/// of at most 256 MiB, at most 64 MP, checked before decoding).
 fn mask_bbox(path: &str) -> Result<Option<BBox>, RpcError> {
-    let m = image::open(path).map_err(|e| RpcError::new("bad_image", format!("truth mask {path}: {e}")))?.to_luma8();
+    let m = trutheye_core::image::open_gray(std::path::Path::new(path), trutheye_core::DecodeOptions::default())
+        .map_err(|e| RpcError::new("bad_image", format!("truth mask {e}")))?;
     let mut b: Option<BBox> = None;
     for (x, y, px) in m.enumerate_pixels() {
         if px.0[0] > 127 {
