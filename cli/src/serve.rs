@@ -104,7 +104,7 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let (agent, _, _) = load_configs(args.config.as_deref(), args.preset.as_deref(), None)?;
     let weights = match &args.weights {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text = trutheye_core::input::read_text_bounded(p, trutheye_core::input::MAX_TEXT_BYTES).map_err(|e| anyhow::anyhow!("--weights {e}"))?;
             toml::from_str::<RewardWeights>(&text).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?
         }
         None => RewardWeights::default(),
