@@ -16,8 +16,9 @@ A sampler reads the private resident memory (RssAnon + RssShmem) of the server
 and every process below it four times a second. At the end it prints one table
 row: clients, minutes, turns, hostile share, peak memory vs the budget, p50/p99
 latency of normal turns, refusals, and sessions lost (a normal episode that
-failed for any reason other than an ``over_budget`` refusal, or whose
-connection broke). Standard library only.
+failed for any reason, or whose connection broke; refusals, ``over_budget``
+and ``too_many_sessions``, are retried after 250 ms for up to two minutes, as
+a trainer would, and counted). Standard library only.
 
     python3 trainer/python/soak_serve.py --bin target/release/trutheye --clients 32 --minutes 10 --budget 6G
 """
@@ -116,24 +117,28 @@ class Tally:
                 setattr(self, k, getattr(self, k) + v)
 
 
-def normal_episode(c, t):
-    try:
-        sid = c.open(SAMPLE, strategy="pvr")["session"]
-    except TruthEyeError as e:
-        if e.code in ("over_budget", "too_many_sessions"):
+RETRY_CODES = ("over_budget", "too_many_sessions")
+
+
+def call_retrying(t, fn, *a, **kw):
+    """Calls `fn`, retrying refusals (over_budget, too_many_sessions) after a
+    short pause for up to two minutes, as a trainer would; counts them."""
+    deadline = time.time() + 120
+    while True:
+        try:
+            return fn(*a, **kw)
+        except TruthEyeError as e:
+            if e.code not in RETRY_CODES or time.time() > deadline:
+                raise
             t.add(refused=1)
-            return
-        raise
+            time.sleep(0.25)
+
+
+def normal_episode(c, t):
+    sid = call_retrying(t, c.open, SAMPLE, strategy="pvr")["session"]
     for text in NORMAL_TURNS:
         t0 = time.perf_counter()
-        try:
-            r = c.execute(sid, text)
-        except TruthEyeError as e:
-            if e.code == "over_budget":
-                t.add(refused=1)
-                c.close(sid)
-                return
-            raise
+        r = call_retrying(t, c.execute, sid, text)
         ms = (time.perf_counter() - t0) * 1000
         obs = r["observation"] or {}
         if obs.get("error"):
@@ -141,7 +146,7 @@ def normal_episode(c, t):
         with t.lock:
             t.normal_ms.append(ms)
             t.turns += 1
-    r = c.execute(sid, "<answer>authentic</answer>")
+    r = call_retrying(t, c.execute, sid, "<answer>authentic</answer>")
     if not r["done"]:
         raise RuntimeError("answer did not end the episode")
     c.close(sid)
@@ -157,12 +162,12 @@ def hostile_episode(c, t, kind, big_png):
             c.open(None, images=[big_png] * 8)
             outcome = "opened"
         else:
-            sid = c.open(SAMPLE, strategy="pvr")["session"]
+            sid = call_retrying(t, c.open, SAMPLE, strategy="pvr")["session"]
             if kind == "leak":
-                c.execute(sid, NORMAL_TURNS[0])
+                call_retrying(t, c.execute, sid, NORMAL_TURNS[0])
                 outcome = "left open"
             else:
-                r = c.execute(sid, HOSTILE[kind])
+                r = call_retrying(t, c.execute, sid, HOSTILE[kind])
                 obs = r["observation"] or {}
                 err = obs.get("error") or ""
                 outcome = err.split(":")[0] if err else ("withheld" if "not shown" in obs.get("text", "") else "ran")
@@ -170,6 +175,7 @@ def hostile_episode(c, t, kind, big_png):
         t.add(hostile_turns=1)
     except TruthEyeError as e:
         outcome = e.code
+        time.sleep(0.25)
     with t.lock:
         key = f"{kind}: {outcome}"
         t.hostile_outcomes[key] = t.hostile_outcomes.get(key, 0) + 1

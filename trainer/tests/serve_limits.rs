@@ -239,7 +239,7 @@ fn shown_pixels_per_turn_and_response_size_are_capped() {
     let t = c.ok("execute", json!({"session": sid, "text": code}));
     let obs = &t["observation"];
     assert_eq!(obs["images"].as_array().map(Vec::len), Some(2), "{obs}");
-    assert!(obs["text"].as_str().is_some_and(|s| s.contains("not shown") && s.contains("100000 pixels per turn")), "{obs}");
+    assert!(obs["text"].as_str().is_some_and(|s| s.contains("[not shown: image_clue_3 (200x200)") && s.contains("may total 100000 pixels")), "{obs}");
     // Inline images past the response limit: a clear error, the session lives on.
     let sid2 = c.ok("open", json!({"image": noise_png_b64(300, 300), "images_by": "inline"}))["session"].as_str().expect("sid").to_string();
     let (code, msg) = c.error("execute", json!({"session": sid2, "text": "<code>result = image.crop((0, 0, 300, 300))</code>"}));

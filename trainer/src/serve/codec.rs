@@ -6,8 +6,10 @@ use std::path::Path;
 
 use base64::Engine;
 use image::{ImageFormat, RgbImage};
+use trutheye_core::image::ImageError;
 use trutheye_core::ImageBuf;
 
+use super::limits::human_bytes;
 use super::protocol::RpcError;
 
 /// Encodes an image as PNG (empty if encoding fails, which it cannot for an
@@ -31,20 +33,52 @@ pub fn png_base64(rgb: &RgbImage) -> String {
 /// Loads an input image given as a file path, base64 PNG/JPEG bytes, or a
 /// `data:image/...;base64,` URL. `max_pixels` guards against decompression bombs.
 pub fn load_image(spec: &str, max_pixels: u64) -> Result<ImageBuf, RpcError> {
-    let bad = |m: String| RpcError::new("bad_image", m);
+    load(spec, max_pixels).map_err(|e| e.into_rpc())
+}
+
+/// [`load_image`] that also refuses, from the header and before decoding, an
+/// image whose pixels would take more than `quota_bytes` (a session's
+/// remaining image quota): `quota_exceeded` instead of `bad_image`.
+pub fn load_image_within(spec: &str, max_pixels: u64, quota_bytes: u64) -> Result<ImageBuf, RpcError> {
+    let quota_pixels = quota_bytes / 3;
+    match load(spec, max_pixels.min(quota_pixels)) {
+        Err(Load::Image(ImageError::TooLarge { width, height, .. })) if quota_pixels < max_pixels && width as u64 * height as u64 <= max_pixels => Err(RpcError::new(
+            "quota_exceeded",
+            format!("a {width}x{height} input image takes {} decoded, over what is left of the session quota ({}; serve --session-image-quota)", human_bytes(width as u64 * height as u64 * 3), human_bytes(quota_bytes)),
+        )),
+        other => other.map_err(|e| e.into_rpc()),
+    }
+}
+
+/// Why [`load`] failed: a decode error (kept for the quota check) or a bad spec.
+enum Load {
+    Image(ImageError),
+    Spec(String),
+}
+
+impl Load {
+    fn into_rpc(self) -> RpcError {
+        match self {
+            Load::Image(e) => RpcError::new("bad_image", e.to_string()),
+            Load::Spec(m) => RpcError::new("bad_image", m),
+        }
+    }
+}
+
+fn load(spec: &str, max_pixels: u64) -> Result<ImageBuf, Load> {
     if let Some(rest) = spec.strip_prefix("data:") {
-        let (_, b64) = rest.split_once(',').ok_or_else(|| bad("a data: URL must contain `,` before its base64 payload".into()))?;
-        let bytes = decode_b64(b64).ok_or_else(|| bad("the data: URL payload is not valid base64".into()))?;
-        return ImageBuf::decode(bytes, "data-url", max_pixels).map_err(|e| bad(e.to_string()));
+        let (_, b64) = rest.split_once(',').ok_or_else(|| Load::Spec("a data: URL must contain `,` before its base64 payload".into()))?;
+        let bytes = decode_b64(b64).ok_or_else(|| Load::Spec("the data: URL payload is not valid base64".into()))?;
+        return ImageBuf::decode(bytes, "data-url", max_pixels).map_err(Load::Image);
     }
     let path = Path::new(spec);
-    if spec.len() < 4096 && path.is_file() {
-        return ImageBuf::open(path, max_pixels).map_err(|e| bad(e.to_string()));
+    if spec.len() < 4096 && path.exists() {
+        return ImageBuf::open(path, max_pixels).map_err(Load::Image);
     }
     match decode_b64(spec) {
-        Some(bytes) if is_png_or_jpeg(&bytes) => ImageBuf::decode(bytes, "base64", max_pixels).map_err(|e| bad(e.to_string())),
-        Some(_) => Err(bad("the base64 image is neither PNG nor JPEG".into())),
-        None => Err(bad(format!("`{}` is not a readable file, nor base64 PNG/JPEG bytes", shorten(spec)))),
+        Some(bytes) if is_png_or_jpeg(&bytes) => ImageBuf::decode(bytes, "base64", max_pixels).map_err(Load::Image),
+        Some(_) => Err(Load::Spec("the base64 image is neither PNG nor JPEG".into())),
+        None => Err(Load::Spec(format!("`{}` is not a readable file, nor base64 PNG/JPEG bytes", shorten(spec)))),
     }
 }
 

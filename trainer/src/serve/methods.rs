@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::{json, Map, Value};
 use trutheye_core::{BBox, ImageBuf, Trajectory, VerdictLabel};
 
-use super::codec::load_image;
+use super::codec::load_image_within;
 use super::limits::{human_bytes, release_free_memory};
 use super::protocol::{RpcError, PROTOCOL_VERSION};
 use super::session::{ImagesBy, Session, SessionQuota};
@@ -110,7 +110,12 @@ fn images_param(shared: &Shared, p: &Params) -> Result<Vec<Arc<ImageBuf>>, RpcEr
     let mut images = Vec::with_capacity(specs.len());
     let mut bytes = 0u64;
     for s in specs {
-        let img = load_image(s, max)?;
+        let img = load_image_within(s, max, l.max_session_image_bytes.saturating_sub(bytes)).map_err(|e| {
+            if e.code == "quota_exceeded" {
+                shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            e
+        })?;
         bytes += img.rgb.as_raw().len() as u64 + img.encoded.as_ref().map_or(0, |e| e.len() as u64);
         if bytes > l.max_session_image_bytes {
             return Err(quota_error(

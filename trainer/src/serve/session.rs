@@ -206,7 +206,7 @@ impl Session {
                         let mut rec = record(&obs);
                         if !withheld.is_empty() {
                             rec.text.push_str(&format!(
-                                "\n[not shown: {} — this turn's images exceed the server's limit of {} pixels per turn]",
+                                "\n[not shown: {} — the images of one turn may total {} pixels; show smaller crops or resizes]",
                                 withheld.join(", "),
                                 self.quota.max_shown_pixels_per_turn
                             ));
