@@ -5,8 +5,8 @@
 
 use crate::error::{err, PyErr, PyResult};
 use crate::eval::Interp;
-use crate::ops::{length, norm_index};
-use crate::values::{compare, equal, render, Seq, Value};
+use crate::ops::{key_position, length, norm_index, position};
+use crate::values::{compare, equal, render, Meter, Seq, Value};
 
 const BUILTINS: [&str; 27] = [
     "print", "len", "range", "min", "max", "abs", "round", "int", "float", "str", "repr", "bool", "list", "tuple",
@@ -70,21 +70,23 @@ pub fn int(v: &Value, what: &str) -> PyResult<i64> {
     v.as_int().ok_or_else(|| PyErr::new("TypeError", format!("{what} must be an integer, not '{}'", v.type_name())))
 }
 
-/// Fails for values that cannot be dict keys.
-pub fn hashable(k: &Value) -> PyResult<()> {
+/// Fails for values that cannot be dict keys (charged per element: a key
+/// may be a tuple of shared tuples).
+pub fn hashable(k: &Value, m: &mut Meter) -> PyResult<()> {
+    m.elems(1)?;
     match k {
         Value::List(_) | Value::Dict(_) => err("TypeError", format!("unhashable type: '{}'", k.type_name())),
-        Value::Tuple(s) => s.items.iter().try_for_each(hashable),
+        Value::Tuple(s) => s.items.iter().try_for_each(|x| hashable(x, m)),
         _ => Ok(()),
     }
 }
 
-fn dict_get<'v>(d: &'v Seq, k: &Value) -> Option<&'v Value> {
-    d.items.iter().filter_map(|kv| kv.as_seq()).find(|p| p.first().is_some_and(|x| equal(x, k))).and_then(|p| p.get(1))
+fn dict_get<'v>(d: &'v Seq, k: &Value, m: &mut Meter) -> PyResult<Option<&'v Value>> {
+    Ok(key_position(&d.items, k, m)?.and_then(|i| d.items[i].as_seq()).and_then(|p| p.get(1)))
 }
 
 /// `o[k]` with a single key.
-pub fn get_item(o: &Value, k: &Value) -> PyResult<Value> {
+pub fn get_item(o: &Value, k: &Value, m: &mut Meter) -> PyResult<Value> {
     match o {
         Value::List(s) | Value::Tuple(s) => {
             let i = k.as_int().ok_or_else(|| PyErr::new("TypeError", format!("{} indices must be integers or slices, not {}", o.type_name(), k.type_name())))?;
@@ -92,13 +94,18 @@ pub fn get_item(o: &Value, k: &Value) -> PyResult<Value> {
         }
         Value::Str(s) => {
             let i = k.as_int().ok_or_else(|| PyErr::new("TypeError", "string indices must be integers"))?;
+            // Character positions: one pass over the string to count, one to find.
+            m.bytes(2 * s.len())?;
             let n = s.chars().count();
             Ok(Value::str(s.chars().nth(norm_index(i, n, "string")?).map(String::from).unwrap_or_default()))
         }
-        Value::Dict(d) => dict_get(d, k).cloned().ok_or_else(|| PyErr::new("KeyError", render(k, true, 200).unwrap_or_default())),
+        Value::Dict(d) => match dict_get(d, k, m)? {
+            Some(v) => Ok(v.clone()),
+            None => Err(PyErr::new("KeyError", render(k, true, 200, m).unwrap_or_default())),
+        },
         Value::Range(a, _, st) => {
             let i = k.as_int().ok_or_else(|| PyErr::new("TypeError", "range indices must be integers"))?;
-            let n = length(o)? as usize;
+            let n = length(o, m)? as usize;
             let j = norm_index(i, n, "range object")? as i64;
             Ok(Value::Int(a.saturating_add(j.saturating_mul(*st))))
         }
@@ -156,7 +163,7 @@ fn min_max(it: &mut Interp, f: &str, mut a: Args) -> PyResult<Value> {
         best = Some(match best {
             None => (k, x),
             Some(b) => {
-                let o = compare(&k, &b.0)?;
+                let o = compare(&k, &b.0, &mut it.meter)?;
                 if (f == "max" && o == std::cmp::Ordering::Greater) || (f == "min" && o == std::cmp::Ordering::Less) { (k, x) } else { b }
             }
         });
@@ -183,8 +190,8 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
             Value::None
         }
         "print" => {
-            let sep = a.kw("sep").map(|v| render(&v, false, cap)).transpose()?.unwrap_or_else(|| " ".into());
-            let end = a.kw("end").map(|v| render(&v, false, cap)).transpose()?.unwrap_or_else(|| "\n".into());
+            let sep = a.kw("sep").map(|v| render(&v, false, cap, &mut it.meter)).transpose()?.unwrap_or_else(|| " ".into());
+            let end = a.kw("end").map(|v| render(&v, false, cap, &mut it.meter)).transpose()?.unwrap_or_else(|| "\n".into());
             a.kw("flush");
             a.done(usize::MAX)?;
             let mut s = String::new();
@@ -192,7 +199,7 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
                 if i > 0 {
                     s.push_str(&sep);
                 }
-                s.push_str(&render(v, false, cap)?);
+                s.push_str(&render(v, false, cap, &mut it.meter)?);
                 if s.len() > cap {
                     return err("MemoryError", format!("printed text longer than {cap} bytes"));
                 }
@@ -201,7 +208,7 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
             it.write(&s);
             Value::None
         }
-        "len" => Value::Int(length(&one(&mut a)?)?),
+        "len" => Value::Int(length(&one(&mut a)?, &mut it.meter)?),
         "range" => {
             a.done(3)?;
             let ints: Vec<i64> = a.pos.iter().map(|v| int(v, "range() argument")).collect::<PyResult<_>>()?;
@@ -227,13 +234,22 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
             a.done(2)?;
             round(&x, nd.as_ref())?
         }
-        "int" => to_int(&one(&mut a)?)?,
+        "int" => {
+            let v = one(&mut a)?;
+            if let Value::Str(s) = &v {
+                it.meter.new_str(s.len())?;
+            }
+            to_int(&v)?
+        }
         "float" => match one(&mut a)? {
-            Value::Str(s) => Value::Float(s.trim().parse::<f64>().map_err(|_| PyErr::new("ValueError", format!("could not convert string to float: {}", crate::values::str_repr(&s))))?),
+            Value::Str(s) => {
+                it.meter.bytes(s.len())?;
+                Value::Float(s.trim().parse::<f64>().map_err(|_| PyErr::new("ValueError", format!("could not convert string to float: {}", crate::values::str_repr(&s))))?)
+            }
             v => Value::Float(num(&v, "float() argument")?),
         },
-        "str" => match a.pos.is_empty() { true => Value::str(""), false => Value::str(render(&one(&mut a)?, false, cap)?) },
-        "repr" => Value::str(render(&one(&mut a)?, true, cap)?),
+        "str" => match a.pos.is_empty() { true => Value::str(""), false => Value::str(render(&one(&mut a)?, false, cap, &mut it.meter)?) },
+        "repr" => Value::str(render(&one(&mut a)?, true, cap, &mut it.meter)?),
         "bool" => {
             a.done(1)?;
             Value::Bool(match a.pos.first() {
@@ -256,7 +272,7 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
             a.done(2)?;
             for x in it.collect(&src)? {
                 it.tick()?;
-                acc = crate::ops::binop(crate::ast::BinOp::Add, &acc, &x, it.limits.max_seq_len, cap)?;
+                acc = crate::ops::binop(crate::ast::BinOp::Add, &acc, &x, it.limits.max_seq_len, cap, &mut it.meter)?;
             }
             acc
         }
@@ -264,13 +280,17 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
             let src = a.req(0, "iterable")?;
             let start = a.get(1, "start").map(|v| int(&v, "start")).transpose()?.unwrap_or(0);
             a.done(2)?;
-            let items = it.collect(&src)?.into_iter().enumerate().map(|(i, x)| Value::tuple(vec![Value::Int(start.saturating_add(i as i64)), x])).collect::<PyResult<_>>()?;
+            let items = it.collect(&src)?;
+            // One new pair per item.
+            it.meter.new_seq(3 * items.len())?;
+            let items = items.into_iter().enumerate().map(|(i, x)| Value::tuple(vec![Value::Int(start.saturating_add(i as i64)), x])).collect::<PyResult<_>>()?;
             Value::list(items)?
         }
         "zip" => {
             a.done(usize::MAX)?;
             let cols: Vec<Vec<Value>> = a.pos.iter().map(|v| it.collect(v)).collect::<PyResult<_>>()?;
             let n = cols.iter().map(Vec::len).min().unwrap_or(0);
+            it.meter.new_seq(n.saturating_mul(cols.len() + 1))?;
             let rows = (0..n).map(|i| Value::tuple(cols.iter().filter_map(|c| c.get(i).cloned()).collect())).collect::<PyResult<_>>()?;
             Value::list(rows)?
         }
@@ -283,9 +303,9 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
             match key {
                 Some(k) => {
                     let keys = sort_keys(it, &k, &items)?;
-                    Value::list(sort_by_keys(items, keys, reverse)?)?
+                    Value::list(sort_by_keys(items, keys, reverse, &mut it.meter)?)?
                 }
-                None => Value::list(sort_values(items, reverse)?)?,
+                None => Value::list(sort_values(items, reverse, &mut it.meter)?)?,
             }
         }
         // Eager lists rather than iterators: `list(map(...))`, loops and
@@ -331,19 +351,20 @@ pub fn call_func(it: &mut Interp, f: &str, pos: Vec<Value>, kw: Vec<(String, Val
         "any" | "all" => {
             let v = one(&mut a)?;
             let items = it.collect(&v)?;
+            it.meter.elems(items.len())?;
             Value::Bool(if f == "any" { items.iter().any(Value::truthy) } else { items.iter().all(Value::truthy) })
         }
         "format" => {
             let v = a.req(0, "value")?;
-            let spec = a.get(1, "format_spec").map(|s| render(&s, false, cap)).transpose()?.unwrap_or_default();
+            let spec = a.get(1, "format_spec").map(|s| render(&s, false, cap, &mut it.meter)).transpose()?.unwrap_or_default();
             a.done(2)?;
-            Value::str(crate::format::format_value(&v, &spec, cap)?)
+            Value::str(crate::format::format_value(&v, &spec, cap, &mut it.meter)?)
         }
         "divmod" => {
             let (x, y) = (a.req(0, "a")?, a.req(1, "b")?);
             a.done(2)?;
-            let q = crate::ops::binop(crate::ast::BinOp::FloorDiv, &x, &y, 0, 0)?;
-            let r = crate::ops::binop(crate::ast::BinOp::Mod, &x, &y, 0, 0)?;
+            let q = crate::ops::binop(crate::ast::BinOp::FloorDiv, &x, &y, 0, 0, &mut it.meter)?;
+            let r = crate::ops::binop(crate::ast::BinOp::Mod, &x, &y, 0, 0, &mut it.meter)?;
             Value::tuple(vec![q, r])?
         }
         _ => return err("NameError", format!("name '{f}' is not defined")),
@@ -393,29 +414,35 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
         Value::Str(s) => crate::strings::str_method(it, s, m, Args::new(m, pos, kw)),
         Value::List(_) | Value::Tuple(_) | Value::Dict(_) => {
             let mut a = Args::new(m, pos, kw);
-            let items = recv.as_seq().map(<[Value]>::to_vec);
+            let items: &[Value] = recv.as_seq().unwrap_or(&[]);
             match (m, &recv) {
                 ("index" | "count", _) => {
                     let x = a.req(0, "value")?;
                     a.done(1)?;
-                    let items = items.unwrap_or_default();
                     if m == "count" {
-                        return Ok(Value::Int(items.iter().filter(|y| equal(&x, y)).count() as i64));
+                        let mut n = 0;
+                        for y in items {
+                            n += equal(&x, y, &mut it.meter)? as i64;
+                        }
+                        return Ok(Value::Int(n));
                     }
-                    items.iter().position(|y| equal(&x, y)).map(|p| Value::Int(p as i64)).ok_or_else(|| PyErr::new("ValueError", "value is not in list"))
+                    position(items, &x, &mut it.meter)?.map(|p| Value::Int(p as i64)).ok_or_else(|| PyErr::new("ValueError", "value is not in list"))
                 }
                 ("copy", _) => Ok(recv.clone()),
                 (_, Value::Dict(d)) => {
-                    let pairs: Vec<(Value, Value)> = d.items.iter().filter_map(|kv| kv.as_seq()).filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone()))).collect();
+                    let pairs = |it: &mut Interp| -> PyResult<Vec<(Value, Value)>> {
+                        it.meter.new_seq(3 * d.items.len())?;
+                        Ok(d.items.iter().filter_map(|kv| kv.as_seq()).filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone()))).collect())
+                    };
                     match m {
-                        "keys" => Value::list(pairs.into_iter().map(|p| p.0).collect()),
-                        "values" => Value::list(pairs.into_iter().map(|p| p.1).collect()),
-                        "items" => Value::list(pairs.into_iter().map(|(k, v)| Value::tuple(vec![k, v])).collect::<PyResult<_>>()?),
+                        "keys" => Value::list(pairs(it)?.into_iter().map(|p| p.0).collect()),
+                        "values" => Value::list(pairs(it)?.into_iter().map(|p| p.1).collect()),
+                        "items" => Value::list(pairs(it)?.into_iter().map(|(k, v)| Value::tuple(vec![k, v])).collect::<PyResult<_>>()?),
                         "get" => {
                             let k = a.req(0, "key")?;
                             let d2 = a.get(1, "default").unwrap_or(Value::None);
                             a.done(2)?;
-                            Ok(dict_get(d, &k).cloned().unwrap_or(d2))
+                            Ok(dict_get(d, &k, &mut it.meter)?.cloned().unwrap_or(d2))
                         }
                         _ => err("NotImplementedError", format!("dict.{m}() only works on a variable in this sandbox")),
                     }

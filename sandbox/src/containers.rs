@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::builtins::int;
 use crate::error::{err, PyErr, PyResult};
 use crate::eval::Interp;
-use crate::ops::norm_index;
-use crate::values::{compare, equal, Seq, Value};
+use crate::ops::{key_position, norm_index, pair_key, position};
+use crate::values::{compare, Meter, Seq, Value};
 
 /// List/dict methods that mutate a variable in place (`boxes.append(b)`).
 /// Returns `None` when `var.m` is not such a call.
@@ -30,8 +30,9 @@ pub fn mutate_in_place(it: &mut Interp, var: &str, m: &str, a: &[Value], kw: &[(
         Some(p) => match kw.remove(p).1 {
             Value::None => None,
             f => {
-                let items = it.lookup(var)?.as_seq().map(<[Value]>::to_vec).unwrap_or_default();
-                Some(sort_keys(it, &f, &items)?)
+                let cur = it.lookup(var)?;
+                let items = cur.as_seq().unwrap_or(&[]);
+                Some(sort_keys(it, &f, items)?)
             }
         },
         None => None,
@@ -42,11 +43,16 @@ pub fn mutate_in_place(it: &mut Interp, var: &str, m: &str, a: &[Value], kw: &[(
         return Ok(None);
     }
     let mut v = std::mem::replace(cur, Value::None);
-    let r = mutate(&mut v, m, a, &kw, max, keys);
+    let r = mutate(it, &mut v, m, a, &kw, max, keys);
     if let Some(slot) = it.var_mut(var)? {
         *slot = v;
     }
     r.map(Some)
+}
+
+/// The `i`th argument of list method `m`.
+fn arg_ref<'v>(a: &'v [Value], i: usize, m: &str) -> PyResult<&'v Value> {
+    a.get(i).ok_or_else(|| PyErr::new("TypeError", format!("{m}() missing a required argument")))
 }
 
 /// `key(x)` for every item, each call charged to the budgets.
@@ -59,21 +65,32 @@ pub fn sort_keys(it: &mut Interp, key: &Value, items: &[Value]) -> PyResult<Vec<
     Ok(keys)
 }
 
+/// `compare` for a sort: the first error is kept in `failure` and every
+/// later comparison answers `Equal` without work, so a sort stopped by a
+/// limit ends at once.
+fn sort_cmp(a: &Value, b: &Value, failure: &mut Option<PyErr>, m: &mut Meter) -> std::cmp::Ordering {
+    if failure.is_some() {
+        return std::cmp::Ordering::Equal;
+    }
+    compare(a, b, m).unwrap_or_else(|e| {
+        *failure = Some(e);
+        std::cmp::Ordering::Equal
+    })
+}
+
 /// Sorts `items` by precomputed `keys` (stable, Python ordering of the keys;
 /// `reverse` flips comparisons so equal keys keep their order, as in CPython).
-pub fn sort_by_keys(items: Vec<Value>, keys: Vec<Value>, reverse: bool) -> PyResult<Vec<Value>> {
+/// Every comparison is charged on `m`.
+pub fn sort_by_keys(items: Vec<Value>, keys: Vec<Value>, reverse: bool, m: &mut Meter) -> PyResult<Vec<Value>> {
     if let Some(first) = keys.first() {
         for k in &keys {
-            compare(first, k)?;
+            compare(first, k, m)?;
         }
     }
     let mut pairs: Vec<(Value, Value)> = keys.into_iter().zip(items).collect();
     let mut failure = None;
     pairs.sort_by(|a, b| {
-        let o = compare(&a.0, &b.0).unwrap_or_else(|e| {
-            failure.get_or_insert(e);
-            std::cmp::Ordering::Equal
-        });
+        let o = sort_cmp(&a.0, &b.0, &mut failure, m);
         if reverse { o.reverse() } else { o }
     });
     if let Some(e) = failure {
@@ -82,8 +99,14 @@ pub fn sort_by_keys(items: Vec<Value>, keys: Vec<Value>, reverse: bool) -> PyRes
     Ok(pairs.into_iter().map(|p| p.1).collect())
 }
 
-fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usize, keys: Option<Vec<Value>>) -> PyResult<Value> {
+fn mutate(it: &mut Interp, v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usize, keys: Option<Vec<Value>>) -> PyResult<Value> {
     let (Value::List(s) | Value::Dict(s)) = v else { return Ok(Value::None) };
+    // Checks that read the body come before the copy-on-write below.
+    let found = match m {
+        "remove" => position(&s.items, arg_ref(a, 0, m)?, &mut it.meter)?,
+        _ => None,
+    };
+    it.cow(s)?;
     let seq = Arc::make_mut(s);
     let arg = |i: usize| a.get(i).ok_or_else(|| PyErr::new("TypeError", format!("{m}() missing a required argument")));
     let grow = |seq: &mut Seq, x: &Value| -> PyResult<()> {
@@ -105,13 +128,19 @@ fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usiz
         "extend" | "update" => {
             let src = arg(0)?;
             let items: Vec<Value> = match (m, src) {
-                ("update", Value::Dict(d)) => d.items.clone(),
-                ("extend", Value::List(d) | Value::Tuple(d)) => d.items.clone(),
+                ("update", Value::Dict(d)) | ("extend", Value::List(d) | Value::Tuple(d)) => {
+                    if m == "extend" && seq.items.len().saturating_add(d.items.len()) > max {
+                        return err("MemoryError", format!("more than {max} elements (sandbox limit)"));
+                    }
+                    it.meter.new_seq(d.items.len())?;
+                    d.items.clone()
+                }
                 ("extend", Value::Range(x, y, z)) => {
                     let n = crate::values::range_len(*x, *y, *z);
                     if n as usize > max {
                         return err("MemoryError", format!("more than {max} elements (sandbox limit)"));
                     }
+                    it.meter.new_seq(n as usize)?;
                     (0..n as i64).map(|i| Value::Int(x + i * z)).collect()
                 }
                 _ => return err("TypeError", format!("'{}' object is not iterable here", src.type_name())),
@@ -119,8 +148,8 @@ fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usiz
             for x in items {
                 grow(seq, &x)?;
                 if m == "update" {
-                    let k = x.as_seq().and_then(|p| p.first()).cloned().unwrap_or(Value::None);
-                    if let Some(p) = seq.items.iter().position(|kv| kv.as_seq().and_then(|p| p.first()).is_some_and(|y| equal(y, &k))) {
+                    let k = pair_key(&x).cloned().unwrap_or(Value::None);
+                    if let Some(p) = key_position(&seq.items, &k, &mut it.meter)? {
                         seq.items[p] = x;
                         continue;
                     }
@@ -134,6 +163,8 @@ fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usiz
             grow(seq, &x)?;
             let n = seq.items.len() as i64;
             let at = if i < 0 { (i + n).max(0) } else { i.min(n) } as usize;
+            // The elements after `at` move.
+            it.meter.elems(seq.items.len() - at)?;
             seq.items.insert(at, x);
         }
         "pop" => {
@@ -142,45 +173,55 @@ fn mutate(v: &mut Value, m: &str, a: &[Value], kw: &[(String, Value)], max: usiz
             }
             let i = match a.first() { Some(v) => int(v, "index")?, None => -1 };
             let at = norm_index(i, seq.items.len(), "pop")?;
+            it.meter.elems(seq.items.len() - at)?;
             return Ok(seq.items.remove(at));
         }
         "remove" => {
-            let x = arg(0)?;
-            let Some(p) = seq.items.iter().position(|y| equal(x, y)) else {
+            let Some(p) = found else {
                 return err("ValueError", "list.remove(x): x not in list");
             };
             seq.items.remove(p);
         }
         "clear" => seq.items.clear(),
-        "reverse" => seq.items.reverse(),
+        "reverse" => {
+            it.meter.elems(seq.items.len())?;
+            seq.items.reverse();
+        }
         "sort" => {
             let reverse = kw.iter().any(|(k, v)| k == "reverse" && v.truthy());
             if let Some((k, _)) = kw.iter().find(|(k, _)| k != "reverse") {
                 return err("TypeError", format!("sort() keyword '{k}' is not supported in this sandbox"));
             }
             let items = std::mem::take(&mut seq.items);
-            seq.items = match keys {
-                Some(keys) => sort_by_keys(items, keys, reverse)?,
-                None => sort_values(items, reverse)?,
+            // On a failed comparison (a TypeError or a limit) the list keeps
+            // its elements, in their old order.
+            let sorted = match keys {
+                Some(keys) => sort_by_keys(items.clone(), keys, reverse, &mut it.meter),
+                None => sort_values(items.clone(), reverse, &mut it.meter),
             };
+            match sorted {
+                Ok(v) => seq.items = v,
+                Err(e) => {
+                    seq.items = items;
+                    return Err(e);
+                }
+            }
         }
         _ => {}
     }
     Ok(Value::None)
 }
 
-/// Sorts values with Python ordering (errors for mixed types).
-pub fn sort_values(mut items: Vec<Value>, reverse: bool) -> PyResult<Vec<Value>> {
+/// Sorts values with Python ordering (errors for mixed types), each
+/// comparison charged on `m`.
+pub fn sort_values(mut items: Vec<Value>, reverse: bool, m: &mut Meter) -> PyResult<Vec<Value>> {
     if let Some(first) = items.first() {
         for x in &items {
-            compare(first, x)?;
+            compare(first, x, m)?;
         }
     }
     let mut failure = None;
-    items.sort_by(|a, b| compare(a, b).unwrap_or_else(|e| {
-        failure.get_or_insert(e);
-        std::cmp::Ordering::Equal
-    }));
+    items.sort_by(|a, b| sort_cmp(a, b, &mut failure, m));
     if let Some(e) = failure {
         return Err(e);
     }

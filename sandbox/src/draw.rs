@@ -233,6 +233,7 @@ pub fn call(it: &mut Interp, var: &str, m: &str, mut a: Args) -> PyResult<Value>
                 Value::Str(s) => s,
                 other => return err("TypeError", format!("text must be a str, not '{}'", other.type_name())),
             };
+            it.meter.bytes(text.len())?;
             let fill = opt_color(a.get(2, "fill"))?.unwrap_or(Rgb([255; 3]));
             a.kw("font");
             a.kw("anchor");

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use trutheye_core::{EpisodeState, Observation};
 
@@ -14,8 +13,10 @@ use crate::ops::{binop, cmpop};
 
 mod data;
 mod flow;
+pub mod meter;
 mod scope;
 use data::target_names;
+pub use meter::Meter;
 pub use flow::exc_class;
 pub use scope::Closure;
 use crate::values::{render, ImgVal, Seq, Value};
@@ -69,8 +70,8 @@ pub struct Interp<'a> {
     pub image_index: usize,
     /// Serial numbers handed to images actions make (persists across actions).
     pub serials: &'a mut u64,
-    steps: u64,
-    started: Instant,
+    /// Steps, wall time and bytes created by this action.
+    pub meter: Meter,
     /// Active function calls, innermost last.
     frames: Vec<scope::Frame>,
     /// Exceptions being handled by enclosing `except` blocks (for bare `raise`).
@@ -94,8 +95,7 @@ impl<'a> Interp<'a> {
             pending_plot: Vec::new(),
             pixels_created: 0,
             image_index,
-            steps: 0,
-            started: Instant::now(),
+            meter: Meter::new(limits.max_steps, limits.max_wall, limits.max_action_bytes),
             frames: Vec::new(),
             handling: Vec::new(),
             stack_base: stack_addr(),
@@ -110,13 +110,7 @@ impl<'a> Interp<'a> {
 
     /// Counts one evaluation step and enforces the budgets.
     pub fn tick(&mut self) -> PyResult<()> {
-        self.steps += 1;
-        if self.steps > self.limits.max_steps {
-            return err("TimeoutError", format!("step budget exhausted ({} evaluation steps)", self.limits.max_steps));
-        }
-        if self.steps & 255 == 0 {
-            self.check_time()?;
-        }
+        self.meter.tick()?;
         if self.stack_base.saturating_sub(stack_addr()) > MAX_STACK_BYTES {
             return err("RecursionError", "maximum recursion depth exceeded (interpreter stack exhausted)");
         }
@@ -125,10 +119,7 @@ impl<'a> Interp<'a> {
 
     /// Enforces the wall-time limit.
     pub fn check_time(&self) -> PyResult<()> {
-        if self.started.elapsed() > self.limits.max_wall {
-            return err("TimeoutError", format!("wall-time limit of {:.1} s exceeded", self.limits.max_wall.as_secs_f64()));
-        }
-        Ok(())
+        self.meter.check_time()
     }
 
     /// Appends printed text, respecting the output cap.
@@ -157,8 +148,28 @@ impl<'a> Interp<'a> {
         Ok(())
     }
 
-    /// Runs a program; `break`/`continue` at top level are errors.
+    /// Runs a program; `break`/`continue` at top level are errors. Afterwards
+    /// (whether it failed or not) the variables are held to the session's
+    /// memory budget ([`PvrLimits::max_session_bytes`]).
     pub fn run(&mut self, prog: &[Stmt]) -> PyResult<()> {
+        // The variables as they were, to undo this action's changes if they
+        // leave the session over its budget. Values are shared, so this costs
+        // one slot per variable (the first in-place change of a list then
+        // copies its slots once, which that change pays for).
+        let before = self.vars.clone();
+        let r = self.run_body(prog);
+        match self.hold_session_budget(before) {
+            Ok(()) => r,
+            Err(mut e) => {
+                if let Err(first) = r {
+                    e.msg.push_str(&format!(" (the action had already failed: {first})"));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn run_body(&mut self, prog: &[Stmt]) -> PyResult<()> {
         for s in prog {
             match self.exec(s)? {
                 Flow::Normal => {}
@@ -167,6 +178,45 @@ impl<'a> Interp<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Bytes the variables hold now (see [`meter::footprint`]).
+    pub fn session_bytes(&self) -> u64 {
+        // The episode's images (inputs and those shown) are held by the
+        // episode whatever the variables do: not the variables' to pay for.
+        let episode = self.state.images.iter().flat_map(|n| [Arc::as_ptr(&n.image) as *const u8 as usize, Arc::as_ptr(&n.image.rgb) as *const u8 as usize]);
+        meter::footprint(self.vars.iter(), episode)
+    }
+
+    /// Fails with `MemoryError` when the variables hold more than the session
+    /// budget, after putting back the variables as they were before the
+    /// action (or dropping them all if even those are over the budget).
+    fn hold_session_budget(&mut self, before: HashMap<String, Value>) -> PyResult<()> {
+        let budget = self.limits.max_session_bytes;
+        let held = self.session_bytes();
+        if held <= budget {
+            return Ok(());
+        }
+        let changed = meter::changed_names(&before, self.vars);
+        *self.vars = before;
+        let what = if self.session_bytes() <= budget {
+            let mut names = changed.iter().take(12).cloned().collect::<Vec<_>>().join(", ");
+            if changed.len() > 12 {
+                names.push_str(", ...");
+            }
+            format!("the variables this action created or changed ({names}) were reset to their values before it")
+        } else {
+            self.vars.clear();
+            "all variables were dropped".to_string()
+        };
+        err(
+            "MemoryError",
+            format!(
+                "the session's variables hold {}, over the budget of {}; {what}. Keep fewer or smaller values (x = None frees x; del is not supported)",
+                meter::mb(held),
+                meter::mb(budget)
+            ),
+        )
     }
 
     fn block(&mut self, body: &[Stmt]) -> PyResult<Flow> {
@@ -258,7 +308,10 @@ impl<'a> Interp<'a> {
             StmtKind::Assert(test, msg) => {
                 if !truth(&self.eval(test)?)? {
                     let m = match msg {
-                        Some(m) => render(&self.eval(m)?, false, self.limits.max_str_bytes)?,
+                        Some(m) => {
+                            let v = self.eval(m)?;
+                            render(&v, false, self.limits.max_str_bytes, &mut self.meter)?
+                        }
                         None => String::new(),
                     };
                     return err("AssertionError", m);
@@ -338,15 +391,16 @@ impl<'a> Interp<'a> {
                         FPart::Field { expr, conv, spec } => {
                             let mut v = self.eval(expr)?;
                             if matches!(conv, Some('r' | 'a')) {
-                                v = Value::str(render(&v, true, cap)?);
+                                v = Value::str(render(&v, true, cap, &mut self.meter)?);
                             }
-                            s.push_str(&crate::format::format_value(&v, spec, cap)?);
+                            s.push_str(&crate::format::format_value(&v, spec, cap, &mut self.meter)?);
                         }
                     }
                     if s.len() > cap {
                         return err("MemoryError", format!("string longer than {cap} bytes"));
                     }
                 }
+                self.meter.new_str(s.len())?;
                 Ok(Value::str(s))
             }
             Expr::Name(n) => self.lookup(n),
@@ -362,9 +416,13 @@ impl<'a> Interp<'a> {
                 let mut pairs: Vec<Value> = Vec::new();
                 for (k, v) in items {
                     let (k, v) = (self.eval(k)?, self.eval(v)?);
-                    crate::builtins::hashable(&k)?;
-                    pairs.retain(|p| !p.as_seq().and_then(|p| p.first()).is_some_and(|x| crate::values::equal(x, &k)));
-                    pairs.push(Value::tuple(vec![k, v])?);
+                    crate::builtins::hashable(&k, &mut self.meter)?;
+                    // A repeated key keeps its first position and takes the last value.
+                    let pair = Value::tuple(vec![k.clone(), v])?;
+                    match crate::ops::key_position(&pairs, &k, &mut self.meter)? {
+                        Some(i) => pairs[i] = pair,
+                        None => pairs.push(pair),
+                    }
                 }
                 Ok(Value::Dict(Seq::new(pairs)?))
             }
@@ -436,7 +494,7 @@ impl<'a> Interp<'a> {
                     let right = self.eval(x)?;
                     let r = match crate::ndarray::compare(self, *op, &left, &right)? {
                         Some(r) => r,
-                        None => Value::Bool(cmpop(*op, &left, &right)?),
+                        None => Value::Bool(cmpop(*op, &left, &right, &mut self.meter)?),
                     };
                     if i + 1 == rest.len() || !truth(&r)? {
                         return Ok(r);
@@ -499,7 +557,7 @@ impl<'a> Interp<'a> {
         if matches!(x, Value::Array(_)) || matches!(y, Value::Array(_)) {
             return crate::ndarray::binop(self, op, x, y);
         }
-        binop(op, x, y, self.limits.max_seq_len, self.limits.max_str_bytes)
+        binop(op, x, y, self.limits.max_seq_len, self.limits.max_str_bytes, &mut self.meter)
     }
 
     /// Calls a callable value.
@@ -509,7 +567,7 @@ impl<'a> Interp<'a> {
             Value::Method(recv, name) => crate::builtins::call_method(self, *recv, &name, args, kwargs),
             Value::Operator(name) => crate::imaging::call_operator(self, &name, args, kwargs),
             Value::Function(c) => self.call_function(&c, args, kwargs),
-            Value::ExcType(k) => flow::new_exception(k, args, kwargs, self.limits.max_str_bytes),
+            Value::ExcType(k) => flow::new_exception(k, args, kwargs, self.limits.max_str_bytes, &mut self.meter),
             other => err("TypeError", format!("'{}' object is not callable", other.type_name())),
         }
     }

@@ -20,6 +20,7 @@
 use image::RgbImage;
 
 use crate::error::{err, PyResult};
+use crate::values::Meter;
 
 const SMOOTH_MORE: [i32; 25] = [1, 1, 1, 1, 1, 1, 5, 5, 5, 1, 1, 5, 44, 5, 1, 1, 5, 5, 5, 1, 1, 1, 1, 1, 1];
 const BLUR: [i32; 25] = [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1];
@@ -34,8 +35,8 @@ fn ring3(centre: i32, around: i32) -> Vec<i32> {
     (0..9).map(|i| if i == 4 { centre } else { around }).collect()
 }
 
-/// Applies the fixed filter `name`.
-pub fn fixed(img: &RgbImage, name: &str) -> PyResult<RgbImage> {
+/// Applies the fixed filter `name`, charging `m` per row.
+pub fn fixed(img: &RgbImage, name: &str, m: &mut Meter) -> PyResult<RgbImage> {
     let (k, scale, offset): (Vec<i32>, f32, f32) = match name.strip_prefix("ImageFilter.").unwrap_or(name) {
         "SMOOTH" => (ring3(5, 1), 13.0, 0.0),
         "SMOOTH_MORE" => (SMOOTH_MORE.to_vec(), 100.0, 0.0),
@@ -49,7 +50,7 @@ pub fn fixed(img: &RgbImage, name: &str) -> PyResult<RgbImage> {
         "EMBOSS" => (vec![-1, 0, 0, 0, 1, 0, 0, 0, 0], 1.0, 128.0),
         other => return err("NotImplementedError", format!("ImageFilter.{other} is not supported in this sandbox")),
     };
-    Ok(convolve(img, &k, scale, offset))
+    convolve(img, &k, scale, offset, m)
 }
 
 fn round_clip(v: f32) -> u8 {
@@ -57,15 +58,17 @@ fn round_clip(v: f32) -> u8 {
     (r as i32).clamp(0, 255) as u8
 }
 
-fn convolve(img: &RgbImage, k: &[i32], scale: f32, offset: f32) -> RgbImage {
+fn convolve(img: &RgbImage, k: &[i32], scale: f32, offset: f32, meter: &mut Meter) -> PyResult<RgbImage> {
     let n = if k.len() == 25 { 5 } else { 3 };
     let m = (n / 2) as u32;
     let (w, h) = (img.width(), img.height());
     let mut out = img.clone();
     if w < n as u32 || h < n as u32 {
-        return out;
+        return Ok(out);
     }
+    let row_cost = w as u64 * k.len() as u64 * 3;
     for y in m..h - m {
+        meter.charge_native(row_cost)?;
         for x in m..w - m {
             let mut acc = [0i32; 3];
             for dy in 0..n {
@@ -86,7 +89,7 @@ fn convolve(img: &RgbImage, k: &[i32], scale: f32, offset: f32) -> RgbImage {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Pillow's `_gaussian_blur_radius(radius, passes)`.
@@ -117,39 +120,46 @@ fn box_line(line: &mut [f32], prefix: &mut Vec<f64>, r: f32) {
     line.copy_from_slice(&out);
 }
 
-/// `ImageFilter.GaussianBlur(radius)`.
-pub fn gaussian(img: &RgbImage, radius: f64) -> PyResult<RgbImage> {
+/// `ImageFilter.GaussianBlur(radius)`, charging `m` per line.
+pub fn gaussian(img: &RgbImage, radius: f64, m: &mut Meter) -> PyResult<RgbImage> {
     if !radius.is_finite() || radius < 0.0 {
         return err("ValueError", "GaussianBlur radius must be a finite number >= 0");
     }
     // Beyond the image size more blur changes nothing but the cost.
     let cap = (img.width().max(img.height()) * 2) as f32;
-    blur(img, box_radius((radius as f32).min(cap), 3.0), 3)
+    blur(img, box_radius((radius as f32).min(cap), 3.0), 3, m)
 }
 
 /// `ImageFilter.BoxBlur(radius)`: one extended box blur per axis.
-pub fn box_blur(img: &RgbImage, radius: f64) -> PyResult<RgbImage> {
+pub fn box_blur(img: &RgbImage, radius: f64, m: &mut Meter) -> PyResult<RgbImage> {
     if !radius.is_finite() || radius < 0.0 {
         return err("ValueError", "BoxBlur radius must be a finite number >= 0");
     }
-    blur(img, radius as f32, 1)
+    blur(img, radius as f32, 1, m)
 }
 
-fn blur(img: &RgbImage, r: f32, passes: usize) -> PyResult<RgbImage> {
+/// Box blurs per axis, one channel at a time (one `f32` plane in memory, not
+/// three), charging `m` per line.
+fn blur(img: &RgbImage, r: f32, passes: usize, m: &mut Meter) -> PyResult<RgbImage> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     if r <= 0.0 || w == 0 || h == 0 {
         return Ok(img.clone());
     }
     let r = r.min(w.max(h) as f32);
-    let mut planes: Vec<Vec<f32>> = (0..3).map(|c| img.pixels().map(|p| p[c] as f32).collect()).collect();
+    let mut out = img.clone();
     let (mut line, mut tmp) = (Vec::new(), Vec::new());
-    for plane in planes.iter_mut() {
+    // A line of `n` samples costs about 3n per pass (prefix sums, then the window).
+    let cost = |n: usize| (n * passes * 3) as u64;
+    for c in 0..3 {
+        let mut plane: Vec<f32> = img.pixels().map(|p| p[c] as f32).collect();
         for row in plane.chunks_mut(w) {
+            m.charge_native(cost(w))?;
             for _ in 0..passes {
                 box_line(row, &mut tmp, r);
             }
         }
         for x in 0..w {
+            m.charge_native(cost(h))?;
             line.clear();
             line.extend((0..h).map(|y| plane[y * w + x]));
             for _ in 0..passes {
@@ -159,18 +169,16 @@ fn blur(img: &RgbImage, r: f32, passes: usize) -> PyResult<RgbImage> {
                 plane[y * w + x] = *v;
             }
         }
-    }
-    let mut out = img.clone();
-    for (i, p) in out.pixels_mut().enumerate() {
-        for c in 0..3 {
-            p[c] = round_clip(planes[c][i]);
+        for (p, v) in out.pixels_mut().zip(&plane) {
+            p[c] = round_clip(*v);
         }
     }
     Ok(out)
 }
 
-/// `ImageFilter.MedianFilter(size)` (odd `size`, at most 9: the cost grows with `size`²).
-pub fn median(img: &RgbImage, size: i64) -> PyResult<RgbImage> {
+/// `ImageFilter.MedianFilter(size)` (odd `size`, at most 9: the cost grows
+/// with `size`²), charging `meter` per row: `size`² samples per pixel and channel.
+pub fn median(img: &RgbImage, size: i64, meter: &mut Meter) -> PyResult<RgbImage> {
     if size < 1 || size % 2 == 0 || size > 9 {
         return err("ValueError", "MedianFilter size must be an odd number from 1 to 9");
     }
@@ -178,7 +186,9 @@ pub fn median(img: &RgbImage, size: i64) -> PyResult<RgbImage> {
     let (w, h) = (img.width() as i64, img.height() as i64);
     let mut out = img.clone();
     let mut win = Vec::with_capacity((size * size) as usize);
+    let row_cost = (w * size * size * 3) as u64;
     for y in 0..h {
+        meter.charge_native(row_cost)?;
         for x in 0..w {
             let q = out.get_pixel_mut(x as u32, y as u32);
             for c in 0..3 {
@@ -188,8 +198,9 @@ pub fn median(img: &RgbImage, size: i64) -> PyResult<RgbImage> {
                         win.push(img.get_pixel((x + dx).clamp(0, w - 1) as u32, (y + dy).clamp(0, h - 1) as u32)[c]);
                     }
                 }
-                win.sort_unstable();
-                q[c] = win[win.len() / 2];
+                // The middle of an odd count: a selection, not a full sort.
+                let mid = win.len() / 2;
+                q[c] = *win.select_nth_unstable(mid).1;
             }
         }
     }

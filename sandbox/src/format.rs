@@ -1,16 +1,18 @@
 //! Format specs (`{x:.2f}`, `{n:>5d}`, `{p:.1%}`) and `str.format` templates.
 
 use crate::error::{err, PyResult};
-use crate::values::{render, Value};
+use crate::values::{render, Meter, Value};
 
 /// Widest field or precision a spec may ask for.
 const MAX_WIDTH: usize = 1000;
 
-/// Applies a format spec to a value, like Python's `format(v, spec)`.
-pub fn format_value(v: &Value, spec: &str, cap: usize) -> PyResult<String> {
+/// Applies a format spec to a value, like Python's `format(v, spec)`
+/// (rendering charged on `m`).
+pub fn format_value(v: &Value, spec: &str, cap: usize, m: &mut Meter) -> PyResult<String> {
     if spec.is_empty() {
-        return render(v, false, cap);
+        return render(v, false, cap, m);
     }
+    m.bytes(spec.len())?;
     let c: Vec<char> = spec.chars().collect();
     let mut i = 0;
     let (mut fill, mut align) = (' ', None::<char>);
@@ -68,11 +70,14 @@ pub fn format_value(v: &Value, spec: &str, cap: usize) -> PyResult<String> {
     }
     let is_num = matches!(v, Value::Int(_) | Value::Float(_) | Value::Bool(_));
     let body = match (ty, v) {
-        (Some('s') | None, Value::Str(s)) => match precision {
-            Some(p) => s.chars().take(p).collect(),
-            None => s.to_string(),
-        },
-        (Some('s'), _) | (None, _) if !is_num => render(v, false, cap)?,
+        (Some('s') | None, Value::Str(s)) => {
+            m.new_str(s.len())?;
+            match precision {
+                Some(p) => s.chars().take(p).collect(),
+                None => s.to_string(),
+            }
+        }
+        (Some('s'), _) | (None, _) if !is_num => render(v, false, cap, m)?,
         (Some('d' | 'n'), Value::Int(_) | Value::Bool(_)) => group(&v.as_int().unwrap_or(0).abs().to_string(), grouping),
         (Some('x' | 'X' | 'o' | 'b'), Value::Int(_) | Value::Bool(_)) => {
             let n = v.as_int().unwrap_or(0).unsigned_abs();
@@ -88,7 +93,7 @@ pub fn format_value(v: &Value, spec: &str, cap: usize) -> PyResult<String> {
             let f = v.as_f64().unwrap_or(0.0).abs();
             float_body(f, ty, precision, grouping)
         }
-        (None, _) => render(v, false, cap)?,
+        (None, _) => render(v, false, cap, m)?,
         (Some(t), _) => {
             return err("ValueError", format!("Unknown format code '{t}' for object of type '{}'", v.type_name()));
         }
@@ -166,8 +171,10 @@ fn float_body(f: f64, ty: Option<char>, precision: Option<usize>, grouping: Opti
     }
 }
 
-/// `template.format(*args, **kwargs)` for `{}`, `{0}`, `{name}` fields with specs.
-pub fn format_template(t: &str, args: &[Value], kwargs: &[(String, Value)], cap: usize) -> PyResult<String> {
+/// `template.format(*args, **kwargs)` for `{}`, `{0}`, `{name}` fields with
+/// specs (charged on `m` for the template and every field).
+pub fn format_template(t: &str, args: &[Value], kwargs: &[(String, Value)], cap: usize, m: &mut Meter) -> PyResult<String> {
+    m.alloc(4 * t.len() as u64)?;
     let chars: Vec<char> = t.chars().collect();
     let (mut out, mut i, mut auto) = (String::new(), 0usize, 0usize);
     while let Some(&c) = chars.get(i) {
@@ -211,8 +218,8 @@ pub fn format_template(t: &str, args: &[Value], kwargs: &[(String, Value)], cap:
                     return err("IndexError", format!("Replacement index {name:?} out of range for positional args tuple"));
                 };
                 let s = match conv {
-                    Some("r") => format_value(&Value::str(render(v, true, cap)?), spec, cap)?,
-                    _ => format_value(v, spec, cap)?,
+                    Some("r") => format_value(&Value::str(render(v, true, cap, m)?), spec, cap, m)?,
+                    _ => format_value(v, spec, cap, m)?,
                 };
                 out.push_str(&s);
                 i += len + 2;
@@ -226,5 +233,6 @@ pub fn format_template(t: &str, args: &[Value], kwargs: &[(String, Value)], cap:
             return err("MemoryError", format!("formatted string longer than {cap} bytes"));
         }
     }
+    m.new_str(out.len())?;
     Ok(out)
 }

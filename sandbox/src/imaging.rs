@@ -32,8 +32,10 @@ pub fn op_err(e: OpError) -> PyErr {
     PyErr::new(kind, msg)
 }
 
-/// Fails when a `w x h` image would break the episode's size limits or this
-/// action's pixel budget; otherwise charges the budget.
+/// Fails when a `w x h` image would break the episode's size limits, this
+/// action's pixel budget or its memory budget; otherwise charges them (and
+/// the clock, for the work of filling it). Called before the pixels are
+/// allocated.
 pub fn check_size(it: &mut Interp, w: u64, h: u64) -> PyResult<()> {
     let l = it.state.limits;
     if w > l.max_side as u64 || h > l.max_side as u64 || w.saturating_mul(h) > l.max_pixels {
@@ -49,7 +51,8 @@ pub fn check_size(it: &mut Interp, w: u64, h: u64) -> PyResult<()> {
     if it.pixels_created > it.limits.max_created_pixels {
         return err("MemoryError", format!("image memory budget of {} pixels per action exhausted", it.limits.max_created_pixels));
     }
-    Ok(())
+    it.meter.alloc(w * h * 3)?;
+    it.meter.charge_native(w * h)
 }
 
 /// Wraps new pixels as an image value and records the basic tool use.
@@ -89,7 +92,7 @@ pub fn display(it: &mut Interp, v: &Value) -> PyResult<()> {
             show(it, &img)
         }
         other => {
-            let s = crate::values::render(other, true, it.limits.max_str_bytes)?;
+            let s = crate::values::render(other, true, it.limits.max_str_bytes, &mut it.meter)?;
             it.write(&format!("{s}\n"));
             Ok(())
         }
@@ -98,6 +101,9 @@ pub fn display(it: &mut Interp, v: &Value) -> PyResult<()> {
 
 /// An array as an image: `Image.fromarray` rules, or what `imshow` shows when `display`.
 pub fn array_image(it: &mut Interp, a: &crate::ndarray::NdArr, display: bool) -> PyResult<Arc<ImgVal>> {
+    // The conversion reads every element (twice for min-max scaling); its
+    // result is no bigger than the array, which was paid for.
+    it.meter.charge_native(2 * a.data.len() as u64)?;
     let (rgb, is_grey) = if display { a.to_display()? } else { a.to_image()? };
     check_size(it, rgb.width() as u64, rgb.height() as u64)?;
     match new_image(it, rgb, None, is_grey, "Image.fromarray", &ImgVal::placeholder("array"))? {
@@ -210,6 +216,9 @@ fn resize(it: &mut Interp, img: &Arc<ImgVal>, w: u32, h: u32, f: Filter) -> PyRe
         return err("MemoryError", format!("resize to ({w}, {h}) exceeds the {max}px side limit"));
     }
     check_size(it, w as u64, h as u64)?;
+    // Resampling reads every source pixel and writes every output pixel,
+    // each through the filter's support (a few taps per axis).
+    it.meter.charge_native(8 * (img.w() as u64 * img.h() as u64 + w as u64 * h as u64))?;
     let out = imageops::resize(&img.buf.rgb, w, h, f, max).map_err(op_err)?;
     new_image(it, out, None, img.grey, "resize", img)
 }
@@ -283,6 +292,7 @@ fn rotate(it: &mut Interp, img: &Arc<ImgVal>, mut a: Args) -> PyResult<Value> {
         sampler
     };
     check_size(it, w as u64, h as u64)?;
+    it.meter.charge_native(8 * w as u64 * h as u64)?;
     let out = rotation.apply(rgb, sampler, fill).map_err(op_err)?;
     new_image(it, out, None, img.grey, "rotate", img)
 }
@@ -315,10 +325,10 @@ fn round_coord(v: &Value) -> PyResult<i64> {
 fn crop(it: &mut Interp, img: &Arc<ImgVal>, b: &Value) -> PyResult<Value> {
     let [x0, y0, x1, y1] = box4(b)?;
     // Pillow compares the coordinates as given, before rounding.
-    if crate::values::compare(&x1, &x0)? == std::cmp::Ordering::Less {
+    if crate::values::compare(&x1, &x0, &mut it.meter)? == std::cmp::Ordering::Less {
         return err("ValueError", "Coordinate 'right' is less than 'left'");
     }
-    if crate::values::compare(&y1, &y0)? == std::cmp::Ordering::Less {
+    if crate::values::compare(&y1, &y0, &mut it.meter)? == std::cmp::Ordering::Less {
         return err("ValueError", "Coordinate 'lower' is less than 'upper'");
     }
     let [x0, y0, x1, y1] = [round_coord(&x0)?, round_coord(&y0)?, round_coord(&x1)?, round_coord(&y1)?];
@@ -375,6 +385,9 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
                 return err("ValueError", format!("enhance factor {f} is not finite"));
             }
             check_size(it, img.w() as u64, img.h() as u64)?;
+            // Sharpness smooths with a 3x3 kernel first; the others are pointwise
+            // (Contrast also reads the image once for its mean).
+            it.meter.charge_native(10 * img.w() as u64 * img.h() as u64)?;
             let out = imageops::enhance(&img.buf.rgb, *kind, f);
             return new_image(it, out, img.region, img.grey, "enhance", img);
         }
@@ -434,12 +447,17 @@ pub fn call_method(it: &mut Interp, recv: Value, m: &str, pos: Vec<Value>, kw: V
             let f = a.req(0, "filter")?;
             a.done(1)?;
             check_size(it, img.w() as u64, img.h() as u64)?;
+            // The filters charge their kernel work per row as they go.
+            let m = &mut it.meter;
             let out = match f {
-                Value::Opaque("ImageFilter.SMOOTH") => imageops::smooth(&rgb),
-                Value::Opaque(name) if crate::filters::FIXED.contains(&name) => crate::filters::fixed(&rgb, name)?,
-                Value::FilterSpec("GaussianBlur", r) => crate::filters::gaussian(&rgb, r)?,
-                Value::FilterSpec("BoxBlur", r) => crate::filters::box_blur(&rgb, r)?,
-                Value::FilterSpec(_, size) => crate::filters::median(&rgb, size as i64)?,
+                Value::Opaque("ImageFilter.SMOOTH") => {
+                    m.charge_native(9 * 3 * img.w() as u64 * img.h() as u64)?;
+                    imageops::smooth(&rgb)
+                }
+                Value::Opaque(name) if crate::filters::FIXED.contains(&name) => crate::filters::fixed(&rgb, name, m)?,
+                Value::FilterSpec("GaussianBlur", r) => crate::filters::gaussian(&rgb, r, m)?,
+                Value::FilterSpec("BoxBlur", r) => crate::filters::box_blur(&rgb, r, m)?,
+                Value::FilterSpec(_, size) => crate::filters::median(&rgb, size as i64, m)?,
                 other => return err("TypeError", format!("filter() expects an ImageFilter, got '{}'", other.type_name())),
             };
             new_image(it, out, img.region, img.grey, "filter", &img)

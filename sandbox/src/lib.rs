@@ -53,9 +53,12 @@ pub const MAX_ERROR_MSG_BYTES: usize = 1024;
 /// Budgets for one action.
 #[derive(Clone, Copy, Debug)]
 pub struct PvrLimits {
-    /// Evaluation steps (statements and expression nodes) per action.
+    /// Evaluation steps per action: statements and expression nodes, plus the
+    /// data builtins touch (1 step per 64 container elements or 1 KiB of
+    /// string compared, copied or searched).
     pub max_steps: u64,
-    /// Wall-clock time per action (checked every 256 steps and after each image operation).
+    /// Wall-clock time per action (checked every 256 steps' worth of work,
+    /// inside long builtins and image kernels, and after each image operation).
     pub max_wall: Duration,
     /// Elements of any list, tuple or dict (ranges are lazy and exempt).
     pub max_seq_len: usize,
@@ -67,6 +70,15 @@ pub struct PvrLimits {
     pub max_code_bytes: usize,
     /// Pixels all images created by one action may total.
     pub max_created_pixels: u64,
+    /// Bytes of values (strings, containers, images, arrays) one action may
+    /// create, counted cumulatively as they are created (freed values are not
+    /// credited back); over it the action stops with `MemoryError`.
+    pub max_action_bytes: u64,
+    /// Bytes the episode's variables may hold between actions (shared values
+    /// counted once, the episode's own images not counted). An action that
+    /// leaves them over it fails with `MemoryError`, and the variables it
+    /// created or changed are reset to their values before it.
+    pub max_session_bytes: u64,
 }
 
 impl Default for PvrLimits {
@@ -79,6 +91,15 @@ impl Default for PvrLimits {
             max_str_bytes: 1 << 20,
             max_code_bytes: 64 * 1024,
             max_created_pixels: 100_000_000,
+            // The pixel budget alone lets an action create 100M array
+            // elements (f32: 400 MB); 512 MiB covers that plus ~130 MB of
+            // strings and containers, and keeps a few concurrent sessions
+            // inside an ordinary machine.
+            max_action_bytes: 512 << 20,
+            // Room for several full-size derived images (an 8000x5000 RGB
+            // image is 120 MB) or arrays kept across turns, yet bounded so an
+            // idle session cannot hold gigabytes.
+            max_session_bytes: 1 << 30,
         }
     }
 }

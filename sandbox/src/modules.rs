@@ -242,6 +242,11 @@ pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(Stri
         "ImageOps" => {
             let img = image_arg(a.get(0, "image"), q)?;
             let rgb = img.buf.rgb.clone();
+            if matches!(f, "grayscale" | "mirror" | "flip" | "invert" | "autocontrast") {
+                // Paid for before the new pixels exist (autocontrast reads the image twice).
+                check_size(it, img.w() as u64, img.h() as u64)?;
+                it.meter.charge_native(2 * img.w() as u64 * img.h() as u64)?;
+            }
             let (out, is_grey, region) = match f {
                 "grayscale" => (grey(&rgb), true, img.region),
                 "mirror" => (imageops::flip_horizontal(&rgb), img.grey, None),
@@ -263,7 +268,6 @@ pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(Stri
                 _ => return err("NotImplementedError", format!("ImageOps.{f}() is not supported in this sandbox (supported: grayscale, mirror, flip, invert, autocontrast)")),
             };
             a.done(2)?;
-            check_size(it, img.w() as u64, img.h() as u64)?;
             new_image(it, out, region, is_grey, &format!("ImageOps.{f}"), &img)
         }
         "ImageFilter" => {
@@ -308,19 +312,28 @@ pub fn call_module_func(it: &mut Interp, q: &str, pos: Vec<Value>, kw: Vec<(Stri
     }
 }
 
-fn to_json(v: &Value) -> PyResult<Json> {
+/// An operator parameter as JSON, charged per element and byte copied (a
+/// parameter can be a list of shared lists).
+fn to_json(v: &Value, m: &mut crate::values::Meter) -> PyResult<Json> {
+    // A JSON value is about as big as a value slot.
+    m.alloc(crate::eval::meter::VALUE_BYTES)?;
+    m.elems(1)?;
     Ok(match v {
         Value::None => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
         Value::Int(i) => Json::from(*i),
         Value::Float(f) => serde_json::Number::from_f64(*f).map(Json::Number).ok_or_else(|| PyErr::new("ValueError", "parameters must be finite numbers"))?,
-        Value::Str(s) => Json::String(s.to_string()),
-        Value::List(s) | Value::Tuple(s) => Json::Array(s.items.iter().map(to_json).collect::<PyResult<_>>()?),
+        Value::Str(s) => {
+            m.new_str(s.len())?;
+            Json::String(s.to_string())
+        }
+        Value::List(s) | Value::Tuple(s) => Json::Array(s.items.iter().map(|x| to_json(x, m)).collect::<PyResult<_>>()?),
         Value::Dict(s) => {
+            let meter = m;
             let mut m = serde_json::Map::new();
             for p in s.items.iter().filter_map(|kv| kv.as_seq()) {
                 if let [Value::Str(k), x] = p {
-                    m.insert(k.to_string(), to_json(x)?);
+                    m.insert(k.to_string(), to_json(x, meter)?);
                 } else {
                     return err("TypeError", "parameter dict keys must be strings");
                 }
@@ -357,7 +370,7 @@ pub fn call_operator(it: &mut Interp, name: &str, pos: Vec<Value>, kw: Vec<(Stri
     }
     let mut params = serde_json::Map::new();
     for (k, v) in std::mem::take(&mut a.kw) {
-        params.insert(k, to_json(&v)?);
+        params.insert(k, to_json(&v, &mut it.meter)?);
     }
     let input = NamedImage { name: img.label(), image: img.buf.clone(), region_in_root: img.region };
     let registry = it.state.registry.clone();

@@ -86,7 +86,9 @@ pub struct NdArr {
     pub dtype: DType,
 }
 
-/// Fails unless an array of `n` elements fits the limits; charges the budget.
+/// Fails unless an array of `n` elements fits the limits; charges the pixel
+/// and memory budgets (4 bytes an element) and the clock (the work of
+/// filling it). Called before the elements are allocated.
 pub fn check_elems(it: &mut Interp, n: u128) -> PyResult<usize> {
     let cap = (it.state.limits.max_pixels as u128).saturating_mul(3);
     if n > cap {
@@ -96,6 +98,8 @@ pub fn check_elems(it: &mut Interp, n: u128) -> PyResult<usize> {
     if it.pixels_created > it.limits.max_created_pixels {
         return err("MemoryError", format!("image memory budget of {} pixels per action exhausted", it.limits.max_created_pixels));
     }
+    it.meter.alloc(4 * n as u64)?;
+    it.meter.charge_native(n as u64)?;
     it.check_time()?;
     Ok(n as usize)
 }
@@ -147,8 +151,13 @@ impl NdArr {
     }
 
     /// `np.array([[...], ...])` of numbers (nested lists, up to 3 levels).
+    /// The walk is charged per element and stops at the array size limit: a
+    /// list of shared lists can name far more elements than it holds.
     pub fn from_list(it: &mut Interp, v: &Value) -> PyResult<NdArr> {
-        fn walk(v: &Value, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f32>, kind: &mut (bool, bool)) -> PyResult<()> {
+        let cap = (it.state.limits.max_pixels as usize).saturating_mul(3).min(it.limits.max_created_pixels as usize);
+        let walk_cap = (cap, &mut it.meter);
+        fn walk(v: &Value, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f32>, kind: &mut (bool, bool), lim: &mut (usize, &mut crate::values::Meter)) -> PyResult<()> {
+            lim.1.elems(1)?;
             match v.as_seq() {
                 Some(items) => {
                     if depth >= 3 {
@@ -159,9 +168,11 @@ impl NdArr {
                         Some(&n) if n != items.len() => return err("ValueError", "setting an array element with a sequence (inhomogeneous shape)"),
                         _ => {}
                     }
-                    items.iter().try_for_each(|x| walk(x, depth + 1, shape, out, kind))
+                    items.iter().try_for_each(|x| walk(x, depth + 1, shape, out, kind, lim))
                 }
+                None if out.len() >= lim.0 => err("MemoryError", format!("an array of more than {} elements exceeds the sandbox limit", lim.0)),
                 None if depth == shape.len() || shape.is_empty() => {
+                    lim.1.alloc(4)?;
                     kind.0 |= matches!(v, Value::Float(_));
                     kind.1 &= matches!(v, Value::Bool(_));
                     out.push(v.as_f64().ok_or_else(|| PyErr::new("TypeError", format!("array elements must be numbers, not '{}'", v.type_name())))? as f32);
@@ -172,7 +183,8 @@ impl NdArr {
         }
         // (any float, all bool)
         let (mut shape, mut data, mut kind) = (vec![], vec![], (false, true));
-        walk(v, 0, &mut shape, &mut data, &mut kind)?;
+        let mut lim = walk_cap;
+        walk(v, 0, &mut shape, &mut data, &mut kind, &mut lim)?;
         if shape.is_empty() || data.len() as u128 != count(&shape) {
             return err("ValueError", "np.array() needs a (nested) list of numbers");
         }
@@ -371,6 +383,7 @@ fn mask_fit(a: &NdArr, mask: &NdArr) -> PyResult<usize> {
 /// axes), as a new array whose first axis counts the `True`s.
 pub fn mask_index(it: &mut Interp, a: &NdArr, mask: &NdArr) -> PyResult<Value> {
     let inner = mask_fit(a, mask)?;
+    it.meter.charge_native(mask.data.len() as u64)?;
     let picked = mask.data.iter().filter(|&&m| m != 0.0).count();
     let n = check_elems(it, (picked as u128).saturating_mul(inner as u128))?;
     let mut data = Vec::with_capacity(n);
@@ -410,6 +423,7 @@ pub fn mask_assign(it: &mut Interp, a: &mut NdArr, mask: &NdArr, v: &Value) -> P
 
 /// `np.nonzero(a)` / `np.where(a)`: one int array of indices per axis.
 pub fn nonzero(it: &mut Interp, a: &NdArr) -> PyResult<Value> {
+    it.meter.charge_native(a.data.len() as u64)?;
     let hits: Vec<usize> = a.data.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
     check_elems(it, (hits.len() as u128).saturating_mul(a.shape.len() as u128))?;
     let mut out = Vec::with_capacity(a.shape.len());
@@ -426,6 +440,7 @@ pub fn tolist(it: &mut Interp, a: &NdArr) -> PyResult<Value> {
     if a.data.len() > it.limits.max_seq_len {
         return err("MemoryError", format!("tolist() of {} elements exceeds the sandbox limit of {}", a.data.len(), it.limits.max_seq_len));
     }
+    it.meter.new_seq(a.data.len() + a.data.len() / a.shape.last().copied().unwrap_or(1).max(1))?;
     fn build(a: &NdArr, d: usize, off: usize) -> PyResult<Value> {
         let Some(&len) = a.shape.get(d) else { return Ok(a.scalar(a.data.get(off).copied().unwrap_or(0.0))) };
         let stride: usize = a.shape[d + 1..].iter().product();

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::ast::{BinOp, CmpOp};
 use crate::error::{err, PyErr, PyResult};
-use crate::values::{compare_op, equal, range_len, Seq, Value};
+use crate::values::{compare_op, equal, range_len, Meter, Seq, Value};
 
 fn overflow<T>() -> PyResult<T> {
     err("OverflowError", "integer result too large (64-bit integers only)")
@@ -29,20 +29,22 @@ fn float_ok(f: f64) -> PyResult<Value> {
     Ok(Value::Float(f))
 }
 
-/// Repeats a sequence/string `n` times within the caps.
-fn repeat(v: &Value, n: i64, max_len: usize, max_str: usize) -> PyResult<Value> {
+/// Repeats a sequence/string `n` times within the caps (paid for before it is built).
+fn repeat(v: &Value, n: i64, max_len: usize, max_str: usize, m: &mut Meter) -> PyResult<Value> {
     let n = n.max(0) as u64;
     match v {
         Value::Str(s) => {
             if (s.len() as u64).saturating_mul(n) > max_str as u64 {
                 return err("MemoryError", format!("string would be longer than {max_str} bytes"));
             }
+            m.new_str(s.len() * n as usize)?;
             Ok(Value::str(s.repeat(n as usize)))
         }
         Value::List(s) | Value::Tuple(s) => {
             if (s.items.len() as u64).saturating_mul(n) > max_len as u64 {
                 return err("MemoryError", format!("sequence would have more than {max_len} elements"));
             }
+            m.new_seq(s.items.len() * n as usize)?;
             let mut items = Vec::with_capacity(s.items.len() * n as usize);
             for _ in 0..n {
                 items.extend(s.items.iter().cloned());
@@ -54,8 +56,9 @@ fn repeat(v: &Value, n: i64, max_len: usize, max_str: usize) -> PyResult<Value> 
     }
 }
 
-/// Evaluates `a <op> b`.
-pub fn binop(op: BinOp, a: &Value, b: &Value, max_len: usize, max_str: usize) -> PyResult<Value> {
+/// Evaluates `a <op> b`; new strings and sequences are paid for on `m`
+/// before they are built.
+pub fn binop(op: BinOp, a: &Value, b: &Value, max_len: usize, max_str: usize, m: &mut Meter) -> PyResult<Value> {
     use Value::*;
     if let (Some(x), Some(y)) = (a.as_int(), b.as_int()) {
         return int_op(op, x, y);
@@ -68,17 +71,22 @@ pub fn binop(op: BinOp, a: &Value, b: &Value, max_len: usize, max_str: usize) ->
             if x.len() + y.len() > max_str {
                 return err("MemoryError", format!("string would be longer than {max_str} bytes"));
             }
-            Ok(Value::str(format!("{x}{y}")))
+            m.new_str(x.len() + y.len())?;
+            let mut s = String::with_capacity(x.len() + y.len());
+            s.push_str(x);
+            s.push_str(y);
+            Ok(Value::str(s))
         }
         (BinOp::Add, List(x), List(y)) | (BinOp::Add, Tuple(x), Tuple(y)) => {
             if x.items.len() + y.items.len() > max_len {
                 return err("MemoryError", format!("sequence would have more than {max_len} elements"));
             }
+            m.new_seq(x.items.len() + y.items.len())?;
             let seq = Seq::new(x.items.iter().chain(&y.items).cloned().collect())?;
             Ok(if matches!(a, List(_)) { List(seq) } else { Tuple(seq) })
         }
-        (BinOp::Mul, Str(_) | List(_) | Tuple(_), n) if n.as_int().is_some() => repeat(a, n.as_int().unwrap_or(0), max_len, max_str),
-        (BinOp::Mul, n, Str(_) | List(_) | Tuple(_)) if n.as_int().is_some() => repeat(b, n.as_int().unwrap_or(0), max_len, max_str),
+        (BinOp::Mul, Str(_) | List(_) | Tuple(_), n) if n.as_int().is_some() => repeat(a, n.as_int().unwrap_or(0), max_len, max_str, m),
+        (BinOp::Mul, n, Str(_) | List(_) | Tuple(_)) if n.as_int().is_some() => repeat(b, n.as_int().unwrap_or(0), max_len, max_str, m),
         (BinOp::Mod, Str(_), _) => err("TypeError", "'%' string formatting is not supported in this sandbox; use f-strings"),
         (BinOp::Add, Str(_), _) | (BinOp::Add, _, Str(_)) => err(
             "TypeError",
@@ -184,41 +192,73 @@ fn float_op(op: BinOp, x: f64, y: f64) -> PyResult<Value> {
     }
 }
 
-/// Evaluates one comparison.
-pub fn cmpop(op: CmpOp, a: &Value, b: &Value) -> PyResult<bool> {
+/// Evaluates one comparison (charged per element and byte compared).
+pub fn cmpop(op: CmpOp, a: &Value, b: &Value, m: &mut Meter) -> PyResult<bool> {
     use std::cmp::Ordering::*;
     Ok(match op {
-        CmpOp::Eq => equal(a, b),
-        CmpOp::Ne => !equal(a, b),
-        CmpOp::Lt => compare_op(a, b, "<")? == Less,
-        CmpOp::Le => compare_op(a, b, "<=")? != Greater,
-        CmpOp::Gt => compare_op(a, b, ">")? == Greater,
-        CmpOp::Ge => compare_op(a, b, ">=")? != Less,
-        CmpOp::In => contains(b, a)?,
-        CmpOp::NotIn => !contains(b, a)?,
-        CmpOp::Is => identical(a, b),
-        CmpOp::IsNot => !identical(a, b),
+        CmpOp::Eq => equal(a, b, m)?,
+        CmpOp::Ne => !equal(a, b, m)?,
+        CmpOp::Lt => compare_op(a, b, "<", m)? == Less,
+        CmpOp::Le => compare_op(a, b, "<=", m)? != Greater,
+        CmpOp::Gt => compare_op(a, b, ">", m)? == Greater,
+        CmpOp::Ge => compare_op(a, b, ">=", m)? != Less,
+        CmpOp::In => contains(b, a, m)?,
+        CmpOp::NotIn => !contains(b, a, m)?,
+        CmpOp::Is => identical(a, b, m)?,
+        CmpOp::IsNot => !identical(a, b, m)?,
     })
 }
 
-fn identical(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+fn identical(a: &Value, b: &Value, m: &mut Meter) -> PyResult<bool> {
+    Ok(match (a, b) {
         (Value::None, Value::None) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::None | Value::Bool(_), _) | (_, Value::None | Value::Bool(_)) => false,
         (Value::Image(x), Value::Image(y)) => Arc::ptr_eq(x, y),
-        _ => equal(a, b),
-    }
+        _ => equal(a, b, m)?,
+    })
 }
 
-fn contains(container: &Value, x: &Value) -> PyResult<bool> {
+/// The key of a dict's `(key, value)` pair.
+pub fn pair_key(kv: &Value) -> Option<&Value> {
+    kv.as_seq().and_then(|p| p.first())
+}
+
+/// Position of the first item equal to `x` (charged per comparison).
+pub fn position(items: &[Value], x: &Value, m: &mut Meter) -> PyResult<Option<usize>> {
+    for (i, v) in items.iter().enumerate() {
+        if equal(v, x, m)? {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
+/// Position of the dict pair whose key equals `k` (charged per comparison).
+pub fn key_position(pairs: &[Value], k: &Value, m: &mut Meter) -> PyResult<Option<usize>> {
+    for (i, kv) in pairs.iter().enumerate() {
+        if let Some(key) = pair_key(kv) {
+            if equal(key, k, m)? {
+                return Ok(Some(i));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn contains(container: &Value, x: &Value, m: &mut Meter) -> PyResult<bool> {
     match container {
         Value::Str(s) => match x {
-            Value::Str(n) => Ok(s.contains(&**n)),
+            Value::Str(n) => {
+                // The search reads the haystack about once (two-way matching),
+                // and one string is at most `max_str_bytes`.
+                m.bytes(s.len())?;
+                Ok(s.contains(&**n))
+            }
             _ => err("TypeError", format!("'in <string>' requires string as left operand, not {}", x.type_name())),
         },
-        Value::List(s) | Value::Tuple(s) => Ok(s.items.iter().any(|v| equal(v, x))),
-        Value::Dict(s) => Ok(s.items.iter().any(|kv| kv.as_seq().and_then(|p| p.first()).is_some_and(|k| equal(k, x)))),
+        Value::List(s) | Value::Tuple(s) => Ok(position(&s.items, x, m)?.is_some()),
+        Value::Dict(s) => Ok(key_position(&s.items, x, m)?.is_some()),
         Value::Range(a, b, st) => Ok(x.as_int().is_some_and(|v| {
             let (a, b, st, v) = (*a as i128, *b as i128, *st as i128, v as i128);
             (if st > 0 { a <= v && v < b } else { b < v && v <= a }) && (v - a) % st == 0
@@ -261,10 +301,13 @@ pub fn slice_indices(len: usize, start: Option<i64>, stop: Option<i64>, step: Op
     Ok(out)
 }
 
-/// `len(v)`.
-pub fn length(v: &Value) -> PyResult<i64> {
+/// `len(v)` (counting a string's characters is charged per byte).
+pub fn length(v: &Value, m: &mut Meter) -> PyResult<i64> {
     Ok(match v {
-        Value::Str(s) => s.chars().count() as i64,
+        Value::Str(s) => {
+            m.bytes(s.len())?;
+            s.chars().count() as i64
+        }
         Value::List(s) | Value::Tuple(s) | Value::Dict(s) => s.items.len() as i64,
         Value::Range(a, b, s) => range_len(*a, *b, *s).min(i64::MAX as u64) as i64,
         Value::Array(a) => a.shape.first().copied().unwrap_or(0) as i64,

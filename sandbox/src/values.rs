@@ -10,6 +10,8 @@ use std::sync::Arc;
 use trutheye_core::{BBox, ImageBuf};
 
 use crate::error::{err, PyErr, PyResult};
+pub use crate::eval::Meter;
+use crate::eval::meter::SLICE_BYTES;
 
 /// Maximum nesting depth of container values.
 pub const MAX_VALUE_DEPTH: usize = 100;
@@ -273,24 +275,33 @@ pub fn str_repr(s: &str) -> String {
 }
 
 /// Renders `str(v)` (or `repr(v)` when `repr`), failing with `MemoryError`
-/// when the text would exceed `cap` bytes.
-pub fn render(v: &Value, repr: bool, cap: usize) -> PyResult<String> {
+/// when the text would exceed `cap` bytes. Charged per element visited and
+/// per byte written.
+pub fn render(v: &Value, repr: bool, cap: usize, m: &mut Meter) -> PyResult<String> {
     let mut out = String::new();
-    render_into(v, repr, cap, &mut out)?;
+    render_into(v, repr, cap, &mut out, m)?;
+    m.new_str(out.len())?;
     Ok(out)
 }
 
-fn render_into(v: &Value, repr: bool, cap: usize, out: &mut String) -> PyResult<()> {
+fn render_into(v: &Value, repr: bool, cap: usize, out: &mut String, m: &mut Meter) -> PyResult<()> {
     if out.len() > cap {
         return err("MemoryError", format!("string representation longer than {cap} bytes"));
     }
+    m.elems(1)?;
     match v {
         Value::None => out.push_str("None"),
         Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&float_repr(*f)),
-        Value::Str(s) if repr => out.push_str(&str_repr(s)),
-        Value::Str(s) => out.push_str(s),
+        Value::Str(s) => {
+            // A string longer than what is left of the cap fails before it is copied.
+            if s.len() > cap.saturating_sub(out.len()) {
+                return err("MemoryError", format!("string representation longer than {cap} bytes"));
+            }
+            m.bytes(s.len())?;
+            if repr { out.push_str(&str_repr(s)) } else { out.push_str(s) }
+        }
         Value::List(s) | Value::Tuple(s) => {
             let list = matches!(v, Value::List(_));
             out.push(if list { '[' } else { '(' });
@@ -298,7 +309,7 @@ fn render_into(v: &Value, repr: bool, cap: usize, out: &mut String) -> PyResult<
                 if i > 0 {
                     out.push_str(", ");
                 }
-                render_into(x, true, cap, out)?;
+                render_into(x, true, cap, out, m)?;
             }
             if !list && s.items.len() == 1 {
                 out.push(',');
@@ -313,9 +324,9 @@ fn render_into(v: &Value, repr: bool, cap: usize, out: &mut String) -> PyResult<
                 }
                 if let Value::Tuple(p) = kv {
                     if let [k, x] = p.items.as_slice() {
-                        render_into(k, true, cap, out)?;
+                        render_into(k, true, cap, out, m)?;
                         out.push_str(": ");
-                        render_into(x, true, cap, out)?;
+                        render_into(x, true, cap, out, m)?;
                     }
                 }
             }
@@ -354,15 +365,71 @@ fn render_into(v: &Value, repr: bool, cap: usize, out: &mut String) -> PyResult<
     Ok(())
 }
 
-/// Python `==`.
-pub fn equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::None, Value::None) => true,
-        (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) | (Value::Dict(x), Value::Dict(y)) => {
-            x.items.len() == y.items.len() && x.items.iter().zip(&y.items).all(|(p, q)| equal(p, q))
+/// `x == y` on strings, charged per byte compared, in slices so a limit can
+/// stop a long comparison.
+pub fn str_eq(x: &Arc<str>, y: &Arc<str>, m: &mut Meter) -> PyResult<bool> {
+    if Arc::ptr_eq(x, y) {
+        return Ok(true);
+    }
+    bytes_eq(x.as_bytes(), y.as_bytes(), m)
+}
+
+/// Byte slices compared in [`SLICE_BYTES`] pieces, each charged.
+fn bytes_eq(x: &[u8], y: &[u8], m: &mut Meter) -> PyResult<bool> {
+    if x.len() != y.len() {
+        return Ok(false);
+    }
+    for (p, q) in x.chunks(SLICE_BYTES).zip(y.chunks(SLICE_BYTES)) {
+        m.bytes(p.len())?;
+        if p != q {
+            return Ok(false);
         }
-        (Value::Image(x), Value::Image(y)) => Arc::ptr_eq(&x.buf.rgb, &y.buf.rgb) || x.buf.rgb == y.buf.rgb,
+    }
+    Ok(true)
+}
+
+/// Python ordering of strings (code points, which is UTF-8 byte order),
+/// charged like [`str_eq`].
+fn str_cmp(x: &str, y: &str, m: &mut Meter) -> PyResult<Ordering> {
+    for (p, q) in x.as_bytes().chunks(SLICE_BYTES).zip(y.as_bytes().chunks(SLICE_BYTES)) {
+        m.bytes(p.len().min(q.len()))?;
+        match p.cmp(q) {
+            Ordering::Equal => {}
+            // Slices of equal length differ here only where the strings do;
+            // a shorter (last) slice orders like the rest of its string.
+            o => return Ok(o),
+        }
+    }
+    Ok(x.len().cmp(&y.len()))
+}
+
+/// Python `==`, charged per element and byte visited: comparing nested
+/// containers or long strings can be stopped by the step or time limit
+/// midway. The same allocation is equal to itself without a look inside, as
+/// CPython's identity shortcut does.
+pub fn equal(a: &Value, b: &Value, m: &mut Meter) -> PyResult<bool> {
+    m.elems(1)?;
+    Ok(match (a, b) {
+        (Value::None, Value::None) => true,
+        (Value::Str(x), Value::Str(y)) => str_eq(x, y, m)?,
+        (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) | (Value::Dict(x), Value::Dict(y)) => {
+            if Arc::ptr_eq(x, y) {
+                return Ok(true);
+            }
+            if x.items.len() != y.items.len() {
+                return Ok(false);
+            }
+            for (p, q) in x.items.iter().zip(&y.items) {
+                if !equal(p, q, m)? {
+                    return Ok(false);
+                }
+            }
+            true
+        }
+        (Value::Image(x), Value::Image(y)) => {
+            let (p, q) = (&x.buf.rgb, &y.buf.rgb);
+            Arc::ptr_eq(p, q) || (p.dimensions() == q.dimensions() && bytes_eq(p.as_raw(), q.as_raw(), m)?)
+        }
         (Value::Range(a, b, c), Value::Range(x, y, z)) => (a, b, c) == (x, y, z),
         (Value::Module(x), Value::Module(y)) | (Value::Opaque(x), Value::Opaque(y)) => x == y,
         // `arr.dtype == np.uint8` (a dtype is shown as its name).
@@ -379,22 +446,27 @@ pub fn equal(a: &Value, b: &Value) -> bool {
             },
             _ => false,
         },
-    }
+    })
 }
 
 /// Python ordering (`<` etc.); `TypeError` for unorderable types.
-pub fn compare(a: &Value, b: &Value) -> PyResult<Ordering> {
-    compare_op(a, b, "<")
+pub fn compare(a: &Value, b: &Value, m: &mut Meter) -> PyResult<Ordering> {
+    compare_op(a, b, "<", m)
 }
 
-/// [`compare`] for the operator `sym` (named in the `TypeError`).
-pub fn compare_op(a: &Value, b: &Value, sym: &str) -> PyResult<Ordering> {
+/// [`compare`] for the operator `sym` (named in the `TypeError`), charged
+/// like [`equal`].
+pub fn compare_op(a: &Value, b: &Value, sym: &str, m: &mut Meter) -> PyResult<Ordering> {
+    m.elems(1)?;
     match (a, b) {
-        (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
+        (Value::Str(x), Value::Str(y)) => str_cmp(x, y, m),
         (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
+            if Arc::ptr_eq(x, y) {
+                return Ok(Ordering::Equal);
+            }
             for (p, q) in x.items.iter().zip(&y.items) {
-                if !equal(p, q) {
-                    return compare_op(p, q, sym);
+                if !equal(p, q, m)? {
+                    return compare_op(p, q, sym, m);
                 }
             }
             Ok(x.items.len().cmp(&y.items.len()))

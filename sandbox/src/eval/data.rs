@@ -62,17 +62,35 @@ impl Interp<'_> {
         })
     }
 
-    /// Collects an iterable into a vector, within the element cap.
+    /// Collects an iterable into a vector, within the element cap; charged
+    /// per element (and paid for as a new container of that length).
     pub fn collect(&mut self, v: &Value) -> PyResult<Vec<Value>> {
-        let mut out = Vec::new();
+        // Lengths known up front are refused or paid for before any copying.
+        let known = match v {
+            Value::List(s) | Value::Tuple(s) | Value::Dict(s) => Some(s.items.len()),
+            Value::Range(a, b, st) => Some(crate::values::range_len(*a, *b, *st).min(usize::MAX as u64) as usize),
+            _ => None,
+        };
+        if let Some(n) = known {
+            self.check_len(n)?;
+            self.meter.new_seq(n)?;
+        }
+        let mut out = Vec::with_capacity(known.unwrap_or(0));
         for x in self.iterate(v)? {
             out.push(x);
-            if out.len() % 4096 == 0 {
+            if out.len() % 1024 == 0 {
                 self.check_len(out.len())?;
-                self.check_time()?;
+                if known.is_none() {
+                    self.meter.new_seq(1024)?;
+                }
             }
         }
         self.check_len(out.len())?;
+        if known.is_none() {
+            // Characters of a string: each became a new one-character string.
+            self.meter.new_seq(out.len() % 1024)?;
+            self.meter.alloc(out.len() as u64 * 24)?;
+        }
         Ok(out)
     }
 
@@ -104,48 +122,86 @@ impl Interp<'_> {
                     Index::Single(e) => self.eval(e)?,
                     _ => return err("NotImplementedError", "slice assignment is not supported in this sandbox"),
                 };
-                let mut cur = self.lookup(var)?;
-                match &mut cur {
-                    Value::List(s) => {
-                        let Some(i) = key.as_int() else {
-                            return err("TypeError", format!("list indices must be integers or slices, not {}", key.type_name()));
-                        };
-                        let i = norm_index(i, s.items.len(), "list assignment")?;
-                        let seq = Arc::make_mut(s);
-                        seq.depth = seq.depth.max(v.depth() + 1);
-                        if let Some(slot) = seq.items.get_mut(i) {
-                            *slot = v;
-                        }
+                // The value is taken out of its variable while it changes, so
+                // the change is made in place (a copy only when the body is
+                // shared, which is paid for) and put back afterwards, also on
+                // error: the checks come before any change.
+                let taken = match self.var_mut(var)? {
+                    Some(slot) => Some(std::mem::replace(slot, Value::None)),
+                    None => None,
+                };
+                let was_taken = taken.is_some();
+                let mut cur = match taken {
+                    Some(c) => c,
+                    None => self.lookup(var)?,
+                };
+                let r = self.set_item(&mut cur, key, v);
+                if was_taken {
+                    if let Some(slot) = self.var_mut(var)? {
+                        *slot = cur;
                     }
-                    Value::Dict(s) => {
-                        let seq = Arc::make_mut(s);
-                        let pair = Value::tuple(vec![key.clone(), v])?;
-                        seq.depth = seq.depth.max(pair.depth() + 1);
-                        match seq.items.iter().position(|kv| kv.as_seq().and_then(|p| p.first()).is_some_and(|k| crate::values::equal(k, &key))) {
-                            Some(i) => seq.items[i] = pair,
-                            None => {
-                                self.check_len(seq.items.len() + 1)?;
-                                seq.items.push(pair);
-                            }
-                        }
-                        if seq.depth > crate::values::MAX_VALUE_DEPTH {
-                            return err("RecursionError", "containers nested too deeply");
-                        }
-                    }
-                    Value::Array(a) => {
-                        let Value::Array(mask) = &key else {
-                            return err("NotImplementedError", "numpy item assignment is only supported with a boolean mask (arr[mask] = value) in this sandbox");
-                        };
-                        let mask = mask.clone();
-                        crate::ndarray::mask_assign(self, Arc::make_mut(a), &mask, &v)?;
-                    }
-                    other => return err("TypeError", format!("'{}' object does not support item assignment", other.type_name())),
+                } else if r.is_ok() {
+                    self.rebind(var, cur)?;
                 }
-                if cur.depth() > crate::values::MAX_VALUE_DEPTH {
+                r?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `cur[key] = v` on a value taken out of its variable.
+    fn set_item(&mut self, cur: &mut Value, key: Value, v: Value) -> PyResult<()> {
+        match cur {
+            Value::List(s) => {
+                let Some(i) = key.as_int() else {
+                    return err("TypeError", format!("list indices must be integers or slices, not {}", key.type_name()));
+                };
+                let i = norm_index(i, s.items.len(), "list assignment")?;
+                if v.depth() + 1 > crate::values::MAX_VALUE_DEPTH {
                     return err("RecursionError", "containers nested too deeply");
                 }
-                self.rebind(var, cur)?;
+                self.cow(s)?;
+                let seq = Arc::make_mut(s);
+                seq.depth = seq.depth.max(v.depth() + 1);
+                if let Some(slot) = seq.items.get_mut(i) {
+                    *slot = v;
+                }
             }
+            Value::Dict(s) => {
+                crate::builtins::hashable(&key, &mut self.meter)?;
+                let found = crate::ops::key_position(&s.items, &key, &mut self.meter)?;
+                if found.is_none() {
+                    self.check_len(s.items.len() + 1)?;
+                }
+                let pair = Value::tuple(vec![key, v])?;
+                if pair.depth() + 1 > crate::values::MAX_VALUE_DEPTH {
+                    return err("RecursionError", "containers nested too deeply");
+                }
+                self.cow(s)?;
+                let seq = Arc::make_mut(s);
+                seq.depth = seq.depth.max(pair.depth() + 1);
+                match found {
+                    Some(i) => seq.items[i] = pair,
+                    None => seq.items.push(pair),
+                }
+            }
+            Value::Array(a) => {
+                let Value::Array(mask) = &key else {
+                    return err("NotImplementedError", "numpy item assignment is only supported with a boolean mask (arr[mask] = value) in this sandbox");
+                };
+                let mask = mask.clone();
+                crate::ndarray::mask_assign(self, Arc::make_mut(a), &mask, &v)?;
+            }
+            other => return err("TypeError", format!("'{}' object does not support item assignment", other.type_name())),
+        }
+        Ok(())
+    }
+
+    /// Pays for the copy `Arc::make_mut` is about to make of a shared
+    /// container body (nothing when this value is its only holder).
+    pub fn cow(&mut self, s: &Arc<Seq>) -> PyResult<()> {
+        if Arc::strong_count(s) > 1 {
+            self.meter.new_seq(s.items.len())?;
         }
         Ok(())
     }
@@ -175,7 +231,7 @@ impl Interp<'_> {
         match idx {
             Index::Single(e) => {
                 let k = self.eval(e)?;
-                crate::builtins::get_item(o, &k)
+                crate::builtins::get_item(o, &k, &mut self.meter)
             }
             Index::Slice(a, b, c) => {
                 let mut bound = |x: &Option<Expr>| -> PyResult<Option<i64>> {
@@ -190,12 +246,19 @@ impl Interp<'_> {
                 let (a, b, c) = (bound(a)?, bound(b)?, bound(c)?);
                 match o {
                     Value::List(s) | Value::Tuple(s) => {
-                        let items = slice_indices(s.items.len(), a, b, c)?.into_iter().filter_map(|i| s.items.get(i).cloned()).collect();
+                        let idx = slice_indices(s.items.len(), a, b, c)?;
+                        self.meter.new_seq(idx.len())?;
+                        let items = idx.into_iter().filter_map(|i| s.items.get(i).cloned()).collect();
                         if matches!(o, Value::List(_)) { Value::list(items) } else { Value::tuple(items) }
                     }
                     Value::Str(s) => {
+                        // Decoding to characters costs 4 bytes per character, then the slice.
+                        self.meter.bytes(s.len())?;
+                        self.meter.alloc(4 * s.len() as u64)?;
                         let chars: Vec<char> = s.chars().collect();
-                        Ok(Value::str(slice_indices(chars.len(), a, b, c)?.into_iter().filter_map(|i| chars.get(i)).collect::<String>()))
+                        let idx = slice_indices(chars.len(), a, b, c)?;
+                        self.meter.new_str(4 * idx.len())?;
+                        Ok(Value::str(idx.into_iter().filter_map(|i| chars.get(i)).collect::<String>()))
                     }
                     Value::Array(_) => err("NotImplementedError", "numpy slicing is not supported in this sandbox; crop the image instead"),
                     _ => err("TypeError", format!("'{}' object is not subscriptable", o.type_name())),

@@ -5,7 +5,7 @@
 use super::{Flow, Interp};
 use crate::ast::{Expr, Handler, Stmt};
 use crate::error::{err, PyErr, PyResult};
-use crate::values::{render, Value};
+use crate::values::{render, Meter, Value};
 
 /// Exception classes by name, each with its base class (CPython's hierarchy,
 /// restricted to the errors this interpreter raises plus their bases).
@@ -70,15 +70,15 @@ fn is_subclass(kind: &str, class: &str) -> bool {
 
 /// `ValueError("msg")`: an exception instance. Several arguments show as
 /// their tuple, as in CPython's `str(e)`.
-pub fn new_exception(kind: &'static str, args: Vec<Value>, kwargs: Vec<(String, Value)>, cap: usize) -> PyResult<Value> {
+pub fn new_exception(kind: &'static str, args: Vec<Value>, kwargs: Vec<(String, Value)>, cap: usize, m: &mut Meter) -> PyResult<Value> {
     if let Some((k, _)) = kwargs.first() {
         return err("TypeError", format!("{kind}() takes no keyword arguments (got '{k}')"));
     }
     let msg = match args.len() {
         0 => String::new(),
         // CPython shows a KeyError's key as its repr (`KeyError: 'box'`).
-        1 => render(&args[0], kind == "KeyError", cap)?,
-        _ => render(&Value::tuple(args)?, true, cap)?,
+        1 => render(&args[0], kind == "KeyError", cap, m)?,
+        _ => render(&Value::tuple(args)?, true, cap, m)?,
     };
     Ok(Value::Exception(kind, msg.into()))
 }

@@ -84,8 +84,8 @@ pub(super) fn elementwise(it: &mut Interp, ops: &[&NdArr], dtype: DType, f: impl
     if ops.iter().all(|a| a.shape == shape || a.data.len() == 1) {
         // Fast path: same shape, or a single value.
         for i in 0..n {
-            if i % 65536 == 65535 {
-                it.check_time()?;
+            if i % 65536 == 0 {
+                it.meter.charge_native(65536 * k as u64)?;
             }
             for (v, a) in vals.iter_mut().zip(ops) {
                 *v = if a.data.len() == 1 { a.data[0] } else { a.data.get(i).copied().unwrap_or(0.0) };
@@ -105,8 +105,8 @@ pub(super) fn elementwise(it: &mut Interp, ops: &[&NdArr], dtype: DType, f: impl
         .collect();
     let mut idx = vec![0usize; nd];
     for i in 0..n {
-        if i % 65536 == 65535 {
-            it.check_time()?;
+        if i % 65536 == 0 {
+            it.meter.charge_native(65536 * (k as u64) * (nd as u64 + 1))?;
         }
         for ((v, a), st) in vals.iter_mut().zip(ops).zip(&strides) {
             let off: usize = idx.iter().zip(st).map(|(i, s)| i * s).sum();
