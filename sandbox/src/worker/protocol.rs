@@ -183,6 +183,8 @@ impl From<WireLimits> for PvrLimits {
             max_str_bytes: l.max_str_bytes,
             max_code_bytes: l.max_code_bytes,
             max_created_pixels: l.max_created_pixels,
+            // The memory budgets are not on the wire yet: a worker uses the defaults.
+            ..PvrLimits::default()
         }
     }
 }
