@@ -138,11 +138,33 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("--image-dir {}", dir.display()))?;
     }
     let budget_text = human_bytes(limits.memory_budget);
+    // The workers share a control group holding them to their part of the
+    // budget, where the host lets us make one (the kernel's OOM killer then
+    // ends the largest worker, never the server).
+    #[cfg(target_os = "linux")]
+    let worker_cgroup = match &mut engine {
+        PvrEngine::Interp { worker: Some(w), .. } => {
+            let cg = trutheye_sandbox::python::cgroup::Cgroup::create_named("trutheye-serve", limits.worker_share(), 16_384);
+            if let Some(cg) = &cg {
+                w.cgroup_procs = Arc::new(cg.procs_files());
+            } else {
+                eprintln!("warning: no control group for the PVR workers (cgroups not writable here): the memory budget is kept by admission checks only");
+            }
+            cg
+        }
+        _ => None,
+    };
+    #[cfg(target_os = "linux")]
+    let cgroup_text = worker_cgroup.as_ref().map(|c| format!(", workers in a {} cgroup of {}", c.version, human_bytes(limits.worker_share()))).unwrap_or_default();
+    #[cfg(not(target_os = "linux"))]
+    let cgroup_text = String::new();
     let config = ServeConfig {
         agent,
         weights,
         limits,
         image_root: args.image_dir.clone(),
+        #[cfg(target_os = "linux")]
+        worker_cgroup,
         max_line_bytes: args.max_line_bytes.max(1024),
         allow_shutdown: args.allow_shutdown,
         handle_signals: true,
@@ -157,7 +179,7 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     } else {
         let at: Vec<String> = socket.iter().map(|s| format!("unix:{s}")).chain(tcp.iter().map(|t| format!("tcp:{t}"))).collect();
         format!(
-            "trutheye serve: listening on {} (protocol {}, {operators} operators, pvr backend {backend_name}, memory budget {budget_text}, pid {})",
+            "trutheye serve: listening on {} (protocol {}, {operators} operators, pvr backend {backend_name}, memory budget {budget_text}{cgroup_text}, pid {})",
             at.join(" and "),
             protocol::PROTOCOL_VERSION,
             std::process::id()

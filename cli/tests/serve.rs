@@ -91,3 +91,71 @@ fn start_line_and_refusals() {
     assert!(child.wait().expect("wait").success());
     assert!(!sock.exists());
 }
+
+/// The PVR workers share a control group holding them to three quarters of
+/// `--memory-budget`: two sessions that hoard images past it lose their
+/// worker to the kernel's OOM killer (the largest one goes), while a third
+/// session keeps its worker and its variables, and the server stays up. Where
+/// the host allows no cgroup, the server must say so on stderr.
+#[test]
+fn workers_share_a_memory_ceiling_and_a_hog_loses_only_its_own_worker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("m.sock");
+    let mut child = Command::new(bin())
+        .args(["serve", "--socket", sock.to_str().expect("utf-8"), "--json", "--allow-shutdown", "--backend", "interp", "--memory-budget", "1G", "--action-timeout", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("start line");
+    let s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut w = s;
+    let mut n = 0;
+    let mut call = |method: &str, params: Value| -> Value {
+        n += 1;
+        writeln!(w, "{}", json!({"v": 1, "id": n, "method": method, "params": params})).expect("write");
+        let mut reply = String::new();
+        r.read_line(&mut reply).expect("read");
+        let v: Value = serde_json::from_str(&reply).expect("json reply");
+        assert!(v.get("error").is_none(), "{method}: {v}");
+        v["result"].clone()
+    };
+    let cgroup = call("hello", json!({}))["limits"]["worker_cgroup"].as_bool().expect("worker_cgroup in hello");
+    if !cgroup {
+        call("shutdown", json!({}));
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no control group for the PVR workers"), "without a cgroup the server must warn: {err}");
+        eprintln!("NOTE: cgroups are not writable here; only the warning was checked");
+        return;
+    }
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/authentic-dev-000.jpg");
+    let open = |call: &mut dyn FnMut(&str, Value) -> Value| call("open", json!({"image": sample}))["session"].as_str().expect("sid").to_string();
+    let good = open(&mut call);
+    let text = |v: &Value| v["observation"]["text"].as_str().unwrap_or("").to_string();
+    assert_eq!(text(&call("execute", json!({"session": good, "text": "<code>x = 41\nprint(x + 1)</code>"}))), "42");
+    // Each turn keeps 8 images of 3000x3000 (216 MB): the 768 MiB share holds
+    // three such turns, not four.
+    let hogs = [open(&mut call), open(&mut call)];
+    let mut deaths = 0;
+    for turn in 0..2 {
+        for h in &hogs {
+            let t = call("execute", json!({"session": h, "text": format!("<code>k{turn} = [image.resize((3000, 3000)) for i in range(8)]\nprint(len(k{turn}))</code>")}));
+            if text(&t).contains("worker died") {
+                deaths += 1;
+            }
+        }
+    }
+    // A kill is reported on that session's next turn.
+    for h in &hogs {
+        if text(&call("execute", json!({"session": h, "text": "<code>print(1)</code>"}))).contains("worker died") {
+            deaths += 1;
+        }
+    }
+    assert!(deaths >= 1, "no worker was killed although the hogs held over the share");
+    assert_eq!(text(&call("execute", json!({"session": good, "text": "<code>print(x)</code>"}))), "41", "the small session kept its worker");
+    call("shutdown", json!({}));
+    assert!(child.wait().expect("wait").success());
+}

@@ -70,6 +70,13 @@ impl Default for ServeLimits {
 }
 
 impl ServeLimits {
+    /// The part of the budget the PVR workers share when the server can put
+    /// them in a control group: three quarters (the kernel holds them to it);
+    /// the server admits work while its own memory stays within the rest.
+    pub fn worker_share(&self) -> u64 {
+        self.memory_budget / 4 * 3
+    }
+
     /// What one admitted turn may add to the server's memory at most: the
     /// images it shows (RGB and their PNG) with a factor for the encoder's
     /// buffers, plus the response. Kept free when admitting work.

@@ -65,27 +65,61 @@ fn limits_json(shared: &Shared) -> Value {
         "session_ttl_s": l.session_ttl.as_secs(), "max_open_images": l.max_open_images, "max_session_image_bytes": l.max_session_image_bytes,
         "max_shown_pixels_per_turn": l.max_shown_pixels_per_turn, "inline_image_bytes": l.inline_image_bytes,
         "max_response_bytes": l.max_response_bytes, "max_line_bytes": shared.config.max_line_bytes, "worker_memory_bytes": l.worker_memory,
+        "worker_cgroup": has_worker_cgroup(shared), "worker_share_bytes": has_worker_cgroup(shared).then(|| l.worker_share()),
     })
 }
 
-/// Refuses new work when the server's memory, plus one turn's worth kept in
-/// reserve, would exceed its budget.
+/// Refuses new work when memory, plus one turn's worth kept in reserve, would
+/// exceed the budget. With the workers in their own control group (the
+/// kernel holds them to their share) only the server's own memory is checked
+/// against the rest; without one, the whole process tree against the budget.
 fn check_budget(shared: &Shared, what: &str) -> Result<(), RpcError> {
     let l = &shared.config.limits;
-    let used = shared.memory.used();
-    if used.saturating_add(l.turn_reserve()) > l.memory_budget {
+    let (used, limit, whose) = if has_worker_cgroup(shared) {
+        (super::limits::private_rss(std::process::id()).unwrap_or(0), l.memory_budget - l.worker_share(), "the server's own share")
+    } else {
+        (shared.memory.used(), l.memory_budget, "the memory budget")
+    };
+    if used.saturating_add(l.turn_reserve()) > limit {
         shared.stats.refused.fetch_add(1, Ordering::Relaxed);
         return Err(RpcError::new(
             "over_budget",
             format!(
-                "cannot {what}: the server and its workers use {} of a {} memory budget (serve --memory-budget), with {} kept free for one turn; close sessions or retry later",
+                "cannot {what}: {} in use of {} ({whose} of the {} memory budget, serve --memory-budget), with {} kept free for one turn; close sessions or retry later",
                 human_bytes(used),
+                human_bytes(limit),
                 human_bytes(l.memory_budget),
                 human_bytes(l.turn_reserve())
             ),
         ));
     }
     Ok(())
+}
+
+/// Whether the workers run in the server's control group.
+pub fn has_worker_cgroup(shared: &Shared) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        lock(&shared.worker_cgroup).is_some()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = shared;
+        false
+    }
+}
+
+/// What the workers' control group holds now, when there is one.
+fn worker_cgroup_bytes(shared: &Shared) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        lock(&shared.worker_cgroup).as_ref().and_then(|c| c.memory_used())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = shared;
+        None
+    }
 }
 
 fn quota_error(shared: &Shared, message: String) -> RpcError {
@@ -389,7 +423,7 @@ fn stats(shared: &Shared) -> Value {
         "sessions_open": open_now, "sessions_opened": get(&s.sessions_opened),
         "actions": get(&s.actions), "format_errors": get(&s.format_errors), "answers": get(&s.answers), "budget_notices": get(&s.budget_notices),
         "refused": get(&s.refused), "sessions_expired": get(&s.sessions_expired),
-        "memory_bytes": shared.memory.used(), "memory_budget_bytes": shared.config.limits.memory_budget,
+        "memory_bytes": shared.memory.used(), "memory_budget_bytes": shared.config.limits.memory_budget, "worker_cgroup_bytes": worker_cgroup_bytes(shared),
         "uptime_s": shared.started.elapsed().as_secs_f64(),
     })
 }

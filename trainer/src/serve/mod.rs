@@ -59,6 +59,11 @@ pub struct ServeConfig {
     /// a new private directory under the system's temporary directory, removed
     /// when the server stops.
     pub image_root: Option<PathBuf>,
+    /// A control group all PVR workers start in, holding them to
+    /// [`ServeLimits::worker_share`] of the budget (made by the CLI where the
+    /// host allows it; removed when the server stops).
+    #[cfg(target_os = "linux")]
+    pub worker_cgroup: Option<trutheye_sandbox::python::cgroup::Cgroup>,
     /// Longest request line.
     pub max_line_bytes: usize,
     /// Whether the `shutdown` method is honoured.
@@ -74,6 +79,8 @@ impl Default for ServeConfig {
             weights: RewardWeights::default(),
             limits: ServeLimits::default(),
             image_root: None,
+            #[cfg(target_os = "linux")]
+            worker_cgroup: None,
             max_line_bytes: protocol::DEFAULT_MAX_LINE_BYTES,
             allow_shutdown: false,
             handle_signals: false,
@@ -140,6 +147,9 @@ pub struct Shared {
     pub image_root: PathBuf,
     /// Whether `image_root` was made by the server (and is removed at exit).
     owns_image_root: bool,
+    /// The workers' control group (taken out of the config to be removed at exit).
+    #[cfg(target_os = "linux")]
+    pub worker_cgroup: Mutex<Option<trutheye_sandbox::python::cgroup::Cgroup>>,
     next_session: AtomicU64,
 }
 
@@ -172,7 +182,12 @@ impl Server {
             Some(p) => (p.clone(), false),
             None => (make_private_dir()?, true),
         };
+        let mut config = config;
+        #[cfg(target_os = "linux")]
+        let worker_cgroup = Mutex::new(config.worker_cgroup.take());
         let shared = Shared {
+            #[cfg(target_os = "linux")]
+            worker_cgroup,
             memory: MemoryGauge::new(Duration::from_millis(100)),
             image_root,
             owns_image_root,
@@ -256,6 +271,10 @@ impl Server {
         // Sessions (and their workers) end here, not whenever the last
         // connection thread lets go of the shared state.
         methods::close_all(&self.shared);
+        #[cfg(target_os = "linux")]
+        if let Some(cg) = self.shared.worker_cgroup.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            cg.remove();
+        }
         if self.shared.owns_image_root {
             let _ = std::fs::remove_dir_all(&self.shared.image_root);
         }
