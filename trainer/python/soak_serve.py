@@ -210,12 +210,13 @@ def main():
     ap.add_argument("--hostile", type=float, default=0.25, help="share of hostile episodes")
     ap.add_argument("--budget", default="6G", help="--memory-budget of the server")
     ap.add_argument("--backend", default="interp")
+    ap.add_argument("--server-arg", action="append", default=[], help="extra argument for `trutheye serve` (repeatable), e.g. --server-arg=--plugins=DIR")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="trutheye-soak-")
     args.socket = os.path.join(tmp, "te.sock")
     cmd = [args.bin, "serve", "--socket", args.socket, "--json", "--allow-shutdown", "--backend", args.backend,
-           "--memory-budget", args.budget, "--max-sessions", "64", "--session-ttl", "30", "--action-timeout", "5"]
+           "--memory-budget", args.budget, "--max-sessions", "64", "--session-ttl", "30", "--action-timeout", "5", *args.server_arg]
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     start = json.loads(server.stdout.readline())
     budget = start["memory_budget_bytes"]
