@@ -62,7 +62,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "512M", value_name = "SIZE", value_parser = parse_bytes)]
     pub session_image_quota: u64,
     /// Pixels one turn may show; further images are withheld with a note.
-    #[arg(long, default_value_t = 24_000_000, value_name = "PIXELS")]
+    #[arg(long, default_value_t = 16_000_000, value_name = "PIXELS")]
     pub max_shown_pixels: u64,
     /// Largest PNG sent inline (base64); larger ones are sent by path.
     #[arg(long, default_value = "4M", value_name = "SIZE", value_parser = parse_bytes)]

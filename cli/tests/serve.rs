@@ -92,7 +92,7 @@ fn start_line_and_refusals() {
     assert!(!sock.exists());
 }
 
-/// The PVR workers share a control group holding them to three quarters of
+/// The PVR workers share a control group holding them to half of
 /// `--memory-budget`: two sessions that hoard images past it lose their
 /// worker to the kernel's OOM killer (the largest one goes), while a third
 /// session keeps its worker and its variables, and the server stays up. Where
@@ -136,8 +136,8 @@ fn workers_share_a_memory_ceiling_and_a_hog_loses_only_its_own_worker() {
     let good = open(&mut call);
     let text = |v: &Value| v["observation"]["text"].as_str().unwrap_or("").to_string();
     assert_eq!(text(&call("execute", json!({"session": good, "text": "<code>x = 41\nprint(x + 1)</code>"}))), "42");
-    // Each turn keeps 8 images of 3000x3000 (216 MB): the 768 MiB share holds
-    // three such turns, not four.
+    // Each turn keeps 8 images of 3000x3000 (216 MB): the 512 MiB share holds
+    // two such turns, not three.
     let hogs = [open(&mut call), open(&mut call)];
     let mut deaths = 0;
     for turn in 0..2 {

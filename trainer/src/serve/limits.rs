@@ -61,7 +61,9 @@ impl Default for ServeLimits {
             session_ttl: Duration::from_secs(600),
             max_open_images: 8,
             max_session_image_bytes: 512 << 20,
-            max_shown_pixels_per_turn: 24_000_000,
+            // Qwen2.5-VL's processor resizes to at most 12.8 MP per image;
+            // a turn may show that and a bit more.
+            max_shown_pixels_per_turn: 16_000_000,
             inline_image_bytes: 4 << 20,
             max_response_bytes: 16 << 20,
             worker_memory: 2 << 30,
@@ -71,15 +73,16 @@ impl Default for ServeLimits {
 
 impl ServeLimits {
     /// The part of the budget the PVR workers share when the server can put
-    /// them in a control group: three quarters (the kernel holds them to it);
-    /// the server admits work while its own memory stays within the rest.
+    /// them in a control group: half (the kernel holds them to it; they keep
+    /// a copy of their session's images plus the model's variables); the
+    /// server admits work while its own memory stays within the other half.
     pub fn worker_share(&self) -> u64 {
-        self.memory_budget / 4 * 3
+        self.memory_budget / 2
     }
 
     /// What one admitted turn may add to the server's memory at most: the
     /// images it shows (RGB and their PNG) with a factor for the encoder's
-    /// buffers, plus the response. Kept free when admitting work.
+    /// buffers, plus the response. Every turn in flight keeps this much free.
     pub fn turn_reserve(&self) -> u64 {
         self.max_shown_pixels_per_turn.saturating_mul(3).saturating_mul(2).saturating_add(self.max_response_bytes as u64)
     }

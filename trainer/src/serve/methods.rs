@@ -69,27 +69,47 @@ fn limits_json(shared: &Shared) -> Value {
     })
 }
 
-/// Refuses new work when memory, plus one turn's worth kept in reserve, would
-/// exceed the budget. With the workers in their own control group (the
-/// kernel holds them to their share) only the server's own memory is checked
-/// against the rest; without one, the whole process tree against the budget.
+/// A turn admitted under the budget: counted in flight until dropped.
+struct Admitted<'a>(&'a Shared);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Admits a turn: [`check_budget`] with this turn counted in flight.
+fn admit<'a>(shared: &'a Shared, what: &str) -> Result<Admitted<'a>, RpcError> {
+    shared.in_flight.fetch_add(1, Ordering::SeqCst);
+    let admitted = Admitted(shared);
+    check_budget(shared, what)?;
+    Ok(admitted)
+}
+
+/// Refuses new work when memory, plus a turn's worth kept in reserve for
+/// every turn in flight (at least one), would exceed the budget. With the
+/// workers in their own control group (the kernel holds them to their share)
+/// only the server's own memory is checked against the rest; without one, the
+/// whole process tree against the budget.
 fn check_budget(shared: &Shared, what: &str) -> Result<(), RpcError> {
     let l = &shared.config.limits;
+    let turns = shared.in_flight.load(Ordering::SeqCst).max(1);
+    let reserve = l.turn_reserve().saturating_mul(turns);
     let (used, limit, whose) = if has_worker_cgroup(shared) {
         (super::limits::private_rss(std::process::id()).unwrap_or(0), l.memory_budget - l.worker_share(), "the server's own share")
     } else {
         (shared.memory.used(), l.memory_budget, "the memory budget")
     };
-    if used.saturating_add(l.turn_reserve()) > limit {
+    if used.saturating_add(reserve) > limit {
         shared.stats.refused.fetch_add(1, Ordering::Relaxed);
         return Err(RpcError::new(
             "over_budget",
             format!(
-                "cannot {what}: {} in use of {} ({whose} of the {} memory budget, serve --memory-budget), with {} kept free for one turn; close sessions or retry later",
+                "cannot {what}: {} in use of {} ({whose} of the {} memory budget, serve --memory-budget), with {} kept free for {turns} turn(s) in flight; close sessions or retry later",
                 human_bytes(used),
                 human_bytes(limit),
                 human_bytes(l.memory_budget),
-                human_bytes(l.turn_reserve())
+                human_bytes(reserve)
             ),
         ));
     }
@@ -185,7 +205,13 @@ fn new_session(shared: &Shared, p: &Params) -> Result<Session, RpcError> {
     };
     let l = &shared.config.limits;
     let mut session = Session::new(id, executor, images, &shared.config.agent, shared.registry.clone());
-    session.quota = SessionQuota { max_image_bytes: l.max_session_image_bytes, max_shown_pixels_per_turn: l.max_shown_pixels_per_turn, inline_image_bytes: l.inline_image_bytes, images_by };
+    session.quota = SessionQuota {
+        max_image_bytes: l.max_session_image_bytes,
+        max_shown_pixels_per_turn: l.max_shown_pixels_per_turn,
+        inline_image_bytes: l.inline_image_bytes,
+        max_inline_total: l.max_response_bytes / 2,
+        images_by,
+    };
     session.set_image_dir(shared.image_root.join(&session.id));
     Ok(session)
 }
@@ -289,7 +315,12 @@ fn get_session(shared: &Shared, p: &Params) -> Result<Arc<Mutex<Session>>, RpcEr
 fn execute(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
     let text = str_param(p, "text")?;
     let session = get_session(shared, p)?;
-    check_budget(shared, "run a turn")?;
+    // A client retrying a refused turn is not idle: the reaper must not
+    // take its session meanwhile.
+    if let Ok(mut s) = session.try_lock() {
+        s.last_used = Instant::now();
+    }
+    let _admitted = admit(shared, "run a turn")?;
     let out = lock(&session).execute(text)?;
     let kind = out["kind"].as_str().unwrap_or("");
     let counter = match kind {
@@ -379,7 +410,7 @@ fn trajectory(shared: &Shared, p: &Params) -> Result<Trajectory, RpcError> {
             Some(Value::Array(a)) => a.iter().map(|v| v.as_str().ok_or_else(|| RpcError::bad_request("`replay.turns` must be strings"))).collect::<Result<_, _>>()?,
             _ => return Err(RpcError::bad_request("`replay.turns` must be a list of assistant texts")),
         };
-        check_budget(shared, "replay a trajectory")?;
+        let _admitted = admit(shared, "replay a trajectory")?;
         let mut session = new_session(shared, r)?;
         session.set_image_dir(shared.image_root.join(format!("{}-replay", session.id)));
         let mut run = || -> Result<(), RpcError> {

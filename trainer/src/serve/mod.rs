@@ -147,6 +147,8 @@ pub struct Shared {
     pub image_root: PathBuf,
     /// Whether `image_root` was made by the server (and is removed at exit).
     owns_image_root: bool,
+    /// Turns (and replays) running now: each keeps a turn's reserve free.
+    pub in_flight: AtomicU64,
     /// The workers' control group (taken out of the config to be removed at exit).
     #[cfg(target_os = "linux")]
     pub worker_cgroup: Mutex<Option<trutheye_sandbox::python::cgroup::Cgroup>>,
@@ -189,6 +191,7 @@ impl Server {
             #[cfg(target_os = "linux")]
             worker_cgroup,
             memory: MemoryGauge::new(Duration::from_millis(100)),
+            in_flight: AtomicU64::new(0),
             image_root,
             owns_image_root,
             config,

@@ -51,6 +51,9 @@ pub struct SessionQuota {
     pub max_shown_pixels_per_turn: u64,
     /// Largest PNG sent inline under [`ImagesBy::Auto`].
     pub inline_image_bytes: usize,
+    /// Most PNG bytes one turn sends inline under [`ImagesBy::Auto`] (half the
+    /// response limit); the rest go by path.
+    pub max_inline_total: usize,
     /// How images are sent.
     pub images_by: ImagesBy,
 }
@@ -58,7 +61,13 @@ pub struct SessionQuota {
 impl Default for SessionQuota {
     fn default() -> Self {
         let l = super::limits::ServeLimits::default();
-        Self { max_image_bytes: l.max_session_image_bytes, max_shown_pixels_per_turn: l.max_shown_pixels_per_turn, inline_image_bytes: l.inline_image_bytes, images_by: ImagesBy::Auto }
+        Self {
+            max_image_bytes: l.max_session_image_bytes,
+            max_shown_pixels_per_turn: l.max_shown_pixels_per_turn,
+            inline_image_bytes: l.inline_image_bytes,
+            max_inline_total: l.max_response_bytes / 2,
+            images_by: ImagesBy::Auto,
+        }
     }
 }
 
@@ -273,6 +282,7 @@ impl Session {
         let mut shown = Vec::new();
         let mut withheld = Vec::new();
         let mut pixels = 0u64;
+        let mut inline_total = 0usize;
         for n in images {
             let (w, h) = (n.image.width(), n.image.height());
             let px = w as u64 * h as u64;
@@ -285,8 +295,11 @@ impl Session {
             let by_path = match self.quota.images_by {
                 ImagesBy::Inline => false,
                 ImagesBy::Path => true,
-                ImagesBy::Auto => png.len() > self.quota.inline_image_bytes,
+                ImagesBy::Auto => png.len() > self.quota.inline_image_bytes || inline_total + png.len() > self.quota.max_inline_total,
             };
+            if !by_path {
+                inline_total += png.len();
+            }
             let mut entry = json!({"name": n.name, "width": w, "height": h});
             match (by_path, &self.image_dir) {
                 (true, Some(dir)) => match write_png(dir, &format!("t{turn}-{}.png", n.name), &png) {
