@@ -216,7 +216,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="trutheye-soak-")
     args.socket = os.path.join(tmp, "te.sock")
     cmd = [args.bin, "serve", "--socket", args.socket, "--json", "--allow-shutdown", "--backend", args.backend,
-           "--memory-budget", args.budget, "--max-sessions", "64", "--session-ttl", "30", "--action-timeout", "5", *args.server_arg]
+           "--memory-budget", args.budget, "--max-sessions", "64", "--session-ttl", "120", "--action-timeout", "5", *args.server_arg]
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     start = json.loads(server.stdout.readline())
     budget = start["memory_budget_bytes"]

@@ -50,6 +50,34 @@ pub fn load_image_within(spec: &str, max_pixels: u64, quota_bytes: u64) -> Resul
     }
 }
 
+/// What decoding an input image will cost, from its header and file size,
+/// before any pixel is decoded: `(source bytes, decoded RGB bytes)`. A path
+/// is opened (a regular file only) and only its header read; inline bytes are
+/// already in memory.
+pub fn input_cost(spec: &str) -> Result<(u64, u64), RpcError> {
+    let bad = |m: String| RpcError::new("bad_image", m);
+    let dims = |r: Result<(u32, u32), image::ImageError>, origin: &str| r.map(|(w, h)| w as u64 * h as u64 * 3).map_err(|e| bad(format!("{origin}: cannot read the image header: {e}")));
+    if let Some(rest) = spec.strip_prefix("data:") {
+        let b64 = rest.split_once(',').map(|(_, b)| b).unwrap_or("");
+        let bytes = decode_b64(b64).ok_or_else(|| bad("the data: URL payload is not valid base64".into()))?;
+        return Ok((bytes.len() as u64, dims(header_dims(&bytes), "data-url")?));
+    }
+    let path = Path::new(spec);
+    if spec.len() < 4096 && path.exists() {
+        let (file, size) = trutheye_core::input::open_regular(path).map_err(|e| bad(e.to_string()))?;
+        let reader = image::ImageReader::new(std::io::BufReader::new(file)).with_guessed_format().map_err(|e| bad(format!("{spec}: {e}")))?;
+        return Ok((size, dims(reader.into_dimensions(), spec)?));
+    }
+    match decode_b64(spec) {
+        Some(bytes) => Ok((bytes.len() as u64, dims(header_dims(&bytes), "base64")?)),
+        None => Err(bad(format!("`{}` is not a readable file, nor base64 PNG/JPEG bytes", shorten(spec)))),
+    }
+}
+
+fn header_dims(bytes: &[u8]) -> Result<(u32, u32), image::ImageError> {
+    image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(image::ImageError::IoError)?.into_dimensions()
+}
+
 /// Why [`load`] failed: a decode error (kept for the quota check) or a bad spec.
 enum Load {
     Image(ImageError),

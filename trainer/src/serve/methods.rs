@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::{json, Map, Value};
 use trutheye_core::{BBox, ImageBuf, Trajectory, VerdictLabel};
 
-use super::codec::load_image_within;
+use super::codec::{input_cost, load_image_within};
 use super::limits::{human_bytes, release_free_memory};
 use super::protocol::{RpcError, PROTOCOL_VERSION};
 use super::session::{ImagesBy, Session, SessionQuota};
@@ -69,32 +69,32 @@ fn limits_json(shared: &Shared) -> Value {
     })
 }
 
-/// A turn admitted under the budget: counted in flight until dropped.
-struct Admitted<'a>(&'a Shared);
+/// Work admitted under the budget: its bytes stay reserved until dropped.
+struct Admitted<'a>(&'a Shared, u64);
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(self.1, Ordering::SeqCst);
     }
 }
 
-/// Admits a turn: [`check_budget`] with this turn counted in flight.
-fn admit<'a>(shared: &'a Shared, what: &str) -> Result<Admitted<'a>, RpcError> {
-    shared.in_flight.fetch_add(1, Ordering::SeqCst);
-    let admitted = Admitted(shared);
+/// Admits work that may add up to `bytes` to the server's memory: reserved
+/// first, then [`check_budget`] with every reservation in flight counted.
+fn admit<'a>(shared: &'a Shared, what: &str, bytes: u64) -> Result<Admitted<'a>, RpcError> {
+    shared.in_flight.fetch_add(bytes, Ordering::SeqCst);
+    let admitted = Admitted(shared, bytes);
     check_budget(shared, what)?;
     Ok(admitted)
 }
 
-/// Refuses new work when memory, plus a turn's worth kept in reserve for
-/// every turn in flight (at least one), would exceed the budget. With the
+/// Refuses new work when memory, plus what the work in flight has reserved
+/// (at least one turn's worst case), would exceed the budget. With the
 /// workers in their own control group (the kernel holds them to their share)
 /// only the server's own memory is checked against the rest; without one, the
 /// whole process tree against the budget.
 fn check_budget(shared: &Shared, what: &str) -> Result<(), RpcError> {
     let l = &shared.config.limits;
-    let turns = shared.in_flight.load(Ordering::SeqCst).max(1);
-    let reserve = l.turn_reserve().saturating_mul(turns);
+    let reserve = shared.in_flight.load(Ordering::SeqCst).max(l.turn_reserve());
     let (used, limit, whose) = if has_worker_cgroup(shared) {
         (super::limits::private_rss(std::process::id()).unwrap_or(0), l.memory_budget - l.worker_share(), "the server's own share")
     } else {
@@ -105,7 +105,7 @@ fn check_budget(shared: &Shared, what: &str) -> Result<(), RpcError> {
         return Err(RpcError::new(
             "over_budget",
             format!(
-                "cannot {what}: {} in use of {} ({whose} of the {} memory budget, serve --memory-budget), with {} kept free for {turns} turn(s) in flight; close sessions or retry later",
+                "cannot {what}: {} in use of {} ({whose} of the {} memory budget, serve --memory-budget), with {} reserved for work in flight; close sessions or retry later",
                 human_bytes(used),
                 human_bytes(limit),
                 human_bytes(l.memory_budget),
@@ -161,6 +161,21 @@ fn images_param(shared: &Shared, p: &Params) -> Result<Vec<Arc<ImageBuf>>, RpcEr
     if specs.len() > l.max_open_images {
         return Err(quota_error(shared, format!("{} images given; a session may open at most {} (serve --max-open-images)", specs.len(), l.max_open_images)));
     }
+    // What decoding will cost, from the headers: over the quota is refused
+    // before any pixel is decoded, and the rest is reserved under the budget
+    // while decoding (concurrent opens of large images must not overshoot it).
+    let mut cost = 0u64;
+    for s in &specs {
+        let (source, decoded) = input_cost(s)?;
+        cost = cost.saturating_add(source).saturating_add(decoded);
+        if cost > l.max_session_image_bytes {
+            return Err(quota_error(
+                shared,
+                format!("the input images take {} or more decoded, over the session quota of {} (serve --session-image-quota)", human_bytes(cost), human_bytes(l.max_session_image_bytes)),
+            ));
+        }
+    }
+    let _admitted = admit(shared, "open a session", cost)?;
     let mut images = Vec::with_capacity(specs.len());
     let mut bytes = 0u64;
     for s in specs {
@@ -320,7 +335,7 @@ fn execute(shared: &Shared, p: &Params) -> Result<Value, RpcError> {
     if let Ok(mut s) = session.try_lock() {
         s.last_used = Instant::now();
     }
-    let _admitted = admit(shared, "run a turn")?;
+    let _admitted = admit(shared, "run a turn", shared.config.limits.turn_reserve())?;
     let out = lock(&session).execute(text)?;
     let kind = out["kind"].as_str().unwrap_or("");
     let counter = match kind {
@@ -410,7 +425,7 @@ fn trajectory(shared: &Shared, p: &Params) -> Result<Trajectory, RpcError> {
             Some(Value::Array(a)) => a.iter().map(|v| v.as_str().ok_or_else(|| RpcError::bad_request("`replay.turns` must be strings"))).collect::<Result<_, _>>()?,
             _ => return Err(RpcError::bad_request("`replay.turns` must be a list of assistant texts")),
         };
-        let _admitted = admit(shared, "replay a trajectory")?;
+        let _admitted = admit(shared, "replay a trajectory", shared.config.limits.turn_reserve())?;
         let mut session = new_session(shared, r)?;
         session.set_image_dir(shared.image_root.join(format!("{}-replay", session.id)));
         let mut run = || -> Result<(), RpcError> {

@@ -147,7 +147,8 @@ pub struct Shared {
     pub image_root: PathBuf,
     /// Whether `image_root` was made by the server (and is removed at exit).
     owns_image_root: bool,
-    /// Turns (and replays) running now: each keeps a turn's reserve free.
+    /// Bytes reserved by work running now: a turn's worst case for every
+    /// turn, the decoded size of the images an `open` is decoding.
     pub in_flight: AtomicU64,
     /// The workers' control group (taken out of the config to be removed at exit).
     #[cfg(target_os = "linux")]
