@@ -136,6 +136,14 @@ pub enum FormatError {
         /// The answer text (truncated).
         text: String,
     },
+    /// An answer whose scores or box are malformed: a score that is not a
+    /// finite number in 0..=1 (`NaN`, `Infinity`), a box that is not
+    /// `[x1, y1, x2, y2]` with x1 <= x2 and y1 <= y2.
+    #[error("the answer is malformed: {detail}")]
+    MalformedAnswer {
+        /// What is wrong, naming the field.
+        detail: String,
+    },
 }
 
 fn got_hint(got: &[String]) -> String {

@@ -152,6 +152,13 @@ pub trait Executor: Send {
     fn backend(&self) -> Option<&'static str> {
         None
     }
+    /// How model code is kept from the host: `worker` (a killable, OS-limited
+    /// process), `jail` (CPython in the bubblewrap jail), `in-process (trusted)`
+    /// (inside the host, allowed only with `--trusted-code`); `None` when the
+    /// executor runs no code. Hosts record it with their results.
+    fn code_isolation(&self) -> Option<&'static str> {
+        None
+    }
     /// Called once when an episode starts, before the policy's first turn, so
     /// an executor can get ready while the model generates (the python backend
     /// forks the episode's interpreter and hands it the images). Failures are

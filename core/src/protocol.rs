@@ -70,8 +70,12 @@
 //!      `explanation|reason|reasoning|rationale`. With no label but scores, the
 //!      label is the scores' argmax. A JSON list of such objects (Qwen grounding
 //!      `[{"bbox_2d": […], "label": "tampered"}]`) must agree on one label; its box
-//!      is the union of the boxes. A malformed box is dropped (`bbox: None`)
-//!      rather than failing the answer.
+//!      is the union of the boxes. `null`, `[]` or a text without digits
+//!      (`"none"`) is no box. A malformed box (not four finite numbers, or
+//!      x2 < x1 or y2 < y1) or a malformed score (under a label key, not a finite
+//!      number in 0..=1: `NaN`, `Infinity`, `null`, `85`, `"high"`) is
+//!      `MalformedAnswer{detail}`, whose feedback names the field and what is
+//!      wrong, so the model can fix it; other score keys are ignored.
 //!   2. Otherwise free text: the first bracketed group of exactly 4 numbers
 //!      (`[12, 30, 200, 310]`, `(12,30),(200,310)`, `[[12,30],[200,310]]`) is the
 //!      box, and the rest must name exactly one label (words via
@@ -80,7 +84,9 @@
 //!      the three-class one. Two different labels (`real or fake? fake`), a negated
 //!      label (`not tampered`, `未篡改`) or none is `BadAnswer{text}` (the first
 //!      80 characters). When the text says more than the label and the box, the
-//!      whole text is kept as the explanation.
+//!      whole text is kept as the explanation. A box keyword followed by a
+//!      bracketed group of numbers that are not four (`bbox_2d: [10, 20, 30]`),
+//!      or a box with x2 < x1 or y2 < y1, is `MalformedAnswer{detail}`.
 //! * **Bytes**: invalid UTF-8 is `NonUtf8{valid_up_to}`; empty or whitespace is
 //!   `Empty`.
 //!
@@ -93,11 +99,13 @@ use crate::action::{Action, CodeSource, FormatError, ParsedMessage};
 use crate::config::AnswerSettings;
 
 mod answer;
+mod terminal;
 mod tool_call;
 #[cfg(test)]
 mod tests;
 
 use answer::parse_answer;
+pub use terminal::escape_controls;
 use tool_call::parse_tool_call;
 
 /// Tool names whose calls are code actions (CodeVision / TruthEYE2 style).

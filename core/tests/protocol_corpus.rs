@@ -161,6 +161,7 @@ fn every_format_error_has_feedback() {
         FormatError::BadArguments { tool: "python".into(), expected: "code".into(), got: vec![] },
         FormatError::EmptyCode,
         FormatError::BadAnswer { text: "maybe".into() },
+        FormatError::MalformedAnswer { detail: "the score for `tampered` is null".into() },
     ];
     for e in &all {
         let fb = e.feedback();
@@ -190,6 +191,7 @@ fn every_error_kind_is_in_the_corpus() {
         "bad_arguments",
         "empty_code",
         "bad_answer",
+        "malformed_answer",
     ] {
         assert!(kinds.contains(k), "no corpus entry expects error {k}");
     }

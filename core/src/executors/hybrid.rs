@@ -31,6 +31,10 @@ impl<P: Executor> Executor for HybridExecutor<P> {
         self.pvr.backend()
     }
 
+    fn code_isolation(&self) -> Option<&'static str> {
+        self.pvr.code_isolation()
+    }
+
     fn prepare(&mut self, state: &EpisodeState) {
         self.pvr.prepare(state)
     }

@@ -24,12 +24,18 @@ pub(super) fn parse_answer(body: &str, words: &BTreeMap<String, VerdictLabel>) -
     }
     if inner.starts_with('{') || inner.starts_with('[') {
         if let Ok(v) = parse_json_loose(inner) {
-            if let Some(a) = answer_from_json(&v) {
-                return Ok(a);
+            match answer_from_json(&v) {
+                Ok(Some(a)) => return Ok(a),
+                Ok(None) => {}
+                Err(detail) => return Err(FormatError::MalformedAnswer { detail }),
             }
         }
     }
-    answer_from_text(inner).ok_or_else(bad)
+    match answer_from_text(inner) {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(bad()),
+        Err(detail) => Err(FormatError::MalformedAnswer { detail }),
+    }
 }
 
 /// The content of the last `\boxed{…}` in `text` (braces balanced; to the end
@@ -60,19 +66,26 @@ fn get_ci<'a>(o: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().find_map(|k| o.iter().find(|(ok, _)| ok.eq_ignore_ascii_case(k)).map(|(_, v)| v))
 }
 
-fn answer_from_json(v: &Value) -> Option<Answer> {
+/// The answer a JSON body gives: `Ok(None)` when it is not an answer object
+/// (free-text parsing is tried next), `Err` with what is wrong when its scores
+/// or box are malformed.
+fn answer_from_json(v: &Value) -> Result<Option<Answer>, String> {
     match v {
         Value::Object(o) => answer_from_object(o),
         Value::Array(items) if !items.is_empty() => {
             let mut answers = Vec::with_capacity(items.len());
             for item in items {
-                answers.push(answer_from_object(item.as_object()?)?);
+                let Some(o) = item.as_object() else { return Ok(None) };
+                match answer_from_object(o)? {
+                    Some(a) => answers.push(a),
+                    None => return Ok(None),
+                }
             }
             let mut iter = answers.into_iter();
-            let mut first = iter.next()?;
+            let Some(mut first) = iter.next() else { return Ok(None) };
             for a in iter {
                 if a.label != first.label {
-                    return None;
+                    return Ok(None);
                 }
                 first.bbox = match (first.bbox, a.bbox) {
                     (Some(x), Some(y)) => {
@@ -87,25 +100,41 @@ fn answer_from_json(v: &Value) -> Option<Answer> {
                     first.explanation = a.explanation;
                 }
             }
-            Some(first)
+            Ok(Some(first))
         }
-        _ => None,
+        _ => Ok(None),
     }
 }
 
-fn answer_from_object(o: &Map<String, Value>) -> Option<Answer> {
-    let scores = get_ci(o, &["scores", "score", "probabilities", "probs"]).and_then(parse_scores);
-    let label = match get_ci(o, &["label", "class", "answer", "verdict", "prediction"]) {
-        Some(Value::String(s)) => VerdictLabel::parse(s).or_else(|| label_from_text(s))?,
-        Some(_) => return None,
-        None => VerdictLabel::from(scores?.argmax()),
+/// Keys a box may be given under.
+const BOX_KEYS: &[&str] = &["bbox", "box", "bbox_2d", "bounding_box"];
+
+fn answer_from_object(o: &Map<String, Value>) -> Result<Option<Answer>, String> {
+    // Scores and box are checked first: a malformed one is what the model is told about.
+    let scores = match get_ci(o, &["scores", "score", "probabilities", "probs"]) {
+        Some(v) => parse_scores(v)?,
+        None => None,
     };
-    let bbox = get_ci(o, &["bbox", "box", "bbox_2d", "bounding_box"]).and_then(bbox_from_value);
+    let bbox = match BOX_KEYS.iter().find_map(|k| get_ci(o, &[k]).map(|v| (*k, v))) {
+        Some((key, v)) => bbox_from_value(v).map_err(|why| format!("`{key}` {why}"))?,
+        None => None,
+    };
+    let label = match get_ci(o, &["label", "class", "answer", "verdict", "prediction"]) {
+        Some(Value::String(s)) => match VerdictLabel::parse(s).or_else(|| label_from_text(s)) {
+            Some(l) => l,
+            None => return Ok(None),
+        },
+        Some(_) => return Ok(None),
+        None => match scores {
+            Some(sc) => VerdictLabel::from(sc.argmax()),
+            None => return Ok(None),
+        },
+    };
     let explanation = match get_ci(o, &["explanation", "reason", "reasoning", "rationale"]) {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
         _ => None,
     };
-    Some(Answer { label, bbox, scores, explanation })
+    Ok(Some(Answer { label, bbox, scores, explanation }))
 }
 
 fn number(v: &Value) -> Option<f64> {
@@ -117,24 +146,38 @@ fn number(v: &Value) -> Option<f64> {
     f.is_finite().then_some(f)
 }
 
-fn parse_scores(v: &Value) -> Option<Scores> {
-    let o = v.as_object()?;
+/// Shows a JSON value in an error message (at most 60 characters). `NaN` and
+/// `Infinity` read as JSON5 arrive here as `null`.
+fn shown(v: &Value) -> String {
+    let s = match v {
+        Value::Null => "NaN, Infinity or null".to_string(),
+        other => other.to_string(),
+    };
+    truncate_chars(&s, 60)
+}
+
+/// Per-class scores: an object whose label keys (`authentic`, `real`,
+/// `synthetic`, `tampered`, and the binary `fake`, which is checked but not
+/// kept) hold finite numbers in 0..=1. Other keys are ignored, as is a value
+/// that is not an object (a single `"score": 0.9`). `Err` names the bad score.
+fn parse_scores(v: &Value) -> Result<Option<Scores>, String> {
+    let Some(o) = v.as_object() else { return Ok(None) };
     let mut scores = Scores::default();
     let mut any = false;
     for (k, val) in o {
-        let label = match VerdictLabel::parse(k) {
-            Some(VerdictLabel::Real) => Label::Authentic,
-            Some(l) => match l.three_class() {
+        let Some(parsed) = VerdictLabel::parse(k) else { continue };
+        let x = match number(val) {
+            Some(x) if (0.0..=1.0).contains(&x) => x,
+            Some(x) => return Err(format!("the score for `{k}` is {x}; scores are probabilities between 0 and 1")),
+            None => return Err(format!("the score for `{k}` is {}; scores must be finite numbers between 0 and 1", shown(val))),
+        };
+        let label = match parsed {
+            VerdictLabel::Real => Label::Authentic,
+            l => match l.three_class() {
                 Some(l) => l,
                 None => continue,
             },
-            None => continue,
         };
-        let Some(x) = number(val) else { continue };
-        let x = x as f64;
-        if !x.is_finite() {
-            continue;
-        }
         match label {
             Label::Authentic => scores.authentic = x,
             Label::Synthetic => scores.synthetic = x,
@@ -142,37 +185,104 @@ fn parse_scores(v: &Value) -> Option<Scores> {
         }
         any = true;
     }
-    any.then_some(scores)
+    Ok(any.then_some(scores))
 }
 
-fn bbox_from_value(v: &Value) -> Option<[f64; 4]> {
-    match v {
+const BOX_SHAPE: &str = "must be [x1, y1, x2, y2]: four finite numbers, x1 <= x2 and y1 <= y2, in image_clue_0 pixels";
+
+/// A box value: `Ok(None)` when there is none (`null`, `[]`, a string without
+/// digits such as `"none"`), `Err` with what is wrong when it is not
+/// `[x1, y1, x2, y2]` (also `[[x1, y1], [x2, y2]]`, `{x1, y1, x2, y2}`, or a
+/// string holding such a list).
+fn bbox_from_value(v: &Value) -> Result<Option<[f64; 4]>, String> {
+    let b = match v {
+        Value::Null => return Ok(None),
+        Value::Array(items) if items.is_empty() => return Ok(None),
         Value::Array(items) => {
             let mut nums = Vec::with_capacity(4);
+            let mut count = 0usize;
             for item in items {
-                match item {
-                    Value::Array(inner) => {
-                        for x in inner {
-                            nums.push(number(x)?);
-                        }
+                let inner: &[Value] = match item {
+                    Value::Array(inner) => inner,
+                    other => std::slice::from_ref(other),
+                };
+                for x in inner {
+                    count += 1;
+                    match number(x) {
+                        Some(n) => nums.push(n),
+                        None => return Err(format!("{BOX_SHAPE}; it holds {}", shown(x))),
                     }
-                    other => nums.push(number(other)?),
-                }
-                if nums.len() > 4 {
-                    return None;
                 }
             }
-            <[f64; 4]>::try_from(nums).ok()
+            match <[f64; 4]>::try_from(nums) {
+                Ok(b) => b,
+                Err(_) => return Err(format!("{BOX_SHAPE}; it holds {count} number{}", if count == 1 { "" } else { "s" })),
+            }
         }
-        Value::Object(o) => Some([
-            number(get_ci(o, &["x1", "xmin", "left"])?)?,
-            number(get_ci(o, &["y1", "ymin", "top"])?)?,
-            number(get_ci(o, &["x2", "xmax", "right"])?)?,
-            number(get_ci(o, &["y2", "ymax", "bottom"])?)?,
-        ]),
-        Value::String(s) => find_bbox(s).map(|(b, _, _)| b),
-        _ => None,
+        Value::Object(o) => {
+            let mut b = [0.0; 4];
+            for (slot, keys) in b.iter_mut().zip([["x1", "xmin", "left"], ["y1", "ymin", "top"], ["x2", "xmax", "right"], ["y2", "ymax", "bottom"]]) {
+                match get_ci(o, &keys).map(|x| (x, number(x))) {
+                    Some((_, Some(n))) => *slot = n,
+                    Some((x, None)) => return Err(format!("{BOX_SHAPE}; `{}` is {}", keys[0], shown(x))),
+                    None => return Err(format!("{BOX_SHAPE}; `{}` is missing", keys[0])),
+                }
+            }
+            b
+        }
+        Value::String(s) => match find_bbox(s) {
+            Some((b, _, _)) => b,
+            None if !s.chars().any(|c| c.is_ascii_digit()) => return Ok(None),
+            None => return Err(format!("{BOX_SHAPE}; it is the text {}", shown(v))),
+        },
+        other => return Err(format!("{BOX_SHAPE}; it is {}", shown(other))),
+    };
+    check_box_order(b)?;
+    Ok(Some(b))
+}
+
+fn check_box_order(b: [f64; 4]) -> Result<(), String> {
+    if b[2] < b[0] || b[3] < b[1] {
+        return Err(format!("{BOX_SHAPE}; it is [{}, {}, {}, {}]", b[0], b[1], b[2], b[3]));
     }
+    Ok(())
+}
+
+/// In free text, a box keyword (`bbox`, `bbox_2d`, `box`, `bounding_box`)
+/// followed by a bracketed group holding some numbers, but not four
+/// (`bbox_2d: [10, 20, 30]`): the message for it.
+fn malformed_text_box(text: &str) -> Option<String> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let lower = text.to_ascii_lowercase();
+    let mut search = 0;
+    while let Some(off) = lower.get(search..)?.find("box") {
+        let at = search + off;
+        search = at + 3;
+        let start = lower.get(..at)?.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+        let end = lower.get(at..)?.find(|c: char| !is_word(c)).map_or(lower.len(), |i| at + i);
+        let key = lower.get(start..end)?;
+        if !BOX_KEYS.contains(&key) {
+            continue;
+        }
+        let rest = lower.get(end..)?;
+        let group = rest.trim_start_matches(|c: char| matches!(c, ' ' | '\t' | ':' | '=' | '"' | '\''));
+        if !group.starts_with(['[', '(']) {
+            continue;
+        }
+        let len = group
+            .char_indices()
+            .find(|&(i, c)| i >= MAX_BBOX_SPAN || !(c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+' | ' ' | '\t' | '\n' | '\r' | '[' | ']' | '(' | ')')))
+            .map_or(group.len(), |(i, _)| i);
+        let count = group
+            .get(..len)?
+            .split(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+')))
+            .filter(|p| p.parse::<f64>().is_ok_and(f64::is_finite))
+            .count();
+        if count > 0 && count != 4 {
+            return Some(format!("`{key}` {BOX_SHAPE}; it holds {count} number{}", if count == 1 { "" } else { "s" }));
+        }
+    }
+    None
 }
 
 /// Longest text scanned for one bracketed box, in bytes.
@@ -293,19 +403,28 @@ fn label_from_text(text: &str) -> Option<VerdictLabel> {
     }
 }
 
-fn answer_from_text(text: &str) -> Option<Answer> {
+/// A free-text answer: `Ok(None)` when it does not name exactly one label,
+/// `Err` when its box is malformed (a keyword such as `bbox` before a group
+/// that is not four numbers, or a box with x2 < x1 or y2 < y1).
+fn answer_from_text(text: &str) -> Result<Option<Answer>, String> {
     let (bbox, rest) = match find_bbox(text) {
         Some((b, start, end)) => {
+            check_box_order(b)?;
             (Some(b), format!("{} {}", text.get(..start).unwrap_or(""), text.get(end..).unwrap_or("")))
         }
-        None => (None, text.to_string()),
+        None => {
+            if let Some(why) = malformed_text_box(text) {
+                return Err(why);
+            }
+            (None, text.to_string())
+        }
     };
-    let label = label_from_text(&rest)?;
+    let Some(label) = label_from_text(&rest) else { return Ok(None) };
     let says_more = tokens(&rest).iter().any(|t| {
         VerdictLabel::parse(t).is_none()
             && !FILLER.contains(&t.to_lowercase().as_str())
             && t.parse::<f64>().is_err()
     });
     let explanation = says_more.then(|| text.trim().to_string());
-    Some(Answer { label, bbox, scores: None, explanation })
+    Ok(Some(Answer { label, bbox, scores: None, explanation }))
 }

@@ -1,6 +1,7 @@
 //! Parser unit tests: every rule of the grammar in the module documentation.
 
 use super::*;
+use crate::action::Answer;
 use crate::verdict::VerdictLabel;
 
 fn ok(s: &str) -> ParsedMessage {
@@ -206,4 +207,86 @@ fn unclosed_last_tool_call_is_the_stop_string_case() {
     assert_eq!(err("<answer>real"), unclosed("answer"));
     // Two actions are still two actions.
     assert!(matches!(err("<code>x=1</code><tool_call>{\"name\": \"srm\"}"), FormatError::MultipleActions { count: 2, .. }));
+}
+
+fn malformed(s: &str) -> String {
+    match err(s) {
+        FormatError::MalformedAnswer { detail } => detail,
+        other => panic!("{s:?}: expected MalformedAnswer, got {other:?}"),
+    }
+}
+
+fn answer(s: &str) -> Answer {
+    match ok(s).action {
+        Action::Answer(a) => a,
+        other => panic!("{s:?}: not an answer: {other:?}"),
+    }
+}
+
+#[test]
+fn non_finite_or_out_of_range_scores_are_format_errors() {
+    for body in [
+        r#"{"label": "tampered", "scores": {"authentic": 0.1, "synthetic": 0.1, "tampered": NaN}}"#,
+        r#"{"label": "tampered", "scores": {"tampered": Infinity}}"#,
+        r#"{"label": "tampered", "scores": {"tampered": -Infinity}}"#,
+        r#"{"label": "fake", "scores": {"fake": NaN}}"#,
+        r#"{"label": "tampered", "scores": {"tampered": null}}"#,
+        r#"{"label": "tampered", "scores": {"tampered": "high"}}"#,
+        r#"{"scores": {"authentic": 0.2, "tampered": NaN}}"#,
+        r#"[{"label": "tampered", "bbox_2d": [1, 2, 3, 4], "scores": {"tampered": NaN}}]"#,
+    ] {
+        let d = malformed(&format!("<answer>{body}</answer>"));
+        assert!(d.starts_with("the score for `"), "{body}: {d}");
+        assert!(d.contains("finite numbers between 0 and 1"), "{body}: {d}");
+    }
+    let d = malformed(r#"<answer>{"label": "tampered", "scores": {"tampered": NaN}}</answer>"#);
+    assert_eq!(d, "the score for `tampered` is NaN, Infinity or null; scores must be finite numbers between 0 and 1");
+    for (body, shown) in [(r#"{"label": "tampered", "scores": {"tampered": 85}}"#, "85"), (r#"{"label": "real", "scores": {"real": -0.5}}"#, "-0.5")] {
+        let d = malformed(&format!("<answer>{body}</answer>"));
+        assert!(d.contains(&format!("is {shown}; scores are probabilities between 0 and 1")), "{body}: {d}");
+    }
+    // The feedback the model gets names the problem.
+    let fb = err(r#"<answer>{"label": "tampered", "scores": {"tampered": Infinity}}</answer>"#).feedback();
+    assert!(fb.starts_with("Format error: the answer is malformed: the score for `tampered`"), "{fb}");
+    // Valid scores still parse: the bounds are inclusive, strings hold numbers,
+    // other keys and a single number are ignored.
+    let a = answer(r#"<answer>{"label": "tampered", "scores": {"authentic": 0, "synthetic": "0.25", "tampered": 1, "confidence": 97}}</answer>"#);
+    assert_eq!(a.scores, Some(crate::verdict::Scores { authentic: 0.0, synthetic: 0.25, tampered: 1.0 }));
+    assert_eq!(answer(r#"<answer>{"label": "tampered", "score": 0.9}</answer>"#).scores, None);
+}
+
+#[test]
+fn malformed_boxes_are_format_errors() {
+    for (body, says) in [
+        (r#"{"label": "tampered", "bbox_2d": [10, 20, 30]}"#, "`bbox_2d` must be [x1, y1, x2, y2]: four finite numbers, x1 <= x2 and y1 <= y2, in image_clue_0 pixels; it holds 3 numbers"),
+        (r#"{"label": "tampered", "bbox": [10, 20, 30, 40, 50]}"#, "`bbox` must be [x1, y1, x2, y2]"),
+        (r#"{"label": "tampered", "bbox": [10, 20, NaN, 40]}"#, "it holds NaN, Infinity or null"),
+        (r#"{"label": "tampered", "bbox": [10, 20, Infinity, 40]}"#, "it holds NaN, Infinity or null"),
+        (r#"{"label": "tampered", "bbox": [30, 20, 10, 40]}"#, "it is [30, 20, 10, 40]"),
+        (r#"{"label": "tampered", "bbox": [10, 40, 30, 20]}"#, "it is [10, 40, 30, 20]"),
+        (r#"{"label": "tampered", "box": [[10, 20], [30]]}"#, "`box` must be [x1, y1, x2, y2]: four finite numbers, x1 <= x2 and y1 <= y2, in image_clue_0 pixels; it holds 3 numbers"),
+        (r#"{"label": "tampered", "bbox": {"x1": 1, "y1": 2, "x2": 3}}"#, "`y2` is missing"),
+        (r#"{"label": "tampered", "bbox": "10, 20, 30"}"#, "it is the text \"10, 20, 30\""),
+        (r#"{"label": "tampered", "bbox": true}"#, "it is true"),
+        (r#"[{"label": "tampered", "bbox_2d": [1, 2, 3, 4]}, {"label": "tampered", "bbox_2d": [1, 2, 3]}]"#, "it holds 3 numbers"),
+        ("tampered, bbox_2d: [10, 20, 30]", "`bbox_2d` must be [x1, y1, x2, y2]: four finite numbers, x1 <= x2 and y1 <= y2, in image_clue_0 pixels; it holds 3 numbers"),
+        ("tampered [200, 30, 100, 310]", "it is [200, 30, 100, 310]"),
+    ] {
+        let d = malformed(&format!("<answer>{body}</answer>"));
+        assert!(d.contains(says), "{body}: {d}");
+    }
+    let fb = err(r#"<answer>{"label": "tampered", "bbox_2d": [10, 20, 30]}</answer>"#).feedback();
+    assert!(fb.contains("`bbox_2d` must be [x1, y1, x2, y2]") && fb.contains("it holds 3 numbers"), "{fb}");
+    // No box is not a malformed box; a text that talks about a box is not one either.
+    for body in [
+        r#"{"label": "authentic", "bbox": null}"#,
+        r#"{"label": "authentic", "bbox_2d": []}"#,
+        r#"{"label": "authentic", "bbox": "none"}"#,
+        "authentic, no box (all consistent)",
+        "tampered, the box [x1, y1, x2, y2] is unknown",
+    ] {
+        assert_eq!(answer(&format!("<answer>{body}</answer>")).bbox, None, "{body}");
+    }
+    assert_eq!(answer(r#"<answer>{"label": "tampered", "bbox": [5, 5, 5, 9]}</answer>"#).bbox, Some([5.0, 5.0, 5.0, 9.0]));
+    assert_eq!(answer("<answer>tampered, bbox_2d: [10, 20, 30, 40]</answer>").bbox, Some([10.0, 20.0, 30.0, 40.0]));
 }
