@@ -4,7 +4,11 @@
 //! Exit codes: 0 when the action ran, whether or not the code failed (a failed
 //! action is an observation, shown with its error, as the model would see it);
 //! 2 when the tool itself could not run it (unreadable image or code file,
-//! unwritable output directory, a worker that cannot start).
+//! unwritable output directory, a worker that cannot start, `--mode in-process`
+//! without `--trusted-code`).
+//!
+//! Produced images are written only under `--out`; without it nothing is
+//! written (no temporary directory is left behind).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,6 +20,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use trutheye_core::cli::PluginDirs;
 use trutheye_core::image::DEFAULT_MAX_PIXELS;
+use trutheye_core::protocol::escape_controls;
 use trutheye_core::{EpisodeState, ExecLimits, ImageBuf, NamedImage, Observation, Registry};
 
 use crate::engine::{BackendArgs, BackendKind, PvrEngine};
@@ -32,6 +37,10 @@ pub enum PvrMode {
     InProcess,
 }
 
+/// Why in-process mode needs `--trusted-code` (the one-line error every host prints).
+pub const IN_PROCESS_NEEDS_TRUST: &str =
+    "--pvr-mode in-process runs model code inside this process without OS limits; pass --trusted-code if the code is trusted";
+
 impl PvrMode {
     /// `worker` or `in-process`.
     pub fn as_str(self) -> &'static str {
@@ -39,6 +48,35 @@ impl PvrMode {
             PvrMode::Worker => "worker",
             PvrMode::InProcess => "in-process",
         }
+    }
+
+    /// Model code never runs in-process unless whoever starts the host says it
+    /// is trusted (`--trusted-code`): in this process nothing stops a native
+    /// loop or a huge allocation. Every host calls this before building its
+    /// engine; `Err` is [`IN_PROCESS_NEEDS_TRUST`].
+    pub fn check_trusted(self, trusted: bool) -> Result<(), String> {
+        match self {
+            PvrMode::InProcess if !trusted => Err(IN_PROCESS_NEEDS_TRUST.to_string()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `--trusted-code`, shared by every command that can run model code in-process
+/// (`pvr`, `analyze`, `eval`, `serve`), so the flag and its check are the same
+/// everywhere ([`PvrMode::check_trusted`]).
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct TrustArgs {
+    /// The model code is trusted: allow `--pvr-mode in-process`, which runs it inside this
+    /// process without OS limits (no memory cap; a native loop cannot be stopped).
+    #[arg(long)]
+    pub trusted_code: bool,
+}
+
+impl TrustArgs {
+    /// [`PvrMode::check_trusted`] with this flag.
+    pub fn check(&self, mode: PvrMode) -> Result<(), String> {
+        mode.check_trusted(self.trusted_code)
     }
 }
 
@@ -62,13 +100,18 @@ pub struct PvrArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Where the code runs.
-    #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
+    /// Where the code runs (`in-process` needs --trusted-code).
+    #[arg(long, visible_alias = "pvr-mode", value_enum, default_value_t = PvrMode::Worker)]
     pub mode: PvrMode,
-    /// Save the produced images here as PNGs (default: a new temporary directory).
+    /// `--trusted-code`: allows `--mode in-process`.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Save the produced images here as PNGs (default: they are not saved).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Wall-time limit of the action in seconds (worker mode kills the worker after it).
+    /// Wall-time limit of each action in seconds, in every mode and backend (code that runs
+    /// past it ends in a TimeoutError; a worker or jailed interpreter that does not stop is
+    /// killed).
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub timeout: f64,
     /// Largest input image in pixels.
@@ -112,6 +155,7 @@ pub fn run(args: &PvrArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     if args.code.is_empty() {
         anyhow::bail!("usage: trutheye pvr IMAGE --code FILE|- [--code FILE ...]");
     }
+    args.trust.check(args.mode).map_err(anyhow::Error::msg)?;
     let codes: Vec<String> = args.code.iter().map(|p| read_code(p)).collect::<Result<_>>()?;
     let image = ImageBuf::open(image_path, args.max_pixels)?;
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
@@ -136,7 +180,7 @@ pub fn run(args: &PvrArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         (_, PvrMode::Worker) => {
             let mut cfg = WorkerConfig::current_exe().map_err(anyhow::Error::msg)?;
             cfg.plugin_dirs = dirs.plugin_dirs.clone();
-            cfg.action_timeout = timeout;
+            cfg.set_timeout(timeout);
             let mut exec = WorkerExecutor::new(cfg);
             exec.start().map_err(|e| anyhow::anyhow!("the sandbox worker could not start: {e}"))?;
             // Operators run in the worker; the host needs no registry.
@@ -144,16 +188,12 @@ pub fn run(args: &PvrArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         }
     };
     let mut state = EpisodeState::new(vec![Arc::new(image)], Arc::new(registry), ExecLimits::default());
-    let out_dir = match &args.out {
-        Some(d) => d.clone(),
-        None => temp_out_dir(),
-    };
     for code in &codes {
         let started = Instant::now();
         let action = trutheye_core::Action::Code { code: code.clone(), image_index: None, source: trutheye_core::CodeSource::Tag };
         let obs = exec.execute(&action, &mut state);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let saved = save_images(&obs, &out_dir)?;
+        let saved = save_images(&obs, args.out.as_deref())?;
         print(args, kind, &obs, &saved, ms);
     }
     Ok(ExitCode::SUCCESS)
@@ -169,11 +209,6 @@ fn read_code(path: &Path) -> Result<String> {
     }
 }
 
-fn temp_out_dir() -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    std::env::temp_dir().join(format!("trutheye-pvr-{}-{nanos:08x}", std::process::id()))
-}
-
 struct Saved {
     name: String,
     width: u32,
@@ -182,11 +217,13 @@ struct Saved {
     shown: bool,
 }
 
-fn save_images(obs: &Observation, dir: &Path) -> Result<Vec<Saved>> {
+/// The produced images, written as PNGs under `dir` when one is given (else
+/// only listed, with no path).
+fn save_images(obs: &Observation, dir: Option<&Path>) -> Result<Vec<Saved>> {
     let all: Vec<(&NamedImage, bool)> = obs.images.iter().map(|n| (n, true)).chain(obs.artifacts.iter().map(|n| (n, false))).collect();
-    if all.is_empty() {
-        return Ok(Vec::new());
-    }
+    let Some(dir) = dir.filter(|_| !all.is_empty()) else {
+        return Ok(all.into_iter().map(|(n, shown)| Saved { name: n.name.clone(), width: n.image.width(), height: n.image.height(), path: None, shown }).collect());
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the output directory", dir.display()))?;
     let mut saved = Vec::new();
     for (n, shown) in all {
@@ -213,28 +250,33 @@ fn print(args: &PvrArgs, kind: BackendKind, obs: &Observation, saved: &[Saved], 
         println!("{v}");
         return;
     }
-    println!("{}", obs.text);
-    println!("---");
+    // Model code chose the text, the names and the error: control characters
+    // are escaped so they cannot drive the terminal.
+    let mut out = String::new();
+    out += &format!("{}\n---\n", obs.text);
     for s in saved {
         let what = if s.shown { "image" } else { "artifact" };
-        let path = s.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-        println!("{what} {} {}x{}: {path}", s.name, s.width, s.height);
+        match &s.path {
+            Some(p) => out += &format!("{what} {} {}x{}: {}\n", s.name, s.width, s.height, p.display()),
+            None => out += &format!("{what} {} {}x{}: not saved (pass --out DIR to keep it)\n", s.name, s.width, s.height),
+        }
     }
     if let Some(b) = obs.bbox_candidate {
-        println!("localization candidate: [{}, {}, {}, {}]", b[0], b[1], b[2], b[3]);
+        out += &format!("localization candidate: [{}, {}, {}, {}]\n", b[0], b[1], b[2], b[3]);
     }
     if !obs.tools.is_empty() {
         let tools: Vec<String> = obs.tools.iter().map(|t| format!("{}{}", t.name, if t.ok { "" } else { " (failed)" })).collect();
-        println!("tools: {}", tools.join(", "));
+        out += &format!("tools: {}\n", tools.join(", "));
     }
     match &obs.error {
-        Some(e) => println!("error: {e}"),
-        None => println!("error: none"),
+        Some(e) => out += &format!("error: {e}\n"),
+        None => out += "error: none\n",
     }
     match kind {
-        BackendKind::Python => println!("backend: python, {ms:.1} ms"),
-        BackendKind::Interp => println!("backend: interp ({}), {ms:.1} ms", args.mode.as_str()),
+        BackendKind::Python => out += &format!("backend: python, {ms:.1} ms"),
+        BackendKind::Interp => out += &format!("backend: interp ({}), {ms:.1} ms", args.mode.as_str()),
     }
+    println!("{}", escape_controls(&out));
 }
 
 fn setup(venv: Option<&Path>, base: &Path) -> Result<ExitCode> {

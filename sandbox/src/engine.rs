@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use trutheye_core::executors::HybridExecutor;
-use trutheye_core::Executor;
+use trutheye_core::{Action, EpisodeState, Executor, Observation};
 
 use crate::cli::PvrMode;
 use crate::worker::{WorkerConfig, WorkerExecutor};
@@ -105,7 +105,8 @@ pub enum PvrEngine {
 }
 
 impl PvrEngine {
-    /// The embedded interpreter.
+    /// The embedded interpreter. In-process mode runs model code inside the
+    /// host: hosts allow it only with `--trusted-code` ([`PvrMode::check_trusted`]).
     pub fn interp(mode: PvrMode, worker: Option<WorkerConfig>, timeout: Duration) -> Self {
         let limits = PvrLimits { max_wall: timeout, ..PvrLimits::default() };
         PvrEngine::Interp { mode, worker, limits }
@@ -126,8 +127,11 @@ impl PvrEngine {
             BackendKind::Interp => {
                 let w = match mode {
                     PvrMode::Worker => {
+                        // The same wall-time limit as in-process: the worker's
+                        // interpreter stops the code, the host kills a worker
+                        // that does not answer.
                         let mut w = worker()?;
-                        w.action_timeout = timeout;
+                        w.set_timeout(timeout);
                         Some(w)
                     }
                     PvrMode::InProcess => None,
@@ -162,11 +166,21 @@ impl PvrEngine {
         }
     }
 
+    /// How model code is kept from the host, as hosts record it
+    /// (`code_isolation`): `worker`, `jail` or `in-process (trusted)`.
+    pub fn code_isolation(&self) -> &'static str {
+        match self {
+            PvrEngine::Interp { mode: PvrMode::Worker, worker: Some(_), .. } => "worker",
+            PvrEngine::Interp { .. } => IN_PROCESS_TRUSTED,
+            PvrEngine::Python(_) => "jail",
+        }
+    }
+
     /// A fresh PVR executor for one episode.
     pub fn pvr(&self) -> Box<dyn Executor> {
         match self {
             PvrEngine::Interp { mode: PvrMode::Worker, worker: Some(w), .. } => Box::new(WorkerExecutor::new(w.clone())),
-            PvrEngine::Interp { limits, .. } => Box::new(PvrExecutor::new(*limits)),
+            PvrEngine::Interp { limits, .. } => Box::new(InProcess(PvrExecutor::new(*limits))),
             PvrEngine::Python(b) => Box::new(b.executor()),
         }
     }
@@ -175,9 +189,39 @@ impl PvrEngine {
     pub fn hybrid(&self) -> Box<dyn Executor> {
         match self {
             PvrEngine::Interp { mode: PvrMode::Worker, worker: Some(w), .. } => Box::new(HybridExecutor::new(WorkerExecutor::new(w.clone()))),
-            PvrEngine::Interp { limits, .. } => Box::new(HybridExecutor::new(PvrExecutor::new(*limits))),
+            PvrEngine::Interp { limits, .. } => Box::new(HybridExecutor::new(InProcess(PvrExecutor::new(*limits)))),
             PvrEngine::Python(b) => Box::new(HybridExecutor::new(b.executor())),
         }
+    }
+}
+
+/// What in-process mode reports as its `code_isolation`.
+const IN_PROCESS_TRUSTED: &str = "in-process (trusted)";
+
+/// The interpreter in this process, as an engine hands it out: the host
+/// checked `--trusted-code` before building the engine, so it reports
+/// `in-process (trusted)` as its `code_isolation`.
+struct InProcess(PvrExecutor);
+
+impl Executor for InProcess {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
+        self.0.execute(action, state)
+    }
+
+    fn backend(&self) -> Option<&'static str> {
+        self.0.backend()
+    }
+
+    fn code_isolation(&self) -> Option<&'static str> {
+        Some(IN_PROCESS_TRUSTED)
+    }
+
+    fn prepare(&mut self, state: &EpisodeState) {
+        self.0.prepare(state)
     }
 }
 

@@ -48,9 +48,20 @@ fn syntax(msg: impl Into<String>, line: Line) -> PyErr {
     PyErr::at("SyntaxError", msg, line)
 }
 
-/// Splits source into tokens, with INDENT/DEDENT for blocks.
+/// Python's universal newlines: `\r\n` and a lone `\r` end a line as `\n`
+/// does (CPython translates them before tokenizing, inside string literals too).
+pub fn normalize_newlines(src: &str) -> std::borrow::Cow<'_, str> {
+    if src.contains('\r') {
+        std::borrow::Cow::Owned(src.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(src)
+    }
+}
+
+/// Splits source into tokens, with INDENT/DEDENT for blocks. Lines may end in
+/// `\n`, `\r\n` or `\r` ([`normalize_newlines`]).
 pub fn tokenize(src: &str) -> PyResult<Vec<Token>> {
-    let chars: Vec<char> = src.chars().collect();
+    let chars: Vec<char> = normalize_newlines(src).chars().collect();
     let mut toks: Vec<Token> = Vec::new();
     let mut i = 0usize;
     let mut line: Line = 1;

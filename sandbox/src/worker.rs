@@ -19,7 +19,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use trutheye_core::{ImageBuf, NamedImage};
 
-pub use host::{WorkerConfig, WorkerExecutor};
+pub use host::{kill_grace, WorkerConfig, WorkerExecutor};
 pub use os::OsLimits;
 pub use serve::{serve, TEST_HOOKS_ENV, TEST_VERSION_ENV};
 

@@ -340,7 +340,10 @@ impl PythonExecutor {
                 return Observation::error(e);
             }
         }
-        self.run_inner(code, image_index, state, &cfg)
+        // `\r\n` and lone `\r` line endings become `\n` before the code reaches
+        // Python, as the embedded interpreter's lexer reads them.
+        let code = crate::lexer::normalize_newlines(code);
+        self.run_inner(&code, image_index, state, &cfg)
     }
 
     fn run_inner(&mut self, code: &str, image_index: Option<usize>, state: &mut EpisodeState, cfg: &PythonConfig) -> Observation {
@@ -630,6 +633,10 @@ impl Executor for PythonExecutor {
 
     fn backend(&self) -> Option<&'static str> {
         Some("python")
+    }
+
+    fn code_isolation(&self) -> Option<&'static str> {
+        Some("jail")
     }
 
     fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {

@@ -22,9 +22,13 @@ pub struct WorkerConfig {
     pub exe: PathBuf,
     /// `--plugin-dir`s passed to the worker (it also searches `TRUTHEYE_PLUGIN_PATH` and next to `exe`).
     pub plugin_dirs: Vec<PathBuf>,
-    /// Interpreter budgets inside the worker.
+    /// Interpreter budgets inside the worker (`max_wall` is where the
+    /// interpreter itself stops the code; [`Self::set_timeout`] sets it with
+    /// `action_timeout`).
     pub limits: PvrLimits,
-    /// Wall time one action may take before the worker is killed.
+    /// Wall time one action may take. The worker is killed when it has not
+    /// answered [`kill_grace`] after it (the interpreter's own `limits.max_wall`
+    /// stops interpretable code first, keeping the worker and its variables).
     pub action_timeout: Duration,
     /// Wall time the worker may take to start and greet.
     pub startup_timeout: Duration,
@@ -32,6 +36,11 @@ pub struct WorkerConfig {
     pub os: OsLimits,
     /// Extra environment variables for the worker.
     pub env: Vec<(OsString, OsString)>,
+    /// `cgroup.procs` files the worker writes itself into before it runs: a
+    /// memory ceiling that all workers of a server share (`trutheye serve`
+    /// makes the group), enforced by the kernel, whose OOM killer then ends
+    /// the largest worker, not the server.
+    pub cgroup_procs: Arc<Vec<std::ffi::CString>>,
 }
 
 impl WorkerConfig {
@@ -45,6 +54,7 @@ impl WorkerConfig {
             startup_timeout: Duration::from_secs(30),
             os: OsLimits::default(),
             env: Vec::new(),
+            cgroup_procs: Arc::new(Vec::new()),
         }
     }
 
@@ -52,6 +62,23 @@ impl WorkerConfig {
     pub fn current_exe() -> Result<Self, String> {
         std::env::current_exe().map(Self::new).map_err(|e| format!("cannot locate the trutheye executable: {e}"))
     }
+
+    /// One wall-time limit per action, as in-process mode has: the interpreter
+    /// in the worker stops the code after `timeout` (`limits.max_wall`), and
+    /// the worker is killed if it has not answered [`kill_grace`] later.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.action_timeout = timeout;
+        self.limits.max_wall = timeout;
+    }
+}
+
+/// How long after `action_timeout` the host waits for a reply before killing
+/// the worker: a quarter of the timeout, between 250 ms and 2 s. The
+/// interpreter's own wall-time check (`limits.max_wall`, normally the same
+/// timeout) answers within it with a `TimeoutError` that keeps the worker;
+/// native code that cannot be interrupted is killed.
+pub fn kill_grace(action_timeout: Duration) -> Duration {
+    (action_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(2))
 }
 
 type Incoming = Result<(Msg, Vec<Vec<u8>>), String>;
@@ -124,7 +151,7 @@ impl WorkerExecutor {
         if let Err(e) = self.start() {
             return Observation::error(format!("SystemError: the sandbox worker could not start: {e}"));
         }
-        let timeout = self.cfg.action_timeout;
+        let timeout = self.cfg.action_timeout + kill_grace(self.cfg.action_timeout);
         let Some(w) = self.worker.as_mut() else { return Observation::error("SystemError: the sandbox worker could not start") };
         let outcome = sync_images(w, state, timeout).and_then(|()| {
             w.send(&Msg::Run { code: code.to_string(), image_index }, &[]);
@@ -205,6 +232,10 @@ impl Executor for WorkerExecutor {
         Some("interp")
     }
 
+    fn code_isolation(&self) -> Option<&'static str> {
+        Some("worker")
+    }
+
     fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
         match action {
             Action::Code { code, image_index, .. } => self.run_code(code, *image_index, state),
@@ -257,10 +288,21 @@ fn spawn(cfg: &WorkerConfig) -> Result<Worker, String> {
     {
         use std::os::unix::process::CommandExt;
         let limits = cfg.os;
+        let cgroup_procs = cfg.cgroup_procs.clone();
         cmd.process_group(0);
-        // SAFETY: the closure only calls async-signal-safe functions (setrlimit, prctl).
+        // SAFETY: the closure only calls async-signal-safe functions (open,
+        // write, close, setrlimit, prctl) on memory prepared before fork.
         unsafe {
-            cmd.pre_exec(move || os::apply(&limits));
+            cmd.pre_exec(move || {
+                for path in cgroup_procs.iter() {
+                    let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd >= 0 {
+                        libc::write(fd, b"0".as_ptr().cast(), 1);
+                        libc::close(fd);
+                    }
+                }
+                os::apply(&limits)
+            });
         }
     }
     let mut child = cmd.spawn().map_err(|e| format!("cannot run {}: {e}", cfg.exe.display()))?;
