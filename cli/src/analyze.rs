@@ -19,6 +19,7 @@ use trutheye_model::{OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy}
 
 use crate::backend::OpenAiArgs;
 use crate::local::{LocalModel, LocalModelArgs};
+use trutheye_sandbox::cli::TrustArgs;
 use trutheye_sandbox::{BackendArgs, BackendKind, Dialect, PvrEngine, PvrMode, WorkerConfig};
 
 use crate::report;
@@ -95,9 +96,12 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Where the embedded interpreter runs code actions (pvr and hybrid): a killable,
-    /// OS-limited worker process, or in this process.
+    /// OS-limited worker process, or in this process (needs --trusted-code).
     #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
     pub pvr_mode: PvrMode,
+    /// `--trusted-code`: allows `--pvr-mode in-process`.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -223,6 +227,7 @@ pub fn load_registry(dirs: &PluginDirs, config: &AgentConfig) -> Result<(Registr
 
 /// Runs `trutheye analyze`.
 pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
+    args.trust.check(args.pvr_mode).map_err(anyhow::Error::msg)?;
     let (config, scripted, preset) = load_configs(args.config.as_deref(), args.preset.as_deref(), args.scripted_config.as_deref())?;
     let strategy = effective_strategy(args.strategy, preset.as_ref())?;
     let images = collect_images(&args.images)?;
@@ -261,7 +266,7 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
                     if args.json {
                         println!("{}", serde_json::json!({"image": path, "error": msg}));
                     }
-                    eprintln!("error: {msg}");
+                    eprintln!("error: {}", trutheye_core::protocol::escape_controls(&msg));
                 });
             }
         }

@@ -11,8 +11,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use trutheye_core::cli::PluginDirs;
+use trutheye_core::protocol::escape_controls;
 use trutheye_core::{AgentConfig, Executor, Policy, Registry};
 use trutheye_model::{OpenAiClient, OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
+use trutheye_sandbox::cli::TrustArgs;
 use trutheye_sandbox::{BackendArgs, PvrEngine, PvrMode};
 use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions};
 
@@ -99,9 +101,13 @@ struct RunArgs {
     /// Baseline threshold on anomaly_z (tampered above it).
     #[arg(long, default_value_t = baseline::DEFAULT_THRESHOLD)]
     baseline_threshold: f64,
-    /// Where code actions run (pvr and hybrid).
+    /// Where code actions run (pvr and hybrid): a killable worker process, or in this
+    /// process (needs --trusted-code).
     #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
     pvr_mode: PvrMode,
+    /// `--trusted-code`: allows `--pvr-mode in-process`.
+    #[command(flatten)]
+    trust: TrustArgs,
     #[command(flatten)]
     backend: BackendArgs,
     /// Print metrics.json to stdout instead of the table (no progress bar).
@@ -164,7 +170,7 @@ pub fn run(args: &EvalArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         }
         Some(EvalCommand::Compare { a, b }) => {
             let (ma, mb) = (eval::compare::load_metrics(a).map_err(anyhow::Error::msg)?, eval::compare::load_metrics(b).map_err(anyhow::Error::msg)?);
-            println!("A = {}\nB = {}\n{}", a.display(), b.display(), eval::compare::compare(&ma, &mb));
+            println!("{}", escape_controls(&format!("A = {}\nB = {}\n{}", a.display(), b.display(), eval::compare::compare(&ma, &mb))));
             Ok(ExitCode::SUCCESS)
         }
         None => run_eval(&args.run, dirs),
@@ -179,7 +185,7 @@ fn print_result(dir: &Path, m: &eval::Metrics, json: bool) -> Result<()> {
     }
     let t = eval::report::table1(m);
     if !t.is_empty() {
-        println!("{t}");
+        println!("{}", escape_controls(&t));
     }
     println!("reports: {0}/report.md, {0}/report.html, {0}/metrics.json", dir.display());
     Ok(())
@@ -188,6 +194,7 @@ fn print_result(dir: &Path, m: &eval::Metrics, json: bool) -> Result<()> {
 fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let Some(data) = &r.data else { bail!("--data PATH is required (a manifest.jsonl or a dataset folder)") };
     let Some(out) = &r.out else { bail!("--out DIR is required") };
+    r.trust.check(r.pvr_mode).map_err(anyhow::Error::msg)?;
     let (config, scripted, preset) = load_configs(r.config.as_deref(), r.preset.as_deref(), r.scripted_config.as_deref())?;
     let strategies: Vec<String> = if r.strategy.is_empty() {
         vec![effective_strategy(None, preset.as_ref())?.as_str().to_string()]
@@ -217,6 +224,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let runs_code = strategies.iter().any(|s| matches!(s.as_str(), "pvr" | "hybrid"));
     let engine = pvr_engine(&r.backend, &config, model_policy, r.pvr_mode, dirs, Duration::from_secs(10), runs_code)?;
     let backend_name = engine.kind().as_str();
+    let code_isolation = runs_code.then(|| engine.code_isolation());
     let factory = CliFactory { config, scripted, script: r.script.clone(), openai, qwen, registry: Arc::new(registry), engine };
     let jobs = r.jobs.unwrap_or_else(|| if local { 1 } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) }).max(1);
     let opts = RunOptions {
@@ -228,7 +236,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         resume: r.resume,
         baselines: r.baselines.then(|| BaselineOptions { operators: r.baseline_ops.clone(), threshold: r.baseline_threshold }),
         progress: !r.json,
-        args: serde_json::json!({"argv": std::env::args().collect::<Vec<_>>(), "pvr_mode": r.pvr_mode.as_str(), "backend": backend_name}),
+        args: serde_json::json!({"argv": std::env::args().collect::<Vec<_>>(), "pvr_mode": r.pvr_mode.as_str(), "backend": backend_name, "code_isolation": code_isolation}),
     };
     let summary = eval::run_eval(&ds, &factory, &opts).map_err(anyhow::Error::msg)?;
     eprintln!("{} episodes run, {} skipped (resume), {} failed, in {:.1}s", summary.ran, summary.skipped, summary.errors, summary.wall_s);

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use image::{GrayImage, Luma, Rgb};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use trutheye_core::protocol::escape_controls;
 use trutheye_core::{Action, ImageBuf, Trajectory};
 
 /// A progress bar on stderr for batches (hidden for one image or when stderr is not a terminal).
@@ -59,7 +60,9 @@ fn indent(s: &str, pad: &str) -> String {
     s.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
 }
 
-/// The human-readable report of one episode.
+/// The human-readable report of one episode. Most of it is model-produced
+/// (reasoning, code, tool arguments, observations, the answer), so control
+/// characters are escaped ([`escape_controls`]) before it reaches a terminal.
 pub fn human(path: &Path, t: &Trajectory, saved: &[String]) -> String {
     let v = &t.verdict;
     let mut s = String::new();
@@ -114,7 +117,7 @@ pub fn human(path: &Path, t: &Trajectory, saved: &[String]) -> String {
     for p in saved {
         s += &format!("saved: {p}\n");
     }
-    s
+    escape_controls(&s).into_owned()
 }
 
 /// Writes a 0/255 mask of the box and an overlay of the box on the image.

@@ -38,7 +38,8 @@ fn human_output_shows_text_images_and_candidate() {
     let dir = tempfile::tempdir().expect("tempdir");
     for mode in ["worker", "in-process"] {
         let out_dir = dir.path().join(mode);
-        let o = pvr(CROP, &["--mode", mode, "--out", out_dir.to_str().expect("utf-8 path")]);
+        // In-process runs model code without OS limits: only with --trusted-code.
+        let o = pvr(CROP, &["--mode", mode, "--trusted-code", "--out", out_dir.to_str().expect("utf-8 path")]);
         let text = stdout(&o);
         assert_eq!(o.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&o.stderr));
         assert!(text.starts_with("(640, 852)\n[shown as image_clue_1: 64x32]\n---\n"), "{text}");
