@@ -87,6 +87,8 @@ pub struct ServeArgs {
     pub action_timeout: f64,
     #[command(flatten)]
     pub backend: BackendArgs,
+    #[command(flatten)]
+    pub trust: trutheye_sandbox::cli::TrustArgs,
     /// Honour the `shutdown` method (for tests and scripts).
     #[arg(long)]
     pub allow_shutdown: bool,
@@ -101,6 +103,7 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         bail!("--action-timeout must be a positive number of seconds");
     }
     let timeout = Duration::from_secs_f64(args.action_timeout.min(86_400.0));
+    args.trust.check(args.pvr_mode).map_err(anyhow::Error::msg)?;
     let (agent, _, _) = load_configs(args.config.as_deref(), args.preset.as_deref(), None)?;
     let weights = match &args.weights {
         Some(p) => {

@@ -159,3 +159,20 @@ fn workers_share_a_memory_ceiling_and_a_hog_loses_only_its_own_worker() {
     call("shutdown", json!({}));
     assert!(child.wait().expect("wait").success());
 }
+
+/// Model code runs in the server process only when the user says it is trusted.
+#[test]
+fn in_process_code_needs_trusted_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("t.sock");
+    let out = Command::new(bin()).args(["serve", "--socket", sock.to_str().expect("utf-8"), "--pvr-mode", "in-process", "--backend", "interp"]).output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("runs model code inside this process without OS limits; pass --trusted-code"), "{err}");
+    assert!(!sock.exists(), "nothing was bound");
+    let (mut child, line) = spawn(&["--socket", sock.to_str().expect("utf-8"), "--pvr-mode", "in-process", "--backend", "interp", "--trusted-code", "--json"]);
+    let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    assert_eq!(info["pvr_mode"], "in-process", "{info}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

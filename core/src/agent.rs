@@ -271,6 +271,7 @@ pub fn run_episode(
         policy: policy.name().to_string(),
         strategy: strategy.to_string(),
         backend: executor.backend().map(str::to_string),
+        code_isolation: executor.code_isolation().map(str::to_string),
         system_prompt: system,
         user_prompt: user,
         turns,

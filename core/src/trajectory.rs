@@ -98,6 +98,11 @@ pub struct Trajectory {
     /// What ran code actions (`interp` or `python`); absent for strategies without code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// How model code was kept from the host (`worker`, `jail`, or
+    /// `in-process (trusted)` when the user passed `--trusted-code`); absent
+    /// for strategies without code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_isolation: Option<String>,
     /// The system prompt.
     pub system_prompt: String,
     /// The user prompt.

@@ -47,6 +47,7 @@ fn episode(turns: Vec<Turn>, label: VerdictLabel, bbox: Option<[u32; 4]>, forced
         policy: "p".into(),
         strategy: "s".into(),
         backend: None,
+        code_isolation: None,
         system_prompt: String::new(),
         user_prompt: String::new(),
         turns,

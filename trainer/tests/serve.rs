@@ -254,6 +254,8 @@ fn rewards_match_hand_computed_values() {
         s.execute(t).expect("turn");
     }
     let traj = serde_json::to_value(s.trajectory("replay")).expect("json");
+    // The in-process interpreter says so in the trajectory (it needed --trusted-code).
+    assert_eq!(traj["code_isolation"], "in-process (trusted)", "{traj}");
     let r = c.ok("reward", json!({"trajectory": traj, "truth": truth}));
     assert!(close(&r["total"], 1.4), "{r}");
     srv.stop();

@@ -368,6 +368,7 @@ impl Session {
             policy: policy.to_string(),
             strategy: self.strategy.to_string(),
             backend: self.executor.backend().map(str::to_string),
+            code_isolation: self.executor.code_isolation().map(str::to_string),
             system_prompt: self.system.clone(),
             user_prompt: self.user.clone(),
             turns: self.turns.clone(),
