@@ -1,7 +1,8 @@
 //! Issue 15's smaller items, end to end through the binary: in-process code
-//! only with `--trusted-code`, `--timeout` in every mode, no temporary files
-//! left by `pvr`, control characters escaped in text output, `\r` line
-//! endings, and malformed answers fed back to the model as format errors.
+//! only with `--trusted-code` (trajectories say how code was isolated),
+//! `--timeout` in every mode, no temporary files left by `pvr`, control
+//! characters escaped in text output, `\r` line endings, and malformed
+//! answers fed back to the model as format errors.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,35 @@ fn in_process_mode_needs_trusted_code() {
     // The default (worker) needs no flag.
     let o = pvr("print(image.size)", &[]);
     assert!(text(&o.stdout).contains("backend: interp (worker)"), "{}", text(&o.stdout));
+}
+
+#[test]
+fn trajectories_record_how_code_was_isolated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("script.jsonl");
+    std::fs::write(&script, "\"<code>print(image.size)</code>\"\n\"<answer>authentic</answer>\"\n").expect("write");
+    let cases: [(&[&str], Option<&str>); 3] = [
+        (&["--strategy", "pvr"], Some("worker")),
+        (&["--strategy", "pvr", "--pvr-mode", "in-process", "--trusted-code"], Some("in-process (trusted)")),
+        (&["--strategy", "none"], None),
+    ];
+    for (k, (extra, want)) in cases.iter().enumerate() {
+        let out = dir.path().join(format!("run{k}"));
+        let o = trutheye()
+            .arg("analyze")
+            .arg(sample())
+            .args(["--policy", "replay", "--backend", "interp", "--script"])
+            .arg(&script)
+            .arg("--out")
+            .arg(&out)
+            .args(*extra)
+            .output()
+            .expect("run");
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", text(&o.stderr));
+        let line = std::fs::read_to_string(out.join("trajectories.jsonl")).expect("trajectory");
+        let t: serde_json::Value = serde_json::from_str(line.trim()).expect("json");
+        assert_eq!(t["code_isolation"].as_str(), *want, "{extra:?}");
+    }
 }
 
 #[test]

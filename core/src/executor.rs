@@ -155,7 +155,7 @@ pub trait Executor: Send {
     /// How model code is kept from the host: `worker` (a killable, OS-limited
     /// process), `jail` (CPython in the bubblewrap jail), `in-process (trusted)`
     /// (inside the host, allowed only with `--trusted-code`); `None` when the
-    /// executor runs no code. Hosts record it with their results.
+    /// executor runs no code. Recorded in each trajectory as `code_isolation`.
     fn code_isolation(&self) -> Option<&'static str> {
         None
     }

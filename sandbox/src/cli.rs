@@ -68,7 +68,8 @@ impl PvrMode {
 #[derive(Args, Debug, Clone, Copy, Default)]
 pub struct TrustArgs {
     /// The model code is trusted: allow `--pvr-mode in-process`, which runs it inside this
-    /// process without OS limits (no memory cap; a native loop cannot be stopped).
+    /// process without OS limits (no memory cap; a native loop cannot be stopped). Trajectories
+    /// record `"code_isolation": "in-process (trusted)"`.
     #[arg(long)]
     pub trusted_code: bool,
 }
