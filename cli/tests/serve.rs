@@ -173,6 +173,8 @@ fn in_process_code_needs_trusted_code() {
     let (mut child, line) = spawn(&["--socket", sock.to_str().expect("utf-8"), "--pvr-mode", "in-process", "--backend", "interp", "--trusted-code", "--json"]);
     let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
     assert_eq!(info["pvr_mode"], "in-process", "{info}");
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM, not SIGKILL: the server removes its socket and image directory.
+    // SAFETY: sending a signal to our own child.
+    assert_eq!(unsafe { libc_kill(child.id() as i32, 15) }, 0);
+    assert!(child.wait().expect("wait").success());
 }
