@@ -5,11 +5,7 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -19,17 +15,10 @@ use trutheye_core::AgentConfig;
 use trutheye_sandbox::PvrLimits;
 use trutheye_trainer::serve::session::Session;
 use trutheye_sandbox::{PvrEngine, PvrMode};
-use trutheye_trainer::serve::{executor_factory, Listen, ServeConfig, ServeLimits, Server};
+use trutheye_trainer::serve::{executor_factory, ServeConfig, ServeLimits};
 
-struct Running {
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-    thread: Option<JoinHandle<Result<(), String>>>,
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/authentic-dev-000.jpg")
-}
+mod serve_client;
+use serve_client::{sample, Running};
 
 fn backend() -> PvrEngine {
     // No step cap: the wall-time limit is what stops a hostile loop.
@@ -37,61 +26,11 @@ fn backend() -> PvrEngine {
 }
 
 fn start() -> Running {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let socket = dir.path().join("te.sock");
     let (registry, report) = PluginDirs::default().load();
     // Loaded as `trutheye analyze` loads them: next to the (test) executable.
     assert!(registry.get("srm").is_some(), "the std operator plugin is not built (searched {:?}); run `cargo build -p trutheye-plugin-std` (or `cargo build --workspace`) first", report.searched);
-    let config = ServeConfig { allow_shutdown: true, max_line_bytes: 1 << 20, limits: ServeLimits { max_sessions: 8, ..ServeLimits::default() }, ..ServeConfig::default() };
-    let listen = Listen { socket: Some(socket.clone()), ..Listen::default() };
-    let server = Server::bind(&listen, config, Arc::new(registry), executor_factory(backend())).expect("bind");
-    let thread = std::thread::spawn(move || server.run());
-    Running { _dir: dir, socket, thread: Some(thread) }
-}
-
-impl Running {
-    fn client(&self) -> Client {
-        let s = UnixStream::connect(&self.socket).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-        Client { r: BufReader::new(s.try_clone().expect("clone")), w: s, next: 0 }
-    }
-
-    fn stop(mut self) {
-        let r = self.client().call("shutdown", json!({}));
-        assert_eq!(r["result"]["stopping"], true, "{r}");
-        let t = self.thread.take().expect("thread");
-        t.join().expect("join").expect("server ran");
-        assert!(!self.socket.exists(), "socket file removed on exit");
-    }
-}
-
-struct Client {
-    r: BufReader<UnixStream>,
-    w: UnixStream,
-    next: u64,
-}
-
-impl Client {
-    fn raw(&mut self, line: &[u8]) -> Value {
-        self.w.write_all(line).and_then(|_| self.w.write_all(b"\n")).expect("write");
-        let mut reply = String::new();
-        self.r.read_line(&mut reply).expect("read");
-        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("bad reply {reply:?}: {e}"))
-    }
-
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let id = self.next;
-        let v = self.raw(json!({"v": 1, "id": id, "method": method, "params": params}).to_string().as_bytes());
-        assert_eq!(v["id"], id, "{v}");
-        v
-    }
-
-    fn ok(&mut self, method: &str, params: Value) -> Value {
-        let v = self.call(method, params);
-        assert!(v.get("error").is_none(), "{method}: {v}");
-        v["result"].clone()
-    }
+    let config = ServeConfig { max_line_bytes: 1 << 20, limits: ServeLimits { max_sessions: 8, ..ServeLimits::default() }, ..ServeConfig::default() };
+    serve_client::start(config, registry, backend())
 }
 
 #[test]

@@ -6,92 +6,30 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use trutheye_core::cli::PluginDirs;
+use serde_json::json;
 use trutheye_sandbox::{PvrEngine, PvrLimits, PvrMode};
 use trutheye_trainer::serve::{executor_factory, Listen, ServeConfig, ServeLimits, Server};
 
-struct Running {
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-    images: PathBuf,
-    thread: Option<JoinHandle<Result<(), String>>>,
-}
+mod serve_client;
+use serve_client::{sample, Running};
 
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/authentic-dev-000.jpg")
-}
-
-/// A server with `limits`, in-process interpreter, images by path under a
-/// directory the test can inspect.
+/// A server with `limits`, in-process interpreter, no operators, images by
+/// path under `<dir>/images` ([`images`]).
 fn start(limits: ServeLimits) -> Running {
     let dir = tempfile::tempdir().expect("tempdir");
-    let socket = dir.path().join("te.sock");
-    let images = dir.path().join("images");
-    std::fs::create_dir(&images).expect("image dir");
-    let registry = trutheye_core::Registry::new();
+    std::fs::create_dir(dir.path().join("images")).expect("image dir");
     let engine = PvrEngine::Interp { mode: PvrMode::InProcess, worker: None, limits: PvrLimits { max_wall: Duration::from_secs(5), ..PvrLimits::default() } };
-    let config = ServeConfig { allow_shutdown: true, limits, image_root: Some(images.clone()), ..ServeConfig::default() };
-    let listen = Listen { socket: Some(socket.clone()), ..Listen::default() };
-    let server = Server::bind(&listen, config, Arc::new(registry), executor_factory(engine)).expect("bind");
-    let thread = std::thread::spawn(move || server.run());
-    let _ = PluginDirs::default();
-    Running { _dir: dir, socket, images, thread: Some(thread) }
+    let config = ServeConfig { limits, image_root: Some(dir.path().join("images")), ..ServeConfig::default() };
+    serve_client::start_in(dir, config, trutheye_core::Registry::new(), engine)
 }
 
-impl Running {
-    fn client(&self) -> Client {
-        let s = UnixStream::connect(&self.socket).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-        Client { r: BufReader::new(s.try_clone().expect("clone")), w: s, next: 0 }
-    }
-
-    fn stop(mut self) {
-        let r = self.client().call("shutdown", json!({}));
-        assert_eq!(r["result"]["stopping"], true, "{r}");
-        self.thread.take().expect("thread").join().expect("join").expect("server ran");
-    }
-}
-
-struct Client {
-    r: BufReader<UnixStream>,
-    w: UnixStream,
-    next: u64,
-}
-
-impl Client {
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let line = json!({"v": 1, "id": self.next, "method": method, "params": params}).to_string();
-        self.w.write_all(line.as_bytes()).and_then(|_| self.w.write_all(b"\n")).expect("write");
-        let mut reply = String::new();
-        self.r.read_line(&mut reply).expect("read");
-        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("bad reply {reply:?}: {e}"))
-    }
-
-    fn ok(&mut self, method: &str, params: Value) -> Value {
-        let v = self.call(method, params);
-        assert!(v.get("error").is_none(), "{method}: {v}");
-        v["result"].clone()
-    }
-
-    fn error(&mut self, method: &str, params: Value) -> (String, String) {
-        let v = self.call(method, params);
-        let e = &v["error"];
-        assert!(e.is_object(), "{method} should fail: {v}");
-        (e["code"].as_str().unwrap_or("").to_string(), e["message"].as_str().unwrap_or("").to_string())
-    }
-
-    fn open(&mut self) -> String {
-        self.ok("open", json!({"image": sample(), "strategy": "pvr"}))["session"].as_str().expect("sid").to_string()
-    }
+/// Where a server from [`start`] writes images sent by path.
+fn images(srv: &Running) -> PathBuf {
+    srv.dir.path().join("images")
 }
 
 /// A base64 PNG of a w×h image of noise (so PNG cannot shrink it much).
@@ -214,13 +152,13 @@ fn large_images_go_by_path_and_their_files_go_with_the_session() {
     let t = c.ok("execute", json!({"session": sid, "text": "<code>result = image.rotate(180)</code>"}));
     let entry = &t["observation"]["images"][0];
     let path = PathBuf::from(entry["path"].as_str().unwrap_or_else(|| panic!("by path: {entry}")));
-    assert!(path.starts_with(&srv.images), "{}", path.display());
+    assert!(path.starts_with(&images(&srv)), "{}", path.display());
     let img = image::open(&path).expect("a readable PNG");
     assert_eq!((img.width(), img.height()), (300, 300));
     assert_eq!(entry["bytes"].as_u64(), std::fs::metadata(&path).ok().map(|m| m.len()));
     c.ok("close", json!({"session": sid}));
     assert!(!path.exists(), "the image file outlived its session");
-    assert_eq!(std::fs::read_dir(&srv.images).expect("root").count(), 0, "session directory removed");
+    assert_eq!(std::fs::read_dir(&images(&srv)).expect("root").count(), 0, "session directory removed");
     // `images_by: path` sends even small images by path.
     let sid = c.ok("open", json!({"image": sample(), "images_by": "path"}))["session"].as_str().expect("sid").to_string();
     let t = c.ok("execute", json!({"session": sid, "text": "<code>result = image.crop((0, 0, 8, 8))</code>"}));
