@@ -157,7 +157,10 @@ pub fn make_executor(strategy: Strategy, engine: &PvrEngine) -> Box<dyn Executor
 /// The run's PVR engine from `--backend`/`--python`, the config's `[pvr]` and the
 /// kind of policy (model policies default to python when it is set up). Started
 /// at once when code will run, so a broken environment fails the run in one line.
-pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, mode: PvrMode, dirs: &PluginDirs, timeout: Duration, runs_code: bool) -> Result<PvrEngine> {
+/// `jail_memory` caps the python backend's jail (all episodes together);
+/// `None` keeps its default.
+#[allow(clippy::too_many_arguments)]
+pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, mode: PvrMode, dirs: &PluginDirs, timeout: Duration, runs_code: bool, jail_memory: Option<u64>) -> Result<PvrEngine> {
     let config_kind = match config.pvr.backend.as_str() {
         "interp" => Some(BackendKind::Interp),
         "python" => Some(BackendKind::Python),
@@ -178,7 +181,11 @@ pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, 
         cfg.plugin_dirs = dirs.plugin_dirs.clone();
         Ok(cfg)
     };
-    let engine = PvrEngine::build(kind, python.as_deref(), dialect, mode, worker, timeout).map_err(anyhow::Error::msg)?;
+    let engine = match (kind, jail_memory) {
+        (BackendKind::Python, Some(bytes)) => PvrEngine::python_within(python.as_deref(), timeout, dialect, Some(bytes)),
+        _ => PvrEngine::build(kind, python.as_deref(), dialect, mode, worker, timeout),
+    }
+    .map_err(anyhow::Error::msg)?;
     if runs_code {
         engine.warm_up().map_err(anyhow::Error::msg)?;
     }
@@ -239,7 +246,7 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     }
     let registry = Arc::new(registry);
     let runs_code = matches!(strategy, Strategy::Pvr | Strategy::Hybrid);
-    let engine = pvr_engine(&args.backend, &config, args.policy != PolicyKind::Scripted, args.pvr_mode, dirs, Duration::from_secs(10), runs_code)?;
+    let engine = pvr_engine(&args.backend, &config, args.policy != PolicyKind::Scripted, args.pvr_mode, dirs, Duration::from_secs(10), runs_code, None)?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create output directory", out.display()))?;
     }

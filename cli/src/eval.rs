@@ -222,7 +222,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let qwen = if local { Some(LocalModel::from_args(&r.openai, &r.local)?.with_stop(config.generation.stop.clone())) } else { None };
     let model_policy = r.policy.iter().any(|p| p != "scripted");
     let runs_code = strategies.iter().any(|s| matches!(s.as_str(), "pvr" | "hybrid"));
-    let engine = pvr_engine(&r.backend, &config, model_policy, r.pvr_mode, dirs, Duration::from_secs(10), runs_code)?;
+    let engine = pvr_engine(&r.backend, &config, model_policy, r.pvr_mode, dirs, Duration::from_secs(10), runs_code, None)?;
     let backend_name = engine.kind().as_str();
     let code_isolation = runs_code.then(|| engine.code_isolation());
     let factory = CliFactory { config, scripted, script: r.script.clone(), openai, qwen, registry: Arc::new(registry), engine };

@@ -118,12 +118,6 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     if registry.is_empty() {
         eprintln!("warning: no forensic operators loaded; build the plugins or pass --plugins DIR");
     }
-    // Sessions are driven by a model (ms-swift's rollouts): python by default when set up.
-    let mut engine = pvr_engine(&args.backend, &agent, true, args.pvr_mode, &dirs, timeout, true)?;
-    if let PvrEngine::Interp { worker: Some(w), .. } = &mut engine {
-        w.os.address_space = Some(args.worker_memory);
-    }
-    let backend_name = engine.kind().as_str();
     let max_sessions = args.max_sessions.max(1);
     let limits = ServeLimits {
         memory_budget: args.memory_budget.unwrap_or_else(trutheye_trainer::serve::limits::default_memory_budget),
@@ -137,6 +131,13 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         max_response_bytes: usize::try_from(args.max_response_bytes).unwrap_or(usize::MAX).max(4096),
         worker_memory: args.worker_memory,
     };
+    // Sessions are driven by a model (ms-swift's rollouts): python by default
+    // when set up, its jail held to the code's share of the budget.
+    let mut engine = pvr_engine(&args.backend, &agent, true, args.pvr_mode, &dirs, timeout, true, Some(limits.worker_share()))?;
+    if let PvrEngine::Interp { worker: Some(w), .. } = &mut engine {
+        w.os.address_space = Some(args.worker_memory);
+    }
+    let backend_name = engine.kind().as_str();
     if let Some(dir) = &args.image_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("--image-dir {}", dir.display()))?;
     }

@@ -114,9 +114,18 @@ impl PvrEngine {
 
     /// The python backend with `python` (or the discovered interpreter), an action timeout and a dialect.
     pub fn python(python: Option<&Path>, timeout: Duration, dialect: Dialect) -> Result<Self, String> {
+        Self::python_within(python, timeout, dialect, None)
+    }
+
+    /// [`Self::python`] with the jail's memory ceiling (its control group,
+    /// all episodes together) set to `jail_memory` instead of the default.
+    pub fn python_within(python: Option<&Path>, timeout: Duration, dialect: Dialect, jail_memory: Option<u64>) -> Result<Self, String> {
         let mut cfg = crate::python::PythonConfig::discover(python)?;
         cfg.action_timeout = timeout;
         cfg.dialect = dialect.runtime_name().map(str::to_string);
+        if let Some(bytes) = jail_memory {
+            cfg.jail_memory_bytes = bytes;
+        }
         Ok(PvrEngine::Python(crate::python::PythonBackend::new(cfg)?))
     }
 
