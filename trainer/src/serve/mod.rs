@@ -181,6 +181,11 @@ impl Server {
             Some(path) => Some((bind_unix(path)?, path.clone())),
             None => None,
         };
+        // Before anyone can learn the server is up (the CLI prints its start
+        // line after `bind`): a SIGTERM right after it must still clean up.
+        if config.handle_signals {
+            signals::install();
+        }
         let (image_root, owns_image_root) = match &config.image_root {
             Some(p) => (p.clone(), false),
             None => (make_private_dir()?, true),
@@ -230,9 +235,6 @@ impl Server {
     /// Accepts connections (a thread each) until stopped by `shutdown`, the stop
     /// handle, or SIGINT/SIGTERM; then removes the socket file.
     pub fn run(self) -> Result<(), String> {
-        if self.shared.config.handle_signals {
-            signals::install();
-        }
         let nb = |r: std::io::Result<()>| r.map_err(|e| format!("cannot configure the listener: {e}"));
         if let Some((l, _)) = &self.unix {
             nb(l.set_nonblocking(true))?;
