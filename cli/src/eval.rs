@@ -16,7 +16,7 @@ use trutheye_core::{AgentConfig, Executor, Policy, Registry};
 use trutheye_model::{OpenAiClient, OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
 use trutheye_sandbox::cli::TrustArgs;
 use trutheye_sandbox::{BackendArgs, PvrEngine, PvrMode};
-use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions};
+use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions, Shard};
 
 use crate::analyze::{effective_strategy, load_configs, load_registry, make_executor, pvr_engine, Strategy};
 use crate::backend::OpenAiArgs;
@@ -41,6 +41,23 @@ enum EvalCommand {
         /// Run directory.
         dir: PathBuf,
         /// Dataset for masks and breakdowns (default: the one recorded in DIR/run.json).
+        #[arg(long, value_name = "PATH")]
+        data: Option<PathBuf>,
+        /// Print metrics.json to stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge the run directories of every shard of one `--shard I/N` run into one
+    /// run directory (refuses missing, duplicated or overlapping shards), then
+    /// write its reports.
+    Merge {
+        /// The shards' run directories (their --out), one per shard.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Merged run directory (new).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Dataset for masks and breakdowns (default: the one the shards recorded).
         #[arg(long, value_name = "PATH")]
         data: Option<PathBuf>,
         /// Print metrics.json to stdout instead of the table.
@@ -92,6 +109,10 @@ struct RunArgs {
     /// Continue an interrupted run in --out (done episodes are skipped, failed ones rerun).
     #[arg(long)]
     resume: bool,
+    /// Run shard I of N (0-based) of the plan: every N-th job from I, the same on
+    /// every machine and resume; join the shards with `eval merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
     /// Add single-operator baselines (`op:<name>` rows).
     #[arg(long)]
     baselines: bool,
@@ -168,6 +189,13 @@ pub fn run(args: &EvalArgs, dirs: &PluginDirs) -> Result<ExitCode> {
             print_result(dir, &m, *json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(EvalCommand::Merge { dirs, out, data, json }) => {
+            let summary = eval::merge_shards(dirs, out).map_err(anyhow::Error::msg)?;
+            eprintln!("merged {} shards: {} jobs ({} failed episodes), {} trajectories, {} heat-maps", summary.shards, summary.jobs, summary.failed, summary.trajectories, summary.heatmaps);
+            let m = eval::rerender(out, data.as_deref()).map_err(anyhow::Error::msg)?;
+            print_result(out, &m, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(EvalCommand::Compare { a, b }) => {
             let (ma, mb) = (eval::compare::load_metrics(a).map_err(anyhow::Error::msg)?, eval::compare::load_metrics(b).map_err(anyhow::Error::msg)?);
             println!("{}", escape_controls(&format!("A = {}\nB = {}\n{}", a.display(), b.display(), eval::compare::compare(&ma, &mb))));
@@ -234,12 +262,17 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         jobs,
         limit: r.limit,
         resume: r.resume,
+        shard: r.shard,
         baselines: r.baselines.then(|| BaselineOptions { operators: r.baseline_ops.clone(), threshold: r.baseline_threshold }),
         progress: !r.json,
         args: serde_json::json!({"argv": std::env::args().collect::<Vec<_>>(), "pvr_mode": r.pvr_mode.as_str(), "backend": backend_name, "code_isolation": code_isolation}),
     };
     let summary = eval::run_eval(&ds, &factory, &opts).map_err(anyhow::Error::msg)?;
-    eprintln!("{} episodes run, {} skipped (resume), {} failed, in {:.1}s", summary.ran, summary.skipped, summary.errors, summary.wall_s);
+    let of_plan = match (r.shard, summary.plan_jobs) {
+        (Some(sh), Some(n)) => format!(" (shard {sh}: {} of the plan's {n} jobs)", summary.planned),
+        _ => String::new(),
+    };
+    eprintln!("{} episodes run, {} skipped (resume), {} failed, in {:.1}s{of_plan}", summary.ran, summary.skipped, summary.errors, summary.wall_s);
     let m = eval::write_reports(out, Some(&ds)).map_err(anyhow::Error::msg).context("writing reports")?;
     print_result(out, &m, r.json)?;
     Ok(ExitCode::SUCCESS)

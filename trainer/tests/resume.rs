@@ -27,6 +27,7 @@ fn opts(out: &Path, resume: bool) -> RunOptions {
         jobs: 2,
         limit: None,
         resume,
+        shard: None,
         baselines: None,
         progress: false,
         args: serde_json::json!({}),

@@ -12,10 +12,12 @@ pub mod examples;
 pub mod heatmap;
 pub mod html;
 pub mod localization;
+pub mod merge;
 pub mod metrics;
 pub mod prediction;
 pub mod report;
 pub mod runner;
+pub mod shard;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +25,8 @@ pub use dataset::{BadRow, Dataset, GtMask, Sample};
 pub use metrics::{compute, EvalContext, Metrics};
 pub use prediction::{read_predictions, Prediction, Truth};
 pub use runner::{run_eval, BaselineOptions, EpisodeFactory, RunOptions, RunSummary};
+pub use merge::{merge_shards, MergeSummary};
+pub use shard::{Shard, ShardRecord};
 
 /// The context metrics need from a dataset (masks, free fields, bad-row count).
 pub fn context_for(ds: Option<&Dataset>) -> EvalContext {

@@ -18,6 +18,7 @@ use trutheye_core::{run_episode, AgentConfig, EpisodeInput, Executor, ImageBuf, 
 use super::baseline;
 use super::dataset::{Dataset, Sample};
 use super::prediction::{read_predictions, Key, Prediction};
+use super::shard::{Shard, ShardRecord};
 
 /// A policy and an executor for one episode.
 pub type EpisodeParts = (Box<dyn Policy>, Box<dyn Executor>);
@@ -57,6 +58,8 @@ pub struct RunOptions {
     pub limit: Option<usize>,
     /// Skip episodes already in `predictions.jsonl`.
     pub resume: bool,
+    /// Run only this shard of the plan (see [`super::shard`]).
+    pub shard: Option<Shard>,
     /// Baselines, when asked for.
     pub baselines: Option<BaselineOptions>,
     /// Draw a progress bar on stderr.
@@ -70,6 +73,8 @@ pub struct RunOptions {
 pub struct RunSummary {
     /// Episodes in the plan.
     pub planned: usize,
+    /// Of the whole plan, when sharded (`planned` is this shard's part).
+    pub plan_jobs: Option<usize>,
     /// Skipped because already done (resume).
     pub skipped: usize,
     /// Run now.
@@ -126,6 +131,25 @@ pub fn run_eval(ds: &Dataset, factory: &dyn EpisodeFactory, opts: &RunOptions) -
         summary.baseline_operators = baseline_operators(factory, b, samples)?;
         for op in &summary.baseline_operators {
             jobs.extend((0..samples.len()).map(|i| Job::Baseline { op: op.clone(), sample: i }));
+        }
+    }
+    if let Some(shard) = opts.shard {
+        let plan: Vec<Key> = jobs.iter().map(|j| j.key(samples)).collect();
+        let record = ShardRecord::new(shard, &plan);
+        if opts.resume {
+            if let Some(recorded) = ShardRecord::read(&opts.out)? {
+                record.check_same(&recorded, &opts.out)?;
+            } else if !done.is_empty() {
+                return Err(format!("{} holds an unsharded run; resume it without --shard", opts.out.display()));
+            }
+        }
+        record.write(&opts.out)?;
+        summary.plan_jobs = Some(plan.len());
+        jobs = jobs.into_iter().enumerate().filter(|(i, _)| shard.owns(*i)).map(|(_, j)| j).collect();
+        tracing::info!(shard = %shard, jobs = jobs.len(), plan = plan.len(), "running one shard of the plan");
+    } else if opts.resume {
+        if let Some(recorded) = ShardRecord::read(&opts.out)? {
+            return Err(format!("{} holds shard {}; resume it with --shard {}", opts.out.display(), recorded.shard, recorded.shard));
         }
     }
     summary.planned = jobs.len();
