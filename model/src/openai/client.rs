@@ -1,5 +1,6 @@
-//! The HTTP side: one shared connection pool, timeouts, and retries with
-//! exponential backoff on timeouts, connection errors, 429 and 5xx.
+//! The HTTP side: one shared connection pool, timeouts, retries with
+//! exponential backoff on timeouts, connection errors, 429 and 5xx, and
+//! balancing over several endpoints (`pool`).
 
 use std::time::Duration;
 
@@ -7,13 +8,16 @@ use serde_json::Value;
 
 use super::config::OpenAiConfig;
 use super::messages::{excerpt, parse_completion, Completion};
+use super::pool::{EndpointStats, Pool};
 
-/// A client for one endpoint; cheap to share between episodes (`Arc`), so N
-/// parallel episodes make N concurrent requests over one pool.
+/// A client for one or more endpoints; cheap to share between episodes (`Arc`),
+/// so N parallel episodes make N concurrent requests over one connection pool,
+/// spread over the endpoints (at most `endpoint_concurrency` on each).
 pub struct OpenAiClient {
     cfg: OpenAiConfig,
     agent: ureq::Agent,
     api_key: Option<String>,
+    pool: Pool,
 }
 
 /// Why one attempt failed, and whether another may succeed.
@@ -30,14 +34,23 @@ impl OpenAiClient {
     /// A client for `cfg` (validated here); the API key is read once.
     pub fn new(cfg: OpenAiConfig) -> Result<Self, String> {
         cfg.validate()?;
+        let urls = cfg.urls();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs_f64(cfg.timeout_s)))
             .timeout_connect(Some(Duration::from_secs_f64(cfg.connect_timeout_s)))
             .http_status_as_error(false)
+            .max_idle_connections_per_host(cfg.endpoint_concurrency)
+            .max_idle_connections(cfg.endpoint_concurrency.saturating_mul(urls.len()))
             .build()
             .into();
         let api_key = cfg.api_key();
-        Ok(Self { cfg, agent, api_key })
+        let pool = Pool::new(urls, cfg.endpoint_concurrency, Duration::from_secs_f64(cfg.cooldown_s), Duration::from_secs_f64(cfg.max_cooldown_s));
+        Ok(Self { cfg, agent, api_key, pool })
+    }
+
+    /// Requests, failures and health of each endpoint so far.
+    pub fn endpoint_stats(&self) -> Vec<EndpointStats> {
+        self.pool.stats()
     }
 
     /// The configuration.
@@ -48,24 +61,37 @@ impl OpenAiClient {
     /// Posts `body` to `/chat/completions`, retrying as configured.
     pub fn complete(&self, body: &Value) -> Result<Completion, String> {
         let payload = serde_json::to_vec(body).map_err(|e| format!("cannot serialize the request: {e}"))?;
-        let url = self.cfg.url();
         let mut backoff = Duration::from_millis(self.cfg.backoff_ms);
         let cap = backoff * 16;
         let mut attempt = 0u32;
+        let mut avoid = None;
         loop {
             attempt += 1;
+            let lease = self.pool.acquire(avoid);
+            let (url, index) = (lease.url().to_string(), lease.index());
             let failed = match self.attempt(&url, &payload) {
-                Ok(c) => return Ok(c),
+                Ok(c) => {
+                    lease.answered();
+                    return Ok(c);
+                }
                 Err(f) => f,
             };
+            if failed.retry {
+                lease.failed(failed.retry_after);
+            } else {
+                lease.answered();
+            }
             if !failed.retry || attempt > self.cfg.max_retries {
                 let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
                 return Err(format!("{url}: {}{tries}", failed.message));
             }
-            let wait = failed.retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER);
+            // Another healthy endpoint takes the retry at once; otherwise back off
+            // (and the pool waits for the earliest cool-down).
+            let wait = if self.pool.other_healthy(index) { Duration::ZERO } else { failed.retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER) };
             tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, "{url}: {}; retrying", failed.message);
             std::thread::sleep(wait);
             backoff = (backoff * 2).min(cap);
+            avoid = Some(index);
         }
     }
 
@@ -96,5 +122,14 @@ fn transport_message(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         other => other.to_string(),
+    }
+}
+
+impl Drop for OpenAiClient {
+    /// Reports what each endpoint saw (`-v`), e.g. at the end of an eval run.
+    fn drop(&mut self) {
+        for s in self.pool.stats().iter().filter(|s| s.requests > 0) {
+            tracing::info!(endpoint = %s.url, requests = s.requests, failures = s.failures, healthy = s.healthy, "endpoint stats");
+        }
     }
 }

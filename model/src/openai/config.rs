@@ -8,8 +8,20 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct OpenAiConfig {
     /// Base URL up to and including `/v1` (`http://localhost:8000/v1`); a URL
-    /// already ending in `/chat/completions` is used as is.
+    /// already ending in `/chat/completions` is used as is. Used when
+    /// `endpoints` is empty.
     pub endpoint: String,
+    /// Several base URLs serving the same model (replaces `endpoint` when not
+    /// empty): each request goes to the healthy one with the fewest requests in
+    /// flight; one that fails is taken out for a cool-down (see `pool`).
+    pub endpoints: Vec<String>,
+    /// Most requests in flight to one endpoint; more wait for a free slot.
+    pub endpoint_concurrency: usize,
+    /// Seconds an endpoint that failed (connection error, timeout, 429, 5xx) is
+    /// left out, with two or more endpoints; doubled per failure in a row.
+    pub cooldown_s: f64,
+    /// Longest cool-down, in seconds.
+    pub max_cooldown_s: f64,
     /// The served model name.
     pub model: String,
     /// Name of the environment variable holding the API key (the key itself never
@@ -46,6 +58,10 @@ impl Default for OpenAiConfig {
     fn default() -> Self {
         Self {
             endpoint: "http://localhost:8000/v1".into(),
+            endpoints: Vec::new(),
+            endpoint_concurrency: 32,
+            cooldown_s: 1.0,
+            max_cooldown_s: 30.0,
             model: String::new(),
             api_key_env: Some("OPENAI_API_KEY".into()),
             timeout_s: 300.0,
@@ -63,20 +79,39 @@ impl Default for OpenAiConfig {
 }
 
 impl OpenAiConfig {
-    /// The full `/chat/completions` URL.
+    /// The full `/chat/completions` URL of `endpoint`.
     pub fn url(&self) -> String {
-        let base = self.endpoint.trim_end_matches('/');
-        if base.ends_with("/chat/completions") {
-            base.to_string()
+        chat_url(&self.endpoint)
+    }
+
+    /// The base URLs requests are spread over: `endpoints`, or `endpoint` alone.
+    pub fn base_urls(&self) -> Vec<&str> {
+        if self.endpoints.is_empty() {
+            vec![self.endpoint.as_str()]
         } else {
-            format!("{base}/chat/completions")
+            self.endpoints.iter().map(String::as_str).collect()
         }
+    }
+
+    /// The full `/chat/completions` URL of every endpoint, in order.
+    pub fn urls(&self) -> Vec<String> {
+        self.base_urls().into_iter().map(chat_url).collect()
     }
 
     /// Checks what can be checked before the first request.
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
-            return Err(format!("endpoint `{}` must start with http:// or https://", self.endpoint));
+        let bases = self.base_urls();
+        for (i, base) in bases.iter().enumerate() {
+            Self::check_endpoint(base)?;
+            if bases[..i].iter().any(|b| chat_url(b) == chat_url(base)) {
+                return Err(format!("endpoint `{base}` is listed twice"));
+            }
+        }
+        if self.endpoint_concurrency == 0 {
+            return Err("endpoint_concurrency must be at least 1".into());
+        }
+        if !(self.cooldown_s.is_finite() && self.cooldown_s > 0.0 && self.max_cooldown_s.is_finite() && self.max_cooldown_s >= self.cooldown_s) {
+            return Err("cool-downs must be positive, with max_cooldown_s >= cooldown_s".into());
         }
         if self.model.trim().is_empty() {
             return Err("no model name: pass --model NAME (the name the server serves)".into());
@@ -90,9 +125,31 @@ impl OpenAiConfig {
         Ok(())
     }
 
+    /// Checks one endpoint URL: `http(s)://host[:port]/path`, or an error naming it.
+    pub fn check_endpoint(url: &str) -> Result<(), String> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("endpoint `{url}` must start with http:// or https://"));
+        }
+        match url.parse::<ureq::http::Uri>() {
+            Ok(u) if u.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+            Ok(_) => Err(format!("endpoint `{url}` has no host")),
+            Err(e) => Err(format!("endpoint `{url}` is not a valid URL: {e}")),
+        }
+    }
+
     /// The API key, read from the named environment variable.
     pub fn api_key(&self) -> Option<String> {
         let var = self.api_key_env.as_deref()?;
         std::env::var(var).ok().filter(|k| !k.trim().is_empty())
+    }
+}
+
+/// `base` + `/chat/completions`, unless it already ends so.
+fn chat_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    if base.ends_with("/chat/completions") {
+        base.to_string()
+    } else {
+        format!("{base}/chat/completions")
     }
 }

@@ -4,11 +4,13 @@
 //! Images travel as base64 PNG data URLs; the strategy's system prompt is the
 //! system message; observations come back as user messages (or `tool`, see
 //! [`OpenAiConfig::observation_role`]). Network is used only to reach the
-//! endpoint the user names.
+//! endpoints the user names; with several, requests are balanced over them
+//! (`pool`).
 
 mod client;
 mod config;
 mod messages;
+mod pool;
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use trutheye_core::{Conversation, Policy, PolicyError, PolicyReply, ReplyLimits}
 pub use client::OpenAiClient;
 pub use config::OpenAiConfig;
 pub use messages::{data_url, parse_completion, request_body, Completion};
+pub use pool::EndpointStats;
 
 /// A policy backed by an OpenAI-compatible server. Episodes share one client.
 pub struct OpenAiPolicy {

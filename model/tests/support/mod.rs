@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests (and the endpoint bench example).
+
+pub mod mock_server;
