@@ -7,6 +7,12 @@ the plugin registries: ORMs now live in ``swift.rewards.orm`` (``ORM``,
 are not used. Without ms-swift installed (unit tests) the two base classes are
 replaced by minimal stand-ins so the module still imports.
 
+Run for real by ``trainer/python/grpo_cpu_step.sh``: ``swift rlhf --rlhf_type grpo
+--use_vllm false`` on the CPU with this scheduler and both rewards (ms-swift 4.6.0
+drives multi-turn rollouts without vLLM too: ``swift.rollout.agent_loop.run_multi_turn``
+over its ``TransformersEngine``); ``tests/test_swift_multi_turn.py`` drives it
+through ms-swift's own classes.
+
 Usage (see trainer/README.md, "Serving the environment to ms-swift")::
 
     trutheye serve --socket /tmp/trutheye.sock &
@@ -65,10 +71,18 @@ _local = threading.local()
 
 
 def client():
-    """One connection per thread, opened on first use (``TruthEyeClient.from_env``)."""
+    """One connection per thread, opened on first use (``TruthEyeClient.from_env``) and
+    reopened when ``TRUTHEYE_TCP``/``TRUTHEYE_SOCKET`` names another server."""
+    target = (os.environ.get("TRUTHEYE_TCP"), os.environ.get("TRUTHEYE_SOCKET"))
     c = getattr(_local, "client", None)
-    if c is None:
+    if c is None or getattr(_local, "target", None) != target:
+        if c is not None:
+            try:
+                c.close_connection()
+            except OSError:
+                pass
         c = _local.client = TruthEyeClient.from_env()
+        _local.target = target
     return c
 
 
@@ -93,15 +107,12 @@ def _image_spec(img):
 
 def _observation_image(entry):
     """An observation image (``{"png_base64": ...}`` inline, or ``{"path": ...}`` for
-    large ones, which the server deletes with the session: read it now) as a PIL
-    image when Pillow is present (ms-swift always has it), else a data URL."""
-    png = observation_png(entry)
-    try:
-        from PIL import Image
-
-        return Image.open(io.BytesIO(png)).convert("RGB")
-    except ImportError:
-        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    large ones, which the server deletes with the session: read it now) as a
+    ``data:image/png;base64,`` URL: ms-swift's ``RolloutInferRequest.images`` is a
+    list of strings (path, URL or base64; ``swift.template.vision_utils.load_image``
+    decodes data URLs), which also keeps the request JSON-serialisable for
+    ``swift rollout`` (server mode)."""
+    return "data:image/png;base64," + base64.b64encode(observation_png(entry)).decode("ascii")
 
 
 def _strategy(data=None):
@@ -114,14 +125,28 @@ class TruthEyeScheduler(MultiTurnScheduler):
 
     The episode ends on a final ``<answer>``, when the server says the episode is
     done (budget, repeated format errors), or on ms-swift's own limits
-    (``--max_turns``, a truncated completion). The session id is reported in
-    ``rollout_infos['trutheye_session']`` so the reward can score the session.
+    (``--max_turns``, a truncated completion). ``rollout_infos`` carries
+    ``trutheye_session`` (so the reward scores the live session),
+    ``trutheye_turn``/``trutheye_kind`` of the last turn, ``trutheye_turns`` (the
+    assistant texts sent, for a replay if the session is gone) and, once an
+    observation added images, ``images`` (the request's whole image list: ms-swift
+    copies ``rollout_infos['images']`` onto the training sample, without it the
+    sample would keep only the prompt's image and the observation ``<image>`` tags
+    would not match).
+
+    ms-swift 4 calls ``on_turn_end`` (async) before ``check_finished`` in both
+    colocate mode (``swift.rollout.agent_loop.run_multi_turn``, which GRPO uses
+    with ``--use_vllm false`` too) and server mode (``MultiTurnScheduler.run``):
+    the turn is executed there, so every rollout reports its session, even one
+    that answers at once. A driver that calls only ``check_finished``/``step``
+    (3.x, the tests) gets the turn executed in ``check_finished``.
     """
 
     def __init__(self, infer_engine=None, max_turns=None, *args, **kwargs):
         super().__init__(infer_engine, max_turns, *args, **kwargs)
         self._sessions = {}
-        self._pending = {}
+        self._pending = {}  # key -> (current_turn, execute result)
+        self._turns = {}  # key -> assistant texts sent so far
         self._lock = threading.Lock()
 
     @staticmethod
@@ -140,33 +165,59 @@ class TruthEyeScheduler(MultiTurnScheduler):
             sid = client().open(_image_spec(images[0]), strategy=_strategy(data))["session"]
             with self._lock:
                 self._sessions[key] = sid
+                self._turns[key] = []
         return key, sid
 
-    def check_finished(self, infer_request, response_choice, current_turn):
+    def _execute(self, infer_request, response_choice, current_turn):
+        """Runs this turn on the server once (cached by turn number); returns (key, sid, result)."""
         key, sid = self._session(infer_request)
-        text = response_choice.message.content or ""
+        with self._lock:
+            pending = self._pending.get(key)
+        if pending is not None and pending[0] == current_turn:
+            return key, sid, pending[1]
+        text = _get(response_choice.message, "content") or ""
+        if not isinstance(text, str):
+            raise TypeError(f"trutheye scheduler: the completion is {type(text).__name__}, not text")
         result = client().execute(sid, text)
         with self._lock:
-            self._pending[key] = result
+            self._pending[key] = (current_turn, result)
+            self._turns.setdefault(key, []).append(text)
+        return key, sid, result
+
+    def _infos(self, key, sid, result):
+        with self._lock:
+            turns = list(self._turns.get(key, []))
+        return {"trutheye_session": sid, "trutheye_turn": result["turn"], "trutheye_kind": result["kind"], "trutheye_turns": turns}
+
+    async def on_turn_end(self, infer_request, response_choice, current_turn):
+        key, sid, result = self._execute(infer_request, response_choice, current_turn)
+        return {"rollout_infos": self._infos(key, sid, result)}
+
+    def check_finished(self, infer_request, response_choice, current_turn):
+        key, _sid, result = self._execute(infer_request, response_choice, current_turn)
         if result["done"] or super().check_finished(infer_request, response_choice, current_turn):
             with self._lock:
                 self._pending.pop(key, None)
                 self._sessions.pop(key, None)
+                self._turns.pop(key, None)
             return True
         return False
 
     def step(self, infer_request, response_choice, current_turn):
         key = self._key(infer_request)
         with self._lock:
-            result = self._pending.pop(key)
+            _turn, result = self._pending.pop(key)
             sid = self._sessions.get(key)
         obs = result["observation"] or {}
         messages = _get(infer_request, "messages")
         messages.append({"role": obs.get("role", "user"), "content": obs.get("content", "")})
         images = _get(infer_request, "images")
-        for im in obs.get("images", []):
+        added = obs.get("images", [])
+        for im in added:
             images.append(_observation_image(im))
-        infos = {"trutheye_session": sid, "trutheye_turn": result["turn"], "trutheye_kind": result["kind"]}
+        infos = self._infos(key, sid, result)
+        if added:
+            infos["images"] = list(images)
         return {"infer_request": infer_request, "rollout_infos": infos}
 
 
@@ -194,7 +245,11 @@ class _TruthEyeReward(ORM):
                     if e.code != "unknown_session":
                         raise
             if result is None:
-                turns = [m["content"] for m in (messages[i] if messages is not None else []) if m.get("role") == "assistant" and isinstance(m.get("content"), str) and m["content"]]
+                # The scheduler's record of the texts it sent; else the assistant messages
+                # (ms-swift 4 freezes earlier assistant turns to token-id lists: not text).
+                turns = list(_get(info, "trutheye_turns") or []) if info else []
+                if not turns:
+                    turns = [m["content"] for m in (messages[i] if messages is not None else []) if m.get("role") == "assistant" and isinstance(m.get("content"), str) and m["content"]]
                 if not turns or turns[-1] != completion:
                     turns.append(completion)
                 imgs = images[i] if images is not None else None
