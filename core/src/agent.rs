@@ -1,5 +1,6 @@
-//! The agent loop: policy → parser → executor → observation, until an answer or a
-//! budget runs out. Always produces a verdict; a forced one says why.
+//! The agent loop (a policy driving the [`Episode`] stepper) and the texts an
+//! episode shows the model: system and user prompts, tool listings, observation
+//! wording. Always produces a verdict; a forced one says why.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,19 +8,19 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::action::{Action, Answer};
+use crate::action::Action;
 use crate::config::{AgentConfig, ToolListing, ToolRender};
-use crate::executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation};
+use crate::episode::Episode;
+use crate::executor::{EpisodeState, Executor, Observation};
 use crate::executors::tool_list;
 use crate::image::ImageBuf;
-use crate::policy::{Conversation, Policy, ReplyLimits, Role};
-use crate::protocol;
+use crate::policy::Policy;
 use crate::registry::Registry;
-use crate::trajectory::{EpisodeStats, ImageRecord, ObservationRecord, Trajectory, Turn, TRAJECTORY_SCHEMA};
-use crate::verdict::{BBox, Verdict, VerdictLabel};
+use crate::trajectory::{ObservationRecord, Trajectory};
+use crate::verdict::BBox;
 
 /// Where observation images and maps are saved.
-pub trait ArtifactSink {
+pub trait ArtifactSink: Send {
     /// Saves an image; returns its path (as written in the trajectory) or `None`.
     fn save(&mut self, episode: &str, turn: usize, name: &str, image: &ImageBuf) -> Option<String>;
 }
@@ -157,7 +158,8 @@ pub fn user_prompt(config: &AgentConfig, images: &[Arc<ImageBuf>]) -> String {
         .to_string()
 }
 
-/// Runs one episode.
+/// Runs one episode: the policy writes each message, the [`Episode`] stepper
+/// carries it out, until an answer or a budget runs out.
 pub fn run_episode(
     policy: &mut dyn Policy,
     executor: &mut dyn Executor,
@@ -166,137 +168,51 @@ pub fn run_episode(
     registry: Arc<Registry>,
     sink: &mut dyn ArtifactSink,
 ) -> Trajectory {
-    let started = Instant::now();
-    let started_unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    let budget = &config.budget;
-    let strategy = executor.name();
-    let system = system_prompt(config, strategy, &registry);
-    let user = user_prompt(config, &input.images);
-    let mut conv = Conversation::default();
-    conv.push(Role::System, system.clone(), vec![]);
-    conv.push(Role::User, user.clone(), input.images.clone());
-    let limits = ExecLimits { max_side: config.images.max_side, max_pixels: config.images.max_created_pixels, max_images: config.images.max_images };
-    let root_size = input.images.first().map(|i| (i.width(), i.height()));
-    let mut state = EpisodeState::new(input.images.clone(), registry, limits);
-    executor.prepare(&state);
     policy.reset();
-
-    let mut turns = Vec::new();
-    let mut stats = EpisodeStats::default();
-    let (mut consecutive_errors, mut crop_candidate, mut op_candidate): (usize, Option<BBox>, Option<BBox>) = (0, None, None);
-    let mut answer: Option<Answer> = None;
-    let mut forced_reason: Option<String> = None;
-
-    for index in 0..budget.max_turns {
-        if started.elapsed().as_secs_f64() > budget.wall_time_s {
-            forced_reason = Some(format!("wall-time budget of {}s exhausted", budget.wall_time_s));
-            break;
-        }
+    let mut episode = Episode::new(input.id, config, Box::new(Borrowed(executor)), input.images, registry).with_sink(Box::new(BorrowedSink(sink)));
+    while episode.wants_turn() {
         let t0 = Instant::now();
-        let reply = policy.next(&conv, ReplyLimits { max_tokens: budget.max_output_tokens });
+        let reply = policy.next(episode.conversation(), episode.reply_limits());
         let policy_ms = t0.elapsed().as_millis() as u64;
-        stats.policy_ms += policy_ms;
-        let reply = match reply {
-            Ok(r) => r,
-            Err(e) => {
-                forced_reason = Some(format!("policy `{}` failed: {e}", policy.name()));
-                break;
+        match reply {
+            Ok(r) => {
+                episode.step(&r, policy_ms);
             }
-        };
-        stats.turns += 1;
-        let text = String::from_utf8_lossy(&reply.raw).into_owned();
-        conv.push(Role::Assistant, text.clone(), vec![]);
-        let mut turn = Turn { index, assistant: text, think: None, action: None, format_error: None, observation: None, policy_ms, exec_ms: 0, tokens: reply.tokens };
-        let parsed = match protocol::parse_with(&reply.raw, &config.answer) {
-            Ok(p) => p,
-            Err(fe) => {
-                stats.format_errors += 1;
-                consecutive_errors += 1;
-                let feedback = observation_text(config, &fe.feedback());
-                turn.format_error = Some(fe);
-                turn.observation = Some(text_record(&feedback, true));
-                turns.push(turn);
-                if consecutive_errors >= budget.max_format_errors {
-                    forced_reason = Some(format!("{consecutive_errors} consecutive format errors"));
-                    break;
-                }
-                conv.push(Role::Tool, feedback, vec![]);
-                continue;
-            }
-        };
-        consecutive_errors = 0;
-        turn.think = parsed.think.clone();
-        turn.action = Some(parsed.action.clone());
-        if let Action::Answer(a) = parsed.action {
-            answer = Some(a);
-            turns.push(turn);
-            break;
+            Err(e) => episode.abort(format!("policy `{}` failed: {e}", policy.name())),
         }
-        if stats.tool_calls >= budget.max_tool_calls {
-            let msg = observation_text(config, &format!("The tool budget of {} calls is exhausted. Give your final answer now in <answer></answer>.", budget.max_tool_calls));
-            turn.observation = Some(text_record(&msg, true));
-            turns.push(turn);
-            conv.push(Role::Tool, msg, vec![]);
-            continue;
-        }
-        stats.tool_calls += 1;
-        let t1 = Instant::now();
-        let mut obs = executor.execute(turn.action.as_ref().unwrap_or(&parsed.action), &mut state);
-        // The trajectory keeps what the model read.
-        obs.text = observation_text(config, &obs.text);
-        turn.exec_ms = t1.elapsed().as_millis() as u64;
-        stats.exec_ms += turn.exec_ms;
-        if let Some(b) = obs.bbox_candidate {
-            if obs.tools.iter().any(|t| t.name == "crop" && t.ok) {
-                crop_candidate = Some(b);
-            } else {
-                op_candidate = Some(b);
-            }
-        }
-        turn.observation = Some(record(&obs, &input.id, index, sink));
-        conv.push(Role::Tool, obs.text.clone(), obs.images.iter().map(|n| n.image.clone()).collect());
-        turns.push(turn);
     }
+    let t = episode.into_trajectory(policy.name());
+    tracing::info!(episode = %t.id, label = t.verdict.label.as_str(), forced = t.verdict.forced, turns = t.stats.turns, "episode done");
+    t
+}
 
-    if answer.is_none() && forced_reason.is_none() {
-        forced_reason = Some(format!("turn budget of {} exhausted without an answer", budget.max_turns));
+/// A borrowed executor as the stepper's boxed one.
+struct Borrowed<'a>(&'a mut dyn Executor);
+
+impl Executor for Borrowed<'_> {
+    fn name(&self) -> &'static str {
+        self.0.name()
     }
-    stats.wall_ms = started.elapsed().as_millis() as u64;
-    let verdict = make_verdict(answer, forced_reason, config, root_size, crop_candidate.or(op_candidate));
-    tracing::info!(episode = %input.id, label = verdict.label.as_str(), forced = verdict.forced, turns = stats.turns, "episode done");
-    Trajectory {
-        schema: TRAJECTORY_SCHEMA,
-        id: input.id,
-        images: input.images.iter().map(|i| i.meta.clone()).collect(),
-        policy: policy.name().to_string(),
-        strategy: strategy.to_string(),
-        backend: executor.backend().map(str::to_string),
-        code_isolation: executor.code_isolation().map(str::to_string),
-        system_prompt: system,
-        user_prompt: user,
-        turns,
-        verdict,
-        stats,
-        started_unix_ms,
+    fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
+        self.0.execute(action, state)
+    }
+    fn backend(&self) -> Option<&'static str> {
+        self.0.backend()
+    }
+    fn code_isolation(&self) -> Option<&'static str> {
+        self.0.code_isolation()
+    }
+    fn prepare(&mut self, state: &EpisodeState) {
+        self.0.prepare(state)
     }
 }
 
-fn make_verdict(answer: Option<Answer>, forced_reason: Option<String>, config: &AgentConfig, root: Option<(u32, u32)>, candidate: Option<BBox>) -> Verdict {
-    match answer {
-        Some(a) => {
-            let fake_local = matches!(a.label, VerdictLabel::Tampered | VerdictLabel::Fake);
-            let bbox = a.bbox.and_then(|b| clamp_box(b, root)).or(if fake_local { candidate } else { None });
-            Verdict { label: a.label, scores: a.scores, bbox, mask: None, explanation: a.explanation, forced: false, forced_reason: None }
-        }
-        None => Verdict {
-            label: config.forced.label,
-            scores: None,
-            bbox: None,
-            mask: None,
-            explanation: None,
-            forced: true,
-            forced_reason: Some(forced_reason.unwrap_or_else(|| "no answer".into())),
-        },
+/// A borrowed sink as the stepper's boxed one.
+struct BorrowedSink<'a>(&'a mut dyn ArtifactSink);
+
+impl ArtifactSink for BorrowedSink<'_> {
+    fn save(&mut self, episode: &str, turn: usize, name: &str, image: &ImageBuf) -> Option<String> {
+        self.0.save(episode, turn, name, image)
     }
 }
 
@@ -315,21 +231,4 @@ pub fn clamp_box(b: [f64; 4], root: Option<(u32, u32)>) -> Option<BBox> {
 /// The record of a text-only observation (an error when `is_error`).
 pub fn text_record(text: &str, is_error: bool) -> ObservationRecord {
     ObservationRecord { text: text.into(), images: vec![], artifacts: vec![], bbox_candidate: None, error: is_error.then(|| text.to_string()), tools: vec![] }
-}
-
-fn record(obs: &Observation, episode: &str, turn: usize, sink: &mut dyn ArtifactSink) -> ObservationRecord {
-    let mut save = |n: &NamedImage| ImageRecord {
-        name: n.name.clone(),
-        width: n.image.width(),
-        height: n.image.height(),
-        path: sink.save(episode, turn, &n.name, &n.image),
-    };
-    ObservationRecord {
-        text: obs.text.clone(),
-        images: obs.images.iter().map(&mut save).collect(),
-        artifacts: obs.artifacts.iter().map(&mut save).collect(),
-        bbox_candidate: obs.bbox_candidate,
-        error: obs.error.clone(),
-        tools: obs.tools.clone(),
-    }
 }

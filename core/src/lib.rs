@@ -24,11 +24,13 @@ pub mod policy;
 pub use executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation, ToolKind, ToolUse};
 pub use policy::{Conversation, Message, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
 pub mod agent;
+pub mod episode;
 pub mod config;
 pub mod preset;
 pub mod trajectory;
 
 pub use agent::{clamp_box, run_episode, text_record, ArtifactSink, DirArtifacts, EpisodeInput, NoArtifacts};
 pub use config::AgentConfig;
+pub use episode::{Episode, HostLimits, Step, TurnKind};
 pub use trajectory::{Trajectory, Turn};
 pub mod cli;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use trutheye_core::cli::PluginDirs;
 use trutheye_core::AgentConfig;
 use trutheye_sandbox::PvrLimits;
-use trutheye_trainer::serve::session::Session;
+use trutheye_trainer::serve::session::{Session, SessionQuota};
 use trutheye_sandbox::{PvrEngine, PvrMode};
 use trutheye_trainer::serve::{executor_factory, ServeConfig, ServeLimits};
 
@@ -188,7 +188,7 @@ fn rewards_match_hand_computed_values() {
     let (registry, _) = PluginDirs::default().load();
     let img = Arc::new(trutheye_core::ImageBuf::open(&sample(), 64_000_000).expect("image"));
     let exec = executor_factory(backend())("pvr").expect("executor");
-    let mut s = Session::new("rec".into(), exec, vec![img], &AgentConfig::default_config(), Arc::new(registry));
+    let mut s = Session::new("rec".into(), exec, vec![img], &AgentConfig::default_config(), Arc::new(registry), SessionQuota::default());
     for t in TURNS {
         s.execute(t).expect("turn");
     }

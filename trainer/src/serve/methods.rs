@@ -219,14 +219,14 @@ fn new_session(shared: &Shared, p: &Params) -> Result<Session, RpcError> {
         Some(other) => return Err(RpcError::bad_request(format!("`images_by` must be a string, got {other}"))),
     };
     let l = &shared.config.limits;
-    let mut session = Session::new(id, executor, images, &shared.config.agent, shared.registry.clone());
-    session.quota = SessionQuota {
+    let quota = SessionQuota {
         max_image_bytes: l.max_session_image_bytes,
         max_shown_pixels_per_turn: l.max_shown_pixels_per_turn,
         inline_image_bytes: l.inline_image_bytes,
         max_inline_total: l.max_response_bytes / 2,
         images_by,
     };
+    let mut session = Session::new(id, executor, images, &shared.config.agent, shared.registry.clone(), quota);
     session.set_image_dir(shared.image_root.join(&session.id));
     Ok(session)
 }
