@@ -13,8 +13,7 @@ use clap::{Args, ValueEnum};
 use trutheye_core::cli::PluginDirs;
 use trutheye_core::loader::LoadReport;
 use trutheye_core::preset::{Preset, PresetMeta};
-use trutheye_core::executors::{NoneExecutor, RegistryExecutor};
-use trutheye_core::{run_episode, AgentConfig, ArtifactSink, DirArtifacts, EpisodeInput, Executor, ImageBuf, NoArtifacts, Policy, Registry, Trajectory};
+use trutheye_core::{run_episode, AgentConfig, ArtifactSink, DirArtifacts, EpisodeInput, ImageBuf, NoArtifacts, Policy, Registry, Trajectory};
 use trutheye_model::{OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
 
 use crate::backend::OpenAiArgs;
@@ -24,29 +23,7 @@ use trutheye_sandbox::{BackendArgs, BackendKind, Dialect, PvrEngine, PvrMode, Wo
 
 use crate::report;
 
-/// How the agent may act.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Strategy {
-    /// Programmatic visual reasoning: the model writes image-operation code.
-    Pvr,
-    /// A fixed registry of tools called with JSON.
-    Registry,
-    /// Code first; tool calls and failed bare operator calls go to the registry.
-    Hybrid,
-    /// No tools: the model answers from the image alone.
-    None,
-}
-
-impl Strategy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::Pvr => "pvr",
-            Strategy::Registry => "registry",
-            Strategy::Hybrid => "hybrid",
-            Strategy::None => "none",
-        }
-    }
-}
+pub use trutheye_core::Strategy;
 
 /// Who writes the turns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -132,7 +109,7 @@ fn collect_images(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 fn make_policy(args: &AnalyzeArgs, strategy: Strategy, config: &AgentConfig, scripted: &ScriptedConfig) -> Result<Box<dyn Policy>> {
     Ok(match args.policy {
-        PolicyKind::Scripted => Box::new(ScriptedPolicy::new(scripted.clone(), strategy.as_str()).map_err(anyhow::Error::msg)?),
+        PolicyKind::Scripted => Box::new(ScriptedPolicy::new(scripted.clone(), strategy)),
         PolicyKind::Replay => {
             let path = args.script.as_deref().context("--policy replay needs --script FILE")?;
             Box::new(ReplayPolicy::from_file(path).map_err(anyhow::Error::msg)?)
@@ -141,17 +118,6 @@ fn make_policy(args: &AnalyzeArgs, strategy: Strategy, config: &AgentConfig, scr
         // Loaded once; `analyze` reuses the policy (and so the weights) for every image.
         PolicyKind::Qwen25vl => Box::new(LocalModel::from_args(&args.openai, &args.local)?.with_stop(config.generation.stop.clone()).policy(strategy)),
     })
-}
-
-/// Executors keep per-episode state (PVR variables), so each episode gets a new
-/// one from the run's PVR engine.
-pub fn make_executor(strategy: Strategy, engine: &PvrEngine) -> Box<dyn Executor> {
-    match strategy {
-        Strategy::Pvr => engine.pvr(),
-        Strategy::Hybrid => engine.hybrid(),
-        Strategy::Registry => Box::new(RegistryExecutor),
-        Strategy::None => Box::new(NoneExecutor),
-    }
 }
 
 /// The run's PVR engine from `--backend`/`--python`, the config's `[pvr]` and the
@@ -219,7 +185,7 @@ pub fn load_configs(config: Option<&Path>, preset: Option<&str>, scripted: Optio
 pub fn effective_strategy(flag: Option<Strategy>, preset: Option<&PresetMeta>) -> Result<Strategy> {
     match (flag, preset) {
         (Some(s), _) => Ok(s),
-        (None, Some(p)) => Strategy::from_str(&p.strategy, true).map_err(|_| anyhow::anyhow!("preset {}: unknown strategy `{}`", p.name, p.strategy)),
+        (None, Some(p)) => p.strategy.parse::<Strategy>().map_err(|e| anyhow::anyhow!("preset {}: {e}", p.name)),
         (None, None) => Ok(Strategy::Pvr),
     }
 }
@@ -245,7 +211,7 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         eprintln!("warning: no forensic operators loaded (searched {}); build the plugins with `cargo build --release` or pass --plugin-dir", report.searched.len());
     }
     let registry = Arc::new(registry);
-    let runs_code = matches!(strategy, Strategy::Pvr | Strategy::Hybrid);
+    let runs_code = strategy.runs_code();
     let engine = pvr_engine(&args.backend, &config, args.policy != PolicyKind::Scripted, args.pvr_mode, dirs, Duration::from_secs(10), runs_code, None)?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create output directory", out.display()))?;
@@ -285,7 +251,7 @@ pub fn run(args: &AnalyzeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
 fn analyze_one(path: &Path, args: &AnalyzeArgs, strategy: Strategy, engine: &PvrEngine, config: &AgentConfig, registry: &Arc<Registry>, policy: &mut dyn Policy) -> Result<(Trajectory, Vec<String>)> {
     let image = ImageBuf::open_with(path, config.images.decode_options())?;
     let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    let mut executor = make_executor(strategy, engine);
+    let mut executor = engine.executor(strategy);
     let mut sink: Box<dyn ArtifactSink> = match &args.out {
         Some(dir) => Box::new(DirArtifacts(dir.join("artifacts"))),
         None => Box::new(NoArtifacts),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use trutheye_core::cli::PluginDirs;
 use trutheye_core::protocol::escape_controls;
 use trutheye_core::{AgentConfig, Executor, Policy, Registry};
@@ -18,7 +18,7 @@ use trutheye_sandbox::cli::TrustArgs;
 use trutheye_sandbox::{BackendArgs, PvrEngine, PvrMode};
 use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions, Shard};
 
-use crate::analyze::{effective_strategy, load_configs, load_registry, make_executor, pvr_engine, Strategy};
+use crate::analyze::{effective_strategy, load_configs, load_registry, pvr_engine, Strategy};
 use crate::backend::OpenAiArgs;
 use crate::local::{LocalModel, LocalModelArgs};
 
@@ -154,7 +154,7 @@ impl EpisodeFactory for CliFactory {
     fn make(&self, policy: &str, strategy: &str) -> Result<(Box<dyn Policy>, Box<dyn Executor>), String> {
         let s = parse_strategy(strategy).map_err(|e| e.to_string())?;
         let p: Box<dyn Policy> = match policy {
-            "scripted" => Box::new(ScriptedPolicy::new(self.scripted.clone(), strategy)?),
+            "scripted" => Box::new(ScriptedPolicy::new(self.scripted.clone(), s)),
             "replay" => {
                 let path = self.script.as_deref().ok_or("--policy replay needs --script FILE")?;
                 Box::new(ReplayPolicy::from_file(path)?)
@@ -163,7 +163,7 @@ impl EpisodeFactory for CliFactory {
             "qwen25vl" => Box::new(self.qwen.as_ref().ok_or("--policy qwen25vl needs --model DIR")?.policy(s)),
             other => return Err(format!("unknown policy `{other}` (expected scripted, replay, openai or qwen25vl)")),
         };
-        let e = make_executor(s, &self.engine);
+        let e = self.engine.executor(s);
         Ok((p, e))
     }
 
@@ -177,7 +177,7 @@ impl EpisodeFactory for CliFactory {
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy> {
-    Strategy::from_str(s, true).map_err(|_| anyhow::anyhow!("unknown strategy `{s}` (expected pvr, registry, hybrid or none)"))
+    s.parse::<Strategy>().map_err(anyhow::Error::msg)
 }
 
 /// Runs `trutheye eval ...`.
@@ -249,7 +249,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let local = r.policy.iter().any(|p| p == "qwen25vl");
     let qwen = if local { Some(LocalModel::from_args(&r.openai, &r.local)?.with_stop(config.generation.stop.clone())) } else { None };
     let model_policy = r.policy.iter().any(|p| p != "scripted");
-    let runs_code = strategies.iter().any(|s| matches!(s.as_str(), "pvr" | "hybrid"));
+    let runs_code = strategies.iter().any(|s| s.parse::<Strategy>().is_ok_and(Strategy::runs_code));
     let engine = pvr_engine(&r.backend, &config, model_policy, r.pvr_mode, dirs, Duration::from_secs(10), runs_code, None)?;
     let backend_name = engine.kind().as_str();
     let code_isolation = runs_code.then(|| engine.code_isolation());

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use trutheye_model::qwen25vl::{GenerationConfig, LoadOptions};
 use trutheye_model::{Qwen25Vl, Qwen25VlPolicy};
 
-use crate::analyze::Strategy;
+use trutheye_core::Strategy;
 use crate::backend::OpenAiArgs;
 
 /// Weight dtype of a local model.
@@ -105,17 +105,6 @@ pub struct LocalModelArgs {
     pub stream: bool,
 }
 
-/// Stop strings of a strategy: the closing tags of the actions it accepts.
-pub fn stop_strings(strategy: Strategy) -> Vec<String> {
-    let tags: &[&str] = match strategy {
-        Strategy::Pvr => &["</code>", "</answer>"],
-        Strategy::Registry => &["</tool_call>", "</answer>"],
-        Strategy::Hybrid => &["</code>", "</tool_call>", "</answer>"],
-        Strategy::None => &["</answer>"],
-    };
-    tags.iter().map(|s| s.to_string()).collect()
-}
-
 /// Loads a Qwen2.5-VL checkpoint directory; every failure is one line naming the file.
 pub fn load_model(dir: &Path, dtype: DtypeArg, device: DeviceArg, adapter: Option<&Path>) -> Result<Arc<Qwen25Vl>> {
     let device = device.device()?;
@@ -192,7 +181,7 @@ impl LocalModel {
     /// A policy for one episode of `strategy`.
     pub fn policy(&self, strategy: Strategy) -> Qwen25VlPolicy {
         let mut generation = self.generation.clone();
-        generation.stop = self.stop.clone().unwrap_or_else(|| stop_strings(strategy));
+        generation.stop = self.stop.clone().unwrap_or_else(|| strategy.stop_strings());
         let mut p = Qwen25VlPolicy::new(self.model.clone(), generation);
         p.stream = self.stream;
         p

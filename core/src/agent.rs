@@ -16,6 +16,7 @@ use crate::executors::tool_list;
 use crate::image::ImageBuf;
 use crate::policy::Policy;
 use crate::registry::Registry;
+use crate::strategy::Strategy;
 use crate::trajectory::{ObservationRecord, Trajectory};
 use crate::verdict::BBox;
 
@@ -61,28 +62,20 @@ pub struct EpisodeInput {
     pub images: Vec<Arc<ImageBuf>>,
 }
 
-/// Builds the system prompt of a strategy (by executor name): the strategy's
-/// template with `{tools}` replaced by the tool list `[tools]` asks for.
-pub fn system_prompt(config: &AgentConfig, strategy: &str, registry: &Registry) -> String {
-    let p = &config.prompts;
-    let template = match strategy {
-        "pvr" => &p.pvr.system,
-        "registry" => &p.registry.system,
-        "hybrid" => &p.hybrid.system,
-        _ => &p.none.system,
-    };
-    let tools = match strategy {
-        "pvr" | "registry" | "hybrid" => tool_text(config, strategy, registry),
-        _ => String::new(),
-    };
+/// Builds the system prompt of a strategy: the strategy's template with
+/// `{tools}` replaced by the tool list `[tools]` asks for.
+pub fn system_prompt(config: &AgentConfig, strategy: Strategy, registry: &Registry) -> String {
+    let template = &strategy.prompts(&config.prompts).system;
+    let tools = tool_text(config, strategy, registry);
     template.replace("{tools}", tools.trim_end()).trim().to_string()
 }
 
-/// The `{tools}` text: which tools (`tools.list`) written how (`tools.render`).
-fn tool_text(config: &AgentConfig, strategy: &str, registry: &Registry) -> String {
-    let pvr = strategy == "pvr";
-    let listing = config.tools.list.unwrap_or(if pvr { ToolListing::Operators } else { ToolListing::All });
-    let render = config.tools.render.unwrap_or(if pvr { ToolRender::Functions } else { ToolRender::Json });
+/// The `{tools}` text: which tools (`tools.list`) written how (`tools.render`),
+/// each defaulting to the strategy's; nothing for a strategy without tools.
+fn tool_text(config: &AgentConfig, strategy: Strategy, registry: &Registry) -> String {
+    let Some((list, render)) = strategy.default_tool_listing() else { return String::new() };
+    let listing = config.tools.list.unwrap_or(list);
+    let render = config.tools.render.unwrap_or(render);
     let tools: Vec<Value> = match listing {
         ToolListing::None => vec![],
         ToolListing::Operators => tool_list(registry, false),

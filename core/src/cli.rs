@@ -150,3 +150,21 @@ pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `--strategy pvr|registry|hybrid|none` for every command that takes one.
+impl clap::ValueEnum for crate::strategy::Strategy {
+    fn value_variants<'a>() -> &'a [Self] {
+        &crate::strategy::Strategy::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use crate::strategy::Strategy;
+        let help = match self {
+            Strategy::Pvr => "Programmatic visual reasoning: the model writes image-operation code",
+            Strategy::Registry => "A fixed registry of tools called with JSON",
+            Strategy::Hybrid => "Code first; tool calls and failed bare operator calls go to the registry",
+            Strategy::None => "No tools: the model answers from the image alone",
+        };
+        Some(clap::builder::PossibleValue::new(self.as_str()).help(help))
+    }
+}

@@ -17,6 +17,7 @@ use crate::image::ImageBuf;
 use crate::policy::{Conversation, PolicyReply, ReplyLimits, Role};
 use crate::protocol;
 use crate::registry::Registry;
+use crate::strategy::Strategy;
 use crate::trajectory::{EpisodeStats, ImageRecord, ObservationRecord, Trajectory, Turn, TRAJECTORY_SCHEMA};
 use crate::verdict::{BBox, Verdict, VerdictLabel};
 
@@ -100,7 +101,7 @@ impl<'a> Episode<'a> {
     /// state and lets the executor get ready ([`Executor::prepare`]).
     pub fn new(id: impl Into<String>, config: &AgentConfig, executor: Box<dyn Executor + 'a>, images: Vec<Arc<ImageBuf>>, registry: Arc<Registry>) -> Self {
         let started_unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let system = system_prompt(config, executor.name(), &registry);
+        let system = system_prompt(config, Strategy::of_executor(executor.name()), &registry);
         let user = user_prompt(config, &images);
         let mut conversation = Conversation::default();
         conversation.push(Role::System, system.clone(), vec![]);

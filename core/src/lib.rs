@@ -29,8 +29,10 @@ pub mod config;
 pub mod preset;
 pub mod trajectory;
 
+pub mod strategy;
 pub use agent::{clamp_box, run_episode, text_record, ArtifactSink, DirArtifacts, EpisodeInput, NoArtifacts};
 pub use config::AgentConfig;
 pub use episode::{Episode, HostLimits, Step, TurnKind};
 pub use trajectory::{Trajectory, Turn};
+pub use strategy::Strategy;
 pub mod cli;

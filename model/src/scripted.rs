@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use trutheye_core::{Conversation, Policy, PolicyError, PolicyReply, ReplyLimits, Role, Trajectory};
+use trutheye_core::{Conversation, Policy, PolicyError, PolicyReply, ReplyLimits, Role, Strategy, Trajectory};
 
 /// The built-in scripted configuration (`configs/scripted.toml`).
 pub const DEFAULT_SCRIPTED_CONFIG: &str = include_str!("../../configs/scripted.toml");
@@ -104,32 +104,16 @@ impl ScriptedConfig {
     }
 }
 
-/// How actions are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Style {
-    Code,
-    Tool,
-    Hybrid,
-    NoTools,
-}
-
-/// The scripted policy for one strategy.
+/// The scripted policy for one strategy (which decides how it writes actions).
 pub struct ScriptedPolicy {
     config: ScriptedConfig,
-    style: Style,
+    strategy: Strategy,
 }
 
 impl ScriptedPolicy {
-    /// A scripted policy for a strategy (`pvr`, `registry`, `hybrid`, `none`).
-    pub fn new(config: ScriptedConfig, strategy: &str) -> Result<Self, String> {
-        let style = match strategy {
-            "pvr" => Style::Code,
-            "registry" => Style::Tool,
-            "hybrid" => Style::Hybrid,
-            "none" => Style::NoTools,
-            other => return Err(format!("unknown strategy `{other}` (expected pvr, registry, hybrid or none)")),
-        };
-        Ok(Self { config, style })
+    /// A scripted policy for `strategy`.
+    pub fn new(config: ScriptedConfig, strategy: Strategy) -> Self {
+        Self { config, strategy }
     }
 }
 
@@ -238,7 +222,7 @@ impl ScriptedPolicy {
     }
 
     fn call(&self, op: &str, image: Option<&str>, code_var: Option<&str>) -> String {
-        let use_code = matches!(self.style, Style::Code);
+        let use_code = matches!(self.strategy, Strategy::Pvr);
         if use_code {
             let target = code_var.unwrap_or("image_clue_0");
             format!("<code>\n{op}({target})\n</code>")
@@ -294,7 +278,7 @@ impl Policy for ScriptedPolicy {
 
     fn next(&mut self, conv: &Conversation, _: ReplyLimits) -> Result<PolicyReply, PolicyError> {
         let ev = read_evidence(conv);
-        if self.style == Style::NoTools {
+        if self.strategy == Strategy::None {
             let p = self.config.score(&BTreeMap::new());
             return Ok(PolicyReply::text(format!(
                 "<think>No tools are available and this scripted policy has no visual model, so it cannot gather evidence; it answers its prior.</think>\n<answer>{{\"label\": \"authentic\", \"scores\": {{\"authentic\": {:.3}, \"synthetic\": {:.3}, \"tampered\": {:.3}}}}}</answer>",
@@ -314,16 +298,16 @@ impl Policy for ScriptedPolicy {
                 Some((z, r, op)) => format!("The most suspicious region is {op}'s {r:?} (z={z:.1})."),
                 None => "No operator reported a region, so I look at the centre.".into(),
             };
-            let action = match self.style {
-                Style::Tool => format!("<tool_call>\n{{\"name\": \"crop\", \"arguments\": {{\"bbox\": [{}, {}, {}, {}]}}}}\n</tool_call>", b[0], b[1], b[2], b[3]),
+            let action = match self.strategy {
+                Strategy::Registry => format!("<tool_call>\n{{\"name\": \"crop\", \"arguments\": {{\"bbox\": [{}, {}, {}, {}]}}}}\n</tool_call>", b[0], b[1], b[2], b[3]),
                 _ => format!("<code>\ncrop = image_clue_0.crop(({}, {}, {}, {}))\nprint(crop.size)\nresult = crop\n</code>", b[0], b[1], b[2], b[3]),
             };
             format!("<think>Local focusing. {reason} Cropping it with a margin.</think>\n{action}")
         } else if step < n_global + 1 + st.probe_operators.len() {
             let op = &st.probe_operators[step - n_global - 1];
             let crop_name = ev.crop_image.clone();
-            let call = match self.style {
-                Style::Code => self.call(op, None, Some("crop")),
+            let call = match self.strategy {
+                Strategy::Pvr => self.call(op, None, Some("crop")),
                 // Hybrid: the crop was made in code and shown as the newest image.
                 _ => self.call(op, crop_name.as_deref().or(Some("image_clue_0")), None),
             };
@@ -376,7 +360,7 @@ mod tests {
     #[test]
     fn trajectory_features_are_the_features_the_policy_scored() {
         let config = ScriptedConfig::builtin();
-        let mut policy = ScriptedPolicy::new(config.clone(), "registry").unwrap();
+        let mut policy = ScriptedPolicy::new(config.clone(), Strategy::Registry);
         let image = std::sync::Arc::new(trutheye_core::ImageBuf::derived(image::RgbImage::new(64, 64), "test"));
         let input = trutheye_core::EpisodeInput { id: "x".into(), images: vec![image] };
         let t = trutheye_core::run_episode(

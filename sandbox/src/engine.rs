@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use trutheye_core::executors::HybridExecutor;
-use trutheye_core::{Action, EpisodeState, Executor, Observation};
+use trutheye_core::executors::{HybridExecutor, NoneExecutor, RegistryExecutor};
+use trutheye_core::{Action, EpisodeState, Executor, Observation, Strategy};
 
 use crate::cli::PvrMode;
 use crate::worker::{WorkerConfig, WorkerExecutor};
@@ -182,6 +182,19 @@ impl PvrEngine {
             PvrEngine::Interp { mode: PvrMode::Worker, worker: Some(_), .. } => "worker",
             PvrEngine::Interp { .. } => IN_PROCESS_TRUSTED,
             PvrEngine::Python(_) => "jail",
+        }
+    }
+
+    /// A fresh executor for one episode of `strategy`: the one place a
+    /// strategy becomes an executor (analyze, eval, serve and training all ask
+    /// here). Executors keep per-episode state (PVR variables), so each episode
+    /// gets its own.
+    pub fn executor(&self, strategy: Strategy) -> Box<dyn Executor> {
+        match strategy {
+            Strategy::Pvr => self.pvr(),
+            Strategy::Hybrid => self.hybrid(),
+            Strategy::Registry => Box::new(RegistryExecutor),
+            Strategy::None => Box::new(NoneExecutor),
         }
     }
 

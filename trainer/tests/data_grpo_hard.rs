@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 use serde_json::json;
-use trutheye_core::{AgentConfig, Registry};
-use trutheye_trainer::data::grpo::{GrpoArgs, GrpoSample, GrpoStrategy};
+use trutheye_core::{AgentConfig, Registry, Strategy};
+use trutheye_trainer::data::grpo::{GrpoArgs, GrpoSample};
 use trutheye_trainer::data::hard::HardArgs;
 use trutheye_trainer::data::SwiftMessage;
 use trutheye_trainer::eval::Dataset;
@@ -42,7 +42,7 @@ fn grpo_prompts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manifest = dataset(dir.path());
     let out = dir.path().join("grpo.jsonl");
-    let args = GrpoArgs { data: manifest, out: out.clone(), strategy: GrpoStrategy::Registry, config: None };
+    let args = GrpoArgs { data: manifest, out: out.clone(), strategy: Strategy::Registry, config: None };
     let r = trutheye_trainer::data::grpo::run(&args, &Registry::new()).expect("run");
     assert_eq!((r.read, r.kept), (6, 5));
     assert_eq!(r.dropped, BTreeMap::from([("bad manifest row".to_string(), 1)]));
@@ -103,7 +103,7 @@ fn runs(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn hard_args(dir: &Path, manifest: PathBuf, max: f64, out: PathBuf, grpo: Option<PathBuf>) -> HardArgs {
-    HardArgs { runs: runs(dir), data: manifest, max_accuracy: max, min_rollouts: 2, include_baselines: true, out, grpo, strategy: GrpoStrategy::Pvr, config: None }
+    HardArgs { runs: runs(dir), data: manifest, max_accuracy: max, min_rollouts: 2, include_baselines: true, out, grpo, strategy: Strategy::Pvr, config: None }
 }
 
 #[test]

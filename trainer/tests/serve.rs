@@ -187,7 +187,7 @@ fn rewards_match_hand_computed_values() {
     // A recorded trajectory (the docs/trajectory.md format) scores the same.
     let (registry, _) = PluginDirs::default().load();
     let img = Arc::new(trutheye_core::ImageBuf::open(&sample(), 64_000_000).expect("image"));
-    let exec = executor_factory(backend())("pvr").expect("executor");
+    let exec = executor_factory(backend())(trutheye_core::Strategy::Pvr).expect("executor");
     let mut s = Session::new("rec".into(), exec, vec![img], &AgentConfig::default_config(), Arc::new(registry), SessionQuota::default());
     for t in TURNS {
         s.execute(t).expect("turn");

@@ -7,34 +7,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::{Deserialize, Serialize};
 use trutheye_core::agent::{system_prompt, user_prompt};
-use trutheye_core::{AgentConfig, BBox, ImageBuf, Registry};
+use trutheye_core::{AgentConfig, BBox, ImageBuf, Registry, Strategy};
 
 use super::report::ConversionReport;
 use super::swift::{SwiftMessage, IMAGE_TAG};
 use super::{existing_absolute, path_string, write_jsonl};
 use crate::eval::{Dataset, Sample};
-
-/// Which strategy's system prompt the prompts use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum GrpoStrategy {
-    /// Programmatic visual reasoning (`<code>`).
-    Pvr,
-    /// Fixed registry (`<tool_call>`).
-    Registry,
-}
-
-impl GrpoStrategy {
-    /// The strategy name `system_prompt` knows.
-    pub fn name(self) -> &'static str {
-        match self {
-            GrpoStrategy::Pvr => "pvr",
-            GrpoStrategy::Registry => "registry",
-        }
-    }
-}
 
 /// Flags of `trutheye data grpo`.
 #[derive(Args, Debug)]
@@ -47,7 +28,7 @@ pub struct GrpoArgs {
     pub out: PathBuf,
     /// Strategy whose prompts to use.
     #[arg(long, value_enum, default_value = "pvr")]
-    pub strategy: GrpoStrategy,
+    pub strategy: Strategy,
     /// Agent configuration (prompts, image limits); default: the built-in configs/default.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -98,8 +79,8 @@ pub fn run(args: &GrpoArgs, registry: &Registry) -> Result<ConversionReport, Str
 }
 
 /// Builds one prompt per sample; unreadable images are dropped and counted per class.
-pub fn build(samples: &[&Sample], strategy: GrpoStrategy, config: &AgentConfig, registry: &Registry, report: &mut ConversionReport) -> Vec<GrpoSample> {
-    let system = system_prompt(config, strategy.name(), registry);
+pub fn build(samples: &[&Sample], strategy: Strategy, config: &AgentConfig, registry: &Registry, report: &mut ConversionReport) -> Vec<GrpoSample> {
+    let system = system_prompt(config, strategy, registry);
     let mut out = Vec::new();
     for s in samples {
         report.read += 1;

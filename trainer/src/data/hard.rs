@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::{json, Value};
-use trutheye_core::Registry;
+use trutheye_core::{Registry, Strategy};
 
-use super::grpo::{build, load_config, GrpoStrategy};
+use super::grpo::{build, load_config};
 use super::report::ConversionReport;
 use super::{path_string, write_jsonl};
 use crate::eval::{read_predictions, Dataset, Prediction, Sample};
@@ -48,7 +48,7 @@ pub struct HardArgs {
     pub grpo: Option<PathBuf>,
     /// Strategy whose prompts `--grpo` uses.
     #[arg(long, value_enum, default_value = "pvr")]
-    pub strategy: GrpoStrategy,
+    pub strategy: Strategy,
     /// Agent configuration for `--grpo`; default: the built-in configs/default.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

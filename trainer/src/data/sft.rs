@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 use trutheye_core::executors::tool_list;
 use trutheye_core::trajectory::ObservationRecord;
-use trutheye_core::{Action, CodeSource, Label, Registry, Trajectory};
+use trutheye_core::{Action, CodeSource, Label, Registry, Strategy, Trajectory};
 
 use super::report::ConversionReport;
 use super::swift::{code_arguments, code_tool_schema, text_before_tool_call, tool_call_content, with_images, SwiftMessage, SwiftSample, IMAGE_TAG};
@@ -205,10 +205,7 @@ pub fn to_swift(t: &Trajectory, sample: Option<&Sample>, registry: &Registry, re
     }
     report.note(NOTE_NOT_SAVED, not_saved);
     report.note(NOTE_MISSING, missing);
-    let mut tools: Vec<Value> = match t.strategy.as_str() {
-        "registry" | "hybrid" => tool_list(registry, true),
-        _ => Vec::new(),
-    };
+    let mut tools: Vec<Value> = if Strategy::of_executor(&t.strategy).calls_tools() { tool_list(registry, true) } else { Vec::new() };
     tools.extend(code_tools.iter().map(|n| code_tool_schema(n)));
     let tools = serde_json::to_string(&tools).unwrap_or_else(|_| "[]".into());
     Ok(SwiftSample { messages, images, tools })

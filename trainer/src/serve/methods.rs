@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
-use trutheye_core::{BBox, ImageBuf, Trajectory, VerdictLabel};
+use trutheye_core::{BBox, ImageBuf, Strategy, Trajectory, VerdictLabel};
 
 use super::codec::{input_cost, load_image_within};
 use super::limits::{human_bytes, release_free_memory};
 use super::protocol::{RpcError, PROTOCOL_VERSION};
 use super::session::{ImagesBy, Session, SessionQuota};
-use super::{Shared, STRATEGIES};
+use super::Shared;
 use crate::rewards::{score, RewardTruth, RewardWeights};
 
 type Params = Map<String, Value>;
@@ -53,7 +53,7 @@ fn hello(shared: &Shared) -> Value {
         "server": format!("trutheye {}", env!("CARGO_PKG_VERSION")),
         "methods": methods,
         "operators": shared.registry.names(),
-        "strategies": STRATEGIES,
+        "strategies": Strategy::NAMES,
         "limits": limits_json(shared),
     })
 }
@@ -203,9 +203,9 @@ fn new_session(shared: &Shared, p: &Params) -> Result<Session, RpcError> {
         Some(Value::String(s)) => s.as_str(),
         Some(other) => return Err(RpcError::bad_request(format!("`strategy` must be a string, got {other}"))),
     };
-    if !STRATEGIES.contains(&strategy) {
-        return Err(RpcError::bad_request(format!("unknown strategy `{strategy}`; strategies: {}", STRATEGIES.join(", "))));
-    }
+    let Some(strategy) = Strategy::ALL.into_iter().find(|s| s.as_str() == strategy) else {
+        return Err(RpcError::bad_request(format!("unknown strategy `{strategy}`; strategies: {}", Strategy::NAMES.join(", "))));
+    };
     let images = images_param(shared, p)?;
     let executor = (shared.make_executor)(strategy).map_err(|e| RpcError::new("internal", e))?;
     let n = shared.next_session.fetch_add(1, Ordering::Relaxed) + 1;

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use trutheye_core::{AgentConfig, Executor, Registry};
+use trutheye_core::{AgentConfig, Executor, Registry, Strategy};
 
 use crate::rewards::RewardWeights;
 pub use backend::executor_factory;
@@ -41,11 +41,8 @@ use limits::MemoryGauge;
 use methods::SessionMap;
 use protocol::{error_line, ok_line, parse_request, read_line, write_line, Line, RpcError};
 
-/// Strategies a session can be opened with.
-pub const STRATEGIES: [&str; 4] = ["pvr", "registry", "hybrid", "none"];
-
 /// Builds a fresh executor for a strategy (one per session: executors keep state).
-pub type ExecutorFactory = Box<dyn Fn(&str) -> Result<Box<dyn Executor>, String> + Send + Sync>;
+pub type ExecutorFactory = Box<dyn Fn(Strategy) -> Result<Box<dyn Executor>, String> + Send + Sync>;
 
 /// Everything the server needs besides the listeners.
 pub struct ServeConfig {

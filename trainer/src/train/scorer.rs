@@ -332,7 +332,7 @@ pub fn extract_features(samples: &[Sample], base: &ScriptedConfig, agent: &Agent
 
 fn sample_features(s: &Sample, base: &ScriptedConfig, agent: &AgentConfig, registry: Arc<Registry>) -> SampleFeatures {
     let image = ImageBuf::open_with(&s.image, agent.images.decode_options()).map_err(|e| e.to_string())?;
-    let mut policy = ScriptedPolicy::new(base.clone(), "registry")?;
+    let mut policy = ScriptedPolicy::new(base.clone(), trutheye_core::Strategy::Registry);
     let input = EpisodeInput { id: s.id.clone(), images: vec![Arc::new(image)] };
     let t = catch_unwind(AssertUnwindSafe(|| run_episode(&mut policy, &mut RegistryExecutor, input, agent, registry, &mut NoArtifacts))).map_err(|_| "internal error during the episode (panic)".to_string())?;
     if t.verdict.forced {
