@@ -147,9 +147,12 @@ class SwiftMultiTurnTest(unittest.TestCase):
         self.assertAlmostEqual(rewards[0, 0].item(), fa, places=5)
         self.assertAlmostEqual(rewards[0, 1].item(), te2, places=5)
         self.assertGreater(rewards[1, 0].item(), 1.0, "b answered right")
-        # The same reward by replay once the session is gone (closed here by hand).
+        # Scoring closed the rollouts' sessions (both kinds scored at once), so
+        # a long run does not pile them up until --session-ttl.
         with TruthEyeClient(self.sock) as c:
-            c.close(a.rollout_infos["trutheye_session"])
+            self.assertEqual(c.stats()["sessions_open"], 0)
+        # The same reward by replay once the session is gone (and forgotten here).
+        swift_plugin._scored.clear()
         again = compute_rewards_per_func([a], funcs, None, device=torch.device("cpu"))
         self.assertAlmostEqual(again[0, 0].item(), fa, places=5)
 

@@ -221,6 +221,44 @@ class TruthEyeScheduler(MultiTurnScheduler):
         return {"infer_request": infer_request, "rollout_infos": infos}
 
 
+# Rewards of live sessions, scored once for every kind and then closed on the
+# server, so a long GRPO run does not pile up sessions until `--session-ttl`
+# (every rollout opens one; `--max-sessions` would refuse new rollouts). The
+# second reward function of the same rollout reads its score from here.
+REWARD_KINDS = ("forenagent", "trutheye2")
+_SCORED_MAX = 4096
+_scored = {}
+_scored_lock = threading.Lock()
+
+
+def _score_session(sid, truth, weights, kind):
+    """The reward of live session ``sid`` (``None`` if the server no longer has it).
+
+    The first call scores every kind in ``REWARD_KINDS`` and closes the session;
+    later calls for the same session, truth and weights come from the cache."""
+    key = (sid, json.dumps(truth, sort_keys=True), json.dumps(weights, sort_keys=True))
+    with _scored_lock:
+        hit = _scored.get(key)
+    if hit is None:
+        c = client()
+        try:
+            hit = {k: c.reward(truth, session=sid, weights=weights, kind=k) for k in REWARD_KINDS}
+        except TruthEyeError as e:
+            if e.code != "unknown_session":
+                raise
+            return None
+        try:
+            c.close(sid)
+        except TruthEyeError as e:
+            if e.code != "unknown_session":
+                raise
+        with _scored_lock:
+            if len(_scored) >= _SCORED_MAX:
+                _scored.pop(next(iter(_scored)))
+            _scored[key] = hit
+    return hit.get(kind)
+
+
 class _TruthEyeReward(ORM):
     """Scores each completion with trutheye's reward (``kind``) against the dataset's
     ``solution`` (label) and optional ``bbox`` columns (as written by ``trutheye data grpo``)."""
@@ -239,11 +277,7 @@ class _TruthEyeReward(ORM):
             sid = _get(info, "trutheye_session") if info else None
             result = None
             if sid:
-                try:
-                    result = client().reward(truth, session=sid, weights=weights, kind=self.kind)
-                except TruthEyeError as e:
-                    if e.code != "unknown_session":
-                        raise
+                result = _score_session(sid, truth, weights, self.kind)
             if result is None:
                 # The scheduler's record of the texts it sent; else the assistant messages
                 # (ms-swift 4 freezes earlier assistant turns to token-id lists: not text).
