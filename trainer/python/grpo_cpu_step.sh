@@ -27,7 +27,7 @@
 #      temporary directory removed, also on failure.
 #
 # Env: TRUTHEYE_BIN (default target/debug/trutheye; build it with
-# `cargo build -p trutheye-cli`), SWIFT_VENV (default target/swift-venv),
+# `cargo build -p trutheye`), SWIFT_VENV (default target/swift-venv),
 # PYTHON (the interpreter that creates the venv, default python3), MAX_STEPS.
 # Not part of CI: it downloads ~4 GB of wheels on the first run and takes
 # about two minutes on two cores afterwards.
