@@ -1,5 +1,5 @@
 //! What a plugin author writes against: the [`Operator`] trait, plain output
-//! types, and [`export_plugin!`](crate::export_plugin).
+//! types, and the ABI wrapper behind [`export_plugin!`](crate::export_plugin).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -280,38 +280,4 @@ fn quiet_panics_in_operators() {
 /// Collects operator declarations; used by [`export_plugin!`](crate::export_plugin).
 pub fn declare_all(list: Vec<AbiOperator>) -> RVec<AbiOperator> {
     list.into()
-}
-
-/// Exports a plugin root module.
-///
-/// ```ignore
-/// trutheye_plugin_api::export_plugin! {
-///     name: env!("CARGO_PKG_NAME"),
-///     version: env!("CARGO_PKG_VERSION"),
-///     operators: [MyOperator, MyOtherOperator],
-/// }
-/// ```
-#[macro_export]
-macro_rules! export_plugin {
-    (name: $name:expr, version: $version:expr, operators: [$($op:ty),* $(,)?] $(,)?) => {
-        #[$crate::abi_stable::export_root_module]
-        pub fn trutheye_plugin_root() -> $crate::abi::PluginModRef {
-            use $crate::abi_stable::prefix_type::PrefixTypeTrait;
-            extern "C" fn plugin_name() -> $crate::abi_stable::std_types::RString {
-                $name.into()
-            }
-            extern "C" fn plugin_version() -> $crate::abi_stable::std_types::RString {
-                $version.into()
-            }
-            extern "C" fn plugin_operators() -> $crate::abi_stable::std_types::RVec<$crate::abi::AbiOperator> {
-                $crate::author::declare_all(vec![$($crate::declare::<$op>()),*])
-            }
-            $crate::abi::PluginMod {
-                name: plugin_name,
-                version: plugin_version,
-                operators: plugin_operators,
-            }
-            .leak_into_prefix()
-        }
-    };
 }

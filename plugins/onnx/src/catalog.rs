@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
+use trutheye_plugin_api::{params, NoParams};
 
 use crate::manifest::{Manifest, Settings};
 use crate::model::Model;
+use crate::residual::ResidualParams;
 use crate::runtime;
 
 /// Environment variable with the model directories (`:`-separated, `;` on Windows).
@@ -115,16 +117,39 @@ fn load_one(path: &Path, rt: &runtime::Runtime, s: &Settings, cat: &Catalog) -> 
     Model::load(m, rt, s)
 }
 
-/// JSON schema of an ONNX operator's parameters.
+/// JSON schema of an ONNX operator's parameters: derived from
+/// [`ResidualParams`](crate::residual::ResidualParams) with the manifest's
+/// defaults, or none for other outputs.
 pub fn params_schema(m: &Manifest) -> Value {
     if m.output.kind == "residual" {
-        json!({"type": "object", "properties": {
-            "block": {"type": "integer", "minimum": 8, "maximum": 256, "default": m.output.block,
-                      "description": "side in pixels of the square blocks whose residual energy is compared"},
-            "truncate": {"type": "number", "minimum": 0, "maximum": 255, "default": m.output.truncate,
-                         "description": "residuals are clipped to ±truncate before energy is measured; 0 disables clipping"}
-        }, "additionalProperties": false})
+        let mut s = params::schema::<ResidualParams>();
+        s["properties"]["block"]["default"] = json!(m.output.block);
+        s["properties"]["truncate"]["default"] = json!(m.output.truncate);
+        s
     } else {
-        json!({"type": "object", "properties": {}, "additionalProperties": false})
+        params::schema::<NoParams>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The derived schemas equal what the hand-written ones reported (exact JSON,
+    /// so `3.0` stays `3.0`): what the model is shown must not drift.
+    #[test]
+    fn schemas_match_the_hand_written_ones() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let srm = Manifest::read(&dir.join("onnx_srm.toml")).expect("manifest");
+        let want = json!({"type": "object", "properties": {
+            "block": {"type": "integer", "minimum": 8, "maximum": 256, "default": srm.output.block,
+                      "description": "side in pixels of the square blocks whose residual energy is compared"},
+            "truncate": {"type": "number", "minimum": 0, "maximum": 255, "default": srm.output.truncate,
+                         "description": "residuals are clipped to ±truncate before energy is measured; 0 disables clipping"}
+        }, "additionalProperties": false});
+        assert_eq!(params_schema(&srm), want);
+        assert_eq!(params_schema(&srm).to_string(), want.to_string());
+        let probe = Manifest::read(&dir.join("clip_probe.toml")).expect("manifest");
+        assert_eq!(params_schema(&probe), json!({"type": "object", "properties": {}, "additionalProperties": false}));
     }
 }

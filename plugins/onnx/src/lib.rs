@@ -22,7 +22,7 @@ pub mod runtime;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
+use trutheye_plugin_api::abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
 use trutheye_plugin_api::abi::{AbiImage, AbiOperator, AbiOutput, PluginMod, PluginModRef};
 use trutheye_plugin_api::ImageRef;
 
@@ -100,8 +100,9 @@ extern "C" fn plugin_operators() -> RVec<AbiOperator> {
 }
 
 /// The root module the host's loader looks for (same layout as `export_plugin!`).
-#[abi_stable::export_root_module]
 pub fn trutheye_plugin_root() -> PluginModRef {
-    use abi_stable::prefix_type::PrefixTypeTrait;
+    use trutheye_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
     PluginMod { name: plugin_name, version: plugin_version, operators: plugin_operators }.leak_into_prefix()
 }
+
+trutheye_plugin_api::export_root_module!(trutheye_plugin_root);

@@ -8,11 +8,11 @@ use ndarray::Axis;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef};
 use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Output};
+use trutheye_plugin_api::{ImageRef, NoParams, Output, Params};
 
 use crate::manifest::{Manifest, Settings};
 use crate::preprocess::prepare;
-use crate::residual;
+use crate::residual::{self, ResidualParams};
 use crate::runtime::Runtime;
 
 /// A manifest whose model loaded and matched it. The session is kept for the life
@@ -162,8 +162,9 @@ impl Model {
     pub fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
         let o = &self.manifest.output;
         if o.kind == "residual" {
-            let block = residual::param(params, "block", o.block as f64, 8.0, 256.0)? as usize;
-            let t = residual::param(params, "truncate", o.truncate as f64, 0.0, 255.0)? as f32;
+            let defaults = ResidualParams { block: o.block, truncate: o.truncate as f64 };
+            let p = ResidualParams::from_json_over(defaults, params)?;
+            let (block, t) = (p.block, p.truncate as f32);
             residual::check_size(&self.manifest.name, image.width, image.height, block)?;
             let input = prepare(image, &self.manifest.input)?;
             let backend = self.backend();
@@ -176,9 +177,7 @@ impl Model {
                 Ok(residual::report(data, shape[1], w, h, &r))
             })?;
         }
-        if let Some(obj) = params.as_object().filter(|m| !m.is_empty()) {
-            return Err(format!("unknown parameter `{}`; this operator takes no parameters", obj.keys().next().map(String::as_str).unwrap_or("")));
-        }
+        NoParams::from_json(params)?;
         let p = self.probabilities(std::slice::from_ref(image))?[0];
         let caveat = if o.caveat.is_empty() { String::new() } else { format!(" Caveat: {}", o.caveat) };
         Ok(Output {

@@ -3,25 +3,17 @@
 //! log-energy robust z), so the ONNX backend of a classic operator returns the
 //! same summary, statistics, heat-map and regions as the native one.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use trutheye_plugin_api::{Map, Output, Region};
 
-/// Reads a bounded number parameter with a default.
-pub fn param(params: &Value, key: &str, default: f64, min: f64, max: f64) -> Result<f64, String> {
-    if let Some(obj) = params.as_object() {
-        if let Some(k) = obj.keys().find(|k| *k != "block" && *k != "truncate") {
-            return Err(format!("unknown parameter `{k}`; allowed: block, truncate"));
-        }
-    }
-    match params.get(key) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => {
-            let x = v.as_f64().ok_or_else(|| format!("parameter `{key}` must be a number, got {v}"))?;
-            if !x.is_finite() || x < min || x > max {
-                return Err(format!("parameter `{key}` = {x} is outside {min}..={max}"));
-            }
-            Ok(x)
-        }
+trutheye_plugin_api::params! {
+    /// Parameters of a `residual` operator; the manifest supplies the defaults
+    /// (see [`crate::catalog::params_schema`]).
+    pub struct ResidualParams {
+        /// side in pixels of the square blocks whose residual energy is compared
+        pub block: usize = 32, range(8, 256);
+        /// residuals are clipped to ±truncate before energy is measured; 0 disables clipping
+        pub truncate: f64 = 3.0, range(0, 255);
     }
 }
 

@@ -4,11 +4,11 @@
 //! pixel". This is the uniform member of the constraint set
 //! `w(0,0) = −1, Σ_{(i,j)≠(0,0)} w(i,j) = 1` of Bayar & Stamm (2016/2018).
 
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, require_size};
-use crate::srm::{block_schema, check_params, fast_visual, strip_filter, two_sided_report, BlockZ};
+use crate::common::require_size;
+use crate::srm::{fast_visual, strip_filter, two_sided_report, BlockZ};
 
 /// The fixed constrained kernel (row-major 5x5).
 pub fn bayar_kernel() -> [f32; 25] {
@@ -58,11 +58,19 @@ impl pulp::WithSimd for BayarRow<'_, '_> {
     }
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`Bayar`].
+    pub struct BayarParams {
+        /// side in pixels of the square blocks whose statistics are compared (partial blocks at the right/bottom edges are ignored)
+        pub block: usize = 32, range(8, 256);
+    }
+}
+
 /// Bayar constrained-convolution residual energy.
 #[derive(Default)]
 pub struct Bayar;
 
-impl Operator for Bayar {
+impl TypedOperator for Bayar {
     const NAME: &'static str = "bayar";
     const DESCRIPTION: &'static str = "Bayar–Stamm constrained-convolution residual (fixed 5x5 kernel: centre −1, the other \
         24 weights 1/24, so it removes image content and keeps local noise) on luma. The visual shows residual \
@@ -70,14 +78,10 @@ impl Operator for Bayar {
         (anomaly_z) and unusually smooth blocks (smooth_z: denoised, inpainted or synthetic pastes) both light up. \
         Strong edges and texture also raise the residual.";
     const CATEGORY: &'static str = "noise";
+    type Params = BayarParams;
 
-    fn params_schema() -> Value {
-        json!({"type": "object", "properties": {"block": block_schema(32, 8)}, "additionalProperties": false})
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_params(params, &["block"])?;
-        let block = param_usize(params, "block", 32, 8, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: BayarParams) -> Result<Output, String> {
+        let block = p.block;
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
         let (rms, sums, raw) = strip_filter(image, 2, block, bayar_row);
@@ -103,6 +107,7 @@ impl Operator for Bayar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
 
     #[test]
     fn kernel_satisfies_the_bayar_constraint() {

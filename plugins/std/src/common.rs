@@ -191,20 +191,6 @@ pub fn to_visual(map: &[f32]) -> Vec<u8> {
     map.iter().map(|v| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8).collect()
 }
 
-/// Reads an integer parameter with a default and inclusive bounds.
-pub fn param_usize(params: &serde_json::Value, key: &str, default: usize, min: usize, max: usize) -> Result<usize, String> {
-    match params.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(default),
-        Some(v) => {
-            let n = v.as_u64().ok_or_else(|| format!("parameter `{key}` must be a non-negative integer, got {v}"))? as usize;
-            if n < min || n > max {
-                return Err(format!("parameter `{key}` = {n} is outside {min}..={max}"));
-            }
-            Ok(n)
-        }
-    }
-}
-
 /// Fails with a clear message when the image is smaller than an operator needs.
 pub fn require_size(name: &str, w: usize, h: usize, min: usize) -> Result<(), String> {
     if w < min || h < min {

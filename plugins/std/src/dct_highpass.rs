@@ -7,11 +7,11 @@
 //! multiple of 8) get residual 0 and are excluded from all statistics.
 
 use rayon::prelude::*;
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, require_size, top_regions};
-use crate::srm::{block_schema, block_sq_sums, check_params, fast_visual_with, lane_sum_sq, BlockZ};
+use crate::common::{require_size, top_regions};
+use crate::srm::{block_sq_sums, fast_visual_with, lane_sum_sq, BlockZ};
 
 /// Orthonormal DCT-II matrix `D[u][x] = c(u) cos((2x+1)uπ/16)`.
 pub fn dct8_matrix() -> [[f32; 8]; 8] {
@@ -151,11 +151,21 @@ impl pulp::WithSimd for DctBand<'_> {
     }
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`DctHighpass`].
+    pub struct DctHighpassParams {
+        /// DCT coefficients with u+v below this are zeroed
+        pub cutoff: usize = 4, range(0, 14);
+        /// side in pixels of the square blocks whose statistics are compared (partial blocks at the right/bottom edges are ignored)
+        pub block: usize = 32, range(8, 256);
+    }
+}
+
 /// Block-DCT high-pass operator.
 #[derive(Default)]
 pub struct DctHighpass;
 
-impl Operator for DctHighpass {
+impl TypedOperator for DctHighpass {
     const NAME: &'static str = "dct_highpass";
     const DESCRIPTION: &'static str = "8x8 block DCT high-pass of luma (JPEG grid): DCT coefficients with u+v < cutoff are \
         removed and the block transformed back. The visual shows |residual| (bright = fine detail/noise kept by the \
@@ -163,23 +173,10 @@ impl Operator for DctHighpass {
         strongly negative = unusually smooth: see smooth_z). hf_ratio is the share of AC energy at u+v ≥ cutoff; \
         heavy JPEG compression, blur or upscaling lower it.";
     const CATEGORY: &'static str = "frequency";
+    type Params = DctHighpassParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "cutoff": {"type": "integer", "minimum": 0, "maximum": 14, "default": 4,
-                           "description": "DCT coefficients with u+v below this are zeroed"},
-                "block": block_schema(32, 8)
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_params(params, &["cutoff", "block"])?;
-        let cutoff = param_usize(params, "cutoff", 4, 0, 14)?;
-        let block = param_usize(params, "block", 32, 8, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: DctHighpassParams) -> Result<Output, String> {
+        let (cutoff, block) = (p.cutoff, p.block);
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block.max(8))?;
         let luma = crate::srm::luma_par(image);
@@ -224,6 +221,7 @@ impl Operator for DctHighpass {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
 
     #[test]
     fn dct_known_answers() {

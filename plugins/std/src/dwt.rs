@@ -11,10 +11,10 @@
 
 use rayon::prelude::*;
 use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, require_size, top_regions};
-use crate::srm::{block_sq_sums, check_params, fast_visual, fast_visual_with, lane_sum_sq, BlockZ};
+use crate::common::{require_size, top_regions};
+use crate::srm::{block_sq_sums, fast_visual, fast_visual_with, lane_sum_sq, BlockZ};
 
 /// One level of sub-bands, each `sw x sh = ceil(w/2) x ceil(h/2)`.
 pub struct Subbands {
@@ -92,11 +92,21 @@ fn blit(canvas: &mut [u8], cw: usize, ch: usize, src: &[u8], sw: usize, sh: usiz
     }
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`DwtSubbands`].
+    pub struct DwtParams {
+        /// number of decomposition levels
+        pub levels: usize = 1, range(1, 4);
+        /// side in image pixels of the blocks whose level-1 HH energy is compared (even; shrunk to fit images smaller than one block)
+        pub block: usize = 32, range(2, 256);
+    }
+}
+
 /// Haar DWT sub-band operator.
 #[derive(Default)]
 pub struct DwtSubbands;
 
-impl Operator for DwtSubbands {
+impl TypedOperator for DwtSubbands {
     const NAME: &'static str = "dwt_subbands";
     const DESCRIPTION: &'static str = "Haar 2-D wavelet decomposition of luma (PyWavelets dwt2 'haar' layout). The visual \
         tiles the sub-bands like PyWavelets: top-left approximation (recursively for more levels), top-right LH \
@@ -105,24 +115,10 @@ impl Operator for DwtSubbands {
         fine diagonal detail/noise, strongly negative values (smooth_z) unusually little (smoothed, inpainted or \
         synthetic). hh_ratio = HH/(LH+HL) energy: low for smooth/upsampled content, ≈1 for sensor noise.";
     const CATEGORY: &'static str = "frequency";
+    type Params = DwtParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "levels": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1,
-                           "description": "number of decomposition levels"},
-                "block": {"type": "integer", "minimum": 2, "maximum": 256, "default": 32,
-                          "description": "side in image pixels of the blocks whose level-1 HH energy is compared (even; shrunk to fit images smaller than one block)"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_params(params, &["levels", "block"])?;
-        let levels = param_usize(params, "levels", 1, 1, 4)?;
-        let block = param_usize(params, "block", 32, 2, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: DwtParams) -> Result<Output, String> {
+        let (levels, block) = (p.levels, p.block);
         if block % 2 != 0 {
             return Err(format!("parameter `block` = {block} must be even"));
         }
@@ -195,6 +191,7 @@ impl Operator for DwtSubbands {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
 
     #[test]
     fn haar_of_a_2x2_block_by_hand() {

@@ -3,41 +3,10 @@
 //! helpers shared by this crate's compression operators (`jpeg_ghost`, `jpeg_quality`).
 
 use rayon::prelude::*;
-use serde_json::{json, Value};
-use trutheye_plugin_api::{jpeg, ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{jpeg, ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{block_means, param_usize, robust_z, top_regions};
-
-/// Rejects parameters that are not an object or carry keys outside `allowed`.
-pub(crate) fn check_keys(op: &str, params: &Value, allowed: &[&str]) -> Result<(), String> {
-    match params {
-        Value::Null => Ok(()),
-        Value::Object(m) => {
-            for k in m.keys() {
-                if !allowed.contains(&k.as_str()) {
-                    let list = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
-                    return Err(format!("{op}: unknown parameter `{k}` (allowed: {list})"));
-                }
-            }
-            Ok(())
-        }
-        other => Err(format!("{op}: parameters must be a JSON object, got {other}")),
-    }
-}
-
-/// Reads a finite number parameter with a default and inclusive bounds.
-pub(crate) fn param_f32(params: &Value, key: &str, default: f32, min: f32, max: f32) -> Result<f32, String> {
-    match params.get(key) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => {
-            let x = v.as_f64().ok_or_else(|| format!("parameter `{key}` must be a number, got {v}"))?;
-            if !x.is_finite() || x < min as f64 || x > max as f64 {
-                return Err(format!("parameter `{key}` = {x} is outside {min}..={max}"));
-            }
-            Ok(x as f32)
-        }
-    }
-}
+use crate::common::{block_means, robust_z, top_regions};
 
 /// How to re-encode: grayscale, or colour with the luma sampling factors
 /// (`(2, 2)` = 4:2:0, `(1, 1)` = 4:4:4, ...).
@@ -128,11 +97,23 @@ pub(crate) fn recompress(rgb: &[u8], w: usize, h: usize, quality: u8, sampling: 
     decode_jpeg(&encode_jpeg(rgb, w, h, quality, sampling)?, w, h)
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`Ela`].
+    pub struct ElaParams {
+        /// JPEG quality of the re-save
+        pub quality: usize = 90, range(1, 100);
+        /// multiplier of the absolute difference in the visual
+        pub scale: f64 = 15.0, range(1, 100);
+        /// block side in pixels for the heat-map
+        pub block: usize = 16, range(4, 256);
+    }
+}
+
 /// Error level analysis.
 #[derive(Default)]
 pub struct Ela;
 
-impl Operator for Ela {
+impl TypedOperator for Ela {
     const NAME: &'static str = "ela";
     const DESCRIPTION: &'static str = "Error level analysis: the image is re-saved as JPEG at a fixed quality \
         (matching the file's chroma subsampling) and the absolute per-pixel difference, multiplied by `scale`, is \
@@ -143,27 +124,10 @@ impl Operator for Ela {
         pasted from a low-quality JPEG) are flagged; `high_z`/`low_z` give the sign. Edges and texture naturally \
         have more error, so compare like with like. Re-saving at the file's own quality shows little contrast.";
     const CATEGORY: &'static str = "compression";
+    type Params = ElaParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "quality": {"type": "integer", "minimum": 1, "maximum": 100, "default": 90,
-                            "description": "JPEG quality of the re-save"},
-                "scale": {"type": "number", "minimum": 1, "maximum": 100, "default": 15,
-                          "description": "multiplier of the absolute difference in the visual"},
-                "block": {"type": "integer", "minimum": 4, "maximum": 256, "default": 16,
-                          "description": "block side in pixels for the heat-map"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_keys(Self::NAME, params, &["quality", "scale", "block"])?;
-        let quality = param_usize(params, "quality", 90, 1, 100)? as u8;
-        let scale = param_f32(params, "scale", 15.0, 1.0, 100.0)?;
-        let block = param_usize(params, "block", 16, 4, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: ElaParams) -> Result<Output, String> {
+        let (quality, scale, block) = (p.quality as u8, p.scale as f32, p.block);
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
             return Err(format!("ela needs an image of at least one {block}x{block} block, got {w}x{h}"));

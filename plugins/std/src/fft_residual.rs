@@ -17,11 +17,11 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, require_size, top_regions};
-use crate::srm::{block_schema, block_sq_sums, check_params, fast_visual, fast_visual_with, lane_sum_sq, param_f64, BlockZ};
+use crate::common::{require_size, top_regions};
+use crate::srm::{block_sq_sums, fast_visual, fast_visual_with, lane_sum_sq, BlockZ};
 
 pub(crate) type C = Complex<f32>;
 
@@ -265,11 +265,21 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
     (back.par_iter().map(|c| c.re * norm).collect(), ratio)
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`FftResidual`].
+    pub struct FftResidualParams {
+        /// radius of the removed low-frequency disc as a fraction of Nyquist
+        pub radius: f64 = 0.1, range(0.0, 1.0);
+        /// side in pixels of the square blocks whose statistics are compared (partial blocks at the right/bottom edges are ignored)
+        pub block: usize = 32, range(8, 256);
+    }
+}
+
 /// FFT high-pass residual operator.
 #[derive(Default)]
 pub struct FftResidual;
 
-impl Operator for FftResidual {
+impl TypedOperator for FftResidual {
     const NAME: &'static str = "fft_residual";
     const DESCRIPTION: &'static str = "FFT high-pass residual of luma: frequencies below `radius` x Nyquist are removed and \
         the rest transformed back. The visual shows |residual| (bright = fine detail/noise); the heat-map is the robust z \
@@ -278,23 +288,10 @@ impl Operator for FftResidual {
         artifacts, resampling, halftoning), reported as spectral_peak_z at peak_freq (cycles/pixel); dots at multiples \
         of 1/8 usually come from JPEG blocking.";
     const CATEGORY: &'static str = "frequency";
+    type Params = FftResidualParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "radius": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.1,
-                           "description": "radius of the removed low-frequency disc as a fraction of Nyquist"},
-                "block": block_schema(32, 8)
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_params(params, &["radius", "block"])?;
-        let radius = param_f64(params, "radius", 0.1, 0.0, 1.0)? as f32;
-        let block = param_usize(params, "block", 32, 8, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: FftResidualParams) -> Result<Output, String> {
+        let (radius, block) = (p.radius as f32, p.block);
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block.max(16))?;
         let luma = crate::srm::luma_par(image);
@@ -385,6 +382,7 @@ impl Operator for FftResidual {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
 
     #[test]
     fn fft2_via_transposes_matches_naive_dft() {

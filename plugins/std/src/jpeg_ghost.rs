@@ -3,10 +3,10 @@
 
 use rayon::prelude::*;
 use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{median, param_usize, robust_z, to_visual, top_regions};
-use crate::ela::{check_keys, recompress, source_sampling};
+use crate::common::{median, robust_z, to_visual, top_regions};
+use crate::ela::{recompress, source_sampling};
 
 /// Default quality sweep.
 pub const DEFAULT_QUALITIES: [u8; 10] = [50, 55, 60, 65, 70, 75, 80, 85, 90, 95];
@@ -45,28 +45,26 @@ fn block_sqdiff(a: &[u8], b: &[u8], w: usize, h: usize, block: usize) -> Vec<f32
     out
 }
 
-fn parse_qualities(params: &Value) -> Result<Vec<u8>, String> {
-    match params.get("qualities") {
-        None | Some(Value::Null) => Ok(DEFAULT_QUALITIES.to_vec()),
-        Some(Value::Array(list)) => {
-            if list.len() < 2 || list.len() > 20 {
-                return Err(format!("parameter `qualities` must list 2..=20 qualities, got {}", list.len()));
-            }
-            let mut qs = Vec::with_capacity(list.len());
-            for v in list {
-                match v.as_u64() {
-                    Some(q) if (1..=100).contains(&q) => qs.push(q as u8),
-                    _ => return Err(format!("parameter `qualities` entries must be integers in 1..=100, got {v}")),
-                }
-            }
-            qs.sort_unstable();
-            qs.dedup();
-            if qs.len() < 2 {
-                return Err("parameter `qualities` must hold at least 2 distinct qualities".into());
-            }
-            Ok(qs)
-        }
-        Some(v) => Err(format!("parameter `qualities` must be an array of integers, got {v}")),
+/// The sweep in ascending order without repeats. Length and range are checked by
+/// the parameter declaration; repeats are only found here, after de-duplication.
+fn distinct_qualities(list: &[u32]) -> Result<Vec<u8>, String> {
+    // `items(1, 100)` holds every entry within u8.
+    let mut qs: Vec<u8> = list.iter().map(|&q| q as u8).collect();
+    qs.sort_unstable();
+    qs.dedup();
+    if qs.len() < 2 {
+        return Err("parameter `qualities` must hold at least 2 distinct qualities".into());
+    }
+    Ok(qs)
+}
+
+trutheye_plugin_api::params! {
+    /// Parameters of [`JpegGhost`].
+    pub struct JpegGhostParams {
+        /// re-compression qualities to sweep
+        pub qualities: Vec<u32> = DEFAULT_QUALITIES.iter().map(|&q| q as u32).collect(), len(2, 20), items(1, 100);
+        /// block side in pixels for averaging differences
+        pub block: usize = 16, range(4, 256);
     }
 }
 
@@ -74,7 +72,7 @@ fn parse_qualities(params: &Value) -> Result<Vec<u8>, String> {
 #[derive(Default)]
 pub struct JpegGhost;
 
-impl Operator for JpegGhost {
+impl TypedOperator for JpegGhost {
     const NAME: &'static str = "jpeg_ghost";
     const DESCRIPTION: &'static str = "JPEG ghosts (Farid): the image is re-compressed at each quality in \
         `qualities` (with the file's own chroma subsampling) and the squared difference is averaged per block. \
@@ -83,25 +81,11 @@ impl Operator for JpegGhost {
         (a ghost), unlike its surroundings: a pasted or re-saved region. The heat-map is the robust z-score \
         of each block's dip depth; the visual shows the dip depth per block (bright = ghost). On a never-compressed image (PNG etc.) there should be no ghost anywhere.";
     const CATEGORY: &'static str = "compression";
+    type Params = JpegGhostParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "qualities": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 100},
-                              "minItems": 2, "maxItems": 20, "default": DEFAULT_QUALITIES,
-                              "description": "re-compression qualities to sweep"},
-                "block": {"type": "integer", "minimum": 4, "maximum": 256, "default": 16,
-                          "description": "block side in pixels for averaging differences"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_keys(Self::NAME, params, &["qualities", "block"])?;
-        let qualities = parse_qualities(params)?;
-        let block = param_usize(params, "block", 16, 4, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: JpegGhostParams) -> Result<Output, String> {
+        let qualities = distinct_qualities(&p.qualities)?;
+        let block = p.block;
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
             return Err(format!("jpeg_ghost needs an image of at least one {block}x{block} block, got {w}x{h}"));

@@ -1,9 +1,8 @@
 //! A report of a JPEG file's quantization tables and sampling.
 
-use serde_json::{json, Value};
-use trutheye_plugin_api::{jpeg, ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{jpeg, ImageRef, Map, NoParams, TypedOperator, Output};
 
-use crate::ela::check_keys;
 
 /// Side of one table cell in the visual, in pixels.
 const CELL: usize = 16;
@@ -24,7 +23,7 @@ fn estimate_chroma(table: &[u16; 64]) -> (u8, f32) {
 #[derive(Default)]
 pub struct JpegQuality;
 
-impl Operator for JpegQuality {
+impl TypedOperator for JpegQuality {
     const NAME: &'static str = "jpeg_quality";
     const DESCRIPTION: &'static str = "Reads the JPEG file's quantization tables and reports the closest IJG \
         (libjpeg/Pillow) quality for luma and chroma, whether the tables are exact IJG scalings (cameras and \
@@ -33,13 +32,9 @@ impl Operator for JpegQuality {
         luma table itself. It is a whole-file report, so there are no regions and anomaly_z is 0. Needs the \
         untouched JPEG file.";
     const CATEGORY: &'static str = "compression";
+    type Params = NoParams;
 
-    fn params_schema() -> Value {
-        json!({"type": "object", "properties": {}, "additionalProperties": false})
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_keys(Self::NAME, params, &[])?;
+    fn analyze(&self, image: &ImageRef<'_>, _: NoParams) -> Result<Output, String> {
         let bytes = match (image.encoded, image.format) {
             (Some(b), Some("jpeg")) => b,
             (Some(_), Some(f)) => return Err(format!("jpeg_quality needs a JPEG file; this image is {f}")),

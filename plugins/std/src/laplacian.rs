@@ -1,10 +1,9 @@
 //! Laplacian high-pass of luma (OpenCV `cv2.Laplacian`, BORDER_REFLECT_101).
 
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, robust_z, top_regions};
-use crate::ela::check_keys;
+use crate::common::{robust_z, top_regions};
 use crate::sobel::{band_block_sums, band_rows, fast_visual, luma_bands, map3x3, stencil_row};
 
 /// `cv2.Laplacian(ksize=1)`: the 4-neighbour kernel.
@@ -78,11 +77,21 @@ impl pulp::WithSimd for LaplacianBand<'_> {
     }
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`Laplacian`].
+    pub struct LaplacianParams {
+        /// OpenCV aperture: 1 = 4-neighbour kernel, 3 = diagonal 3x3 kernel
+        pub ksize: i32 = 1, one_of(1, 3);
+        /// block side in pixels for the heat-map
+        pub block: usize = 16, range(4, 256);
+    }
+}
+
 /// Laplacian high-frequency energy.
 #[derive(Default)]
 pub struct Laplacian;
 
-impl Operator for Laplacian {
+impl TypedOperator for Laplacian {
     const NAME: &'static str = "laplacian";
     const DESCRIPTION: &'static str = "Laplacian high-pass of luma (cv2.Laplacian; ksize=1 kernel \
         [[0,1,0],[1,-4,1],[0,1,0]], ksize=3 kernel [[2,0,2],[0,-8,0],[2,0,2]]). The visual shows |response| \
@@ -90,27 +99,11 @@ impl Operator for Laplacian {
         much sharper or much smoother than the image's typical high-frequency level (pasted, blurred, \
         inpainted or denoised areas). `smooth_z` reports the strongest unusually smooth block.";
     const CATEGORY: &'static str = "edge";
+    type Params = LaplacianParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "ksize": {"type": "integer", "enum": [1, 3], "default": 1,
-                          "description": "OpenCV aperture: 1 = 4-neighbour kernel, 3 = diagonal 3x3 kernel"},
-                "block": {"type": "integer", "minimum": 4, "maximum": 256, "default": 16,
-                          "description": "block side in pixels for the heat-map"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_keys(Self::NAME, params, &["ksize", "block"])?;
-        let ksize = param_usize(params, "ksize", 1, 1, 3)?;
-        if ksize == 2 {
-            return Err("parameter `ksize` must be 1 or 3".into());
-        }
-        let block = param_usize(params, "block", 16, 4, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: LaplacianParams) -> Result<Output, String> {
+        // `one_of(1, 3)` admits only positive values, so the cast is exact.
+        let (ksize, block) = (p.ksize as usize, p.block);
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
             return Err(format!("laplacian needs an image of at least one {block}x{block} block, got {w}x{h}"));
@@ -157,6 +150,7 @@ impl Operator for Laplacian {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
 
     #[test]
     fn kernels_are_opencv_laplacian() {

@@ -2,11 +2,10 @@
 //! (resampling, upscaling) and smoothing make neighbouring residuals correlated.
 
 use rayon::prelude::*;
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, robust_z, top_regions};
-use crate::ela::check_keys;
+use crate::common::{robust_z, top_regions};
 use crate::laplacian::laplacian_response;
 
 /// Per block, the lag-1 correlation coefficient of `r` with its right neighbour and
@@ -44,11 +43,19 @@ pub fn block_neighbour_corr(r: &[f32], w: usize, h: usize, block: usize) -> (Vec
     (out, bw, bh)
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`LocalCorrelation`].
+    pub struct LocalCorrelationParams {
+        /// block side in pixels
+        pub block: usize = 16, range(4, 256);
+    }
+}
+
 /// Local neighbour-correlation map.
 #[derive(Default)]
 pub struct LocalCorrelation;
 
-impl Operator for LocalCorrelation {
+impl TypedOperator for LocalCorrelation {
     const NAME: &'static str = "local_correlation";
     const DESCRIPTION: &'static str = "Local correlation of the high-pass residual: luma is filtered with the \
         4-neighbour Laplacian and, per block, the correlation coefficient between each residual sample and its \
@@ -57,21 +64,10 @@ impl Operator for LocalCorrelation {
         regions) has abnormally high neighbour correlation. The visual shows the correlation per block \
         (bright = high); the heat-map is its robust z-score (high = suspicious).";
     const CATEGORY: &'static str = "statistics";
+    type Params = LocalCorrelationParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "block": {"type": "integer", "minimum": 4, "maximum": 256, "default": 16,
-                          "description": "block side in pixels"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_keys(Self::NAME, params, &["block"])?;
-        let block = param_usize(params, "block", 16, 4, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: LocalCorrelationParams) -> Result<Output, String> {
+        let block = p.block;
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
             return Err(format!("local_correlation needs an image of at least one {block}x{block} block, got {w}x{h}"));

@@ -3,11 +3,10 @@
 //! (Kirchner & Fridrich's "streaking").
 
 use rayon::prelude::*;
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, robust_z, top_regions};
-use crate::ela::check_keys;
+use crate::common::{robust_z, top_regions};
 use crate::sobel::{band_rows, luma_bands, map3x3, round_u8, stencil_row};
 
 /// Compare-exchange on anything ordered (`min`/`max`, branch-free for f32 and u8, so
@@ -187,11 +186,19 @@ fn visual_u8(mut map: Vec<u8>, hist: &[u64; 256]) -> Vec<u8> {
     map
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`MedianTraces`].
+    pub struct MedianTracesParams {
+        /// block side in pixels for the heat-map
+        pub block: usize = 16, range(4, 256);
+    }
+}
+
 /// Median filtering traces.
 #[derive(Default)]
 pub struct MedianTraces;
 
-impl Operator for MedianTraces {
+impl TypedOperator for MedianTraces {
     const NAME: &'static str = "median_traces";
     const DESCRIPTION: &'static str = "Median-filtering forensics on luma (rounded to 8 bits). A 3x3 median filter \
         barely changes an image that was already median-filtered, so such regions have a median filter residual \
@@ -200,21 +207,10 @@ impl Operator for MedianTraces {
         the heat-map is the robust z-score of -log(residual/activity) per block: high z = likely median-filtered \
         (or otherwise smoothed) area. `zero_diff_ratio` is the image-wide share of zero first differences.";
     const CATEGORY: &'static str = "statistics";
+    type Params = MedianTracesParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "block": {"type": "integer", "minimum": 4, "maximum": 256, "default": 16,
-                          "description": "block side in pixels for the heat-map"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_keys(Self::NAME, params, &["block"])?;
-        let block = param_usize(params, "block", 16, 4, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: MedianTracesParams) -> Result<Output, String> {
+        let block = p.block;
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
             return Err(format!("median_traces needs an image of at least one {block}x{block} block, got {w}x{h}"));

@@ -16,11 +16,11 @@
 //! several images of the camera), so the noise-level term is the stronger cue.
 
 use rayon::prelude::*;
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, reflect, require_size, robust_z, top_regions};
-use crate::srm::{block_schema, check_params, fast_visual, BlockZ};
+use crate::common::{reflect, require_size, robust_z, top_regions};
+use crate::srm::{fast_visual, BlockZ};
 
 /// 3x3 local mean and variance (reflect-101 borders, same as `filter2d` with a
 /// 1/9 box), computed separably: horizontal 3-sums of `I` and `I²` per row, then
@@ -93,11 +93,19 @@ pub(crate) fn prnu_residual(luma: &[f32], w: usize, h: usize) -> (Vec<f32>, Vec<
     (res, hp)
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`Prnu`].
+    pub struct PrnuParams {
+        /// side in pixels of the square blocks whose statistics are compared (partial blocks at the right/bottom edges are ignored)
+        pub block: usize = 64, range(8, 256);
+    }
+}
+
 /// PRNU-style fingerprint consistency.
 #[derive(Default)]
 pub struct Prnu;
 
-impl Operator for Prnu {
+impl TypedOperator for Prnu {
     const NAME: &'static str = "prnu";
     const DESCRIPTION: &'static str = "PRNU-style sensor-noise consistency: noise residual W = I − Wiener3x3(I) on luma \
         (row/column means removed), each block correlated with the image-wide multiplicative noise pattern K̂·I estimated \
@@ -106,14 +114,10 @@ impl Operator for Prnu {
         synthetic regions from another source tend to break the pattern or change the noise level (smooth_z = \
         unusually clean block). The visual is the residual W itself (mid-grey = 0).";
     const CATEGORY: &'static str = "noise";
+    type Params = PrnuParams;
 
-    fn params_schema() -> Value {
-        json!({"type": "object", "properties": {"block": block_schema(64, 8)}, "additionalProperties": false})
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_params(params, &["block"])?;
-        let block = param_usize(params, "block", 64, 8, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: PrnuParams) -> Result<Output, String> {
+        let block = p.block;
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
         let luma = crate::srm::luma_par(image);
@@ -185,6 +189,7 @@ impl Operator for Prnu {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
 
     #[test]
     fn residual_rows_and_columns_are_zero_mean() {

@@ -16,11 +16,11 @@
 use rayon::prelude::*;
 use rustfft::FftPlanner;
 use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{median, param_usize, require_size, robust_z, top_regions};
+use crate::common::{median, require_size, robust_z, top_regions};
 use crate::fft_residual::{freq, TileFft};
-use crate::srm::{check_params, fast_visual, filter_bank, BlockZ};
+use crate::srm::{fast_visual, filter_bank, BlockZ};
 
 /// Kirchner's fixed predictor (row-major 3x3, centre 0).
 pub const KIRCHNER_ALPHA: [f32; 9] = [-0.25, 0.5, -0.25, 0.5, 0.0, 0.5, -0.25, 0.5, -0.25];
@@ -51,11 +51,19 @@ pub(crate) fn peak_ratio(p: &[f32], n: usize) -> (f32, usize) {
     (((pmax + 1e-12) / (med + 1e-12)).ln(), imax)
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`Resampling`].
+    pub struct ResamplingParams {
+        /// side in pixels of the blocks whose p-map spectra are analysed
+        pub block: usize = 32, range(16, 256);
+    }
+}
+
 /// Resampling periodicity operator.
 #[derive(Default)]
 pub struct Resampling;
 
-impl Operator for Resampling {
+impl TypedOperator for Resampling {
     const NAME: &'static str = "resampling";
     const DESCRIPTION: &'static str = "Resampling detector (Kirchner's fast Popescu–Farid variant): a fixed linear predictor \
         residual is turned into a p-map (bright = pixel is a linear mix of its neighbours, as after interpolation; \
@@ -64,21 +72,10 @@ impl Operator for Resampling {
         peak-to-median log ratio of the mean block spectrum, and peak_freqs are its peak frequencies in cycles/pixel \
         (peaks at multiples of 1/8 are usually JPEG blocking, not resampling).";
     const CATEGORY: &'static str = "frequency";
+    type Params = ResamplingParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "block": {"type": "integer", "minimum": 16, "maximum": 256, "default": 32,
-                          "description": "side in pixels of the blocks whose p-map spectra are analysed"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_params(params, &["block"])?;
-        let block = param_usize(params, "block", 32, 16, 256)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: ResamplingParams) -> Result<Output, String> {
+        let block = p.block;
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
         let luma = crate::srm::luma_par(image);
@@ -162,6 +159,7 @@ impl Operator for Resampling {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
 
     #[test]
     fn predictor_is_exact_on_bilinear_surfaces() {

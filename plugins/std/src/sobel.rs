@@ -1,11 +1,10 @@
 //! Sobel gradient magnitude of luma (OpenCV `cv2.Sobel`, ksize=3, BORDER_REFLECT_101).
 
 use rayon::prelude::*;
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
 
-use crate::common::{param_usize, reflect, robust_z, top_regions};
-use crate::ela::{check_keys, param_f32};
+use crate::common::{reflect, robust_z, top_regions};
 
 /// OpenCV's 3x3 Sobel kernel for dx=1, dy=0 (correlation order, row-major).
 pub const SOBEL_X: [f32; 9] = [-1.0, 0.0, 1.0, -2.0, 0.0, 2.0, -1.0, 0.0, 1.0];
@@ -224,11 +223,21 @@ impl pulp::WithSimd for SobelBand<'_> {
     }
 }
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`Sobel`].
+    pub struct SobelParams {
+        /// block side in pixels for the heat-map
+        pub block: usize = 16, range(4, 256);
+        /// gradient magnitude above which a pixel counts as an edge (edge_density)
+        pub edge_threshold: f64 = 100.0, range(0, 1500);
+    }
+}
+
 /// Sobel gradient magnitude.
 #[derive(Default)]
 pub struct Sobel;
 
-impl Operator for Sobel {
+impl TypedOperator for Sobel {
     const NAME: &'static str = "sobel";
     const DESCRIPTION: &'static str = "Sobel gradient magnitude of luma (OpenCV 3x3 kernels, reflect-101 border). \
         The visual shows edges (bright = strong edge). The heat-map is the robust z-score of each block's log \
@@ -236,24 +245,10 @@ impl Operator for Sobel {
         high-detail objects); strongly negative z in stats (`smooth_z`) marks unusually edge-free blocks \
         (blurred or inpainted areas). Edges follow content, so judge outliers against similar content.";
     const CATEGORY: &'static str = "edge";
+    type Params = SobelParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "block": {"type": "integer", "minimum": 4, "maximum": 256, "default": 16,
-                          "description": "block side in pixels for the heat-map"},
-                "edge_threshold": {"type": "number", "minimum": 0, "maximum": 1500, "default": 100,
-                                   "description": "gradient magnitude above which a pixel counts as an edge (edge_density)"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_keys(Self::NAME, params, &["block", "edge_threshold"])?;
-        let block = param_usize(params, "block", 16, 4, 256)?;
-        let thr = param_f32(params, "edge_threshold", 100.0, 0.0, 1500.0)?;
+    fn analyze(&self, image: &ImageRef<'_>, p: SobelParams) -> Result<Output, String> {
+        let (block, thr) = (p.block, p.edge_threshold as f32);
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
             return Err(format!("sobel needs an image of at least one {block}x{block} block, got {w}x{h}"));
@@ -301,6 +296,7 @@ impl Operator for Sobel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
     use crate::common::filter2d;
 
     #[test]

@@ -8,8 +8,8 @@
 //! block log-energy z-scores and the two-sided (noisy / smooth) report.
 
 use rayon::prelude::*;
-use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output, Region};
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output, Region};
 
 use crate::common::{block_means, reflect, require_size, robust_z, top_regions};
 // Re-exported: the operators of this group import their shared helpers from here.
@@ -64,40 +64,6 @@ pub(crate) fn luma_par(image: &ImageRef<'_>) -> Vec<f32> {
     let mut out = vec![0f32; image.rgb.len() / 3];
     out.par_chunks_mut(1 << 16).zip(image.rgb.par_chunks(3 << 16)).for_each(|(o, px)| crate::common::luma_row(px, o));
     out
-}
-
-/// Rejects anything but an object (or null) whose keys are all in `allowed`.
-pub(crate) fn check_params(params: &Value, allowed: &[&str]) -> Result<(), String> {
-    match params {
-        Value::Null => Ok(()),
-        Value::Object(m) => {
-            for k in m.keys() {
-                if !allowed.contains(&k.as_str()) {
-                    return Err(if allowed.is_empty() {
-                        format!("unknown parameter `{k}`; this operator takes no parameters")
-                    } else {
-                        format!("unknown parameter `{k}`; allowed: {}", allowed.join(", "))
-                    });
-                }
-            }
-            Ok(())
-        }
-        other => Err(format!("parameters must be a JSON object, got {other}")),
-    }
-}
-
-/// Reads a finite number parameter with a default and inclusive bounds.
-pub(crate) fn param_f64(params: &Value, key: &str, default: f64, min: f64, max: f64) -> Result<f64, String> {
-    match params.get(key) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => {
-            let x = v.as_f64().ok_or_else(|| format!("parameter `{key}` must be a number, got {v}"))?;
-            if !x.is_finite() || x < min || x > max {
-                return Err(format!("parameter `{key}` = {x} is outside {min}..={max}"));
-            }
-            Ok(x)
-        }
-    }
 }
 
 /// Reflect-101 padding by `r` pixels on every side; returns the padded buffer and its width.
@@ -239,12 +205,6 @@ pub(crate) fn two_sided_report(what: &str, bz: &BlockZ, tail: &str) -> (String, 
     (summary, a, s, abs, regions)
 }
 
-/// The `block` parameter schema entry used across this group.
-pub(crate) fn block_schema(default: usize, min: usize) -> Value {
-    json!({"type": "integer", "minimum": min, "maximum": 256, "default": default,
-           "description": "side in pixels of the square blocks whose statistics are compared (partial blocks at the right/bottom edges are ignored)"})
-}
-
 /// One output row of the three SRM kernels, fused. `p` holds the five padded
 /// luma rows `y-2..=y+2` (width `w + 4`). All kernels are symmetric, so they are
 /// built from vertical pair sums `s0 = p0+p4`, `s1 = p1+p3`, `s2 = p2`:
@@ -320,11 +280,21 @@ impl pulp::WithSimd for SrmRow<'_, '_> {
 // The operator
 // ---------------------------------------------------------------------------
 
+trutheye_plugin_api::params! {
+    /// Parameters of [`Srm`].
+    pub struct SrmParams {
+        /// side in pixels of the square blocks whose statistics are compared (partial blocks at the right/bottom edges are ignored)
+        pub block: usize = 32, range(8, 256);
+        /// residuals (grey levels, after kernel normalisation) are clipped to ±truncate before energy is measured; 0 disables clipping
+        pub truncate: f64 = 3.0, range(0, 255);
+    }
+}
+
 /// SRM filter-bank residual energy.
 #[derive(Default)]
 pub struct Srm;
 
-impl Operator for Srm {
+impl TypedOperator for Srm {
     const NAME: &'static str = "srm";
     const DESCRIPTION: &'static str = "SRM noise residuals (the 3 rich-model high-pass kernels of RGB-N: KV 5x5/12, \
         second-order 3x3/4, horizontal [1,-2,1]/2) on luma, truncated to ±T. The visual shows residual magnitude \
@@ -332,23 +302,10 @@ impl Operator for Srm {
         residual energy, so both unusually noisy blocks (anomaly_z) and unusually smooth ones (smooth_z: denoised, \
         inpainted or synthetic pastes) light up. Edges and textures also raise residual energy — compare with image content.";
     const CATEGORY: &'static str = "noise";
+    type Params = SrmParams;
 
-    fn params_schema() -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "block": block_schema(32, 8),
-                "truncate": {"type": "number", "minimum": 0, "maximum": 255, "default": 3,
-                             "description": "residuals (grey levels, after kernel normalisation) are clipped to ±truncate before energy is measured; 0 disables clipping"}
-            },
-            "additionalProperties": false
-        })
-    }
-
-    fn run(&self, image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
-        check_params(params, &["block", "truncate"])?;
-        let block = crate::common::param_usize(params, "block", 32, 8, 256)?;
-        let t = param_f64(params, "truncate", 3.0, 0.0, 255.0)? as f32;
+    fn analyze(&self, image: &ImageRef<'_>, p: SrmParams) -> Result<Output, String> {
+        let (block, t) = (p.block, p.truncate as f32);
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
         let tc = if t > 0.0 { t } else { f32::INFINITY }; // clamp to ±inf = no clipping
@@ -378,6 +335,7 @@ impl Operator for Srm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_plugin_api::Operator;
     use crate::common::filter2d;
 
     #[test]

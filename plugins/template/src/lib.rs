@@ -1,8 +1,18 @@
-//! A template forensic operator plugin: copy this crate, rename it
-//! `trutheye-plugin-<yours>`, replace the operator, `cargo build --release`, and drop
-//! the library into a plugin directory. See `docs/write-an-operator.md`.
+//! A template forensic operator plugin: copy this crate, set the package and
+//! `[lib] name` in `Cargo.toml`, replace the operator, `cargo build --release`, and
+//! drop the library into a plugin directory. See `docs/write-an-operator.md`.
 
-use trutheye_plugin_api::{export_plugin, ImageRef, Map, Operator, Output, Region};
+use trutheye_plugin_api::serde_json::json;
+use trutheye_plugin_api::{export_plugin, params, ImageRef, Map, Output, Region, TypedOperator};
+
+params! {
+    /// Parameters of [`BlockVariance`]: each one declared once; the schema the
+    /// model sees and the checks before `analyze` both come from here.
+    pub struct BlockVarianceParams {
+        /// block side in pixels
+        pub block: usize = 16, range(4, 256);
+    }
+}
 
 /// Per-block luma variance. Camera photos carry sensor noise everywhere, so a block
 /// that is much smoother than the rest (a low outlier) hints at inpainting, heavy
@@ -10,26 +20,17 @@ use trutheye_plugin_api::{export_plugin, ImageRef, Map, Operator, Output, Region
 #[derive(Default)]
 pub struct BlockVariance;
 
-impl Operator for BlockVariance {
+impl TypedOperator for BlockVariance {
     const NAME: &'static str = "block_variance";
     const DESCRIPTION: &'static str = "Variance of luma in square blocks. Reports blocks that are \
         unusually smooth compared with the image median (robust z-score), a cue for inpainted or \
         synthetic patches. Example plugin from the template crate.";
     const CATEGORY: &'static str = "statistics";
 
-    fn params_schema() -> serde_json::Value {
-        serde_json::json!({
-            "type": "object",
-            "properties": {
-                "block": {"type": "integer", "minimum": 4, "maximum": 256, "default": 16,
-                          "description": "block side in pixels"}
-            },
-            "additionalProperties": false
-        })
-    }
+    type Params = BlockVarianceParams;
 
-    fn run(&self, image: &ImageRef<'_>, params: &serde_json::Value) -> Result<Output, String> {
-        let block = params.get("block").and_then(|v| v.as_u64()).unwrap_or(16) as usize;
+    fn analyze(&self, image: &ImageRef<'_>, params: BlockVarianceParams) -> Result<Output, String> {
+        let block = params.block;
         let (bw, bh) = (image.width / block, image.height / block);
         if bw == 0 || bh == 0 {
             return Err(format!(
@@ -75,7 +76,7 @@ impl Operator for BlockVariance {
                 "Smoothest {block}px block at ({}, {}) has log-variance {zmax:.1} robust sigma below the image median.",
                 bbox[0], bbox[1]
             ),
-            stats: serde_json::json!({"block": block, "max_smooth_z": zmax, "median_log_variance": med}),
+            stats: json!({"block": block, "max_smooth_z": zmax, "median_log_variance": med}),
             maps: vec![Map::heatmap("smoothness_z", bw, bh, z)],
             regions: vec![Region { bbox, score: zmax }],
         })
@@ -90,19 +91,16 @@ export_plugin! {
 
 #[cfg(test)]
 mod tests {
+    use trutheye_plugin_api::testing;
+
     use super::*;
 
     /// Deterministic noise image with a flat 32x32 square planted at (64, 32).
     fn noisy_with_flat_patch() -> Vec<u8> {
-        let (w, h) = (128usize, 96usize);
-        let mut state = 12345u32;
-        let mut rgb = Vec::with_capacity(w * h * 3);
-        for y in 0..h {
-            for x in 0..w {
-                state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-                let noisy = 100 + (state >> 27) as u8; // 100..131
-                let v = if (64..96).contains(&x) && (32..64).contains(&y) { 115 } else { noisy };
-                rgb.extend_from_slice(&[v, v, v]);
+        let mut rgb = testing::noise_image(128, 96, 7);
+        for y in 32..64 {
+            for x in 64..96 {
+                rgb[(y * 128 + x) * 3..(y * 128 + x) * 3 + 3].fill(115);
             }
         }
         rgb
@@ -112,7 +110,7 @@ mod tests {
     fn finds_the_planted_smooth_block() {
         let rgb = noisy_with_flat_patch();
         let img = ImageRef::from_rgb(128, 96, &rgb).expect("size matches");
-        let out = BlockVariance.run(&img, &serde_json::json!({"block": 16})).expect("runs");
+        let out = testing::run::<BlockVariance>(&img, &json!({"block": 16})).expect("runs");
         let b = out.regions[0].bbox;
         assert!(b[0] >= 64 && b[2] <= 96 && b[1] >= 32 && b[3] <= 64, "bbox {b:?} outside the planted patch");
         assert!(out.regions[0].score > 3.0, "score {}", out.regions[0].score);
@@ -122,9 +120,19 @@ mod tests {
 
     #[test]
     fn too_small_image_is_an_error_not_a_panic() {
-        let rgb = vec![0u8; 7 * 7 * 3];
-        let img = ImageRef::from_rgb(7, 7, &rgb).expect("size matches");
-        let err = BlockVariance.run(&img, &serde_json::json!({})).unwrap_err();
+        let err = testing::run_on_noise::<BlockVariance>(7, 7, &json!({})).unwrap_err();
         assert!(err.contains("smaller than one"), "{err}");
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_naming_the_parameter() {
+        let err = testing::run_on_noise::<BlockVariance>(64, 64, &json!({"block": 2})).unwrap_err();
+        assert_eq!(err, "parameter `block` = 2 is outside 4..=256");
+    }
+
+    #[test]
+    fn schema_is_documented_and_the_library_is_loadable() {
+        testing::check_schema::<BlockVariance>().expect("schema");
+        testing::check_plugin_name(env!("CARGO_CRATE_NAME")).expect("library name");
     }
 }
