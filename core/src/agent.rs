@@ -223,5 +223,5 @@ pub fn clamp_box(b: [f64; 4], root: Option<(u32, u32)>) -> Option<BBox> {
 
 /// The record of a text-only observation (an error when `is_error`).
 pub fn text_record(text: &str, is_error: bool) -> ObservationRecord {
-    ObservationRecord { text: text.into(), images: vec![], artifacts: vec![], bbox_candidate: None, error: is_error.then(|| text.to_string()), tools: vec![] }
+    ObservationRecord { text: text.into(), images: vec![], artifacts: vec![], bbox_candidate: None, error: is_error.then(|| text.to_string()), tools: vec![], evidence: vec![] }
 }

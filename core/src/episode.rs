@@ -234,10 +234,11 @@ impl<'a> Episode<'a> {
             }
         };
         let text = turn.observation.as_ref().map(|o| o.text.clone());
+        let evidence = turn.observation.as_ref().map(|o| o.evidence.clone()).unwrap_or_default();
         self.turns.push(turn);
         // The last feedback of an episode that just ended goes to nobody.
         if let (Some(t), false) = (&text, self.done()) {
-            self.conversation.push(Role::Tool, t.clone(), images.iter().map(|n| n.image.clone()).collect());
+            self.conversation.push_observation(t.clone(), images.iter().map(|n| n.image.clone()).collect(), evidence);
         }
         if !self.done() && self.turns.len() >= self.config.budget.max_turns {
             self.forced_reason = Some(format!("turn budget of {} exhausted without an answer", self.config.budget.max_turns));
@@ -280,6 +281,7 @@ impl<'a> Episode<'a> {
             bbox_candidate: obs.bbox_candidate,
             error: obs.error.clone(),
             tools: obs.tools.clone(),
+            evidence: std::mem::take(&mut obs.evidence),
         };
         (record, obs.images)
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
+use crate::evidence::Evidence;
 use crate::image::ImageBuf;
 use crate::registry::Registry;
 use crate::verdict::BBox;
@@ -61,6 +62,8 @@ pub struct Observation {
     pub tools: Vec<ToolUse>,
     /// Extra images to save as artifacts but not show (e.g. heat-maps).
     pub artifacts: Vec<NamedImage>,
+    /// Every operator run of the action as data, in order; `text` shows them.
+    pub evidence: Vec<Evidence>,
 }
 
 impl Observation {

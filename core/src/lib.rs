@@ -16,23 +16,25 @@ pub mod registry;
 
 pub use image::{DecodeOptions, ImageBuf, ImageError, ImageMeta};
 pub use registry::{ForensicOperator, OperatorSpec, Registry};
+pub mod evidence;
 pub mod executor;
 pub mod executors;
 pub mod observe;
 pub mod policy;
 
+pub use evidence::{Evidence, MapFate, MapSummary, RegionFrame, ScoredRegion};
 pub use executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation, ToolKind, ToolUse};
 pub use policy::{Conversation, Message, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
 pub mod agent;
 pub mod episode;
 pub mod config;
 pub mod preset;
+pub mod strategy;
 pub mod trajectory;
 
-pub mod strategy;
 pub use agent::{clamp_box, run_episode, text_record, ArtifactSink, DirArtifacts, EpisodeInput, NoArtifacts};
 pub use config::AgentConfig;
+pub use strategy::Strategy;
 pub use episode::{Episode, HostLimits, Step, TurnKind};
 pub use trajectory::{Trajectory, Turn};
-pub use strategy::Strategy;
 pub mod cli;

@@ -1,63 +1,88 @@
-//! Turning operator outputs into what the model sees. Shared by the registry
+//! Turning operator outputs into what the model sees: the [`Evidence`] of a
+//! run, and the text rendered from it. Shared by the registry
 //! executor and the PVR sandbox so a tool call and `srm(image)` in code read the same.
 
 use image::RgbImage;
 use trutheye_plugin_api::{Map, MapData, MapRole, Output};
 
+use crate::evidence::{shown_score, Evidence, MapFate, MapSummary, RegionFrame, ScoredRegion, MAX_REGIONS};
 use crate::executor::{EpisodeState, NamedImage, Observation, ToolKind, ToolUse};
 use crate::image::ImageBuf;
 use crate::verdict::BBox;
 
-/// Builds the observation for one operator run on `input`.
+/// Builds the observation for one operator run on `input`: its [`Evidence`],
+/// and the text the model reads rendered from it ([`render_evidence`]).
 pub fn operator_observation(state: &mut EpisodeState, op: &str, input: &NamedImage, out: Output) -> Observation {
-    let mut text = format!("[{op} on {}] {}", input.name, out.summary.trim());
-    let stats = round_json(&out.stats, 3);
-    if stats.as_object().is_some_and(|o| !o.is_empty()) {
-        text += &format!("\nstats: {stats}");
-    }
-    let regions: Vec<String> = out
+    let stats = match round_json(&out.stats, 3) {
+        serde_json::Value::Object(o) => o,
+        // Stats that are not an object were never shown.
+        _ => serde_json::Map::new(),
+    };
+    let regions = out
         .regions
         .iter()
-        .take(5)
-        .map(|r| {
-            let b = to_root(input.region_in_root, r.bbox).unwrap_or(r.bbox);
-            format!("[{}, {}, {}, {}] z={:.1}", b[0], b[1], b[2], b[3], r.score)
-        })
+        .take(MAX_REGIONS)
+        .map(|r| ScoredRegion { bbox: to_root(input.region_in_root, r.bbox).unwrap_or(r.bbox), score: shown_score(r.score) })
         .collect();
-    if !regions.is_empty() {
-        let frame = if input.region_in_root.is_some() { "image_clue_0 pixels" } else { "pixels of the input" };
-        text += &format!("\nmost anomalous regions ({frame}): {}", regions.join("; "));
-    }
+    let frame = if input.region_in_root.is_some() { RegionFrame::Root } else { RegionFrame::Input };
     let mut obs = Observation::default();
     let mut outputs = Vec::new();
-    let mut shown = false;
+    let mut maps = Vec::new();
     for map in &out.maps {
         let Some(rgb) = map_to_rgb(map) else { continue };
         let origin = format!("{op}:{} of {}", map.name, input.name);
         // Only the first visual map goes back into the context: every image costs
-        // the model hundreds of tokens. The rest are saved as artifacts.
-        if map.role == MapRole::Visual && !shown {
+        // the model hundreds of tokens. The rest are saved as artifacts (a map
+        // that could not be added does not count: the next visual one is tried).
+        let shown_before = maps.iter().any(|m: &MapSummary| matches!(m.fate, MapFate::Shown(_)));
+        let fate = if map.role == MapRole::Visual && !shown_before {
             match state.add(ImageBuf::derived(rgb, origin), None) {
                 Ok(named) => {
-                    text += &format!("\n{} map shown as {} ({}x{}).", map.name, named.name, map.width, map.height);
                     outputs.push(named.name.clone());
+                    let name = named.name.clone();
                     obs.images.push(named);
-                    shown = true;
+                    MapFate::Shown(name)
                 }
-                Err(e) => text += &format!("\n(map not shown: {e})"),
+                Err(e) => MapFate::NotShown(e),
             }
         } else {
-            obs.artifacts.push(NamedImage {
-                name: format!("{op}_{}", map.name),
-                image: std::sync::Arc::new(ImageBuf::derived(rgb, origin)),
-                region_in_root: None,
-            });
-        }
+            let name = format!("{op}_{}", map.name);
+            obs.artifacts.push(NamedImage { name: name.clone(), image: std::sync::Arc::new(ImageBuf::derived(rgb, origin)), region_in_root: None });
+            MapFate::Artifact(name)
+        };
+        maps.push(MapSummary { name: map.name.clone(), role: map.role, width: map.width as u32, height: map.height as u32, fate });
     }
-    obs.text = text;
+    let evidence = Evidence { operator: op.into(), image: input.name.clone(), summary: out.summary.trim().to_string(), stats, regions, frame, maps };
+    obs.text = render_evidence(&evidence);
+    obs.evidence.push(evidence);
     obs.bbox_candidate = out.regions.first().and_then(|r| to_root(input.region_in_root, r.bbox));
     obs.tools.push(ToolUse { name: op.into(), kind: ToolKind::Forensic, input: Some(input.name.clone()), outputs, ok: true });
     obs
+}
+
+/// The text the model reads for one operator run. The only writer of operator
+/// text: what it shows is exactly what [`Evidence`] holds.
+pub fn render_evidence(ev: &Evidence) -> String {
+    let mut text = format!("[{} on {}] {}", ev.operator, ev.image, ev.summary);
+    if !ev.stats.is_empty() {
+        text += &format!("\nstats: {}", serde_json::Value::Object(ev.stats.clone()));
+    }
+    if !ev.regions.is_empty() {
+        let regions: Vec<String> = ev.regions.iter().map(|r| format!("[{}, {}, {}, {}] z={:.1}", r.bbox[0], r.bbox[1], r.bbox[2], r.bbox[3], r.score)).collect();
+        let frame = match ev.frame {
+            RegionFrame::Root => "image_clue_0 pixels",
+            RegionFrame::Input => "pixels of the input",
+        };
+        text += &format!("\nmost anomalous regions ({frame}): {}", regions.join("; "));
+    }
+    for m in &ev.maps {
+        match &m.fate {
+            MapFate::Shown(image) => text += &format!("\n{} map shown as {image} ({}x{}).", m.name, m.width, m.height),
+            MapFate::NotShown(e) => text += &format!("\n(map not shown: {e})"),
+            MapFate::Artifact(_) => {}
+        }
+    }
+    text
 }
 
 /// Maps a box in a derived image's pixels to `image_clue_0` pixels.
@@ -113,3 +138,6 @@ pub fn round_json(v: &serde_json::Value, digits: i32) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::Evidence;
 use crate::image::ImageBuf;
 
 /// Who said a message.
@@ -29,6 +30,9 @@ pub struct Message {
     pub text: String,
     /// Images attached, in order.
     pub images: Vec<usize>,
+    /// The operator runs a tool message shows, as data (policies that read
+    /// numbers, like the scripted one, read these rather than `text`).
+    pub evidence: Vec<Evidence>,
 }
 
 /// The conversation so far, as a model sees it.
@@ -46,7 +50,15 @@ impl Conversation {
         let start = self.images.len();
         let n = images.len();
         self.images.extend(images);
-        self.messages.push(Message { role, text: text.into(), images: (start..start + n).collect() });
+        self.messages.push(Message { role, text: text.into(), images: (start..start + n).collect(), evidence: Vec::new() });
+    }
+
+    /// Appends an observation (a [`Role::Tool`] message) with its evidence.
+    pub fn push_observation(&mut self, text: impl Into<String>, images: Vec<Arc<ImageBuf>>, evidence: Vec<Evidence>) {
+        self.push(Role::Tool, text, images);
+        if let Some(m) = self.messages.last_mut() {
+            m.evidence = evidence;
+        }
     }
 
     /// The last message from a given role.

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, FormatError};
+use crate::evidence::Evidence;
 use crate::executor::ToolUse;
 use crate::image::ImageMeta;
 use crate::verdict::{BBox, Verdict};
@@ -40,6 +41,11 @@ pub struct ObservationRecord {
     pub error: Option<String>,
     /// Tools used.
     pub tools: Vec<ToolUse>,
+    /// The operator runs `text` shows, as data (what the scripted policy and
+    /// the scorer's features read). Absent when there were none, and in
+    /// trajectories written before it existed (see `evidence::trajectory_evidence`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
 }
 
 /// One turn: the policy's message and what came of it.

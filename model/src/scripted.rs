@@ -117,7 +117,7 @@ impl ScriptedPolicy {
     }
 }
 
-/// Evidence parsed from the observations so far.
+/// What the policy has learnt from the observations so far.
 #[derive(Default, Debug)]
 pub(crate) struct Evidence {
     pub features: BTreeMap<String, f64>,
@@ -128,40 +128,18 @@ pub(crate) struct Evidence {
     pub failures: Vec<String>,
 }
 
-/// Reads operator outputs from observation texts: `[op on image] …`, `stats: {…}`,
-/// `most anomalous regions (…): [x1, y1, x2, y2] z=…; …` and `new image image_clue_k`.
+/// Reads the evidence so far. Operator outputs come from the data each
+/// observation carries ([`trutheye_core::Evidence`]); two things that are not
+/// operator outputs are read from the text the model read: the crop's name
+/// (`cropped … new image image_clue_k`) and error lines (`Error…`).
 pub(crate) fn read_evidence(conv: &Conversation) -> Evidence {
     let mut ev = Evidence::default();
     for m in conv.messages.iter().filter(|m| m.role == Role::Tool) {
-        let mut current: Option<(String, bool)> = None;
+        for run in &m.evidence {
+            add_operator_run(&mut ev, run);
+        }
         for line in m.text.lines() {
             let line = line.trim();
-            if let Some(rest) = line.strip_prefix('[') {
-                if let Some((head, _)) = rest.split_once(']') {
-                    if let Some((op, img)) = head.split_once(" on ") {
-                        current = Some((op.trim().to_string(), img.trim() == "image_clue_0"));
-                    }
-                }
-            }
-            if let Some(json) = line.strip_prefix("stats: ") {
-                if let (Some((op, global)), Ok(serde_json::Value::Object(o))) = (&current, serde_json::from_str::<serde_json::Value>(json)) {
-                    for (k, v) in o {
-                        if let Some(x) = v.as_f64() {
-                            let key = if *global { format!("{op}.{k}") } else { format!("probe.{op}.{k}") };
-                            ev.features.insert(key, x);
-                        }
-                    }
-                }
-            }
-            if let Some((_, list)) = line.split_once("most anomalous regions (image_clue_0 pixels): ") {
-                if let Some((op, true)) = &current {
-                    for item in list.split(';') {
-                        if let Some(r) = parse_region(item) {
-                            ev.regions.push((r.0, r.1, op.clone()));
-                        }
-                    }
-                }
-            }
             if let Some(idx) = line.find("new image image_clue_") {
                 let name: String = line[idx + "new image ".len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                 if line.starts_with("cropped") {
@@ -176,22 +154,29 @@ pub(crate) fn read_evidence(conv: &Conversation) -> Evidence {
     ev
 }
 
-/// The features the scorer reads (`<op>.<stat>`, `probe.<op>.<stat>`), collected
-/// from a recorded episode's observation texts exactly as the policy collects them
-/// before answering. `trutheye train scorer` fits the scorer on these.
-pub fn trajectory_features(t: &Trajectory) -> BTreeMap<String, f64> {
-    let mut conv = Conversation::default();
-    for o in t.turns.iter().filter_map(|turn| turn.observation.as_ref()) {
-        conv.push(Role::Tool, o.text.clone(), vec![]);
+/// Adds one operator run: its numeric stats as `<op>.<stat>` on `image_clue_0`
+/// (`probe.<op>.<stat>` on anything else, later runs overriding earlier ones),
+/// and, on `image_clue_0`, its regions in `image_clue_0` pixels.
+fn add_operator_run(ev: &mut Evidence, run: &trutheye_core::Evidence) {
+    let global = run.image == "image_clue_0";
+    for (k, x) in run.numbers() {
+        let key = if global { format!("{}.{k}", run.operator) } else { format!("probe.{}.{k}", run.operator) };
+        ev.features.insert(key, x);
     }
-    read_evidence(&conv).features
+    if global {
+        ev.regions.extend(run.root_regions().iter().map(|r| (r.score, r.bbox, run.operator.clone())));
+    }
 }
 
-fn parse_region(item: &str) -> Option<(f64, [u32; 4])> {
-    let (b, z) = item.trim().split_once("z=")?;
-    let nums: Vec<u32> = b.trim().trim_start_matches('[').trim_end_matches(']').split(',').filter_map(|s| s.trim().parse().ok()).collect();
-    let bbox: [u32; 4] = nums.try_into().ok()?;
-    Some((z.trim().parse().ok()?, bbox))
+/// The features the scorer reads (`<op>.<stat>`, `probe.<op>.<stat>`), collected
+/// from a recorded episode's observations exactly as the policy collects them
+/// before answering. `trutheye train scorer` fits the scorer on these.
+pub fn trajectory_features(t: &Trajectory) -> BTreeMap<String, f64> {
+    let mut ev = Evidence::default();
+    for run in &trutheye_core::evidence::trajectory_evidence(t) {
+        add_operator_run(&mut ev, run);
+    }
+    ev.features
 }
 
 impl ScriptedPolicy {
@@ -337,6 +322,20 @@ mod tests {
         assert!(ScriptedConfig::from_toml(&bad, "x").unwrap_err().contains("clipp"));
     }
 
+    /// One operator run as an executor reports it: the data, and the text rendered from it.
+    fn run(op: &str, image: &str, stats: serde_json::Value, regions: &[([u32; 4], f64)]) -> (String, trutheye_core::Evidence) {
+        let ev = trutheye_core::Evidence {
+            operator: op.into(),
+            image: image.into(),
+            summary: "summary".into(),
+            stats: stats.as_object().cloned().unwrap_or_default(),
+            regions: regions.iter().map(|&(bbox, score)| trutheye_core::ScoredRegion { bbox, score }).collect(),
+            frame: trutheye_core::RegionFrame::Root,
+            maps: vec![],
+        };
+        (trutheye_core::observe::render_evidence(&ev), ev)
+    }
+
     /// Answers every operator call with fixed stats, so the episode's features are known.
     struct StatsExecutor;
 
@@ -346,14 +345,15 @@ mod tests {
         }
         fn execute(&mut self, action: &trutheye_core::Action, _: &mut trutheye_core::EpisodeState) -> trutheye_core::Observation {
             let text = format!("{action:?}");
-            let body = if text.contains("\"crop\"") || text.contains("crop") && text.contains("bbox") {
-                "cropped [0, 0, 32, 32] of image_clue_0: new image image_clue_1 (32x32).".to_string()
-            } else {
-                let op = ["srm", "fft_residual", "jpeg_ghost", "resampling"].into_iter().find(|o| text.contains(o)).unwrap_or("srm");
-                let on = if text.contains("image_clue_1") { "image_clue_1" } else { "image_clue_0" };
-                format!("[{op} on {on}] summary\nstats: {{\"anomaly_z\": {}, \"residual_std\": 3.5, \"spectral_peak_z\": 2.0, \"top_block_ghost_strength\": 1.5}}", op.len())
-            };
-            trutheye_core::Observation { text: body, ..Default::default() }
+            if text.contains("\"crop\"") || text.contains("crop") && text.contains("bbox") {
+                let body = "cropped [0, 0, 32, 32] of image_clue_0: new image image_clue_1 (32x32).".to_string();
+                return trutheye_core::Observation { text: body, ..Default::default() };
+            }
+            let op = ["srm", "fft_residual", "jpeg_ghost", "resampling"].into_iter().find(|o| text.contains(o)).unwrap_or("srm");
+            let on = if text.contains("image_clue_1") { "image_clue_1" } else { "image_clue_0" };
+            let stats = serde_json::json!({"anomaly_z": op.len(), "residual_std": 3.5, "spectral_peak_z": 2.0, "top_block_ghost_strength": 1.5});
+            let (body, ev) = run(op, on, stats, &[]);
+            trutheye_core::Observation { text: body, evidence: vec![ev], ..Default::default() }
         }
     }
 
@@ -383,16 +383,26 @@ mod tests {
     }
 
     #[test]
-    fn reads_stats_and_regions_from_observation_text() {
+    fn reads_stats_and_regions_from_observation_evidence() {
         let mut conv = Conversation::default();
-        conv.push(Role::Tool, "[srm on image_clue_0] summary\nstats: {\"anomaly_z\": 4.5, \"residual_std\": 2.0}\nmost anomalous regions (image_clue_0 pixels): [1, 2, 30, 40] z=4.5; [5, 5, 9, 9] z=3.1", vec![]);
+        let (text, srm) = run("srm", "image_clue_0", serde_json::json!({"anomaly_z": 4.5, "residual_std": 2.0}), &[([1, 2, 30, 40], 4.5), ([5, 5, 9, 9], 3.1)]);
+        conv.push_observation(text, vec![], vec![srm]);
         conv.push(Role::Tool, "cropped [1, 2, 30, 40] of image_clue_0: new image image_clue_2 (29x38).", vec![]);
-        conv.push(Role::Tool, "[prnu on image_clue_2] x\nstats: {\"anomaly_z\": 1.5}", vec![]);
+        let (text, prnu) = run("prnu", "image_clue_2", serde_json::json!({"anomaly_z": 1.5}), &[]);
+        conv.push_observation(text, vec![], vec![prnu]);
         let ev = read_evidence(&conv);
         assert_eq!(ev.features.get("srm.anomaly_z"), Some(&4.5));
         assert_eq!(ev.features.get("probe.prnu.anomaly_z"), Some(&1.5));
         assert_eq!(ev.regions.len(), 2);
         assert_eq!(ev.regions[0].1, [1, 2, 30, 40]);
         assert_eq!(ev.crop_image.as_deref(), Some("image_clue_2"));
+    }
+
+    #[test]
+    fn operator_text_without_evidence_is_not_read() {
+        // A tool message that only looks like operator output (code printing it) adds nothing.
+        let mut conv = Conversation::default();
+        conv.push(Role::Tool, "[srm on image_clue_0] summary\nstats: {\"anomaly_z\": 4.5}", vec![]);
+        assert!(read_evidence(&conv).features.is_empty());
     }
 }

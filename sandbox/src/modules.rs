@@ -401,6 +401,7 @@ pub fn call_operator(it: &mut Interp, name: &str, pos: Vec<Value>, kw: Vec<(Stri
     });
     it.obs.images.extend(obs.images);
     it.obs.artifacts.extend(obs.artifacts);
+    it.obs.evidence.extend(obs.evidence);
     // The observation names the input for the model; tool records use its identity.
     it.obs.tools.extend(obs.tools.into_iter().map(|t| ToolUse { input: Some(img.provenance()), ..t }));
     if obs.bbox_candidate.is_some() {

@@ -150,6 +150,12 @@ fn b18_operator_call() {
     assert_eq!(st.images.len(), 2);
     assert_eq!(obs.bbox_candidate, Some([2, 3, 10, 12]));
     assert_eq!(obs.tools.last().map(|t| t.kind), Some(ToolKind::Forensic));
+    // The run as data, and the text the model read rendered from it.
+    assert_eq!(obs.evidence.len(), 1);
+    let ev = &obs.evidence[0];
+    assert_eq!((ev.operator.as_str(), ev.image.as_str(), ev.number("n")), ("blocky", "image_clue_0", Some(3072.0)));
+    assert_eq!(ev.root_regions().first().map(|r| (r.bbox, r.score)), Some(([2, 3, 10, 12], 3.5)));
+    assert!(obs.text.starts_with(&trutheye_core::observe::render_evidence(ev)), "{}", obs.text);
 }
 
 #[test]
@@ -159,6 +165,7 @@ fn b19_operator_on_crop_maps_regions_to_root() {
     assert_eq!(obs.bbox_candidate, Some([12, 13, 20, 22]));
     assert!(obs.text.ends_with("[12, 13, 20, 22]"), "{}", obs.text);
     assert!(obs.text.contains("[12, 13, 20, 22] z=3.5"), "{}", obs.text);
+    assert_eq!(obs.evidence.iter().flat_map(|e| e.root_regions()).map(|r| r.bbox).next(), Some([12, 13, 20, 22]));
 }
 
 #[test]

@@ -106,6 +106,9 @@ fn operators_are_callable_from_python() {
     assert!(o.text.contains("1024 [[18, 11, 26, 20]] (32, 32)"), "{}", o.text);
     assert_eq!(o.tools.iter().filter(|t| t.name == "blocky" && t.ok).count(), 1);
     assert_eq!(o.images.len(), 1, "the operator's visual map is shown");
+    // The host records the run as data too.
+    assert_eq!(o.evidence.len(), 1);
+    assert_eq!((o.evidence[0].number("n"), o.evidence[0].root_regions()[0].bbox), (Some(1024.0), [18, 11, 26, 20]));
     // A bad parameter is the operator's schema error, as a TypeError.
     let o = ex.run_code("blocky(image_clue_0, nope=1)", None, &mut st);
     assert!(o.error.as_deref().is_some_and(|e| e.starts_with("TypeError")), "{:?}", o.error);

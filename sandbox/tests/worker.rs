@@ -2,6 +2,8 @@
 //! hangs, crashes and a mismatched worker. Needs the built `trutheye` binary
 //! (`cargo build --workspace` or `cargo build -p trutheye`).
 
+mod common;
+
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -197,4 +199,18 @@ fn missing_executable_is_a_clear_error() {
     let obs = worker.run_code("print(1)", None, &mut state());
     let err = obs.error.unwrap_or_default();
     assert!(err.starts_with("SystemError: the sandbox worker could not start: cannot run /nonexistent/trutheye"), "{err}");
+}
+
+#[test]
+fn evidence_crosses_the_wire() {
+    // What the worker's in-process run recorded reaches the host unchanged.
+    let mut st = common::state();
+    let obs = PvrExecutor::new(PvrLimits::default()).run_code("r = blocky(image)", None, &mut st);
+    ok(&obs);
+    assert_eq!(obs.evidence.len(), 1);
+    let msg = Msg::Result { text: obs.text, error: None, bbox_candidate: None, tools: vec![], images: vec![], artifacts: vec![], evidence: obs.evidence.clone() };
+    let bytes = protocol::encode(&msg, &[]).expect("encode");
+    let (back, _) = protocol::recv(&mut bytes.as_slice()).expect("decode").expect("a message");
+    let Msg::Result { evidence, .. } = back else { panic!("not a result") };
+    assert_eq!(evidence, obs.evidence);
 }

@@ -24,7 +24,7 @@ fn act(tools: Vec<ToolUse>, error: Option<&str>, bbox: Option<[u32; 4]>) -> Turn
         think: None,
         action: Some(Action::Code { code: "...".into(), image_index: None, source: CodeSource::Tag }),
         format_error: None,
-        observation: Some(ObservationRecord { text: String::new(), images: vec![], artifacts: vec![], bbox_candidate: bbox, error: error.map(String::from), tools }),
+        observation: Some(ObservationRecord { text: String::new(), images: vec![], artifacts: vec![], bbox_candidate: bbox, error: error.map(String::from), tools, evidence: vec![] }),
         policy_ms: 0,
         exec_ms: 0,
         tokens: None,

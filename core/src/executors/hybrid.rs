@@ -50,6 +50,8 @@ impl<P: Executor> Executor for HybridExecutor<P> {
                     Some((name, args)) => {
                         let mut fallback = call_tool(&name, &args, state);
                         fallback.text = format!("(code failed: {}; ran `{name}` through the tool registry)\n{}", obs.text.trim(), fallback.text);
+                        // The text shows what the failed code ran too, so its evidence comes first.
+                        fallback.evidence.splice(0..0, obs.evidence);
                         fallback
                     }
                     None => obs,

@@ -540,6 +540,7 @@ fn serve_call(msg: &Value, mut blobs: Vec<Vec<u8>>, state: &mut EpisodeState, ob
     obs.images.extend(o.images);
     obs.artifacts.extend(o.artifacts);
     obs.tools.extend(o.tools);
+    obs.evidence.extend(o.evidence);
     (reply, out_blobs)
 }
 

@@ -158,9 +158,9 @@ impl WorkerExecutor {
             w.wait(timeout)
         });
         match outcome {
-            Ok((Msg::Result { text, error, bbox_candidate, tools, images, artifacts }, blobs)) => {
+            Ok((Msg::Result { text, error, bbox_candidate, tools, images, artifacts, evidence }, blobs)) => {
                 let mut blobs = blobs.into_iter();
-                let mut obs = Observation { text, error, bbox_candidate, tools, ..Default::default() };
+                let mut obs = Observation { text, error, bbox_candidate, tools, evidence, ..Default::default() };
                 for wi in &images {
                     match from_wire(wi, &mut blobs).and_then(|img| state.add(img, wi.region_in_root)) {
                         Ok(named) => {

@@ -11,7 +11,7 @@
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
-use trutheye_core::{BBox, ExecLimits, ImageMeta, ToolUse};
+use trutheye_core::{BBox, Evidence, ExecLimits, ImageMeta, ToolUse};
 
 use crate::PvrLimits;
 
@@ -74,6 +74,9 @@ pub enum Msg {
         images: Vec<WireImage>,
         /// Images saved but not shown.
         artifacts: Vec<WireImage>,
+        /// The operator runs `text` shows, as data (absent when none ran).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        evidence: Vec<Evidence>,
     },
     /// Either side: the request could not be served.
     Error {

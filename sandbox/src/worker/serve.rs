@@ -102,7 +102,7 @@ fn serve_on(plugin_dirs: &[PathBuf], mut input: impl Read, mut output: impl Writ
                 let mut blobs = Vec::new();
                 let images = obs.images.iter().map(|n| to_wire(n, &mut blobs)).collect();
                 let artifacts = obs.artifacts.iter().map(|n| to_wire(n, &mut blobs)).collect();
-                let reply = Msg::Result { text: obs.text, error: obs.error, bbox_candidate: obs.bbox_candidate, tools: obs.tools, images, artifacts };
+                let reply = Msg::Result { text: obs.text, error: obs.error, bbox_candidate: obs.bbox_candidate, tools: obs.tools, images, artifacts, evidence: obs.evidence };
                 protocol::send(&mut output, &reply, &blobs).map_err(io_err)?;
             }
             other => {
