@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eval_data::{answers, dataset, eval_args, lines_in, trutheye, N};
+use eval_data::{answers, dataset_and_full_run, eval_args, lines_in, trutheye, N};
 use serde_json::Value;
 
 const SHARDS: usize = 3;
@@ -79,15 +79,10 @@ fn merge(dirs: &[&Path], out: &Path) -> (bool, String) {
 #[test]
 fn shards_run_by_the_templates_merge_into_the_unsharded_run() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let data = tmp.path().join("data");
-    dataset(&data);
-    let data_s = data.to_str().expect("utf-8");
     let total = N * 2 + N * 2;
-
     // One unsharded run, in plan order (--jobs 1), to compare with.
-    let full = tmp.path().join("full");
-    let o = trutheye().args(eval_args(data_s, full.to_str().expect("utf-8"))).output().expect("run");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (data_s, full) = dataset_and_full_run(tmp.path());
+    let data_s = data_s.as_str();
 
     // `eval_args` minus its --out: the shard script chooses each shard's directory.
     let mut flags: Vec<String> = eval_args(data_s, "-").into_iter().map(String::from).skip(1).collect();

@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::action::Action;
 use crate::config::{AgentConfig, ToolListing, ToolRender};
 use crate::episode::Episode;
-use crate::executor::{EpisodeState, Executor, Observation};
+use crate::executor::Executor;
 use crate::executors::tool_list;
 use crate::image::ImageBuf;
 use crate::policy::Policy;
@@ -24,6 +23,14 @@ use crate::verdict::BBox;
 pub trait ArtifactSink: Send {
     /// Saves an image; returns its path (as written in the trajectory) or `None`.
     fn save(&mut self, episode: &str, turn: usize, name: &str, image: &ImageBuf) -> Option<String>;
+}
+
+/// A borrowed sink saves through the sink it borrows (so a host can hand the
+/// episode stepper its own).
+impl<S: ArtifactSink + ?Sized> ArtifactSink for &mut S {
+    fn save(&mut self, episode: &str, turn: usize, name: &str, image: &ImageBuf) -> Option<String> {
+        (**self).save(episode, turn, name, image)
+    }
 }
 
 /// Saves nothing.
@@ -162,7 +169,7 @@ pub fn run_episode(
     sink: &mut dyn ArtifactSink,
 ) -> Trajectory {
     policy.reset();
-    let mut episode = Episode::new(input.id, config, Box::new(Borrowed(executor)), input.images, registry).with_sink(Box::new(BorrowedSink(sink)));
+    let mut episode = Episode::new(input.id, config, Box::new(executor), input.images, registry).with_sink(Box::new(sink));
     while episode.wants_turn() {
         let t0 = Instant::now();
         let reply = policy.next(episode.conversation(), episode.reply_limits());
@@ -177,36 +184,6 @@ pub fn run_episode(
     let t = episode.into_trajectory(policy.name());
     tracing::info!(episode = %t.id, label = t.verdict.label.as_str(), forced = t.verdict.forced, turns = t.stats.turns, "episode done");
     t
-}
-
-/// A borrowed executor as the stepper's boxed one.
-struct Borrowed<'a>(&'a mut dyn Executor);
-
-impl Executor for Borrowed<'_> {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
-        self.0.execute(action, state)
-    }
-    fn backend(&self) -> Option<&'static str> {
-        self.0.backend()
-    }
-    fn code_isolation(&self) -> Option<&'static str> {
-        self.0.code_isolation()
-    }
-    fn prepare(&mut self, state: &EpisodeState) {
-        self.0.prepare(state)
-    }
-}
-
-/// A borrowed sink as the stepper's boxed one.
-struct BorrowedSink<'a>(&'a mut dyn ArtifactSink);
-
-impl ArtifactSink for BorrowedSink<'_> {
-    fn save(&mut self, episode: &str, turn: usize, name: &str, image: &ImageBuf) -> Option<String> {
-        self.0.save(episode, turn, name, image)
-    }
 }
 
 /// Rounds and clamps a model's box to the image; `None` if nothing is left.

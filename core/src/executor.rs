@@ -168,3 +168,23 @@ pub trait Executor: Send {
     /// not reported here: the first action reports them.
     fn prepare(&mut self, _state: &EpisodeState) {}
 }
+
+/// A borrowed executor runs as the executor it borrows (so `run_episode` can
+/// hand the episode stepper the caller's executor).
+impl<E: Executor + ?Sized> Executor for &mut E {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
+        (**self).execute(action, state)
+    }
+    fn backend(&self) -> Option<&'static str> {
+        (**self).backend()
+    }
+    fn code_isolation(&self) -> Option<&'static str> {
+        (**self).code_isolation()
+    }
+    fn prepare(&mut self, state: &EpisodeState) {
+        (**self).prepare(state)
+    }
+}

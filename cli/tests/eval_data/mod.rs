@@ -79,3 +79,15 @@ pub fn lines_in(p: &Path) -> usize {
     std::fs::read_to_string(p).map(|t| t.lines().count()).unwrap_or(0)
 }
 
+
+/// The dataset under `tmp/data` and one unsharded run of it in `tmp/full`
+/// (plan order: `--jobs 1`); returns the data path and the run directory.
+pub fn dataset_and_full_run(tmp: &Path) -> (String, std::path::PathBuf) {
+    let data = tmp.join("data");
+    dataset(&data);
+    let data_s = data.to_str().expect("utf-8").to_string();
+    let full = tmp.join("full");
+    let o = trutheye().args(eval_args(&data_s, full.to_str().expect("utf-8"))).output().expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (data_s, full)
+}
