@@ -11,6 +11,8 @@ use std::sync::Arc;
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
+use super::kernels;
+
 /// A low-rank adapter `x -> scale * (x A^T) B^T` added to a projection.
 #[derive(Clone, Debug)]
 pub struct Lora {
@@ -69,6 +71,27 @@ impl Proj {
                 _ => self.linear.forward(x)?,
             },
         };
+        self.add_lora(x, y)
+    }
+
+    /// `forward(x) + residual` (residual optional) for inference: one fused
+    /// GEMM on the CPU in f32 (bias and residual are its initial output, see
+    /// `kernels::linear`), the plain ops otherwise.
+    pub fn forward_add(&self, x: &Tensor, residual: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        let lora_on = self.lora.as_ref().is_some_and(|l| l.enabled.load(Ordering::Relaxed));
+        if kernels::applies(x, train) && !lora_on {
+            if let Some(y) = kernels::linear::linear(x, self.linear.weight(), self.linear.bias(), residual)? {
+                return Ok(y);
+            }
+        }
+        let y = self.forward(x)?;
+        match residual {
+            Some(r) => r + y,
+            None => Ok(y),
+        }
+    }
+
+    fn add_lora(&self, x: &Tensor, y: Tensor) -> Result<Tensor> {
         match &self.lora {
             None => Ok(y),
             Some(l) if l.enabled.load(Ordering::Relaxed) => {
@@ -153,6 +176,19 @@ impl SwiGlu {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let g = candle_nn::ops::silu(&self.gate.forward(x)?)?;
         self.down.forward(&(g * self.up.forward(x)?)?)
+    }
+
+    /// `forward(x) + residual` for inference, through the fused CPU kernels
+    /// where they apply (see [`Proj::forward_add`]).
+    pub fn forward_add(&self, x: &Tensor, residual: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        let g = self.gate.forward_add(x, None, train)?;
+        let u = self.up.forward_add(x, None, train)?;
+        let fused = if kernels::applies(&g, train) { kernels::elementwise::silu_mul(&g, &u)? } else { None };
+        let a = match fused {
+            Some(a) => a,
+            None => (candle_nn::ops::silu(&g)? * u)?,
+        };
+        self.down.forward_add(&a, residual, train)
     }
 }
 

@@ -11,6 +11,7 @@
 mod chat;
 mod config;
 mod generate;
+pub mod kernels;
 mod layers;
 mod lora;
 mod policy;

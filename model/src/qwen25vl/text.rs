@@ -6,6 +6,7 @@ use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::{Embedding, Module, VarBuilder};
 
 use super::config::TextConfig;
+use super::kernels::{self, attention::{attend, Dims, Heads, Mask}};
 use super::layers::{rope, softmax_last, Proj, RmsNorm, SwiGlu};
 
 /// One decoder layer.
@@ -118,16 +119,30 @@ impl TextModel {
         let dev = embeds.device();
         let (cos, sin) = self.rotary(pos, dev)?;
         let past = cache.len;
-        let mask = if len > 1 { Some(causal_mask(len, past, dev, embeds.dtype())?) } else { None };
+        let fused = len > 1 && kernels::applies(embeds, train);
+        let mask = if len > 1 && !fused { Some(causal_mask(len, past, dev, embeds.dtype())?) } else { None };
         if cache.layers.len() < self.layers.len() {
             cache.layers.resize(self.layers.len(), None);
         }
         let mut x = embeds.clone();
+        // Prefill on the CPU in f32: fused kernels (see `kernels`), residual
+        // adds folded into the output projections.
         for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            let h = self.attention(layer, &layer.input_norm.forward(&x, train)?, &cos, &sin, mask.as_ref(), slot, train)?;
-            x = (x + h)?;
-            let h = layer.mlp.forward(&layer.post_norm.forward(&x, train)?)?;
-            x = (x + h)?;
+            let normed = layer.input_norm.forward(&x, train)?;
+            let attn = if fused { self.attention_fused(layer, &normed, &cos, &sin, slot, &x)? } else { None };
+            x = match attn {
+                Some(x) => x,
+                None => {
+                    // The fused path declined (batch > 1): it needs the mask after all.
+                    let mask = match &mask {
+                        Some(m) => Some(m.clone()),
+                        None if len > 1 => Some(causal_mask(len, past, dev, embeds.dtype())?),
+                        None => None,
+                    };
+                    (&x + self.attention(layer, &normed, &cos, &sin, mask.as_ref(), slot, train)?)?
+                }
+            };
+            x = layer.mlp.forward_add(&layer.post_norm.forward(&x, train)?, Some(&x), train)?;
         }
         cache.len += len;
         self.norm.forward(&x, train)
@@ -167,6 +182,49 @@ impl TextModel {
         let o = softmax_last(&att, train)?.matmul(&v)?;
         let o = o.reshape((b, h, len, hd))?.transpose(1, 2)?.reshape((b, len, h * hd))?;
         l.o.forward(&o)
+    }
+}
+
+impl TextModel {
+    /// `residual + o_proj(attention(x))` through the fused CPU kernels: rotary
+    /// in the projections' `[len, heads, hd]` layout, causal attention per head
+    /// block without a mask tensor. `None` (nothing changed) when they do not
+    /// apply.
+    fn attention_fused(&self, l: &Layer, x: &Tensor, cos: &Tensor, sin: &Tensor, slot: &mut Option<(Tensor, Tensor)>, residual: &Tensor) -> Result<Option<Tensor>> {
+        let (b, len, _) = x.dims3()?;
+        if b != 1 {
+            return Ok(None);
+        }
+        let (h, kvh, hd) = (self.cfg.num_attention_heads, self.cfg.num_key_value_heads, self.cfg.head_dim());
+        let q = l.q.forward_add(x, None, false)?.reshape((1, len, h, hd))?;
+        let k = l.k.forward_add(x, None, false)?.reshape((1, len, kvh, hd))?;
+        let v = l.v.forward_add(x, None, false)?.reshape((1, len, kvh, hd))?;
+        let q = candle_nn::rotary_emb::rope_thd(&q, cos, sin)?;
+        // The cache keeps the `[1, kv heads, tokens, hd]` layout of the plain path.
+        let k = candle_nn::rotary_emb::rope_thd(&k, cos, sin)?.transpose(1, 2)?.contiguous()?;
+        let v = v.transpose(1, 2)?.contiguous()?;
+        let past = slot.as_ref().map(|(pk, _)| pk.dim(2)).transpose()?.unwrap_or(0);
+        let (k, v) = match slot.take() {
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            None => (k, v),
+        };
+        *slot = Some((k.clone(), v.clone()));
+        let kv_rows = past + len;
+        let dims = Dims { rows: len, kv_rows, heads: h, kv_heads: kvh, head_dim: hd };
+        let scale = 1.0 / (hd as f64).sqrt();
+        let o = kernels::with_f32(&q, |qd| {
+            kernels::with_f32(&k, |kd| {
+                kernels::with_f32(&v, |vd| {
+                    let q = Heads { data: qd, offset: 0, row_stride: h * hd, head_stride: hd };
+                    let k = Heads { data: kd, offset: 0, row_stride: hd, head_stride: kv_rows * hd };
+                    attend(q, k, Heads { data: vd, ..k }, dims, Mask::Causal { past }, scale as f32)
+                })
+            })
+        });
+        let Some(o) = o.flatten().flatten().flatten() else {
+            candle_core::bail!("fused attention: unexpected layout (q {:?}, k {:?})", q.dims(), k.dims())
+        };
+        l.o.forward_add(&kernels::tensor(o, &[1, len, h * hd])?, Some(residual), false).map(Some)
     }
 }
 

@@ -6,6 +6,7 @@ use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::config::VisionConfig;
+use super::kernels::{self, attention::{attend, Dims, Heads, Mask}};
 use super::layers::{rope, softmax_last, Proj, RmsNorm, SwiGlu};
 
 struct Block {
@@ -87,12 +88,16 @@ impl VisionTower {
         };
         let mut x = reorder(&x)?;
         let (cos, sin) = (reorder(&cos)?, reorder(&sin)?);
+        let fused = kernels::applies(&x, train);
         for (i, b) in self.blocks.iter().enumerate() {
             let bounds = if self.cfg.fullatt_block_indexes.contains(&i) { &w.image_bounds } else { &w.window_bounds };
-            let h = self.attention(b, &b.norm1.forward(&x, train)?, &cos, &sin, bounds, train)?;
-            x = (x + h)?;
-            let h = b.mlp.forward(&b.norm2.forward(&x, train)?)?;
-            x = (x + h)?;
+            let normed = b.norm1.forward(&x, train)?;
+            let attn = if fused { self.attention_fused(b, &normed, &cos, &sin, bounds, &x)? } else { None };
+            x = match attn {
+                Some(x) => x,
+                None => (&x + self.attention(b, &normed, &cos, &sin, bounds, train)?)?,
+            };
+            x = b.mlp.forward_add(&b.norm2.forward(&x, train)?, Some(&x), train)?;
         }
         let merged = self.merger_norm.forward(&x, train)?.reshape((seq / unit, ()))?;
         let merged = self.merger_fc2.forward(&self.merger_fc1.forward(&merged)?.gelu_erf()?)?;
@@ -127,6 +132,36 @@ impl VisionTower {
         }
         let o = Tensor::cat(&outs, 1)?.permute((1, 0, 2))?.reshape((seq, heads * hd))?;
         b.proj.forward(&o)
+    }
+
+    /// `residual + proj(attention(x))` through the fused CPU kernels (f32):
+    /// rotary on `[patches, heads, hd]`, then attention within each segment
+    /// of `bounds`, reading k and v straight from the qkv output. `None` when
+    /// they do not apply.
+    fn attention_fused(&self, b: &Block, x: &Tensor, cos: &Tensor, sin: &Tensor, bounds: &[usize], residual: &Tensor) -> Result<Option<Tensor>> {
+        let seq = x.dim(0)?;
+        let heads = self.cfg.num_heads;
+        let d = self.cfg.hidden_size;
+        let hd = d / heads;
+        let qkv = b.qkv.forward_add(x, None, false)?.reshape((seq, 3, heads, hd))?;
+        let part = |i: usize| -> Result<Tensor> {
+            let t = qkv.narrow(1, i, 1)?.contiguous()?.reshape((1, seq, heads, hd))?;
+            candle_nn::rotary_emb::rope_thd(&t, cos, sin)
+        };
+        let (q, k) = (part(0)?, part(1)?);
+        let dims = Dims { rows: seq, kv_rows: seq, heads, kv_heads: heads, head_dim: hd };
+        let scale = 1.0 / (hd as f64).sqrt();
+        let o = kernels::with_f32(&q, |qd| {
+            kernels::with_f32(&k, |kd| {
+                kernels::with_f32(&qkv, |all| {
+                    let q = Heads { data: qd, offset: 0, row_stride: d, head_stride: hd };
+                    let v = Heads { data: all, offset: 2 * d, row_stride: 3 * d, head_stride: hd };
+                    attend(q, Heads { data: kd, ..q }, v, dims, Mask::Segments(bounds), scale as f32)
+                })
+            })
+        });
+        let Some(o) = o.flatten().flatten().flatten() else { return Ok(None) };
+        b.proj.forward_add(&kernels::tensor(o, &[seq, d])?, Some(residual), false).map(Some)
     }
 
     /// cos/sin `[patches, head_dim / 2]`: the first half rotates with the patch
