@@ -8,8 +8,28 @@ use std::time::Instant;
 use candle_core::{Device, Result, Tensor, D};
 use trutheye_model::qwen25vl::kernels::{attention, elementwise, linear, with_f32};
 
+/// CPU seconds of the whole process (all threads) from /proc/self/stat; on a
+/// machine shared with other jobs this is steadier than wall time (run with
+/// RAYON_NUM_THREADS=1 for a per-thread cost; BENCH_CPU=1).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after.split_whitespace().skip(11).take(2).filter_map(|x| x.parse().ok()).collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
+/// Milliseconds per call: wall time of 10 calls, or with BENCH_CPU=1 process
+/// CPU time over at least one CPU second.
 fn time(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?;
+    if std::env::var("BENCH_CPU").is_ok_and(|v| v == "1") {
+        let (c0, mut n) = (cpu_seconds(), 0);
+        while cpu_seconds() - c0 < 1.0 {
+            f()?;
+            n += 1;
+        }
+        return Ok((cpu_seconds() - c0) / n as f64 * 1e3);
+    }
     let t = Instant::now();
     for _ in 0..10 {
         f()?;

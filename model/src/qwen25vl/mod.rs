@@ -122,6 +122,8 @@ pub struct Prefill {
 impl Qwen25Vl {
     /// Loads a checkpoint directory.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, ModelError> {
+        // Before the weights: their load is the first big churn of buffers.
+        kernels::alloc::keep_freed_buffers();
         let config = Qwen25VlConfig::load(dir)?;
         let preprocessor = PreprocessorConfig::load(dir)?;
         let chat = ChatTemplate::load(dir)?;

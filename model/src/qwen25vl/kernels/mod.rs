@@ -13,6 +13,7 @@
 //! the callers then take the plain candle path, which is also the reference
 //! the tests compare against.
 
+pub mod alloc;
 pub mod attention;
 pub mod blas;
 pub mod elementwise;
