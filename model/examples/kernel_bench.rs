@@ -1,8 +1,7 @@
 //! Time of each prefill piece of a Qwen2.5-0.5B-sized decoder layer at 256
-//! tokens: candle's op vs the fused kernel (`qwen25vl::kernels`). GEMMs go
-//! through OpenBLAS when `TRUTHEYE_BLAS` names one (or `libopenblas.so.0` is
-//! installed), else the gemm crate; compare with `TRUTHEYE_BLAS=off`:
-//! `RAYON_NUM_THREADS=2 cargo run --release -p trutheye-model --example kernel_bench`.
+//! tokens: candle's op vs the fused kernel (`qwen25vl::kernels`):
+//! `RAYON_NUM_THREADS=2 cargo run --release -p trutheye-model --example kernel_bench`
+//! (`BENCH_CPU=1`: CPU time instead of wall time, for a busy machine).
 use std::time::Instant;
 
 use candle_core::{Device, Result, Tensor, D};

@@ -105,7 +105,6 @@ pub fn attend(q: Heads, k: Heads, v: Heads, d: Dims, mask: Mask, scale: f32) -> 
     let out_ptr = SharedMut(out.as_mut_ptr());
     let group = heads / kv_heads;
     tasks.into_par_iter().for_each(|(h, r0, nb, k0, nk)| {
-        let out_ptr = out_ptr;
         let kh = h / group;
         let mut s = vec![0f32; nb * nk];
         let q0 = q.offset + r0 * q.row_stride + h * q.head_stride;
@@ -131,7 +130,7 @@ pub fn attend(q: Heads, k: Heads, v: Heads, d: Dims, mask: Mask, scale: f32) -> 
         // outlives the loop. rhs (j, d) = V[k0 + j][d] at vb + j * row + d,
         // inside `v` by `fits`; lhs is `s`.
         unsafe {
-            gemm::gemm(nb, hd, nk, out_ptr.0.add(r0 * width + h * hd), 1, width as isize, false, s.as_ptr(), 1, nk as isize, v.data.as_ptr().add(vb), 1, v.row_stride as isize, 0.0f32, 1.0f32, false, false, false, gemm::Parallelism::None)
+            gemm::gemm(nb, hd, nk, out_ptr.get().add(r0 * width + h * hd), 1, width as isize, false, s.as_ptr(), 1, nk as isize, v.data.as_ptr().add(vb), 1, v.row_stride as isize, 0.0f32, 1.0f32, false, false, false, gemm::Parallelism::None)
         };
     });
     Some(out)

@@ -5,7 +5,6 @@
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
-use super::blas::Blas;
 use super::{tensor, with_f32, SharedMut};
 
 /// Rows below which the fused path does not apply: single-row decoding has
@@ -54,55 +53,26 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, residual: Option<&T
     tensor(out, &shape).map(Some)
 }
 
-/// `c [m, n] (+)= a [m, k] @ w [n, k]^T`, row-major, contiguous; split over the
-/// rayon pool by blocks of output columns (each thread then reads only its
-/// part of `w`, which is what does not fit in cache).
+/// `c [m, n] (+)= a [m, k] @ w [n, k]^T`, row-major, contiguous, with the
+/// `gemm` crate; split over the rayon pool by blocks of output columns, one
+/// single-threaded GEMM each (each thread then reads only its part of `w`,
+/// the operand that does not fit in cache).
 pub fn gemm_nt_into(m: usize, n: usize, k: usize, a: &[f32], w: &[f32], c: &mut [f32], accumulate: bool) {
     assert!(a.len() >= m * k && w.len() >= n * k && c.len() >= m * n, "gemm_nt_into: slice too short");
     let threads = rayon::current_num_threads().max(1);
     // Column blocks a multiple of 16 (one AVX-512 register) wide.
     let block = n.div_ceil(threads).div_ceil(16) * 16;
     let c_ptr = SharedMut(c.as_mut_ptr());
-    let blas = Blas::get();
     (0..n.div_ceil(block)).into_par_iter().for_each(|i| {
-        let c_ptr = c_ptr;
         let (j0, nb) = (i * block, block.min(n - i * block));
         let w_blk = &w[j0 * k..(j0 + nb) * k];
-        // SAFETY: task `i` writes only columns j0..j0 + nb of `c` (rows of
-        // length n, m of them, all inside `c` by the assert above); the
-        // blocks of different tasks do not overlap and `c` outlives the
-        // parallel loop.
-        let c_blk = unsafe { c_ptr.0.add(j0) };
-        match blas {
-            // SAFETY: a is m x k, w_blk nb x k, c_blk m rows of stride n
-            // starting at column j0 (see above).
-            Some(b) => unsafe { b.sgemm_nt(m, nb, k, a.as_ptr(), k, w_blk.as_ptr(), k, if accumulate { 1.0 } else { 0.0 }, c_blk, n) },
-            // SAFETY: the same extents as above, described by strides:
-            // dst (i, j) at i * n + j, lhs (i, l) at i * k + l, rhs (l, j) =
-            // w_blk[j][l] at j * k + l.
-            None => unsafe {
-                gemm::gemm(
-                    m,
-                    nb,
-                    k,
-                    c_blk,
-                    1,
-                    n as isize,
-                    accumulate,
-                    a.as_ptr(),
-                    1,
-                    k as isize,
-                    w_blk.as_ptr(),
-                    k as isize,
-                    1,
-                    1.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                )
-            },
-        }
+        // SAFETY: task `i` writes only columns j0..j0 + nb of `c` (m rows of
+        // length n, inside `c` by the assert above); the blocks of different
+        // tasks do not overlap and `c` outlives the parallel loop. The
+        // operands by strides: dst (i, j) at i * n + j from column j0, lhs
+        // (i, l) at i * k + l, rhs (l, j) = w_blk[j][l] at j * k + l.
+        unsafe {
+            gemm::gemm(m, nb, k, c_ptr.get().add(j0), 1, n as isize, accumulate, a.as_ptr(), 1, k as isize, w_blk.as_ptr(), k as isize, 1, 1.0f32, 1.0f32, false, false, false, gemm::Parallelism::None)
+        };
     });
 }

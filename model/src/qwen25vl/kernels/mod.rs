@@ -15,7 +15,6 @@
 
 pub mod alloc;
 pub mod attention;
-pub mod blas;
 pub mod elementwise;
 pub mod linear;
 
@@ -58,6 +57,14 @@ pub fn tensor(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
 /// output buffer.
 #[derive(Clone, Copy)]
 struct SharedMut(*mut f32);
+
+impl SharedMut {
+    /// The pointer. A method rather than the field so that closures capture
+    /// the whole (`Send`) wrapper, not the bare pointer.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
 
 // SAFETY: the pointer is only dereferenced by tasks that write disjoint index
 // ranges of a buffer that outlives them (each use says which ranges).
