@@ -34,8 +34,11 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
-    // 2^n through the exponent bits; n is in [-126, 128] after the clamp.
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n through the exponent bits; n + 127 is an integer in [1, 255] after
+    // the clamp, so adding 2^23 leaves it in the low mantissa bits (no
+    // float-to-int conversion, which vectorises poorly).
+    let biased = (n + 127.0 + 8_388_608.0).to_bits() & 0xff;
+    y * f32::from_bits(biased << 23)
 }
 
 /// Defines `$name(args)` that runs `$body` compiled for AVX-512, AVX2+FMA or
@@ -83,16 +86,36 @@ dispatch! {
     /// positions) become 0, as `e^-inf` would.
     fn softmax_scaled(row: &mut [f32], valid: usize, scale: f32) {
         let (live, masked) = row.split_at_mut(valid.min(row.len()));
-        let mut max = f32::NEG_INFINITY;
-        for x in live.iter_mut() {
+        // Max and sum over 16 lanes (one AVX-512 register) so that the loops
+        // vectorise; a single running sum is a chain of dependent adds. The
+        // max is exact in any order; the sum differs from a sequential one in
+        // rounding only.
+        let mut lanes = [f32::NEG_INFINITY; 16];
+        let mut chunks = live.chunks_exact_mut(16);
+        for c in &mut chunks {
+            for (l, x) in lanes.iter_mut().zip(c.iter_mut()) {
+                *x *= scale;
+                *l = if *x > *l { *x } else { *l };
+            }
+        }
+        for x in chunks.into_remainder() {
             *x *= scale;
-            max = max.max(*x);
+            lanes[0] = if *x > lanes[0] { *x } else { lanes[0] };
         }
-        let mut sum = 0.0f32;
-        for x in live.iter_mut() {
+        let max = lanes.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+        let mut sums = [0f32; 16];
+        let mut chunks = live.chunks_exact_mut(16);
+        for c in &mut chunks {
+            for (l, x) in sums.iter_mut().zip(c.iter_mut()) {
+                *x = exp(*x - max);
+                *l += *x;
+            }
+        }
+        for x in chunks.into_remainder() {
             *x = exp(*x - max);
-            sum += *x;
+            sums[0] += *x;
         }
+        let sum: f32 = sums.iter().sum();
         for x in live.iter_mut() {
             *x /= sum;
         }
