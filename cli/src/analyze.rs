@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use trutheye_core::cli::PluginDirs;
+use crate::plugins::PluginDirs;
 use trutheye_core::loader::LoadReport;
 use trutheye_core::preset::{Preset, PresetMeta};
 use trutheye_core::{run_episode, AgentConfig, ArtifactSink, DirArtifacts, EpisodeInput, ImageBuf, NoArtifacts, Policy, Registry, Trajectory};
@@ -18,8 +18,9 @@ use trutheye_model::{OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy}
 
 use crate::backend::OpenAiArgs;
 use crate::local::{LocalModel, LocalModelArgs};
-use trutheye_sandbox::cli::TrustArgs;
-use trutheye_sandbox::{BackendArgs, BackendKind, Dialect, PvrEngine, PvrMode, WorkerConfig};
+use trutheye_sandbox::{Dialect, PvrBackend, PvrEngine, WorkerConfig};
+
+use crate::code_backend::{BackendArgs, Placement, TrustArgs};
 
 use crate::report;
 
@@ -45,7 +46,7 @@ pub struct AnalyzeArgs {
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
     /// How the agent may act (default: the preset's, else pvr).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = crate::choices::strategy())]
     pub strategy: Option<Strategy>,
     /// Who writes the turns.
     #[arg(long, value_enum, default_value_t = PolicyKind::Scripted)]
@@ -74,8 +75,8 @@ pub struct AnalyzeArgs {
     pub out: Option<PathBuf>,
     /// Where the embedded interpreter runs code actions (pvr and hybrid): a killable,
     /// OS-limited worker process, or in this process (needs --trusted-code).
-    #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
-    pub pvr_mode: PvrMode,
+    #[arg(long, value_enum, default_value_t = Placement::Worker)]
+    pub pvr_mode: Placement,
     /// `--trusted-code`: allows `--pvr-mode in-process`.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -126,14 +127,9 @@ fn make_policy(args: &AnalyzeArgs, strategy: Strategy, config: &AgentConfig, scr
 /// `jail_memory` caps the python backend's jail (all episodes together);
 /// `None` keeps its default.
 #[allow(clippy::too_many_arguments)]
-pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, mode: PvrMode, dirs: &PluginDirs, timeout: Duration, runs_code: bool, jail_memory: Option<u64>) -> Result<PvrEngine> {
-    let config_kind = match config.pvr.backend.as_str() {
-        "interp" => Some(BackendKind::Interp),
-        "python" => Some(BackendKind::Python),
-        _ => None,
-    };
+pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, placement: Placement, dirs: &PluginDirs, timeout: Duration, runs_code: bool, jail_memory: Option<u64>) -> Result<PvrEngine> {
     let config_python = (!config.pvr.python.is_empty()).then(|| PathBuf::from(&config.pvr.python));
-    let kind = args.resolve(config_kind, config_python.as_deref(), model_policy).map_err(anyhow::Error::msg)?;
+    let backend = args.resolve(placement, &config.pvr.backend, config_python.as_deref(), model_policy);
     // `--dialect` defaults to the union, so the union means "not given": the
     // config's (a preset's) dialect applies then.
     let dialect = match (args.dialect, config.pvr.dialect.as_str()) {
@@ -147,9 +143,9 @@ pub fn pvr_engine(args: &BackendArgs, config: &AgentConfig, model_policy: bool, 
         cfg.plugin_dirs = dirs.plugin_dirs.clone();
         Ok(cfg)
     };
-    let engine = match (kind, jail_memory) {
-        (BackendKind::Python, Some(bytes)) => PvrEngine::python_within(python.as_deref(), timeout, dialect, Some(bytes)),
-        _ => PvrEngine::build(kind, python.as_deref(), dialect, mode, worker, timeout),
+    let engine = match (backend, jail_memory) {
+        (PvrBackend::Python, Some(bytes)) => PvrEngine::python_within(python.as_deref(), timeout, dialect, Some(bytes)),
+        _ => PvrEngine::build(backend, python.as_deref(), dialect, worker, timeout),
     }
     .map_err(anyhow::Error::msg)?;
     if runs_code {

@@ -1,6 +1,6 @@
 //! `trutheye eval`: run policies × strategies (and single-operator baselines) over
 //! a labelled dataset and write predictions, trajectories, metrics and reports.
-//! The evaluator lives in `trutheye-trainer`; this file only supplies the
+//! The evaluator lives in `trutheye-eval`; this file only supplies the
 //! [`EpisodeFactory`] (the policies and executors `analyze` uses) and the flags.
 
 use std::path::{Path, PathBuf};
@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use trutheye_core::cli::PluginDirs;
+use crate::plugins::PluginDirs;
 use trutheye_core::protocol::escape_controls;
 use trutheye_core::{AgentConfig, Executor, Policy, Registry};
 use trutheye_model::{OpenAiClient, OpenAiPolicy, ReplayPolicy, ScriptedConfig, ScriptedPolicy};
-use trutheye_sandbox::cli::TrustArgs;
-use trutheye_sandbox::{BackendArgs, PvrEngine, PvrMode};
-use trutheye_trainer::eval::{self, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions, Shard};
+use trutheye_sandbox::PvrEngine;
+
+use crate::code_backend::{BackendArgs, Placement, TrustArgs};
+use trutheye_eval::{self as eval, EvalError, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions, Shard};
 
 use crate::analyze::{effective_strategy, load_configs, load_registry, pvr_engine, Strategy};
 use crate::backend::OpenAiArgs;
@@ -124,8 +125,8 @@ struct RunArgs {
     baseline_threshold: f64,
     /// Where code actions run (pvr and hybrid): a killable worker process, or in this
     /// process (needs --trusted-code).
-    #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
-    pvr_mode: PvrMode,
+    #[arg(long, value_enum, default_value_t = Placement::Worker)]
+    pvr_mode: Placement,
     /// `--trusted-code`: allows `--pvr-mode in-process`.
     #[command(flatten)]
     trust: TrustArgs,
@@ -151,17 +152,18 @@ struct CliFactory {
 }
 
 impl EpisodeFactory for CliFactory {
-    fn make(&self, policy: &str, strategy: &str) -> Result<(Box<dyn Policy>, Box<dyn Executor>), String> {
-        let s = parse_strategy(strategy).map_err(|e| e.to_string())?;
+    fn make(&self, policy: &str, strategy: &str) -> Result<(Box<dyn Policy>, Box<dyn Executor>), EvalError> {
+        let bad = |e: &str| EvalError::Episode(e.to_string());
+        let s = parse_strategy(strategy).map_err(|e| bad(&e.to_string()))?;
         let p: Box<dyn Policy> = match policy {
             "scripted" => Box::new(ScriptedPolicy::new(self.scripted.clone(), s)),
             "replay" => {
-                let path = self.script.as_deref().ok_or("--policy replay needs --script FILE")?;
-                Box::new(ReplayPolicy::from_file(path)?)
+                let path = self.script.as_deref().ok_or_else(|| bad("--policy replay needs --script FILE"))?;
+                Box::new(ReplayPolicy::from_file(path).map_err(|e| bad(&e.to_string()))?)
             }
-            "openai" => Box::new(OpenAiPolicy::new(self.openai.clone().ok_or("--policy openai needs --endpoint and --model")?)),
-            "qwen25vl" => Box::new(self.qwen.as_ref().ok_or("--policy qwen25vl needs --model DIR")?.policy(s)),
-            other => return Err(format!("unknown policy `{other}` (expected scripted, replay, openai or qwen25vl)")),
+            "openai" => Box::new(OpenAiPolicy::new(self.openai.clone().ok_or_else(|| bad("--policy openai needs --endpoint and --model"))?)),
+            "qwen25vl" => Box::new(self.qwen.as_ref().ok_or_else(|| bad("--policy qwen25vl needs --model DIR"))?.policy(s)),
+            other => return Err(bad(&format!("unknown policy `{other}` (expected scripted, replay, openai or qwen25vl)"))),
         };
         let e = self.engine.executor(s);
         Ok((p, e))
@@ -251,7 +253,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     let model_policy = r.policy.iter().any(|p| p != "scripted");
     let runs_code = strategies.iter().any(|s| s.parse::<Strategy>().is_ok_and(Strategy::runs_code));
     let engine = pvr_engine(&r.backend, &config, model_policy, r.pvr_mode, dirs, Duration::from_secs(10), runs_code, None)?;
-    let backend_name = engine.kind().as_str();
+    let backend_name = engine.backend().runtime();
     let code_isolation = runs_code.then(|| engine.code_isolation());
     let factory = CliFactory { config, scripted, script: r.script.clone(), openai, qwen, registry: Arc::new(registry), engine };
     let jobs = r.jobs.unwrap_or_else(|| if local { 1 } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) }).max(1);

@@ -2,16 +2,23 @@
 
 mod analyze;
 mod backend;
+mod choices;
+mod code_backend;
+mod data_cmd;
 mod eval;
 mod local;
 mod model_cmd;
+mod plugins;
+mod pvr;
 mod report;
+mod reward;
 mod serve;
+mod train_cmd;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use trutheye_core::cli::{OpArgs, PluginDirs, PluginsCommand};
+use plugins::{OpArgs, PluginDirs, PluginsCommand};
 
 /// Agentic image forensics: a policy (a model, or the built-in scripted agent)
 /// investigates an image with forensic operators and image-operation code, and
@@ -35,11 +42,11 @@ enum Command {
     /// Evaluate policies × strategies (and operator baselines) on a labelled dataset: `eval --data M --out DIR`, `eval report DIR`, `eval compare A B`.
     Eval(Box<eval::EvalArgs>),
     /// Score recorded trajectories with the ForenAgent and TruthEYE2 rewards.
-    Reward(trutheye_trainer::reward_cli::RewardArgs),
+    Reward(reward::RewardArgs),
     /// Build ms-swift training data: `data sft` (trajectories), `data codevision`, `data grpo`, `data hard` (hard-case mining).
-    Data(trutheye_trainer::data::DataArgs),
+    Data(data_cmd::DataArgs),
     /// Fit what needs no GPU: `train scorer` (the scripted policy's scorer, with cross-validation).
-    Train(trutheye_trainer::train::TrainArgs),
+    Train(train_cmd::TrainArgs),
     /// Inspect the operator plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -49,7 +56,7 @@ enum Command {
     /// Run one operator on an image and save its maps.
     Op(OpArgs),
     /// Run one PVR code action against an image and print what the model would see.
-    Pvr(trutheye_sandbox::cli::PvrArgs),
+    Pvr(pvr::PvrArgs),
     /// Serve tool execution and rewards to Python trainers (ms-swift) over a local socket: `serve --socket PATH`.
     Serve(serve::ServeArgs),
     /// Internal: the sandbox worker process `analyze` and `pvr` start (speaks a binary protocol on stdin/stdout).
@@ -64,13 +71,13 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(a) => analyze::run(a, &cli.plugins),
         Command::Eval(e) => eval::run(e, &cli.plugins),
-        Command::Reward(r) => trutheye_trainer::reward_cli::run(r).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
-        Command::Data(d) => trutheye_trainer::data::run(d, &cli.plugins).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
-        Command::Train(t) => trutheye_trainer::train::run(t, &cli.plugins).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
-        Command::Plugins(p) => trutheye_core::cli::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
+        Command::Reward(r) => reward::run(r).map(|_| ExitCode::SUCCESS),
+        Command::Data(d) => data_cmd::run(d, &cli.plugins).map(|_| ExitCode::SUCCESS),
+        Command::Train(t) => train_cmd::run(t, &cli.plugins).map(|_| ExitCode::SUCCESS),
+        Command::Plugins(p) => plugins::run_plugins(p, &cli.plugins).map(|_| ExitCode::SUCCESS),
         Command::Model(m) => model_cmd::run(m),
-        Command::Op(o) => trutheye_core::cli::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
-        Command::Pvr(p) => trutheye_sandbox::cli::run(p, &cli.plugins),
+        Command::Op(o) => plugins::run_op(o, &cli.plugins).map(|_| ExitCode::SUCCESS),
+        Command::Pvr(p) => pvr::run(p, &cli.plugins),
         Command::Serve(s) => serve::run(s, &cli.plugins),
         Command::PvrWorker => trutheye_sandbox::worker::serve(&cli.plugins.plugin_dirs).map(|_| ExitCode::SUCCESS).map_err(anyhow::Error::msg),
     };

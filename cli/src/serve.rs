@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use trutheye_core::cli::PluginDirs;
-use trutheye_sandbox::{BackendArgs, PvrMode};
-use trutheye_trainer::rewards::RewardWeights;
+use crate::plugins::PluginDirs;
+use crate::code_backend::{BackendArgs, Placement, TrustArgs};
+use trutheye_eval::rewards::RewardWeights;
 use trutheye_sandbox::PvrEngine;
-use trutheye_trainer::serve::limits::{human_bytes, parse_bytes};
-use trutheye_trainer::serve::{executor_factory, protocol, Listen, ServeConfig, ServeLimits, Server};
+use trutheye_serve::limits::{human_bytes, parse_bytes};
+use trutheye_serve::{executor_factory, protocol, Listen, ServeConfig, ServeLimits, Server};
 
 use crate::analyze::{load_configs, load_registry, pvr_engine};
 
@@ -80,15 +80,15 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = protocol::DEFAULT_MAX_LINE_BYTES, value_name = "BYTES")]
     pub max_line_bytes: usize,
     /// Where code actions run: a killable worker process per session, or in the server process.
-    #[arg(long, value_enum, default_value_t = PvrMode::Worker)]
-    pub pvr_mode: PvrMode,
+    #[arg(long, value_enum, default_value_t = Placement::Worker)]
+    pub pvr_mode: Placement,
     /// Wall time of one code action in seconds (the worker is killed after it).
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub action_timeout: f64,
     #[command(flatten)]
     pub backend: BackendArgs,
     #[command(flatten)]
-    pub trust: trutheye_sandbox::cli::TrustArgs,
+    pub trust: TrustArgs,
     /// Honour the `shutdown` method (for tests and scripts).
     #[arg(long)]
     pub allow_shutdown: bool,
@@ -120,7 +120,7 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     }
     let max_sessions = args.max_sessions.max(1);
     let limits = ServeLimits {
-        memory_budget: args.memory_budget.unwrap_or_else(trutheye_trainer::serve::limits::default_memory_budget),
+        memory_budget: args.memory_budget.unwrap_or_else(trutheye_serve::limits::default_memory_budget),
         max_sessions,
         max_sessions_per_client: args.max_sessions_per_client.unwrap_or(max_sessions).max(1),
         session_ttl: Duration::from_secs(args.session_ttl.max(1)),
@@ -134,10 +134,10 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     // Sessions are driven by a model (ms-swift's rollouts): python by default
     // when set up, its jail held to the code's share of the budget.
     let mut engine = pvr_engine(&args.backend, &agent, true, args.pvr_mode, &dirs, timeout, true, Some(limits.worker_share()))?;
-    if let PvrEngine::Interp { worker: Some(w), .. } = &mut engine {
+    if let PvrEngine::Worker(w) = &mut engine {
         w.os.address_space = Some(args.worker_memory);
     }
-    let backend_name = engine.kind().as_str();
+    let backend_name = engine.backend().runtime();
     if let Some(dir) = &args.image_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("--image-dir {}", dir.display()))?;
     }
@@ -147,7 +147,7 @@ pub fn run(args: &ServeArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     // ends the largest worker, never the server).
     #[cfg(target_os = "linux")]
     let worker_cgroup = match &mut engine {
-        PvrEngine::Interp { worker: Some(w), .. } => {
+        PvrEngine::Worker(w) => {
             let cg = trutheye_sandbox::python::cgroup::Cgroup::create_named("trutheye-serve", limits.worker_share(), 16_384);
             if let Some(cg) = &cg {
                 w.cgroup_procs = Arc::new(cg.procs_files());

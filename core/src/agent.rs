@@ -17,7 +17,6 @@ use crate::policy::Policy;
 use crate::registry::Registry;
 use crate::strategy::Strategy;
 use crate::trajectory::{ObservationRecord, Trajectory};
-use crate::verdict::BBox;
 
 /// Where observation images and maps are saved.
 pub trait ArtifactSink: Send {
@@ -184,18 +183,6 @@ pub fn run_episode(
     let t = episode.into_trajectory(policy.name());
     tracing::info!(episode = %t.id, label = t.verdict.label.as_str(), forced = t.verdict.forced, turns = t.stats.turns, "episode done");
     t
-}
-
-/// Rounds and clamps a model's box to the image; `None` if nothing is left.
-/// (Shared with hosts that run turns themselves, such as `trutheye serve`.)
-pub fn clamp_box(b: [f64; 4], root: Option<(u32, u32)>) -> Option<BBox> {
-    let (w, h) = root?;
-    if b.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let c = |v: f64, m: u32| v.round().clamp(0.0, m as f64) as u32;
-    let out = [c(b[0].min(b[2]), w), c(b[1].min(b[3]), h), c(b[0].max(b[2]), w), c(b[1].max(b[3]), h)];
-    (out[2] > out[0] && out[3] > out[1]).then_some(out)
 }
 
 /// The record of a text-only observation (an error when `is_error`).

@@ -97,14 +97,14 @@ pub struct Resolved {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use trutheye_plugin_api::{ImageRef, Operator, Output};
+    use trutheye_plugin_api::{ImageRef, RawOperator, Output, OperatorError};
 
     use super::*;
     use crate::registry::{CallError, Registry};
 
     #[derive(Default)]
     struct Ghost;
-    impl Operator for Ghost {
+    impl RawOperator for Ghost {
         const NAME: &'static str = "jpeg_ghost";
         const DESCRIPTION: &'static str = "Recompression ghosts.";
         const CATEGORY: &'static str = "compression";
@@ -112,7 +112,7 @@ mod tests {
         fn params_schema() -> Value {
             json!({"type": "object", "properties": {"qualities": {"type": "array"}}, "additionalProperties": false})
         }
-        fn run(&self, _: &ImageRef<'_>, _: &Value) -> Result<Output, String> {
+        fn run(&self, _: &ImageRef<'_>, _: &Value) -> Result<Output, OperatorError> {
             Ok(Output::default())
         }
     }
@@ -159,8 +159,8 @@ mod tests {
         assert_eq!(Value::Object(got.arguments), json!({"bbox": [1, 2, 30, 40], "min_side": 28}));
         // Bad targets and duplicate names are refused when the preset loads.
         let bad = ToolAlias { target: "nope".into(), ..zoom_alias() };
-        assert!(r.add_alias(ToolAlias { name: "other".into(), ..bad }).unwrap_err().contains("not a tool"));
-        assert!(r.add_alias(ToolAlias { name: "image zoom in tool".into(), ..zoom_alias() }).unwrap_err().contains("same name"));
+        assert!(r.add_alias(ToolAlias { name: "other".into(), ..bad }).unwrap_err().to_string().contains("not a tool"));
+        assert!(r.add_alias(ToolAlias { name: "image zoom in tool".into(), ..zoom_alias() }).unwrap_err().to_string().contains("same name"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Agent configuration (`configs/*.toml`). Unknown keys are errors, so a typo
 //! never silently falls back to a default.
 
+use crate::CoreError;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -226,24 +227,24 @@ impl AgentConfig {
     }
 
     /// Parses a TOML document; the error names the file and the offending key.
-    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        let cfg: Self = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
-        cfg.check().map_err(|e| format!("{origin}: {e}"))?;
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, CoreError> {
+        let cfg: Self = toml::from_str(text).map_err(|e| CoreError::Config(toml_error(text, origin, &e)))?;
+        cfg.check().map_err(|e| CoreError::Config(format!("{origin}: {e}")))?;
         Ok(cfg)
     }
 
     /// Deserializes and checks a whole configuration held as a TOML table (a
     /// preset laid over a base). The error is one line naming the key.
-    pub fn from_table(table: toml::Table) -> Result<Self, String> {
-        let cfg: Self = table.try_into().map_err(|e: toml::de::Error| e.message().split_whitespace().collect::<Vec<_>>().join(" "))?;
-        cfg.check()?;
+    pub fn from_table(table: toml::Table) -> Result<Self, CoreError> {
+        let cfg: Self = table.try_into().map_err(|e: toml::de::Error| CoreError::Config(e.message().split_whitespace().collect::<Vec<_>>().join(" ")))?;
+        cfg.check().map_err(CoreError::Config)?;
         Ok(cfg)
     }
 
     /// Loads a file. Keys missing from it are an error too: a config is complete
     /// (copy `configs/default.toml` and edit it).
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = crate::input::read_text_bounded(path, crate::input::MAX_TEXT_BYTES).map_err(|e| format!("{}: cannot read config: {}", path.display(), e.detail()))?;
+    pub fn load(path: &Path) -> Result<Self, CoreError> {
+        let text = crate::input::read_text_bounded(path, crate::input::MAX_TEXT_BYTES).map_err(|e| CoreError::Config(format!("{}: cannot read config: {}", path.display(), e.detail())))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
@@ -305,7 +306,7 @@ mod tests {
     #[test]
     fn unknown_key_is_an_error_naming_it() {
         let bad = DEFAULT_CONFIG.replacen("[budget]", "[budget]\nmax_tunrs = 3", 1);
-        let err = AgentConfig::from_toml(&bad, "x.toml").unwrap_err();
+        let err = AgentConfig::from_toml(&bad, "x.toml").unwrap_err().to_string();
         assert!(err.contains("max_tunrs") && err.starts_with("x.toml:"), "{err}");
         assert!(!err.contains('\n'), "one line: {err}");
     }
@@ -313,6 +314,6 @@ mod tests {
     #[test]
     fn invalid_values_are_errors() {
         let bad = DEFAULT_CONFIG.replacen("max_turns = 12", "max_turns = 0", 1);
-        assert!(AgentConfig::from_toml(&bad, "x").unwrap_err().contains("max_turns"));
+        assert!(AgentConfig::from_toml(&bad, "x").unwrap_err().to_string().contains("max_turns"));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::action::{Action, Answer};
-use crate::agent::{clamp_box, observation_text, system_prompt, text_record, user_prompt, ArtifactSink, NoArtifacts};
+use crate::agent::{observation_text, system_prompt, text_record, user_prompt, ArtifactSink, NoArtifacts};
 use crate::config::AgentConfig;
 use crate::executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation};
 use crate::image::ImageBuf;
@@ -19,7 +19,7 @@ use crate::protocol;
 use crate::registry::Registry;
 use crate::strategy::Strategy;
 use crate::trajectory::{EpisodeStats, ImageRecord, ObservationRecord, Trajectory, Turn, TRAJECTORY_SCHEMA};
-use crate::verdict::{BBox, Verdict, VerdictLabel};
+use crate::verdict::{BBox, BoxGeometry, Verdict, VerdictLabel};
 
 /// What one assistant message turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,7 +340,7 @@ impl<'a> Episode<'a> {
             Some(a) => {
                 let fake_local = matches!(a.label, VerdictLabel::Tampered | VerdictLabel::Fake);
                 let candidate = self.crop_candidate.or(self.op_candidate);
-                let bbox = a.bbox.and_then(|b| clamp_box(b, root)).or(if fake_local { candidate } else { None });
+                let bbox = a.bbox.and_then(|b| BBox::clamped(b, root)).or(if fake_local { candidate } else { None });
                 Verdict { label: a.label, scores: a.scores, bbox, mask: None, explanation: a.explanation.clone(), forced: false, forced_reason: None }
             }
             None => Verdict {

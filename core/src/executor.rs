@@ -118,9 +118,9 @@ impl EpisodeState {
 
     /// Adds an image created by an action and returns its entry. Fails when the
     /// episode already holds `max_images` images.
-    pub fn add(&mut self, image: ImageBuf, region_in_root: Option<BBox>) -> Result<NamedImage, String> {
+    pub fn add(&mut self, image: ImageBuf, region_in_root: Option<BBox>) -> Result<NamedImage, crate::CoreError> {
         if self.images.len() >= self.limits.max_images {
-            return Err(format!("MemoryError: the episode already holds {} images (limit)", self.images.len()));
+            return Err(crate::CoreError::Episode(format!("MemoryError: the episode already holds {} images (limit)", self.images.len())));
         }
         let named = NamedImage { name: format!("image_clue_{}", self.images.len()), image: Arc::new(image), region_in_root };
         self.images.push(named.clone());
@@ -128,9 +128,9 @@ impl EpisodeState {
     }
 
     /// Finds an image by index.
-    pub fn by_index(&self, i: usize) -> Result<&NamedImage, String> {
+    pub fn by_index(&self, i: usize) -> Result<&NamedImage, crate::CoreError> {
         self.images.get(i).ok_or_else(|| {
-            format!("IndexError: image index {i} out of range (images 0..{} exist)", self.images.len())
+            crate::CoreError::Episode(format!("IndexError: image index {i} out of range (images 0..{} exist)", self.images.len()))
         })
     }
 

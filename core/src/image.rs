@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use image::{GrayImage, ImageFormat, ImageReader, RgbImage};
-use trutheye_codec::CodecError;
+use trutheye_imaging::CodecError;
 use serde::{Deserialize, Serialize};
 use trutheye_plugin_api::{jpeg, ImageRef};
 
@@ -148,7 +148,7 @@ pub fn decode_gray(bytes: &[u8], origin: &str, opts: DecodeOptions) -> Result<Gr
     let checked = check_header(bytes, origin, opts.max_pixels)?;
     if checked.format == ImageFormat::Jpeg {
         let codec_err = |e: CodecError| ImageError::Decode { path: origin.into(), format: checked.fmt_name.clone(), detail: e.to_string() };
-        let (px, w, h, _) = trutheye_codec::jpeg_to_rgb(bytes, opts.max_pixels, opts.exif_transpose).map_err(codec_err)?;
+        let (px, w, h, _) = trutheye_imaging::jpeg_to_rgb(bytes, opts.max_pixels, opts.exif_transpose).map_err(codec_err)?;
         let rgb = RgbImage::from_raw(w, h, px).ok_or_else(|| codec_err(CodecError::Jpeg("decoded buffer has the wrong size".into())))?;
         return Ok(image::imageops::grayscale(&rgb));
     }
@@ -172,7 +172,7 @@ fn check_header(bytes: &[u8], origin: &str, max_pixels: u64) -> Result<Checked, 
     let (w, h) = if format == ImageFormat::Jpeg {
         // libjpeg's header reader: the decoder that will decode it (it also
         // takes arithmetic-coded files, which the `image` crate refuses).
-        let header = trutheye_codec::read_jpeg_header(bytes)
+        let header = trutheye_imaging::read_jpeg_header(bytes)
             .map_err(|e| ImageError::Decode { path: origin.into(), format: fmt_name.clone(), detail: e.to_string() })?;
         (header.width, header.height)
     } else {
@@ -277,7 +277,7 @@ impl ImageBuf {
     }
 
     /// Decodes bytes. JPEG goes through libjpeg-turbo with Pillow's settings
-    /// (`trutheye-codec`), so the pixels are the ones the checkpoints and the
+    /// (`trutheye-imaging`), so the pixels are the ones the checkpoints and the
     /// Python references saw; other formats through the `image` crate.
     pub fn decode_with(bytes: Vec<u8>, origin: &str, opts: DecodeOptions) -> Result<Self, ImageError> {
         let max_pixels = opts.max_pixels;
@@ -286,11 +286,11 @@ impl ImageBuf {
         let fmt_name = checked.fmt_name.clone();
         let (rgb, color) = if format == ImageFormat::Jpeg {
             let codec_err = |e: CodecError| ImageError::Decode { path: origin.into(), format: fmt_name.clone(), detail: e.to_string() };
-            let (px, w, h, header) = trutheye_codec::jpeg_to_rgb(&bytes, max_pixels, opts.exif_transpose).map_err(codec_err)?;
+            let (px, w, h, header) = trutheye_imaging::jpeg_to_rgb(&bytes, max_pixels, opts.exif_transpose).map_err(codec_err)?;
             let color = match header.mode {
-                trutheye_codec::JpegMode::Gray => "l8",
-                trutheye_codec::JpegMode::Rgb => "rgb8",
-                trutheye_codec::JpegMode::Cmyk => "cmyk8",
+                trutheye_imaging::JpegMode::Gray => "l8",
+                trutheye_imaging::JpegMode::Rgb => "rgb8",
+                trutheye_imaging::JpegMode::Cmyk => "cmyk8",
             };
             let rgb = RgbImage::from_raw(w, h, px).ok_or_else(|| codec_err(CodecError::Jpeg("decoded buffer has the wrong size".into())))?;
             (rgb, color.to_string())

@@ -24,6 +24,7 @@
 //! segment that reaches past the end of a truncated file is mapped anyway and
 //! the first access to it raises SIGBUS, which no Rust code can catch.
 
+use crate::CoreError;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use abi_stable::library::lib_header_from_path;
 use serde::Serialize;
 use trutheye_plugin_api::abi::{AbiOperator, PluginModRef};
-use trutheye_plugin_api::Output;
+use trutheye_plugin_api::{Output, OperatorError};
 
 use crate::image::ImageBuf;
 use crate::registry::{run_abi, spec_from_abi, ForensicOperator, OperatorSpec, Registry};
@@ -97,6 +98,18 @@ pub fn search_dirs(cli_dirs: &[PathBuf]) -> Vec<PathBuf> {
     dirs
 }
 
+/// Loads every plugin from `extra_dirs` and the default places
+/// ([`search_dirs`]) into a fresh registry, warning on stderr about each
+/// refused plugin (with its reason) so no host drops them silently.
+pub fn load_plugins(extra_dirs: &[PathBuf]) -> (Registry, LoadReport) {
+    let mut registry = Registry::new();
+    let report = load_dirs(&search_dirs(extra_dirs), &mut registry);
+    for r in &report.refused {
+        eprintln!("warning: plugin {} refused: {}", r.path.display(), r.reason);
+    }
+    (registry, report)
+}
+
 /// Loads every plugin found in `dirs` into `registry`.
 pub fn load_dirs(dirs: &[PathBuf], registry: &mut Registry) -> LoadReport {
     let mut report = LoadReport { searched: dirs.to_vec(), ..Default::default() };
@@ -120,7 +133,7 @@ pub fn load_dirs(dirs: &[PathBuf], registry: &mut Registry) -> LoadReport {
                 Ok(p) => report.loaded.push(p),
                 Err(reason) => {
                     tracing::warn!(plugin = %path.display(), "plugin refused: {reason}");
-                    report.refused.push(RefusedPlugin { path, reason });
+                    report.refused.push(RefusedPlugin { path, reason: reason.to_string() });
                 }
             }
         }
@@ -129,10 +142,10 @@ pub fn load_dirs(dirs: &[PathBuf], registry: &mut Registry) -> LoadReport {
 }
 
 /// Loads one plugin file into `registry`.
-pub fn load_file(path: &Path, registry: &mut Registry) -> Result<LoadedPlugin, String> {
+pub fn load_file(path: &Path, registry: &mut Registry) -> Result<LoadedPlugin, CoreError> {
     check_file(path)?;
-    let header = lib_header_from_path(path).map_err(|e| one_line(&e.to_string()))?;
-    let module = header.init_root_module::<PluginModRef>().map_err(|e| one_line(&e.to_string()))?;
+    let header = lib_header_from_path(path).map_err(|e| CoreError::Plugin(one_line(&e.to_string())))?;
+    let module = header.init_root_module::<PluginModRef>().map_err(|e| CoreError::Plugin(one_line(&e.to_string())))?;
     let name = module.name()().into_string();
     let version = module.version()().into_string();
     let decls = module.operators()();
@@ -150,10 +163,10 @@ pub fn load_file(path: &Path, registry: &mut Registry) -> Result<LoadedPlugin, S
 /// file (without blocking on a FIFO) and, on Linux, a well-formed ELF shared
 /// object for this machine whose headers and segments lie within the file.
 /// The error is the reason, one line (the caller names the file).
-pub fn check_file(path: &Path) -> Result<(), String> {
-    let (file, size) = crate::input::open_regular(path).map_err(|e| e.detail())?;
+pub fn check_file(path: &Path) -> Result<(), CoreError> {
+    let (file, size) = crate::input::open_regular(path).map_err(|e| CoreError::Plugin(e.detail()))?;
     #[cfg(target_os = "linux")]
-    check_elf(file, size)?;
+    check_elf(file, size).map_err(CoreError::Plugin)?;
     #[cfg(not(target_os = "linux"))]
     let _ = (file, size);
     Ok(())
@@ -292,7 +305,7 @@ impl ForensicOperator for PluginOperator {
     fn spec(&self) -> &OperatorSpec {
         &self.spec
     }
-    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, String> {
+    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, OperatorError> {
         run_abi(&self.decl, image, params)
     }
 }

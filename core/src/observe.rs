@@ -43,7 +43,7 @@ pub fn operator_observation(state: &mut EpisodeState, op: &str, input: &NamedIma
                     obs.images.push(named);
                     MapFate::Shown(name)
                 }
-                Err(e) => MapFate::NotShown(e),
+                Err(e) => MapFate::NotShown(e.to_string()),
             }
         } else {
             let name = format!("{op}_{}", map.name);

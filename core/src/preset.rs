@@ -9,6 +9,7 @@
 //! presets are embedded in the binary, so `--preset deepeyes` works from any
 //! directory; format and fields: `docs/presets.md`.
 
+use crate::CoreError;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -74,34 +75,34 @@ pub fn builtin_names() -> Vec<&'static str> {
 
 impl Preset {
     /// `--preset NAME|PATH`: a built-in name, else a file path, laid over `base`.
-    pub fn resolve(name_or_path: &str, base: &AgentConfig) -> Result<Self, String> {
+    pub fn resolve(name_or_path: &str, base: &AgentConfig) -> Result<Self, CoreError> {
         if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| n.eq_ignore_ascii_case(name_or_path)) {
             return Self::from_toml(text, &format!("configs/presets/{name}.toml"), base);
         }
         let path = Path::new(name_or_path);
         if !path.exists() {
-            return Err(format!("unknown preset `{name_or_path}`: not one of {} and no such file", builtin_names().join(", ")));
+            return Err(CoreError::Config(format!("unknown preset `{name_or_path}`: not one of {} and no such file", builtin_names().join(", "))));
         }
-        let text = crate::input::read_text_bounded(path, crate::input::MAX_TEXT_BYTES).map_err(|e| format!("{}: cannot read preset: {}", path.display(), e.detail()))?;
+        let text = crate::input::read_text_bounded(path, crate::input::MAX_TEXT_BYTES).map_err(|e| CoreError::Config(format!("{}: cannot read preset: {}", path.display(), e.detail())))?;
         Self::from_toml(&text, &path.display().to_string(), base)
     }
 
     /// Parses a preset document and lays it over `base`. Errors name the file
     /// (and the line, for TOML syntax and `[preset]` errors).
-    pub fn from_toml(text: &str, origin: &str, base: &AgentConfig) -> Result<Self, String> {
-        let doc: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
+    pub fn from_toml(text: &str, origin: &str, base: &AgentConfig) -> Result<Self, CoreError> {
+        let doc: toml::Table = toml::from_str(text).map_err(|e| CoreError::Config(toml_error(text, origin, &e)))?;
         let mut overlay = doc;
-        let meta = overlay.remove("preset").ok_or_else(|| format!("{origin}: no [preset] section"))?;
-        let meta: PresetMeta = meta.try_into().map_err(|e: toml::de::Error| format!("{origin}: [preset]: {}", e.message().trim()))?;
+        let meta = overlay.remove("preset").ok_or_else(|| CoreError::Config(format!("{origin}: no [preset] section")))?;
+        let meta: PresetMeta = meta.try_into().map_err(|e: toml::de::Error| CoreError::Config(format!("{origin}: [preset]: {}", e.message().trim())))?;
         if !["pvr", "registry", "hybrid", "none"].contains(&meta.strategy.as_str()) {
-            return Err(format!("{origin}: preset.strategy must be pvr, registry, hybrid or none, not {:?}", meta.strategy));
+            return Err(CoreError::Config(format!("{origin}: preset.strategy must be pvr, registry, hybrid or none, not {:?}", meta.strategy)));
         }
         if let Some(bad) = meta.sources.iter().find(|s| !(s.commit.is_empty() || (s.commit.len() == 40 && s.commit.chars().all(|c| c.is_ascii_hexdigit())))) {
-            return Err(format!("{origin}: source `{}`: commit must be 40 hex digits or empty (a paper), not {:?}", bad.what, bad.commit));
+            return Err(CoreError::Config(format!("{origin}: source `{}`: commit must be 40 hex digits or empty (a paper), not {:?}", bad.what, bad.commit)));
         }
-        let mut merged = toml::Table::try_from(base).map_err(|e| format!("{origin}: cannot serialize the base config: {e}"))?;
+        let mut merged = toml::Table::try_from(base).map_err(|e| CoreError::Config(format!("{origin}: cannot serialize the base config: {e}")))?;
         merge(&mut merged, overlay);
-        let config = AgentConfig::from_table(merged).map_err(|e| format!("{origin}: {e}"))?;
+        let config = AgentConfig::from_table(merged).map_err(|e| CoreError::Config(format!("{origin}: {e}")))?;
         Ok(Self { meta, config })
     }
 }
@@ -140,10 +141,10 @@ mod tests {
         assert_eq!(p.config.budget.max_turns, 5);
         assert_eq!(p.config.budget.max_tool_calls, base.budget.max_tool_calls);
         assert_eq!(p.config.prompts, base.prompts);
-        let err = Preset::from_toml(&format!("{meta}[budget]\nmax_tunrs = 5\n"), "x.toml", &base).unwrap_err();
+        let err = Preset::from_toml(&format!("{meta}[budget]\nmax_tunrs = 5\n"), "x.toml", &base).unwrap_err().to_string();
         assert!(err.starts_with("x.toml:") && err.contains("max_tunrs"), "{err}");
-        let err = Preset::from_toml(&meta.replace("registry", "tools"), "x.toml", &base).unwrap_err();
+        let err = Preset::from_toml(&meta.replace("registry", "tools"), "x.toml", &base).unwrap_err().to_string();
         assert!(err.contains("strategy"), "{err}");
-        assert!(Preset::resolve("no-such-preset", &base).unwrap_err().contains("deepeyes"));
+        assert!(Preset::resolve("no-such-preset", &base).unwrap_err().to_string().contains("deepeyes"));
     }
 }

@@ -99,6 +99,7 @@ use crate::action::{Action, CodeSource, FormatError, ParsedMessage};
 use crate::config::AnswerSettings;
 
 mod answer;
+pub mod image_tags;
 mod terminal;
 mod tool_call;
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use trutheye_plugin_api::{Operator, Output};
+use trutheye_plugin_api::{RawOperator, Output, OperatorError};
 
 use crate::aliases::{tool_key, Resolved, ToolAlias};
 use crate::executor::ToolKind;
@@ -36,7 +36,7 @@ pub trait ForensicOperator: Send + Sync {
     /// Name, description, schema.
     fn spec(&self) -> &OperatorSpec;
     /// Runs on an image with already-validated parameters.
-    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, String>;
+    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, OperatorError>;
 }
 
 /// Why an operator call failed; the text is what the model sees.
@@ -126,7 +126,7 @@ impl Registry {
     }
 
     /// Registers an in-process operator type (tests, benchmarks, built-ins).
-    pub fn register_native<O: Operator + Send + Sync>(&mut self) -> bool {
+    pub fn register_native<O: RawOperator + Send + Sync>(&mut self) -> bool {
         self.register(Arc::new(NativeOperator::<O>::new()))
     }
 
@@ -157,29 +157,29 @@ impl Registry {
 
     /// Adds a preset's alias. Its target must be a basic tool or a registered
     /// operator; a later alias with the same [`tool_key`] is an error.
-    pub fn add_alias(&mut self, alias: ToolAlias) -> Result<(), String> {
+    pub fn add_alias(&mut self, alias: ToolAlias) -> Result<(), crate::CoreError> {
         let key = tool_key(&alias.name);
         if key.is_empty() {
-            return Err(format!("alias `{}` has no letters or digits", alias.name));
+            return Err(crate::CoreError::Alias(format!("alias `{}` has no letters or digits", alias.name)));
         }
         if !BASIC_TOOLS.contains(&alias.target.as_str()) && !self.entries.contains_key(&alias.target) {
-            return Err(format!(
+            return Err(crate::CoreError::Alias(format!(
                 "alias `{}`: target `{}` is not a tool (basic tools: {}; operators: {})",
                 alias.name,
                 alias.target,
                 BASIC_TOOLS.join(", "),
                 self.names().join(", ")
-            ));
+            )));
         }
         if let Some(prev) = self.aliases.get(&key) {
-            return Err(format!("aliases `{}` and `{}` are the same name (names ignore case, spaces, `_` and `-`)", prev.name, alias.name));
+            return Err(crate::CoreError::Alias(format!("aliases `{}` and `{}` are the same name (names ignore case, spaces, `_` and `-`)", prev.name, alias.name)));
         }
         self.aliases.insert(key, alias);
         Ok(())
     }
 
     /// Adds every alias of a list (a config's `[[tools.aliases]]`).
-    pub fn add_aliases(&mut self, aliases: &[ToolAlias]) -> Result<(), String> {
+    pub fn add_aliases(&mut self, aliases: &[ToolAlias]) -> Result<(), crate::CoreError> {
         aliases.iter().try_for_each(|a| self.add_alias(a.clone()))
     }
 
@@ -250,7 +250,7 @@ impl Registry {
         self.validate(name, params)?;
         let entry = self.entries.get(name).ok_or_else(|| self.unknown(name))?;
         let started = std::time::Instant::now();
-        let out = entry.op.run(image, params).map_err(|detail| CallError::Failed { name: name.into(), detail });
+        let out = entry.op.run(image, params).map_err(|e| CallError::Failed { name: name.into(), detail: e.to_string() });
         tracing::debug!(operator = name, ms = started.elapsed().as_millis() as u64, ok = out.is_ok(), "operator call");
         out
     }
@@ -268,7 +268,7 @@ pub struct NativeOperator<O> {
     _marker: std::marker::PhantomData<fn() -> O>,
 }
 
-impl<O: Operator> NativeOperator<O> {
+impl<O: RawOperator> NativeOperator<O> {
     /// Declares `O`.
     pub fn new() -> Self {
         let decl = trutheye_plugin_api::declare::<O>();
@@ -277,17 +277,17 @@ impl<O: Operator> NativeOperator<O> {
     }
 }
 
-impl<O: Operator> Default for NativeOperator<O> {
+impl<O: RawOperator> Default for NativeOperator<O> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<O: Operator> ForensicOperator for NativeOperator<O> {
+impl<O: RawOperator> ForensicOperator for NativeOperator<O> {
     fn spec(&self) -> &OperatorSpec {
         &self.spec
     }
-    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, String> {
+    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, OperatorError> {
         run_abi(&self.decl, image, params)
     }
 }
@@ -322,12 +322,12 @@ pub(crate) fn run_abi(
     decl: &trutheye_plugin_api::abi::AbiOperator,
     image: &ImageBuf,
     params: &serde_json::Value,
-) -> Result<Output, String> {
+) -> Result<Output, OperatorError> {
     let params = params.to_string();
     let view = image.as_ref();
     let result = (decl.run)(view.to_abi(), params.as_str().into());
     match result.into_result() {
         Ok(out) => Output::from_abi(out),
-        Err(e) => Err(e.into_string()),
+        Err(e) => Err(OperatorError::Failed(e.into_string())),
     }
 }

@@ -57,6 +57,16 @@ impl Strategy {
         matches!(self, Strategy::Registry | Strategy::Hybrid)
     }
 
+    /// One line on what the model may do under it (the CLI's help for each value).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Strategy::Pvr => "Programmatic visual reasoning: the model writes image-operation code",
+            Strategy::Registry => "A fixed registry of tools called with JSON",
+            Strategy::Hybrid => "Code first; tool calls and failed bare operator calls go to the registry",
+            Strategy::None => "No tools: the model answers from the image alone",
+        }
+    }
+
     /// This strategy's prompts in the config.
     pub fn prompts(self, prompts: &Prompts) -> &StrategyPrompts {
         match self {
@@ -120,7 +130,7 @@ mod tests {
             assert_eq!(n.to_uppercase().parse::<Strategy>(), Ok(s));
             assert_eq!(serde_json::to_string(&s).ok(), Some(format!("\"{n}\"")));
         }
-        assert!("code".parse::<Strategy>().unwrap_err().contains("expected pvr, registry, hybrid or none"));
+        assert!("code".parse::<Strategy>().unwrap_err().to_string().contains("expected pvr, registry, hybrid or none"));
         assert_eq!(Strategy::of_executor("test-executor"), Strategy::None);
     }
 }

@@ -130,11 +130,11 @@ impl Trajectory {
     }
 
     /// Reads trajectories from JSON lines; errors name the line.
-    pub fn read_jsonl(text: &str) -> Result<Vec<Trajectory>, String> {
+    pub fn read_jsonl(text: &str) -> Result<Vec<Trajectory>, crate::CoreError> {
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
+            .map(|(i, l)| serde_json::from_str(l).map_err(|e| crate::CoreError::Trajectory { line: i + 1, detail: e.to_string() }))
             .collect()
     }
 }

@@ -155,7 +155,51 @@ impl Scores {
 }
 
 /// A box in pixel coordinates of the analysed image: `[x1, y1, x2, y2]`, x2/y2 exclusive.
+/// It stays a bare array because the plugin ABI and every JSON file carry it
+/// that way; its geometry is [`BoxGeometry`].
 pub type BBox = [u32; 4];
+
+/// The geometry of a [`BBox`]: `bbox.iou(other)`, `BBox::clamped(raw, size)`
+/// (with this trait in scope; `trutheye_core::BoxGeometry`).
+pub trait BoxGeometry: Sized {
+    /// Width × height in pixels (0 for an empty or inverted box).
+    fn area(&self) -> u64;
+
+    /// Intersection over union with `other`; 0 when disjoint or both empty.
+    fn iou(&self, other: &Self) -> f64;
+
+    /// A model's box (float corners, in any order) rounded and clamped to an
+    /// image of `size` (width, height); `None` without a size, for
+    /// non-finite corners, or when nothing is left.
+    fn clamped(raw: [f64; 4], size: Option<(u32, u32)>) -> Option<Self>;
+}
+
+impl BoxGeometry for BBox {
+    fn area(&self) -> u64 {
+        u64::from(self[2].saturating_sub(self[0])) * u64::from(self[3].saturating_sub(self[1]))
+    }
+
+    fn iou(&self, other: &Self) -> f64 {
+        let (a, b) = (self, other);
+        let inter = [a[0].max(b[0]), a[1].max(b[1]), a[2].min(b[2]), a[3].min(b[3])].area() as f64;
+        let union = a.area() as f64 + b.area() as f64 - inter;
+        if union > 0.0 {
+            inter / union
+        } else {
+            0.0
+        }
+    }
+
+    fn clamped(raw: [f64; 4], size: Option<(u32, u32)>) -> Option<Self> {
+        let (w, h) = size?;
+        if raw.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let c = |v: f64, m: u32| v.round().clamp(0.0, m as f64) as u32;
+        let out = [c(raw[0].min(raw[2]), w), c(raw[1].min(raw[3]), h), c(raw[0].max(raw[2]), w), c(raw[1].max(raw[3]), h)];
+        (out[2] > out[0] && out[3] > out[1]).then_some(out)
+    }
+}
 
 /// The final verdict of an episode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -175,4 +219,23 @@ pub struct Verdict {
     pub forced: bool,
     /// Why it was forced.
     pub forced_reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn box_geometry_matches_hand_computed_values() {
+        let a: BBox = [0, 0, 2, 2];
+        assert_eq!(a.area(), 4);
+        assert!((a.iou(&[1, 1, 3, 3]) - 1.0 / 7.0).abs() < 1e-12);
+        assert_eq!(a.iou(&[5, 5, 6, 6]), 0.0);
+        assert_eq!([3, 3, 1, 1].area(), 0, "an inverted box is empty");
+        // Corners in any order, rounded, clamped to a 10×8 image.
+        assert_eq!(BBox::clamped([12.4, 9.0, 2.6, -1.0], Some((10, 8))), Some([3, 0, 10, 8]));
+        assert_eq!(BBox::clamped([1.0, 1.0, 1.2, 5.0], Some((10, 8))), None, "nothing left after rounding");
+        assert_eq!(BBox::clamped([f64::NAN, 0.0, 4.0, 4.0], Some((10, 8))), None);
+        assert_eq!(BBox::clamped([0.0, 0.0, 4.0, 4.0], None), None);
+    }
 }

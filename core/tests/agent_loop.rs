@@ -146,6 +146,6 @@ fn trajectories_round_trip_through_json_lines() {
     assert_eq!(back.len(), 2);
     assert_eq!(back[0], t);
     assert_eq!(back[0].verdict.bbox, Some([1, 2, 30, 40]));
-    let err = Trajectory::read_jsonl("{\"schema\": 1}\n").unwrap_err();
+    let err = Trajectory::read_jsonl("{\"schema\": 1}\n").unwrap_err().to_string();
     assert!(err.starts_with("line 1"), "{err}");
 }

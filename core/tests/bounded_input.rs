@@ -119,7 +119,7 @@ fn config_path_that_is_a_fifo_is_refused() {
     let fifo = dir.path().join("cfg.toml");
     mkfifo(&fifo);
     let p = fifo.clone();
-    let err = within(5, "AgentConfig::load on a FIFO", move || trutheye_core::AgentConfig::load(&p).map(|_| ()).unwrap_err());
+    let err = within(5, "AgentConfig::load on a FIFO", move || trutheye_core::AgentConfig::load(&p).map(|_| ()).unwrap_err().to_string());
     assert_eq!(err, format!("{}: cannot read config: not a regular file (a FIFO)", fifo.display()));
 }
 

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use trutheye_core::loader::{check_file, load_dirs, LoadReport};
-use trutheye_core::Registry;
+use trutheye_core::{CoreError, Registry};
 
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
@@ -86,16 +86,16 @@ fn elf_checks_accept_real_plugins_and_refuse_other_kinds() {
     // it is a PIE, which is ET_DYN too; either way it must not be refused as truncated.
     let exe = std::env::current_exe().expect("exe");
     if let Err(e) = check_file(&exe) {
-        assert!(e.contains("not a shared library"), "{e}");
+        assert!(e.to_string().contains("not a shared library"), "{e}");
     }
     let text = dir.path().join("libtrutheye_plugin_text.so");
     std::fs::write(&text, b"#!/bin/sh\necho not a library\n").expect("write");
-    assert_eq!(check_file(&text).unwrap_err(), "not an ELF shared library (no ELF signature)");
+    assert_eq!(check_file(&text).unwrap_err(), CoreError::Plugin("not an ELF shared library (no ELF signature)".into()));
     // A header claiming a section table far past the end of the file.
     let mut bytes = std::fs::read(built_std_plugin()).expect("read plugin");
     bytes.truncate(4096);
     let cut = dir.path().join("libtrutheye_plugin_cut.so");
     std::fs::write(&cut, &bytes).expect("write");
-    let e = check_file(&cut).unwrap_err();
+    let e = check_file(&cut).unwrap_err().to_string();
     assert!(e.starts_with("truncated or corrupt ELF file") && e.ends_with("but the file has 4096 bytes"), "{e}");
 }

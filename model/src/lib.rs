@@ -6,11 +6,13 @@
 //!
 //! * [`Qwen25VlPolicy`]: Qwen2.5-VL run locally in candle ([`qwen25vl`]).
 
+pub mod error;
 pub mod openai;
 pub mod qwen25vl;
 pub mod replay;
 pub mod scripted;
 
+pub use error::ModelError;
 pub use openai::{OpenAiClient, OpenAiConfig, OpenAiPolicy};
 
 pub use qwen25vl::{Qwen25Vl, Qwen25VlPolicy};

@@ -2,6 +2,7 @@
 //! sent through the real parser and executors. How tests drive the loop and how a
 //! recorded trajectory of a real model is re-executed.
 
+use crate::ModelError;
 use std::path::Path;
 
 use trutheye_core::{Conversation, Policy, PolicyError, PolicyReply, ReplyLimits, Trajectory};
@@ -25,32 +26,32 @@ impl ReplayPolicy {
     ///   `tests/fixtures/presets/*/recorded.jsonl` (other keys are ignored);
     /// * a whole trajectory line (as `analyze --out` writes): its assistant
     ///   messages are replayed in order.
-    pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read replay script: {}", path.display(), e.detail()))?;
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
+        let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| ModelError::Replay(format!("{}: cannot read replay script: {}", path.display(), e.detail())))?;
         let mut messages = Vec::new();
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let at = || format!("{}:{}", path.display(), i + 1);
-            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{}: not JSON: {e}", at()))?;
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| ModelError::Replay(format!("{}: not JSON: {e}", at())))?;
             match &v {
                 serde_json::Value::String(s) => messages.push(s.clone().into_bytes()),
                 serde_json::Value::Object(o) if o.contains_key("turns") => {
-                    let t: Trajectory = serde_json::from_value(v.clone()).map_err(|e| format!("{}: not a trajectory: {e}", at()))?;
+                    let t: Trajectory = serde_json::from_value(v.clone()).map_err(|e| ModelError::Replay(format!("{}: not a trajectory: {e}", at())))?;
                     messages.extend(t.turns.into_iter().map(|t| t.assistant.into_bytes()));
                 }
                 serde_json::Value::Object(o) => {
                     if let Some(s) = o.get("text").or_else(|| o.get("message")).and_then(|t| t.as_str()) {
                         messages.push(s.as_bytes().to_vec());
                     } else if let Some(h) = o.get("text_hex").and_then(|t| t.as_str()) {
-                        messages.push(decode_hex(h).ok_or_else(|| format!("{}: text_hex is not hex", at()))?);
+                        messages.push(decode_hex(h).ok_or_else(|| ModelError::Replay(format!("{}: text_hex is not hex", at())))?);
                     } else {
-                        return Err(format!("{}: expected \"text\", \"text_hex\" or \"message\"", at()));
+                        return Err(ModelError::Replay(format!("{}: expected \"text\", \"text_hex\" or \"message\"", at())));
                     }
                 }
-                _ => return Err(format!("{}: expected a string or an object", at())),
+                _ => return Err(ModelError::Replay(format!("{}: expected a string or an object", at()))),
             }
         }
         if messages.is_empty() {
-            return Err(format!("{}: replay script has no messages", path.display()));
+            return Err(ModelError::Replay(format!("{}: replay script has no messages", path.display())));
         }
         Ok(Self::new(messages))
     }

@@ -10,6 +10,7 @@
 //! documented there. Under the `none` strategy there is no evidence to gather, so
 //! the policy answers the prior it is configured with and says so.
 
+use crate::ModelError;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -71,13 +72,13 @@ pub struct ScriptedConfig {
 
 impl ScriptedConfig {
     /// Parses TOML; unknown keys are errors naming the key.
-    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| trutheye_core::config::toml_error(text, origin, &e))
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ModelError> {
+        toml::from_str(text).map_err(|e| ModelError::Scripted(trutheye_core::config::toml_error(text, origin, &e)))
     }
 
     /// Loads a file.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_TEXT_BYTES).map_err(|e| format!("{}: cannot read: {}", path.display(), e.detail()))?;
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_TEXT_BYTES).map_err(|e| ModelError::Scripted(format!("{}: cannot read: {}", path.display(), e.detail())))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
@@ -319,7 +320,7 @@ mod tests {
     #[test]
     fn unknown_scorer_key_is_an_error() {
         let bad = DEFAULT_SCRIPTED_CONFIG.replacen("[scorer]", "[scorer]\nclipp = 1.0", 1);
-        assert!(ScriptedConfig::from_toml(&bad, "x").unwrap_err().contains("clipp"));
+        assert!(ScriptedConfig::from_toml(&bad, "x").unwrap_err().to_string().contains("clipp"));
     }
 
     /// One operator run as an executor reports it: the data, and the text rendered from it.

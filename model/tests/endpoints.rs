@@ -126,7 +126,7 @@ fn when_all_are_down_a_request_waits_for_the_earliest_cooldown() {
     let s = servers(2, 0);
     s.iter().for_each(|s| s.set_mode(Mode::Error));
     let cfg = OpenAiConfig { max_retries: 2, cooldown_s: 0.05, ..config(urls(&s)) };
-    let e = OpenAiClient::new(cfg).expect("client").complete(&json!({})).unwrap_err();
+    let e = OpenAiClient::new(cfg).expect("client").complete(&json!({})).unwrap_err().to_string();
     assert!(e.contains("HTTP 500") && e.contains("after 3 attempts"), "{e}");
 }
 
@@ -154,13 +154,13 @@ fn episodes_model_calls_do_not_block_each_other() {
 
 #[test]
 fn bad_endpoint_lists_are_refused_naming_the_url() {
-    let e = OpenAiClient::new(config(vec!["http://a:1/v1".into(), "localhost:8000/v1".into()])).err().expect("refused");
+    let e = OpenAiClient::new(config(vec!["http://a:1/v1".into(), "localhost:8000/v1".into()])).err().expect("refused").to_string();
     assert!(e.contains("`localhost:8000/v1`") && e.contains("http://"), "{e}");
-    let e = OpenAiClient::new(config(vec!["http://a:1/v1".into(), "http://a:1/v1/".into()])).err().expect("refused");
+    let e = OpenAiClient::new(config(vec!["http://a:1/v1".into(), "http://a:1/v1/".into()])).err().expect("refused").to_string();
     assert!(e.contains("listed twice"), "{e}");
-    let e = OpenAiClient::new(config(vec!["http:// spaced/v1".into()])).err().expect("refused");
+    let e = OpenAiClient::new(config(vec!["http:// spaced/v1".into()])).err().expect("refused").to_string();
     assert!(e.contains("`http:// spaced/v1`"), "{e}");
-    let e = OpenAiClient::new(OpenAiConfig { endpoint_concurrency: 0, ..config(vec!["http://a:1/v1".into()]) }).err().expect("refused");
+    let e = OpenAiClient::new(OpenAiConfig { endpoint_concurrency: 0, ..config(vec!["http://a:1/v1".into()]) }).err().expect("refused").to_string();
     assert!(e.contains("endpoint_concurrency"), "{e}");
     // Old configs (one `endpoint`, no new keys) still parse and use it.
     let old: OpenAiConfig = toml::from_str("endpoint = \"http://h:9/v1\"\nmodel = \"m\"").expect("old config");

@@ -147,32 +147,32 @@ fn retries_on_429_and_5xx_then_succeeds() {
 fn errors_are_clear_and_only_retried_when_worth_it() {
     // 400: not retried, the server's message kept.
     let s = serve(vec![status(400, r#"{"error":{"message":"max_tokens is too large"}}"#)]);
-    let e = OpenAiClient::new(config(&s.url)).expect("client").complete(&json!({})).unwrap_err();
+    let e = OpenAiClient::new(config(&s.url)).expect("client").complete(&json!({})).unwrap_err().to_string();
     assert!(e.contains("HTTP 400") && e.contains("max_tokens is too large"), "{e}");
     assert_eq!(s.requests.lock().expect("log").len(), 1);
 
     // Malformed JSON in a 200: a clear error, not a panic, not retried.
     let s = serve(vec![status(200, "{\"choices\": [ {\"message\": ")]);
-    let e = OpenAiClient::new(config(&s.url)).expect("client").complete(&json!({})).unwrap_err();
+    let e = OpenAiClient::new(config(&s.url)).expect("client").complete(&json!({})).unwrap_err().to_string();
     assert!(e.contains("malformed JSON"), "{e}");
 
     // A 200 without choices, and one whose content is not a string.
     for body in [r#"{"object":"chat.completion"}"#, r#"{"choices":[{"message":{"content":42}}]}"#] {
         let s = serve(vec![status(200, body)]);
-        let e = OpenAiClient::new(config(&s.url)).expect("client").complete(&json!({})).unwrap_err();
+        let e = OpenAiClient::new(config(&s.url)).expect("client").complete(&json!({})).unwrap_err().to_string();
         assert!(e.contains("choices") || e.contains("not a string"), "{e}");
     }
 
     // 5xx forever: gives up after max_retries + 1 attempts and says so.
     let s = serve(vec![status(502, "bad gateway")]);
     let cfg = OpenAiConfig { max_retries: 2, ..config(&s.url) };
-    let e = OpenAiClient::new(cfg).expect("client").complete(&json!({})).unwrap_err();
+    let e = OpenAiClient::new(cfg).expect("client").complete(&json!({})).unwrap_err().to_string();
     assert!(e.contains("HTTP 502") && e.contains("after 3 attempts"), "{e}");
     assert_eq!(s.requests.lock().expect("log").len(), 3);
 
     // Nothing listening: a connection error, retried, then reported.
     let cfg = OpenAiConfig { max_retries: 1, ..config("http://127.0.0.1:9/v1") };
-    let e = OpenAiClient::new(cfg).expect("client").complete(&json!({})).unwrap_err();
+    let e = OpenAiClient::new(cfg).expect("client").complete(&json!({})).unwrap_err().to_string();
     assert!(e.contains("127.0.0.1:9") && e.contains("after 2 attempts"), "{e}");
 
     // Bad settings are refused before any request.
@@ -187,7 +187,7 @@ fn a_slow_server_times_out() {
     let s = serve(vec![slow]);
     let cfg = OpenAiConfig { timeout_s: 0.3, max_retries: 1, ..config(&s.url) };
     let started = Instant::now();
-    let e = OpenAiClient::new(cfg).expect("client").complete(&json!({})).unwrap_err();
+    let e = OpenAiClient::new(cfg).expect("client").complete(&json!({})).unwrap_err().to_string();
     assert!(e.contains("timed out") && e.contains("after 2 attempts"), "{e}");
     assert!(started.elapsed() < Duration::from_millis(1400), "the timeout did not cut the wait: {:?}", started.elapsed());
 }

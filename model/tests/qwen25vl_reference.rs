@@ -46,11 +46,11 @@ fn messages(v: &Value) -> Vec<ChatMessage> {
 }
 
 /// `Image.open(p).convert("RGB")`: JPEG through libjpeg-turbo as Pillow does
-/// (trutheye-codec), PNG through the `image` crate (lossless: no choice to make).
+/// (trutheye-imaging), PNG through the `image` crate (lossless: no choice to make).
 fn open_like_pillow(path: &Path) -> image::RgbImage {
     let bytes = std::fs::read(path).expect("fixture image");
     if path.extension().is_some_and(|e| e == "jpg") {
-        let (px, w, h, _) = trutheye_codec::jpeg_to_rgb(&bytes, u64::MAX, false).expect("jpeg");
+        let (px, w, h, _) = trutheye_imaging::jpeg_to_rgb(&bytes, u64::MAX, false).expect("jpeg");
         image::RgbImage::from_raw(w, h, px).expect("size")
     } else {
         image::load_from_memory(&bytes).expect("png").to_rgb8()

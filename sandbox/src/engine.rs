@@ -3,39 +3,71 @@
 //! conversion, `pvr`) goes through [`PvrEngine`], so `--backend` means the
 //! same everywhere.
 
-use std::path::{Path, PathBuf};
+use crate::SandboxError;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
 use trutheye_core::executors::{HybridExecutor, NoneExecutor, RegistryExecutor};
 use trutheye_core::{Action, EpisodeState, Executor, Observation, Strategy};
 
-use crate::cli::PvrMode;
 use crate::worker::{WorkerConfig, WorkerExecutor};
 use crate::{PvrExecutor, PvrLimits};
 
-/// What runs model code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BackendKind {
-    /// The embedded interpreter (a Python subset; needs nothing installed).
-    Interp,
-    /// Real CPython with Pillow/NumPy/OpenCV/matplotlib/SciPy/scikit-image in a bubblewrap jail.
+/// Where model code runs: the one choice behind `--backend` and `--pvr-mode`
+/// (which the CLI keeps as two flags for compatibility and resolves into this).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PvrBackend {
+    /// The embedded interpreter (a Python subset; needs nothing installed) in
+    /// a separate, OS-limited `trutheye pvr-worker` process, killed on overrun.
+    #[default]
+    InterpWorker,
+    /// The embedded interpreter inside the host: faster to start, but nothing
+    /// stops a native loop or a huge allocation, so hosts allow it only for
+    /// trusted code ([`PvrBackend::check_trusted`]).
+    InterpInProcess,
+    /// Real CPython with Pillow/NumPy/OpenCV/matplotlib/SciPy/scikit-image in a
+    /// bubblewrap jail.
     Python,
 }
 
-impl BackendKind {
-    /// `interp` or `python`.
-    pub fn as_str(self) -> &'static str {
+/// Why in-process mode needs `--trusted-code` (the one-line error every host prints).
+pub const IN_PROCESS_NEEDS_TRUST: &str =
+    "--pvr-mode in-process runs model code inside this process without OS limits; pass --trusted-code if the code is trusted";
+
+impl PvrBackend {
+    /// `interp` or `python`: the language runtime, as `--backend` names it.
+    pub fn runtime(self) -> &'static str {
         match self {
-            BackendKind::Interp => "interp",
-            BackendKind::Python => "python",
+            PvrBackend::InterpWorker | PvrBackend::InterpInProcess => "interp",
+            PvrBackend::Python => "python",
+        }
+    }
+
+    /// `worker` or `in-process` for the interpreter, as `--pvr-mode` names
+    /// it; `jail` for CPython.
+    pub fn placement(self) -> &'static str {
+        match self {
+            PvrBackend::InterpWorker => "worker",
+            PvrBackend::InterpInProcess => "in-process",
+            PvrBackend::Python => "jail",
+        }
+    }
+
+    /// Model code never runs in-process unless whoever starts the host says it
+    /// is trusted (`--trusted-code`): in this process nothing stops a native
+    /// loop or a huge allocation. Every host calls this before building its
+    /// engine; `Err` is [`IN_PROCESS_NEEDS_TRUST`].
+    pub fn check_trusted(self, trusted: bool) -> Result<(), SandboxError> {
+        match self {
+            PvrBackend::InterpInProcess if !trusted => Err(SandboxError::Untrusted(IN_PROCESS_NEEDS_TRUST.to_string())),
+            _ => Ok(()),
         }
     }
 }
 
 /// A peer's harness rules on top of the union of conventions (python backend).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Dialect {
     /// Every peer's names and image channels at once (the default).
     #[default]
@@ -43,11 +75,22 @@ pub enum Dialect {
     /// Thyme: its sandbox's code rewrites (crop boxes clamped to >= 64 px, `image_path`, 8-decimal floats).
     Thyme,
     /// TruthEYE2: its executor's narrower namespace (no ImageEnhance, numpy or cv2 predefined).
-    #[value(name = "trutheye2")]
     TruthEye2,
 }
 
 impl Dialect {
+    /// Every dialect, in the order `--dialect` lists them.
+    pub const ALL: [Dialect; 3] = [Dialect::Union, Dialect::Thyme, Dialect::TruthEye2];
+
+    /// The name `--dialect` and the config key `pvr.dialect` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Union => "union",
+            Dialect::Thyme => "thyme",
+            Dialect::TruthEye2 => "trutheye2",
+        }
+    }
+
     /// The runtime's name for it (`None` for the union).
     pub fn runtime_name(self) -> Option<&'static str> {
         match self {
@@ -58,68 +101,46 @@ impl Dialect {
     }
 }
 
-/// The `--backend` / `--python` flags every host shares.
-#[derive(Args, Debug, Clone, Default)]
-pub struct BackendArgs {
-    /// Where PVR code runs: `interp` (embedded interpreter) or `python` (CPython in a
-    /// bubblewrap jail). Default: `python` for model policies (openai, qwen25vl, replay)
-    /// when a Python environment is set up (`trutheye pvr setup`), else `interp`.
-    #[arg(long, value_enum)]
-    pub backend: Option<BackendKind>,
-    /// The interpreter for `--backend python` (a venv's bin/python3; default: TRUTHEYE_PYTHON,
-    /// then the venv `trutheye pvr setup` made).
-    #[arg(long, value_name = "PATH")]
-    pub python: Option<PathBuf>,
-    /// Harness rules of one peer on top of the union of conventions (python backend only).
-    #[arg(long, value_enum, default_value_t = Dialect::Union)]
-    pub dialect: Dialect,
-}
-
-impl BackendArgs {
-    /// Resolves the flags (and the config key `pvr.backend` / `pvr.python`,
-    /// passed as `config_*`) into a backend. `model_policy` selects the default.
-    pub fn resolve(&self, config_backend: Option<BackendKind>, config_python: Option<&Path>, model_policy: bool) -> Result<BackendKind, String> {
-        let python = self.python.as_deref().or(config_python);
-        Ok(match self.backend.or(config_backend) {
-            Some(k) => k,
-            None if model_policy && crate::python::env::find_python(python).is_some() => BackendKind::Python,
-            None => BackendKind::Interp,
-        })
+/// The backend a host runs when neither its flags nor its config name one:
+/// `python` for model policies (openai, qwen25vl, replay) when a Python
+/// environment is set up, else the interpreter (in a worker, or in-process
+/// when `in_process` was asked for).
+pub fn default_backend(model_policy: bool, python: Option<&Path>, in_process: bool) -> PvrBackend {
+    if model_policy && crate::python::env::find_python(python).is_some() {
+        PvrBackend::Python
+    } else if in_process {
+        PvrBackend::InterpInProcess
+    } else {
+        PvrBackend::InterpWorker
     }
 }
 
 /// A run's PVR backend, ready to make executors.
 #[derive(Clone)]
 pub enum PvrEngine {
-    /// The embedded interpreter, in this process or in a killable worker.
-    Interp {
-        /// In-process or worker.
-        mode: PvrMode,
-        /// Worker settings (worker mode only).
-        worker: Option<WorkerConfig>,
-        /// Interpreter budgets.
-        limits: PvrLimits,
-    },
+    /// The embedded interpreter in a killable worker process (one per episode).
+    Worker(WorkerConfig),
+    /// The embedded interpreter inside this process, with its budgets.
+    InProcess(PvrLimits),
     /// CPython in the jail (one jail for the whole run).
     Python(Arc<crate::python::PythonBackend>),
 }
 
 impl PvrEngine {
-    /// The embedded interpreter. In-process mode runs model code inside the
-    /// host: hosts allow it only with `--trusted-code` ([`PvrMode::check_trusted`]).
-    pub fn interp(mode: PvrMode, worker: Option<WorkerConfig>, timeout: Duration) -> Self {
-        let limits = PvrLimits { max_wall: timeout, ..PvrLimits::default() };
-        PvrEngine::Interp { mode, worker, limits }
+    /// The embedded interpreter inside this process with a wall-time limit per
+    /// action. Hosts build it only after [`PvrBackend::check_trusted`].
+    pub fn in_process(timeout: Duration) -> Self {
+        PvrEngine::InProcess(PvrLimits { max_wall: timeout, ..PvrLimits::default() })
     }
 
     /// The python backend with `python` (or the discovered interpreter), an action timeout and a dialect.
-    pub fn python(python: Option<&Path>, timeout: Duration, dialect: Dialect) -> Result<Self, String> {
+    pub fn python(python: Option<&Path>, timeout: Duration, dialect: Dialect) -> Result<Self, SandboxError> {
         Self::python_within(python, timeout, dialect, None)
     }
 
     /// [`Self::python`] with the jail's memory ceiling (its control group,
     /// all episodes together) set to `jail_memory` instead of the default.
-    pub fn python_within(python: Option<&Path>, timeout: Duration, dialect: Dialect, jail_memory: Option<u64>) -> Result<Self, String> {
+    pub fn python_within(python: Option<&Path>, timeout: Duration, dialect: Dialect, jail_memory: Option<u64>) -> Result<Self, SandboxError> {
         let mut cfg = crate::python::PythonConfig::discover(python)?;
         cfg.action_timeout = timeout;
         cfg.dialect = dialect.runtime_name().map(str::to_string);
@@ -129,49 +150,46 @@ impl PvrEngine {
         Ok(PvrEngine::Python(crate::python::PythonBackend::new(cfg)?))
     }
 
-    /// Builds the engine a host asked for.
-    pub fn build(kind: BackendKind, python: Option<&Path>, dialect: Dialect, mode: PvrMode, worker: impl FnOnce() -> Result<WorkerConfig, String>, timeout: Duration) -> Result<Self, String> {
-        match kind {
-            BackendKind::Python => Self::python(python, timeout, dialect),
-            BackendKind::Interp => {
-                let w = match mode {
-                    PvrMode::Worker => {
-                        // The same wall-time limit as in-process: the worker's
-                        // interpreter stops the code, the host kills a worker
-                        // that does not answer.
-                        let mut w = worker()?;
-                        w.set_timeout(timeout);
-                        Some(w)
-                    }
-                    PvrMode::InProcess => None,
-                };
-                Ok(Self::interp(mode, w, timeout))
+    /// Builds the engine a host asked for. `worker` is called only for
+    /// [`PvrBackend::InterpWorker`].
+    pub fn build(backend: PvrBackend, python: Option<&Path>, dialect: Dialect, worker: impl FnOnce() -> Result<WorkerConfig, SandboxError>, timeout: Duration) -> Result<Self, SandboxError> {
+        match backend {
+            PvrBackend::Python => Self::python(python, timeout, dialect),
+            PvrBackend::InterpInProcess => Ok(Self::in_process(timeout)),
+            PvrBackend::InterpWorker => {
+                // The same wall-time limit as in-process: the worker's
+                // interpreter stops the code, the host kills a worker that
+                // does not answer.
+                let mut w = worker()?;
+                w.set_timeout(timeout);
+                Ok(PvrEngine::Worker(w))
             }
         }
     }
 
-    /// `interp` or `python`.
-    pub fn kind(&self) -> BackendKind {
+    /// Which of the three backends this is.
+    pub fn backend(&self) -> PvrBackend {
         match self {
-            PvrEngine::Interp { .. } => BackendKind::Interp,
-            PvrEngine::Python(_) => BackendKind::Python,
+            PvrEngine::Worker(_) => PvrBackend::InterpWorker,
+            PvrEngine::InProcess(_) => PvrBackend::InterpInProcess,
+            PvrEngine::Python(_) => PvrBackend::Python,
         }
     }
 
     /// A short description for logs and run headers (`python (/path/python3)`, `interp (worker)`).
     pub fn describe(&self) -> String {
         match self {
-            PvrEngine::Interp { mode, .. } => format!("interp ({})", mode.as_str()),
             PvrEngine::Python(b) => format!("python ({})", b.config().python.display()),
+            other => format!("interp ({})", other.backend().placement()),
         }
     }
 
     /// Starts what can be started ahead of the first episode (the jail), so a
     /// bad environment fails the run at once with its one-line reason.
-    pub fn warm_up(&self) -> Result<(), String> {
+    pub fn warm_up(&self) -> Result<(), SandboxError> {
         match self {
             PvrEngine::Python(b) => b.start().map(|_| ()),
-            PvrEngine::Interp { .. } => Ok(()),
+            PvrEngine::Worker(_) | PvrEngine::InProcess(_) => Ok(()),
         }
     }
 
@@ -179,8 +197,8 @@ impl PvrEngine {
     /// (`code_isolation`): `worker`, `jail` or `in-process (trusted)`.
     pub fn code_isolation(&self) -> &'static str {
         match self {
-            PvrEngine::Interp { mode: PvrMode::Worker, worker: Some(_), .. } => "worker",
-            PvrEngine::Interp { .. } => IN_PROCESS_TRUSTED,
+            PvrEngine::Worker(_) => "worker",
+            PvrEngine::InProcess(_) => IN_PROCESS_TRUSTED,
             PvrEngine::Python(_) => "jail",
         }
     }
@@ -201,8 +219,8 @@ impl PvrEngine {
     /// A fresh PVR executor for one episode.
     pub fn pvr(&self) -> Box<dyn Executor> {
         match self {
-            PvrEngine::Interp { mode: PvrMode::Worker, worker: Some(w), .. } => Box::new(WorkerExecutor::new(w.clone())),
-            PvrEngine::Interp { limits, .. } => Box::new(InProcess(PvrExecutor::new(*limits))),
+            PvrEngine::Worker(w) => Box::new(WorkerExecutor::new(w.clone())),
+            PvrEngine::InProcess(limits) => Box::new(InProcess(PvrExecutor::new(*limits))),
             PvrEngine::Python(b) => Box::new(b.executor()),
         }
     }
@@ -210,8 +228,8 @@ impl PvrEngine {
     /// A fresh hybrid executor (code, with registry tool calls as fallback) for one episode.
     pub fn hybrid(&self) -> Box<dyn Executor> {
         match self {
-            PvrEngine::Interp { mode: PvrMode::Worker, worker: Some(w), .. } => Box::new(HybridExecutor::new(WorkerExecutor::new(w.clone()))),
-            PvrEngine::Interp { limits, .. } => Box::new(HybridExecutor::new(InProcess(PvrExecutor::new(*limits)))),
+            PvrEngine::Worker(w) => Box::new(HybridExecutor::new(WorkerExecutor::new(w.clone()))),
+            PvrEngine::InProcess(limits) => Box::new(HybridExecutor::new(InProcess(PvrExecutor::new(*limits)))),
             PvrEngine::Python(b) => Box::new(HybridExecutor::new(b.executor())),
         }
     }

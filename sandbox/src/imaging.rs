@@ -75,6 +75,7 @@ pub fn show(it: &mut Interp, img: &ImgVal) -> PyResult<()> {
         return Ok(());
     }
     let named = it.state.add((*img.buf).clone(), img.region).map_err(|e| {
+        let e = e.to_string();
         let msg = e.strip_prefix("MemoryError: ").unwrap_or(&e).to_string();
         PyErr::new("MemoryError", msg)
     })?;

@@ -18,6 +18,7 @@ mod builtins;
 mod containers;
 mod draw;
 pub mod error;
+mod sandbox_error;
 mod eval;
 mod filters;
 mod format;
@@ -31,7 +32,6 @@ pub mod parser;
 mod strings;
 pub mod values;
 pub mod worker;
-pub mod cli;
 pub mod engine;
 #[cfg(target_os = "linux")]
 pub mod python;
@@ -44,8 +44,8 @@ use trutheye_core::{Action, EpisodeState, Executor, Observation};
 pub use error::PyErr;
 use values::Value;
 pub use worker::{OsLimits, WorkerConfig, WorkerExecutor};
-pub use cli::PvrMode;
-pub use engine::{BackendArgs, BackendKind, Dialect, PvrEngine};
+pub use sandbox_error::SandboxError;
+pub use engine::{default_backend, Dialect, PvrBackend, PvrEngine, IN_PROCESS_NEEDS_TRUST};
 
 /// Longest exception message shown in an observation; longer ones are cut.
 pub const MAX_ERROR_MSG_BYTES: usize = 1024;
@@ -141,7 +141,7 @@ impl PvrExecutor {
         }
         if let Some(i) = image_index {
             if let Err(e) = state.by_index(i) {
-                return Observation::error(e);
+                return Observation::error(e.to_string());
             }
         }
         let limits = self.limits;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use image::RgbImage;
 use trutheye_core::{ImageBuf, Registry};
-use trutheye_plugin_api::Operator;
+use trutheye_plugin_api::RawOperator;
 
 fn registry() -> Registry {
     let mut r = Registry::new();
@@ -144,7 +144,7 @@ fn timeouts_and_crashes_replace_the_interpreter() {
 
 #[test]
 fn missing_interpreter_is_one_clear_line() {
-    let err = trutheye_sandbox::python::PythonBackend::new(trutheye_sandbox::python::PythonConfig::new("/nonexistent/python3")).err().expect("must fail");
+    let err = trutheye_sandbox::python::PythonBackend::new(trutheye_sandbox::python::PythonConfig::new("/nonexistent/python3")).err().expect("must fail").to_string();
     assert!(err.starts_with("python backend: cannot run /nonexistent/python3"), "{err}");
     assert!(err.contains("trutheye pvr setup"), "{err}");
     assert!(!err.contains('\n'));

@@ -161,7 +161,7 @@ fn version_mismatch_is_a_clear_error() {
     let mut cfg = hooks(Duration::from_secs(10));
     cfg.env.push((TEST_VERSION_ENV.into(), "99".into()));
     let mut worker = WorkerExecutor::new(cfg);
-    let err = worker.start().expect_err("a version-99 worker must be refused");
+    let err = worker.start().expect_err("a version-99 worker must be refused").to_string();
     assert!(err.contains("protocol mismatch") && err.contains("version 99") && err.contains("version 1"), "{err}");
     let obs = worker.run_code("print(1)", None, &mut state());
     let err = obs.error.unwrap_or_default();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use image::{Rgb, RgbImage};
 use trutheye_core::{Action, CodeSource, EpisodeState, ExecLimits, ImageBuf, Registry};
 use trutheye_sandbox::worker::kill_grace;
-use trutheye_sandbox::{BackendKind, Dialect, PvrEngine, PvrMode, WorkerConfig};
+use trutheye_sandbox::{Dialect, PvrBackend, PvrEngine, WorkerConfig};
 
 fn trutheye_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
@@ -26,7 +26,7 @@ fn code(c: &str) -> Action {
 
 #[test]
 fn the_worker_interpreter_uses_the_hosts_timeout() {
-    for (mode, secs) in [(PvrMode::Worker, 1.0), (PvrMode::Worker, 6.0), (PvrMode::InProcess, 1.0)] {
+    for (mode, secs) in [(PvrBackend::InterpWorker, 1.0), (PvrBackend::InterpWorker, 6.0), (PvrBackend::InterpInProcess, 1.0)] {
         let timeout = Duration::from_secs_f64(secs);
         // No step budget: only the wall time can stop the loop.
         let worker = || {
@@ -34,11 +34,11 @@ fn the_worker_interpreter_uses_the_hosts_timeout() {
             cfg.limits.max_steps = u64::MAX;
             Ok(cfg)
         };
-        let mut engine = PvrEngine::build(BackendKind::Interp, None, Dialect::Union, mode, worker, timeout).expect("engine");
-        if let PvrEngine::Interp { limits, .. } = &mut engine {
+        let mut engine = PvrEngine::build(mode, None, Dialect::Union, worker, timeout).expect("engine");
+        if let PvrEngine::InProcess(limits) = &mut engine {
             limits.max_steps = u64::MAX;
         }
-        assert_eq!(engine.code_isolation(), if mode == PvrMode::Worker { "worker" } else { "in-process (trusted)" });
+        assert_eq!(engine.code_isolation(), if mode == PvrBackend::InterpWorker { "worker" } else { "in-process (trusted)" });
         let mut ex = engine.pvr();
         assert_eq!(ex.code_isolation(), Some(engine.code_isolation()));
         let img = ImageBuf::derived(RgbImage::from_pixel(8, 8, Rgb([1, 2, 3])), "test");

@@ -11,7 +11,7 @@ use trutheye_core::{run_episode, AgentConfig, EpisodeInput, Executor, ImageBuf, 
 use trutheye_model::ReplayPolicy;
 use trutheye_plugin_std::srm::Srm;
 use trutheye_sandbox::{PvrExecutor, PvrLimits};
-use trutheye_trainer::rewards::{r_coh, r_global, r_logic, score, RewardTruth, RewardWeights};
+use trutheye_eval::rewards::{r_coh, r_global, r_logic, score, RewardTruth, RewardWeights};
 
 fn replay(msgs: &[&str], exec: &mut dyn Executor) -> Trajectory {
     let img = Arc::new(ImageBuf::derived(RgbImage::from_fn(128, 96, |x, y| Rgb([(x * 2) as u8, (y * 2) as u8, 7])), "x.png"));

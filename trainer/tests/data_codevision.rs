@@ -18,7 +18,7 @@ fn fixture() -> PathBuf {
 
 fn run(exec: bool) -> (Vec<SwiftSample>, ConversionReport) {
     let text = std::fs::read_to_string(fixture().join("samples.jsonl")).expect("fixture");
-    let engine = trutheye_sandbox::PvrEngine::interp(trutheye_sandbox::PvrMode::InProcess, None, std::time::Duration::from_secs(10));
+    let engine = trutheye_sandbox::PvrEngine::in_process(std::time::Duration::from_secs(10));
     let opts = CodeVisionOptions { images_root: fixture(), exec, max_pixels: 1_000_000, engine };
     let mut report = ConversionReport::new("codevision", "-");
     let out = convert(&text, &opts, Arc::new(Registry::new()), &mut report);
@@ -139,7 +139,9 @@ fn cli_run_with_the_python_backend_keeps_the_same_samples() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out.jsonl");
     let args = trutheye_trainer::data::codevision::CodeVisionArgs {
-        backend: trutheye_sandbox::BackendArgs { backend: Some(trutheye_sandbox::BackendKind::Python), python: Some(python), ..Default::default() },
+        backend: trutheye_sandbox::PvrBackend::Python,
+        python: Some(python),
+        dialect: trutheye_sandbox::Dialect::Union,
         ..fixture_args(&out)
     };
     let report = trutheye_trainer::data::codevision::run(&args, Arc::new(Registry::new())).expect("run");
@@ -157,6 +159,8 @@ fn fixture_args(out: &std::path::Path) -> trutheye_trainer::data::codevision::Co
         out: out.to_path_buf(),
         no_exec: false,
         max_pixels: 1_000_000,
-        backend: trutheye_sandbox::BackendArgs { backend: Some(trutheye_sandbox::BackendKind::Interp), ..Default::default() },
+        backend: trutheye_sandbox::PvrBackend::InterpInProcess,
+        python: None,
+        dialect: trutheye_sandbox::Dialect::Union,
     }
 }

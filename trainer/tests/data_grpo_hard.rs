@@ -10,7 +10,7 @@ use trutheye_core::{AgentConfig, Registry, Strategy};
 use trutheye_trainer::data::grpo::{GrpoArgs, GrpoSample};
 use trutheye_trainer::data::hard::HardArgs;
 use trutheye_trainer::data::SwiftMessage;
-use trutheye_trainer::eval::Dataset;
+use trutheye_eval::Dataset;
 
 const MANIFEST: &str = "{\"id\":\"a\",\"image\":\"images/a.png\",\"label\":\"tampered\",\"mask\":null,\"bbox\":[4,2,8,6],\"method\":\"splice\"}\n\
 {\"id\":\"b\",\"image\":\"images/b.png\",\"label\":\"authentic\",\"mask\":null,\"bbox\":null}\n\
@@ -180,6 +180,6 @@ fn baselines_are_left_out_unless_included() {
 fn bad_threshold_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manifest = dataset(dir.path());
-    let err = trutheye_trainer::data::hard::run(&hard_args(dir.path(), manifest, 1.5, dir.path().join("h.jsonl"), None), &Registry::new()).err();
+    let err = trutheye_trainer::data::hard::run(&hard_args(dir.path(), manifest, 1.5, dir.path().join("h.jsonl"), None), &Registry::new()).err().map(|e| e.to_string());
     assert_eq!(err.as_deref(), Some("--max-accuracy must be between 0 and 1 (got 1.5)"));
 }

@@ -5,25 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::Parser;
 use trutheye_trainer::train::grpo::{self, GrpoArgs};
 use trutheye_trainer::train::grpo_env::{AgentEnv, RolloutEnv, ToyEvenEnv};
+use trutheye_trainer::train::lora_args::LoraArgs;
 use trutheye_trainer::train::sft::{self, SftArgs};
 
 fn tiny() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/fixtures/qwen25vl/tiny")
 }
 
-#[derive(Parser)]
-struct Sft {
-    #[command(flatten)]
-    a: SftArgs,
-}
-
-#[derive(Parser)]
-struct Grpo {
-    #[command(flatten)]
-    a: GrpoArgs,
+/// The LoRA settings both tests share (the rest are the CLI's defaults).
+fn lora(model: PathBuf, out: &Path, steps: u64, lr: f64, save_every: u64, resume: bool) -> LoraArgs {
+    LoraArgs { model, out: out.to_path_buf(), steps, lr, save_every, resume, ..LoraArgs::default() }
 }
 
 fn sft_data(dir: &Path) -> PathBuf {
@@ -45,18 +38,12 @@ fn sft_loss_falls_and_resume_continues() {
     let data = sft_data(dir.path());
     let out = dir.path().join("run");
     let model = tiny();
-    let args = |steps: &str, resume: bool| {
-        let mut v = vec!["x", "--data", data.to_str().unwrap_or_default(), "--model", model.to_str().unwrap_or_default(), "--out", out.to_str().unwrap_or_default(), "--steps", steps, "--lr", "3e-3", "--save-every", "2"];
-        if resume {
-            v.push("--resume");
-        }
-        Sft::parse_from(v).a
-    };
-    let st = sft::run(&args("6", false)).expect("sft");
+    let args = |steps: u64, resume: bool| SftArgs { data: data.clone(), common: lora(model.clone(), &out, steps, 3e-3, 2, resume), ..SftArgs::default() };
+    let st = sft::run(&args(6, false)).expect("sft");
     assert_eq!(st.step, 6);
     // Without --resume an existing run is refused.
-    assert!(sft::run(&args("8", false)).expect_err("must refuse").contains("--resume"));
-    let st = sft::run(&args("12", true)).expect("resumed");
+    assert!(sft::run(&args(8, false)).expect_err("must refuse").to_string().contains("--resume"));
+    let st = sft::run(&args(12, true)).expect("resumed");
     assert_eq!(st.step, 12);
     assert_eq!(st.history.len(), 12, "history continues across the resume");
     let loss: Vec<f64> = st.history.iter().map(|r| r["loss"]).collect();
@@ -67,22 +54,17 @@ fn sft_loss_falls_and_resume_continues() {
     }
 }
 
-fn grpo_args(out: &Path, steps: &str, resume: bool) -> GrpoArgs {
-    let model = tiny();
-    let mut v = vec!["x", "--model", model.to_str().unwrap_or_default(), "--out", out.to_str().unwrap_or_default(), "--steps", steps, "--group", "4", "--prompts", "1", "--max-new-tokens", "6", "--lr", "5e-3", "--save-every", "1"];
-    if resume {
-        v.push("--resume");
-    }
-    Grpo::parse_from(v).a
+fn grpo_args(out: &Path, steps: u64, resume: bool) -> GrpoArgs {
+    GrpoArgs { common: lora(tiny(), out, steps, 5e-3, 1, resume), group: 4, prompts: 1, max_new_tokens: 6, ..GrpoArgs::default() }
 }
 
 #[test]
 fn grpo_resumes_exactly() {
     let dir = tempfile::tempdir().expect("tmp");
     let env = ToyEvenEnv::new(4);
-    let straight = grpo::run(&grpo_args(&dir.path().join("a"), "4", false), &env).expect("straight");
-    grpo::run(&grpo_args(&dir.path().join("b"), "2", false), &env).expect("first half");
-    let resumed = grpo::run(&grpo_args(&dir.path().join("b"), "4", true), &env).expect("resumed");
+    let straight = grpo::run(&grpo_args(&dir.path().join("a"), 4, false), &env).expect("straight");
+    grpo::run(&grpo_args(&dir.path().join("b"), 2, false), &env).expect("first half");
+    let resumed = grpo::run(&grpo_args(&dir.path().join("b"), 4, true), &env).expect("resumed");
     let key = |s: &trutheye_trainer::train::run_state::RunState| s.history.iter().map(|r| (r["reward_mean"], r.get("loss").copied().unwrap_or(f64::NAN))).collect::<Vec<_>>();
     let (a, b) = (key(&straight), key(&resumed));
     for ((ra, la), (rb, lb)) in a.iter().zip(&b) {
@@ -104,12 +86,12 @@ fn agent_rollouts_mask_observations() {
     image::RgbImage::from_fn(96, 64, |x, y| image::Rgb([(x * 2) as u8, (y * 3) as u8, 90])).save(&img).expect("png");
     let manifest = dir.path().join("m.jsonl");
     std::fs::write(&manifest, format!("{{\"id\": \"t0\", \"image\": \"{}\", \"label\": \"tampered\"}}\n", img.display())).expect("manifest");
-    let ds = trutheye_trainer::eval::Dataset::load(&manifest).expect("dataset");
+    let ds = trutheye_eval::Dataset::load(&manifest).expect("dataset");
     assert_eq!(ds.samples.len(), 1, "{:?}", ds.bad_rows);
     let mut config = trutheye_core::AgentConfig::default_config();
     config.budget.max_turns = 3;
     let env = AgentEnv { samples: ds.samples, config, registry: Arc::new(trutheye_core::Registry::new()), weights: Default::default() };
-    let args = grpo_args(&dir.path().join("run"), "1", false);
+    let args = grpo_args(&dir.path().join("run"), 1, false);
     let setup = args.common.setup(0).expect("setup");
     let model = Arc::new(setup.model);
     let gen = trutheye_model::qwen25vl::GenerationConfig { max_new_tokens: 16, temperature: 1.0, seed: 5, ..Default::default() };

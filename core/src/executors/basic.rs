@@ -101,10 +101,10 @@ pub fn run_basic_tool(name: &str, args: &Value, input: &NamedImage, state: &mut 
                     obs.images.push(named);
                     obs
                 }
-                Err(e) => failed(name, input, e),
+                Err(e) => failed(name, input, e.to_string()),
             }
         }
-        Err(e) => failed(name, input, e),
+        Err(e) => failed(name, input, e.to_string()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The fixed tool registry (ForenAgent style): JSON tool calls validated against
 //! each tool's schema.
 
+use crate::CoreError;
 use serde_json::{json, Value};
 
 use super::basic::{basic_tool_specs, is_basic_tool, run_basic_tool};
@@ -36,7 +37,7 @@ impl Executor for RegistryExecutor {
 
 /// Resolves the input image from the arguments (`image_index`, `img_idx`,
 /// `image_idx`, or `image: "image_clue_k"`); default `image_clue_0`.
-pub fn image_argument(args: &serde_json::Map<String, Value>, state: &EpisodeState) -> Result<NamedImage, String> {
+pub fn image_argument(args: &serde_json::Map<String, Value>, state: &EpisodeState) -> Result<NamedImage, CoreError> {
     for key in IMAGE_KEYS {
         let Some(v) = args.get(key) else { continue };
         if let Some(i) = v.as_u64() {
@@ -46,9 +47,9 @@ pub fn image_argument(args: &serde_json::Map<String, Value>, state: &EpisodeStat
             if let Ok(i) = s.trim().parse::<usize>() {
                 return state.by_index(i).cloned();
             }
-            return state.by_name(s.trim()).cloned().ok_or_else(|| format!("NameError: no image named `{s}`"));
+            return state.by_name(s.trim()).cloned().ok_or_else(|| CoreError::Episode(format!("NameError: no image named `{s}`")));
         }
-        return Err(format!("`{key}` must be an image index or an image_clue_k name, got {v}"));
+        return Err(CoreError::Episode(format!("`{key}` must be an image index or an image_clue_k name, got {v}")));
     }
     state.by_index(0).cloned()
 }

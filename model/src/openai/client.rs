@@ -2,6 +2,7 @@
 //! exponential backoff on timeouts, connection errors, 429 and 5xx, and
 //! balancing over several endpoints (`pool`).
 
+use crate::ModelError;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -32,7 +33,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl OpenAiClient {
     /// A client for `cfg` (validated here); the API key is read once.
-    pub fn new(cfg: OpenAiConfig) -> Result<Self, String> {
+    pub fn new(cfg: OpenAiConfig) -> Result<Self, ModelError> {
         cfg.validate()?;
         let urls = cfg.urls();
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -59,8 +60,8 @@ impl OpenAiClient {
     }
 
     /// Posts `body` to `/chat/completions`, retrying as configured.
-    pub fn complete(&self, body: &Value) -> Result<Completion, String> {
-        let payload = serde_json::to_vec(body).map_err(|e| format!("cannot serialize the request: {e}"))?;
+    pub fn complete(&self, body: &Value) -> Result<Completion, ModelError> {
+        let payload = serde_json::to_vec(body).map_err(|e| ModelError::Server(format!("cannot serialize the request: {e}")))?;
         let mut backoff = Duration::from_millis(self.cfg.backoff_ms);
         let cap = backoff * 16;
         let mut attempt = 0u32;
@@ -83,7 +84,7 @@ impl OpenAiClient {
             }
             if !failed.retry || attempt > self.cfg.max_retries {
                 let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
-                return Err(format!("{url}: {}{tries}", failed.message));
+                return Err(ModelError::Server(format!("{url}: {}{tries}", failed.message)));
             }
             // Another healthy endpoint takes the retry at once; otherwise back off
             // (and the pool waits for the earliest cool-down).
@@ -114,7 +115,7 @@ impl OpenAiClient {
             let retry = status == 429 || status >= 500;
             return Err(Attempt { message: format!("HTTP {status}: {}", excerpt(&text)), retry, retry_after });
         }
-        parse_completion(&text, &self.cfg.stop).map_err(|message| Attempt { message, retry: false, retry_after: None })
+        parse_completion(&text, &self.cfg.stop).map_err(|e| Attempt { message: e.to_string(), retry: false, retry_after: None })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Settings of the OpenAI-compatible backend (`--policy openai`).
 
+use crate::ModelError;
 use serde::{Deserialize, Serialize};
 
 /// How to reach and drive an OpenAI-compatible `/v1/chat/completions` server
@@ -99,41 +100,41 @@ impl OpenAiConfig {
     }
 
     /// Checks what can be checked before the first request.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
         let bases = self.base_urls();
         for (i, base) in bases.iter().enumerate() {
             Self::check_endpoint(base)?;
             if bases[..i].iter().any(|b| chat_url(b) == chat_url(base)) {
-                return Err(format!("endpoint `{base}` is listed twice"));
+                return Err(ModelError::Server(format!("endpoint `{base}` is listed twice")));
             }
         }
         if self.endpoint_concurrency == 0 {
-            return Err("endpoint_concurrency must be at least 1".into());
+            return Err(ModelError::Server("endpoint_concurrency must be at least 1".to_string()));
         }
         if !(self.cooldown_s.is_finite() && self.cooldown_s > 0.0 && self.max_cooldown_s.is_finite() && self.max_cooldown_s >= self.cooldown_s) {
-            return Err("cool-downs must be positive, with max_cooldown_s >= cooldown_s".into());
+            return Err(ModelError::Server("cool-downs must be positive, with max_cooldown_s >= cooldown_s".to_string()));
         }
         if self.model.trim().is_empty() {
-            return Err("no model name: pass --model NAME (the name the server serves)".into());
+            return Err(ModelError::Server("no model name: pass --model NAME (the name the server serves)".to_string()));
         }
         if !(self.timeout_s > 0.0 && self.connect_timeout_s > 0.0) {
-            return Err("timeouts must be positive".into());
+            return Err(ModelError::Server("timeouts must be positive".to_string()));
         }
         if !matches!(self.observation_role.as_str(), "user" | "tool") {
-            return Err(format!("observation_role `{}` must be `user` or `tool`", self.observation_role));
+            return Err(ModelError::Server(format!("observation_role `{}` must be `user` or `tool`", self.observation_role)));
         }
         Ok(())
     }
 
     /// Checks one endpoint URL: `http(s)://host[:port]/path`, or an error naming it.
-    pub fn check_endpoint(url: &str) -> Result<(), String> {
+    pub fn check_endpoint(url: &str) -> Result<(), ModelError> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("endpoint `{url}` must start with http:// or https://"));
+            return Err(ModelError::Server(format!("endpoint `{url}` must start with http:// or https://")));
         }
         match url.parse::<ureq::http::Uri>() {
             Ok(u) if u.host().is_some_and(|h| !h.is_empty()) => Ok(()),
-            Ok(_) => Err(format!("endpoint `{url}` has no host")),
-            Err(e) => Err(format!("endpoint `{url}` is not a valid URL: {e}")),
+            Ok(_) => Err(ModelError::Server(format!("endpoint `{url}` has no host"))),
+            Err(e) => Err(ModelError::Server(format!("endpoint `{url}` is not a valid URL: {e}"))),
         }
     }
 

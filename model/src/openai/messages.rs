@@ -1,6 +1,7 @@
 //! The conversation as an OpenAI chat request: text parts and images as
 //! base64 PNG data URLs, observations in the configured role.
 
+use crate::ModelError;
 use std::io::Cursor;
 
 use base64::Engine;
@@ -11,7 +12,7 @@ use trutheye_core::{Conversation, ReplyLimits, Role};
 use super::config::OpenAiConfig;
 
 /// `data:image/png;base64,…` of `img`, downscaled to at most `max_pixels` (0: as is).
-pub fn data_url(img: &RgbImage, max_pixels: u64) -> Result<String, String> {
+pub fn data_url(img: &RgbImage, max_pixels: u64) -> Result<String, ModelError> {
     let pixels = img.width() as u64 * img.height() as u64;
     let scaled;
     let img = if max_pixels > 0 && pixels > max_pixels {
@@ -23,12 +24,12 @@ pub fn data_url(img: &RgbImage, max_pixels: u64) -> Result<String, String> {
         img
     };
     let mut png = Vec::new();
-    img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| format!("cannot encode an image as PNG: {e}"))?;
+    img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| ModelError::Server(format!("cannot encode an image as PNG: {e}")))?;
     Ok(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(&png)))
 }
 
 /// The request body for the conversation so far.
-pub fn request_body(conv: &Conversation, cfg: &OpenAiConfig, limits: ReplyLimits) -> Result<Value, String> {
+pub fn request_body(conv: &Conversation, cfg: &OpenAiConfig, limits: ReplyLimits) -> Result<Value, ModelError> {
     let mut messages = Vec::with_capacity(conv.messages.len());
     for m in &conv.messages {
         let role = match m.role {
@@ -43,7 +44,7 @@ pub fn request_body(conv: &Conversation, cfg: &OpenAiConfig, limits: ReplyLimits
         }
         let mut parts = Vec::with_capacity(m.images.len() + 1);
         for &i in &m.images {
-            let img = conv.images.get(i).ok_or_else(|| format!("message refers to image {i}, which the conversation does not hold"))?;
+            let img = conv.images.get(i).ok_or_else(|| ModelError::Server(format!("message refers to image {i}, which the conversation does not hold")))?;
             parts.push(json!({"type": "image_url", "image_url": {"url": data_url(&img.rgb, cfg.max_image_pixels)?}}));
         }
         parts.push(json!({"type": "text", "text": m.text}));
@@ -56,7 +57,7 @@ pub fn request_body(conv: &Conversation, cfg: &OpenAiConfig, limits: ReplyLimits
         "temperature": cfg.temperature,
         "stream": false,
     });
-    let o = body.as_object_mut().ok_or("request body is not an object")?;
+    let o = body.as_object_mut().ok_or_else(|| ModelError::Server("request body is not an object".to_string()))?;
     if !cfg.stop.is_empty() {
         o.insert("stop".into(), json!(cfg.stop));
     }
@@ -82,16 +83,16 @@ pub struct Completion {
 /// ended generation (vLLM names it in `stop_reason`); the parser needs the closing
 /// tag, so it is appended again. A missing `content` (null) is an empty reply,
 /// which the loop feeds back to the model as a format error.
-pub fn parse_completion(body: &str, stop: &[String]) -> Result<Completion, String> {
-    let v: Value = serde_json::from_str(body).map_err(|e| format!("malformed JSON from the server ({e}): {}", excerpt(body)))?;
+pub fn parse_completion(body: &str, stop: &[String]) -> Result<Completion, ModelError> {
+    let v: Value = serde_json::from_str(body).map_err(|e| ModelError::Server(format!("malformed JSON from the server ({e}): {}", excerpt(body))))?;
     if let Some(err) = v.get("error") {
-        return Err(format!("server error: {}", err.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| err.to_string())));
+        return Err(ModelError::Server(format!("server error: {}", err.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| err.to_string()))));
     }
-    let choice = v.pointer("/choices/0").ok_or_else(|| format!("no `choices[0]` in the server's reply: {}", excerpt(body)))?;
+    let choice = v.pointer("/choices/0").ok_or_else(|| ModelError::Server(format!("no `choices[0]` in the server's reply: {}", excerpt(body))))?;
     let mut text = match choice.pointer("/message/content") {
         Some(Value::String(s)) => s.clone(),
         None | Some(Value::Null) => String::new(),
-        Some(other) => return Err(format!("`message.content` is not a string: {}", excerpt(&other.to_string()))),
+        Some(other) => return Err(ModelError::Server(format!("`message.content` is not a string: {}", excerpt(&other.to_string())))),
     };
     let finish = choice.get("finish_reason").and_then(Value::as_str);
     let matched = choice.get("stop_reason").and_then(Value::as_str).map(str::to_string);

@@ -41,8 +41,8 @@ impl Policy for OpenAiPolicy {
     }
 
     fn next(&mut self, conversation: &Conversation, limits: ReplyLimits) -> Result<PolicyReply, PolicyError> {
-        let body = request_body(conversation, self.client.config(), limits).map_err(PolicyError)?;
-        let c = self.client.complete(&body).map_err(PolicyError)?;
+        let body = request_body(conversation, self.client.config(), limits).map_err(|e| PolicyError(e.to_string()))?;
+        let c = self.client.complete(&body).map_err(|e| PolicyError(e.to_string()))?;
         Ok(PolicyReply { raw: c.text.into_bytes(), tokens: c.tokens })
     }
 }

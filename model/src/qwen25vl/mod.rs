@@ -40,33 +40,7 @@ pub use resize::resize_bicubic_pil;
 pub use text::{KvCache, TextModel};
 pub use vision::VisionTower;
 
-/// Why a model could not be loaded or run.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelError {
-    /// A file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// `config.json` or another config file is wrong.
-    #[error("bad config: {0}")]
-    Config(String),
-    /// Weights missing or of the wrong shape.
-    #[error("weights: {0}")]
-    Weights(String),
-    /// Tokenizer or chat template trouble.
-    #[error("tokenizer: {0}")]
-    Tokenizer(String),
-    /// An input the model cannot take.
-    #[error("input: {0}")]
-    Input(String),
-    /// A tensor operation failed.
-    #[error("compute: {0}")]
-    Compute(#[from] candle_core::Error),
-}
+pub use crate::error::ModelError;
 
 impl ModelError {
     fn io(path: &Path, source: std::io::Error) -> Self {

@@ -34,7 +34,7 @@ impl Qwen25VlPolicy {
     }
 
     /// The conversation as chat messages.
-    pub fn messages(&self, conv: &Conversation) -> Result<Vec<ChatMessage>, String> {
+    pub fn messages(&self, conv: &Conversation) -> Result<Vec<ChatMessage>, crate::ModelError> {
         let mut out = Vec::with_capacity(conv.messages.len());
         for m in &conv.messages {
             let role = match m.role {
@@ -45,7 +45,7 @@ impl Qwen25VlPolicy {
             };
             let mut parts = Vec::with_capacity(m.images.len() + 1);
             for &i in &m.images {
-                let img = conv.images.get(i).ok_or_else(|| format!("message refers to image {i}, which the conversation does not hold"))?;
+                let img = conv.images.get(i).ok_or_else(|| crate::ModelError::Input(format!("message refers to image {i}, which the conversation does not hold")))?;
                 parts.push(ChatPart::Image(img.rgb.clone()));
             }
             parts.push(ChatPart::Text(neutralise_vision_tokens(&m.text)));
@@ -79,7 +79,7 @@ impl Policy for Qwen25VlPolicy {
     }
 
     fn next(&mut self, conversation: &Conversation, limits: ReplyLimits) -> Result<PolicyReply, PolicyError> {
-        let messages = self.messages(conversation).map_err(PolicyError)?;
+        let messages = self.messages(conversation).map_err(|e| PolicyError(e.to_string()))?;
         let prompt = self.model.chat.prompt(&messages, &self.model.preprocessor, true).map_err(|e| PolicyError(e.to_string()))?;
         let mut cfg = self.generation.clone();
         cfg.max_new_tokens = cfg.max_new_tokens.min(limits.max_tokens as usize).max(1);

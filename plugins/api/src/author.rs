@@ -1,5 +1,7 @@
-//! What a plugin author writes against: the [`Operator`] trait, plain output
-//! types, and the ABI wrapper behind [`export_plugin!`](crate::export_plugin).
+//! The untyped operator trait [`RawOperator`] (parameters as raw JSON, schema
+//! written by hand), plain output types, and the ABI wrapper behind
+//! [`export_plugin!`](crate::export_plugin). Authors implement the typed
+//! [`Operator`](crate::Operator) instead; every `Operator` is a `RawOperator`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -7,11 +9,13 @@ use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
 use serde::{Deserialize, Serialize};
 
 use crate::abi::{AbiImage, AbiMap, AbiMapData, AbiMapRole, AbiOperator, AbiOutput, AbiRegion};
+use crate::error::OperatorError;
 use crate::image::ImageRef;
 
-/// A forensic operator. Implement this, list the type in
-/// [`export_plugin!`](crate::export_plugin), and build the crate as a `cdylib`.
-pub trait Operator: Default + 'static {
+/// A forensic operator whose parameters arrive as raw JSON. What the ABI
+/// wrapper calls; implement [`Operator`](crate::Operator) instead unless the
+/// parameters cannot be declared with [`params!`](crate::params).
+pub trait RawOperator: Default + 'static {
     /// Registry name, `snake_case`; what the model writes in a tool call.
     const NAME: &'static str;
     /// What the operator shows and how to read its output; the model sees this.
@@ -32,7 +36,7 @@ pub trait Operator: Default + 'static {
     }
 
     /// Runs the operator. Errors are shown to the model as the observation.
-    fn run(&self, image: &ImageRef<'_>, params: &serde_json::Value) -> Result<Output, String>;
+    fn run(&self, image: &ImageRef<'_>, params: &serde_json::Value) -> Result<Output, OperatorError>;
 }
 
 /// How a map is meant to be read.
@@ -142,19 +146,19 @@ impl Output {
     }
 
     /// Converts from the ABI form, checking what a foreign library could get wrong.
-    pub fn from_abi(out: AbiOutput) -> Result<Self, String> {
+    pub fn from_abi(out: AbiOutput) -> Result<Self, OperatorError> {
         let stats = if out.stats_json.is_empty() {
             serde_json::Value::Object(Default::default())
         } else {
             serde_json::from_str(out.stats_json.as_str())
-                .map_err(|e| format!("plugin returned invalid stats JSON: {e}"))?
+                .map_err(|e| OperatorError::Failed(format!("plugin returned invalid stats JSON: {e}")))?
         };
         let maps = out.maps.into_iter().map(map_from_abi).collect::<Vec<_>>();
         if let Some(bad) = maps.iter().find(|m| !m.is_consistent()) {
-            return Err(format!(
+            return Err(OperatorError::Failed(format!(
                 "plugin returned map `{}` whose data does not match {}x{}x{}",
                 bad.name, bad.width, bad.height, bad.channels
-            ));
+            )));
         }
         Ok(Self {
             summary: out.summary.into_string(),
@@ -206,7 +210,7 @@ fn map_from_abi(m: AbiMap) -> Map {
 }
 
 /// The top-level keyword of a parameter schema that carries the operator's
-/// [`Operator::ALIASES`]. JSON Schema ignores keywords it does not know, so
+/// [`RawOperator::ALIASES`]. JSON Schema ignores keywords it does not know, so
 /// hosts that predate it validate as before; hosts that know it take it out of
 /// the schema before showing or compiling it.
 pub const ALIASES_KEYWORD: &str = "x-trutheye-aliases";
@@ -214,7 +218,7 @@ pub const ALIASES_KEYWORD: &str = "x-trutheye-aliases";
 /// Builds the ABI declaration of an operator. Used by
 /// [`export_plugin!`](crate::export_plugin); hosts may also use it to run an
 /// operator in-process through exactly the same entry point.
-pub fn declare<O: Operator>() -> AbiOperator {
+pub fn declare<O: RawOperator>() -> AbiOperator {
     let mut schema = O::params_schema();
     if let (false, Some(obj)) = (O::ALIASES.is_empty(), schema.as_object_mut()) {
         obj.insert(ALIASES_KEYWORD.into(), serde_json::json!(O::ALIASES));
@@ -230,22 +234,22 @@ pub fn declare<O: Operator>() -> AbiOperator {
 
 /// The `extern "C"` entry point for `O`. Panics must not unwind across the
 /// boundary (that aborts the host), so they are caught here and turned into errors.
-extern "C" fn trampoline<O: Operator>(image: AbiImage<'_>, params: RStr<'_>) -> RResult<AbiOutput, RString> {
+extern "C" fn trampoline<O: RawOperator>(image: AbiImage<'_>, params: RStr<'_>) -> RResult<AbiOutput, RString> {
     quiet_panics_in_operators();
     IN_OPERATOR.with(|f| f.set(true));
-    let result = catch_unwind(AssertUnwindSafe(|| -> Result<AbiOutput, String> {
-        let image = ImageRef::from_abi(&image)?;
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<AbiOutput, OperatorError> {
+        let image = ImageRef::from_abi(&image).map_err(OperatorError::Image)?;
         let params: serde_json::Value = if params.as_str().trim().is_empty() {
             serde_json::Value::Object(Default::default())
         } else {
-            serde_json::from_str(params.as_str()).map_err(|e| format!("parameters are not JSON: {e}"))?
+            serde_json::from_str(params.as_str()).map_err(|e| OperatorError::Params(format!("parameters are not JSON: {e}")))?
         };
         O::default().run(&image, &params).map(Output::into_abi)
     }));
     IN_OPERATOR.with(|f| f.set(false));
     match result {
         Ok(Ok(out)) => ROk(out),
-        Ok(Err(msg)) => RErr(msg.into()),
+        Ok(Err(e)) => RErr(e.to_string().into()),
         Err(payload) => {
             let msg = payload
                 .downcast_ref::<&str>()

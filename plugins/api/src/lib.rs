@@ -4,7 +4,7 @@
 //!
 //! * [`abi`]: `#[repr(C)]` types checked by `abi_stable` at load time. They are
 //!   what actually crosses the dylib boundary, and nothing else does.
-//! * the author side: [`TypedOperator`] with parameters declared once by
+//! * the author side: [`Operator`] with parameters declared once by
 //!   [`params!`] (schema derived, values checked), plain output types,
 //!   [`export_plugin!`] which turns a list of operators into the root module the
 //!   host looks for, and [`testing`] helpers. The host uses the same plain types,
@@ -33,21 +33,26 @@ extern crate self as trutheye_plugin_api;
 
 pub mod abi;
 pub mod author;
+mod error;
 mod export;
 pub mod image;
-pub mod jpeg;
 pub mod params;
 mod params_macro;
-pub mod pillow;
 pub mod testing;
 mod typed;
 
 pub use abi_stable;
-pub use author::{declare, Map, MapData, MapRole, Operator, Output, Region};
+/// JPEG header facts (quantization tables, chroma sampling, IJG quality) and
+/// Pillow's resampling, from the one imaging crate every host shares
+/// (`trutheye-imaging`), so an operator sees the pixels the host and the
+/// models see.
+pub use trutheye_imaging::{pillow, quant as jpeg};
+pub use author::{declare, Map, MapData, MapRole, RawOperator, Output, Region};
 pub use export::LIB_HEADER_SYMBOL;
 pub use image::ImageRef;
 pub use params::Params;
 pub use schemars;
 pub use serde;
 pub use serde_json;
-pub use typed::{NoParams, TypedOperator};
+pub use typed::{NoParams, Operator};
+pub use error::OperatorError;

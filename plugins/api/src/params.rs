@@ -4,9 +4,10 @@
 //! Write the parameters with [`params!`](crate::params); the macro derives
 //! `serde::Deserialize`, `schemars::JsonSchema` and [`Params`] from the same
 //! lines, so the schema the model sees and the checks the operator runs cannot
-//! disagree. [`TypedOperator`](crate::TypedOperator) then reports the derived
+//! disagree. [`Operator`](crate::Operator) then reports the derived
 //! schema and hands `run` a parsed, checked value.
 
+use crate::OperatorError;
 use serde_json::{Map, Value};
 
 /// A parameters object: parsed from the JSON the host passes, checked against the
@@ -17,10 +18,10 @@ pub trait Params: Default + Clone + PartialEq + std::fmt::Debug + schemars::Json
     /// Reads `value` (an object, or null/empty for all defaults) over `base`:
     /// absent or null keys keep `base`'s value. Fails with one line naming the
     /// parameter on an unknown key, a wrong type or a value out of its bounds.
-    fn from_json_over(base: Self, value: &Value) -> Result<Self, String>;
+    fn from_json_over(base: Self, value: &Value) -> Result<Self, OperatorError>;
 
     /// [`Params::from_json_over`] the declared defaults.
-    fn from_json(value: &Value) -> Result<Self, String> {
+    fn from_json(value: &Value) -> Result<Self, OperatorError> {
         Self::from_json_over(Self::default(), value)
     }
 }
@@ -65,18 +66,18 @@ fn plural(s: &str) -> String {
 /// The parameters as an object: null or absent means no parameters; anything
 /// else that is not an object is refused. Unknown keys are refused, listing
 /// the allowed ones, so a misspelt name is not silently ignored.
-pub fn object<'a>(value: &'a Value, allowed: &[&str]) -> Result<Option<&'a Map<String, Value>>, String> {
+pub fn object<'a>(value: &'a Value, allowed: &[&str]) -> Result<Option<&'a Map<String, Value>>, OperatorError> {
     let obj = match value {
         Value::Null => return Ok(None),
         Value::Object(m) => m,
-        other => return Err(format!("parameters must be a JSON object, got {other}")),
+        other => return Err(OperatorError::Params(format!("parameters must be a JSON object, got {other}"))),
     };
     if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(if allowed.is_empty() {
+        return Err(OperatorError::Params(if allowed.is_empty() {
             format!("unknown parameter `{k}`; this operator takes no parameters")
         } else {
             format!("unknown parameter `{k}`; allowed: {}", allowed.join(", "))
-        });
+        }));
     }
     Ok(Some(obj))
 }
@@ -85,12 +86,12 @@ pub fn object<'a>(value: &'a Value, allowed: &[&str]) -> Result<Option<&'a Map<S
 pub fn field<T: serde::de::DeserializeOwned + ParamType>(
     obj: Option<&Map<String, Value>>,
     key: &str,
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>, OperatorError> {
     match obj.and_then(|o| o.get(key)) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => T::deserialize(v)
             .map(Some)
-            .map_err(|_| format!("parameter `{key}` must be {}, got {v}", T::expected())),
+            .map_err(|_| OperatorError::Params(format!("parameter `{key}` must be {}, got {v}", T::expected()))),
     }
 }
 
@@ -113,40 +114,40 @@ bounded!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64);
 
 /// Checks `min <= v <= max` (NaN fails). `bounds` is the declaration as written
 /// (`"8..=256"`), so the message quotes what the schema says.
-pub fn check_range<T: Bounded>(key: &str, v: T, min: f64, max: f64, bounds: &str) -> Result<(), String> {
+pub fn check_range<T: Bounded>(key: &str, v: T, min: f64, max: f64, bounds: &str) -> Result<(), OperatorError> {
     let x = v.as_f64();
     if x >= min && x <= max {
         Ok(())
     } else {
-        Err(format!("parameter `{key}` = {v} is outside {bounds}"))
+        Err(OperatorError::Params(format!("parameter `{key}` = {v} is outside {bounds}")))
     }
 }
 
 /// Checks one array entry against `min..=max`.
-pub fn check_item<T: Bounded>(key: &str, v: T, min: f64, max: f64, bounds: &str) -> Result<(), String> {
+pub fn check_item<T: Bounded>(key: &str, v: T, min: f64, max: f64, bounds: &str) -> Result<(), OperatorError> {
     let x = v.as_f64();
     if x >= min && x <= max {
         Ok(())
     } else {
-        Err(format!("parameter `{key}` holds {v}, outside {bounds}"))
+        Err(OperatorError::Params(format!("parameter `{key}` holds {v}, outside {bounds}")))
     }
 }
 
 /// Checks that `v` is one of `allowed` (written as in the declaration).
-pub fn check_one_of<T: Bounded>(key: &str, v: T, allowed: &[f64], listed: &str) -> Result<(), String> {
+pub fn check_one_of<T: Bounded>(key: &str, v: T, allowed: &[f64], listed: &str) -> Result<(), OperatorError> {
     if allowed.contains(&v.as_f64()) {
         Ok(())
     } else {
-        Err(format!("parameter `{key}` must be one of {listed}, got {v}"))
+        Err(OperatorError::Params(format!("parameter `{key}` must be one of {listed}, got {v}")))
     }
 }
 
 /// Checks an array's length against `min..=max`.
-pub fn check_len(key: &str, len: usize, min: usize, max: usize) -> Result<(), String> {
+pub fn check_len(key: &str, len: usize, min: usize, max: usize) -> Result<(), OperatorError> {
     if (min..=max).contains(&len) {
         Ok(())
     } else {
-        Err(format!("parameter `{key}` must hold {min}..={max} entries, got {len}"))
+        Err(OperatorError::Params(format!("parameter `{key}` must hold {min}..={max} entries, got {len}")))
     }
 }
 

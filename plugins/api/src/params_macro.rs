@@ -72,7 +72,7 @@ macro_rules! params {
         }
 
         impl $crate::params::Params for $name {
-            fn from_json_over(base: Self, value: &$crate::serde_json::Value) -> ::core::result::Result<Self, ::std::string::String> {
+            fn from_json_over(base: Self, value: &$crate::serde_json::Value) -> ::core::result::Result<Self, $crate::OperatorError> {
                 #[allow(unused_variables)] // no fields: nothing reads it
                 let obj = $crate::params::object(value, &[$(stringify!($field)),*])?;
                 #[allow(unused_mut)]
@@ -135,7 +135,7 @@ mod tests {
         assert_eq!(All::from_json(&json!(null)).unwrap(), All::default());
         let p = All::from_json(&json!({"block": 64, "truncate": 0, "ksize": 3, "qualities": [60, 80]})).unwrap();
         assert_eq!((p.block, p.truncate, p.ksize, p.qualities), (64, 0.0, 3, vec![60, 80]));
-        let err = |v| All::from_json(&v).unwrap_err();
+        let err = |v| All::from_json(&v).unwrap_err().to_string();
         assert_eq!(err(json!({"block": 1000})), "parameter `block` = 1000 is outside 8..=256");
         assert_eq!(err(json!({"block": -4})), "parameter `block` must be a non-negative integer, got -4");
         assert_eq!(err(json!({"block": 2.5})), "parameter `block` must be a non-negative integer, got 2.5");
@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(err(json!({"qualities": 7})), "parameter `qualities` must be an array of non-negative integers, got 7");
         assert_eq!(err(json!({"bogus": 1})), "unknown parameter `bogus`; allowed: block, truncate, ksize, qualities");
         assert_eq!(err(json!([1])), "parameters must be a JSON object, got [1]");
-        assert_eq!(Empty::from_json(&json!({"x": 1})).unwrap_err(), "unknown parameter `x`; this operator takes no parameters");
+        assert_eq!(Empty::from_json(&json!({"x": 1})).unwrap_err().to_string(), "unknown parameter `x`; this operator takes no parameters");
     }
 
     #[test]

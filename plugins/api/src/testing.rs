@@ -3,16 +3,16 @@
 //! schema is one the host can show and validate.
 //!
 //! ```
-//! use trutheye_plugin_api::{testing, ImageRef, NoParams, Output, TypedOperator};
+//! use trutheye_plugin_api::{testing, ImageRef, NoParams, Output, Operator};
 //!
 //! #[derive(Default)]
 //! struct Mean;
-//! impl TypedOperator for Mean {
+//! impl Operator for Mean {
 //!     const NAME: &'static str = "mean";
 //!     const DESCRIPTION: &'static str = "Mean luma.";
 //!     const CATEGORY: &'static str = "statistics";
 //!     type Params = NoParams;
-//!     fn analyze(&self, image: &ImageRef<'_>, _: NoParams) -> Result<Output, String> {
+//!     fn analyze(&self, image: &ImageRef<'_>, _: NoParams) -> Result<Output, OperatorError> {
 //!         let mean = image.luma().iter().sum::<f32>() / image.pixels() as f32;
 //!         Ok(Output { summary: format!("mean {mean:.1}"), ..Default::default() })
 //!     }
@@ -27,10 +27,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::author::{declare, Operator, Output};
+use crate::author::{declare, Output, RawOperator};
+use crate::error::OperatorError;
 use crate::image::ImageRef;
 use crate::params::Params;
-use crate::typed::TypedOperator;
+use crate::typed::Operator;
 
 /// A deterministic `width x height` RGB noise image (values 64..=191, so neither
 /// clipping end is hit), the same for the same `seed`.
@@ -47,17 +48,17 @@ pub fn noise_image(width: usize, height: usize, seed: u32) -> Vec<u8> {
 /// Runs `O` on `image` with `params` through its ABI declaration (the trampoline
 /// the host calls: parameter parsing, panic containment and the output
 /// conversion included) and returns the checked output.
-pub fn run<O: Operator>(image: &ImageRef<'_>, params: &Value) -> Result<Output, String> {
+pub fn run<O: RawOperator>(image: &ImageRef<'_>, params: &Value) -> Result<Output, OperatorError> {
     let decl = declare::<O>();
     let text = params.to_string();
     let out = (decl.run)(image.to_abi(), text.as_str().into()).into_result();
-    Output::from_abi(out.map_err(|e| e.into_string())?)
+    Output::from_abi(out.map_err(|e| OperatorError::Failed(e.into_string()))?)
 }
 
 /// [`run`] on [`noise_image`]`(width, height, 1)`.
-pub fn run_on_noise<O: Operator>(width: usize, height: usize, params: &Value) -> Result<Output, String> {
+pub fn run_on_noise<O: RawOperator>(width: usize, height: usize, params: &Value) -> Result<Output, OperatorError> {
     let rgb = noise_image(width, height, 1);
-    let image = ImageRef::from_rgb(width, height, &rgb).ok_or("image size overflows")?;
+    let image = ImageRef::from_rgb(width, height, &rgb).ok_or(OperatorError::Image("image size overflows".into()))?;
     run::<O>(&image, params)
 }
 
@@ -65,16 +66,16 @@ pub fn run_on_noise<O: Operator>(width: usize, height: usize, params: &Value) ->
 /// every property has a known `type`, a non-empty `description` and a `default`
 /// within its own bounds, and whose defaults, passed back as parameters, parse to
 /// `O::Params::default()`. Returns the first problem found.
-pub fn check_schema<O: TypedOperator>() -> Result<(), String> {
-    let schema = <O as Operator>::params_schema();
-    let name = <O as TypedOperator>::NAME;
+pub fn check_schema<O: Operator>() -> Result<(), OperatorError> {
+    let schema = <O as RawOperator>::params_schema();
+    let name = <O as Operator>::NAME;
     if schema["type"] != "object" || schema["additionalProperties"] != false {
-        return Err(format!("{name}: schema must be an object with additionalProperties false: {schema}"));
+        return Err(OperatorError::Declaration(format!("{name}: schema must be an object with additionalProperties false: {schema}")));
     }
-    let props = schema["properties"].as_object().ok_or_else(|| format!("{name}: schema has no properties object"))?;
+    let props = schema["properties"].as_object().ok_or_else(|| OperatorError::Declaration(format!("{name}: schema has no properties object")))?;
     let mut defaults = Map::new();
     for (key, p) in props {
-        let at = |what: &str| format!("{name}: parameter `{key}` {what}: {p}");
+        let at = |what: &str| OperatorError::Declaration(format!("{name}: parameter `{key}` {what}: {p}"));
         if !matches!(p["type"].as_str(), Some("integer" | "number" | "boolean" | "string" | "array" | "object")) {
             return Err(at("has no JSON type"));
         }
@@ -86,9 +87,9 @@ pub fn check_schema<O: TypedOperator>() -> Result<(), String> {
         defaults.insert(key.clone(), default.clone());
     }
     let parsed = O::Params::from_json(&Value::Object(defaults))
-        .map_err(|e| format!("{name}: the schema's defaults are refused: {e}"))?;
+        .map_err(|e| OperatorError::Declaration(format!("{name}: the schema's defaults are refused: {e}")))?;
     if parsed != O::Params::default() {
-        return Err(format!("{name}: the schema's defaults parse to {parsed:?}, not the declared defaults"));
+        return Err(OperatorError::Declaration(format!("{name}: the schema's defaults parse to {parsed:?}, not the declared defaults")));
     }
     Ok(())
 }
@@ -123,13 +124,13 @@ fn within(p: &Value, v: &Value) -> Result<(), String> {
 /// `libtrutheye_plugin_*.so` (`.dylib`; `trutheye_plugin_*.dll`), so a directory
 /// of unrelated libraries is never loaded. Set `[lib] name` in `Cargo.toml` to
 /// choose the library name independently of the package name.
-pub fn check_plugin_name(crate_name: &str) -> Result<(), String> {
+pub fn check_plugin_name(crate_name: &str) -> Result<(), OperatorError> {
     if crate_name.starts_with("trutheye_plugin_") {
         Ok(())
     } else {
-        Err(format!(
+        Err(OperatorError::Declaration(format!(
             "library `{crate_name}` would not be loaded: plugin libraries must be named `trutheye_plugin_*` \
              (set `[lib] name = \"trutheye_plugin_<yours>\"` in Cargo.toml)"
-        ))
+        )))
     }
 }

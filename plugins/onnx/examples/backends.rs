@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use image::imageops::FilterType;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, MapData, Operator, Output};
+use trutheye_plugin_api::{ImageRef, MapData, RawOperator, Output};
 use trutheye_plugin_onnx::catalog;
 
 /// Operator name, native run, ONNX model.
@@ -41,7 +41,7 @@ fn median_ms<F: FnMut() -> Output>(runs: usize, mut f: F) -> (f64, Output) {
     (t[t.len() / 2], last)
 }
 
-fn main() -> Result<(), String> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let models = PathBuf::from(args.first().ok_or("usage: backends MODEL_DIR [IMAGE] [RUNS]")?);
     let src = args.get(1).map(PathBuf::from).or_else(|| std::env::var_os("TRUTHEYE_BENCH_IMAGE").map(PathBuf::from)).unwrap_or_else(|| {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use trutheye_plugin_api::ImageRef;
 use trutheye_plugin_onnx::catalog;
 
-fn main() -> Result<(), String> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let op = match args.iter().position(|a| a == "--op") {
         Some(i) => {

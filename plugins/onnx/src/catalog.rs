@@ -1,6 +1,7 @@
 //! The set of ONNX operators of this process: model directories, their manifests,
 //! the models that loaded, and one line per model that was refused.
 
+use crate::OnnxError;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -66,7 +67,7 @@ pub fn load(dirs: &[PathBuf]) -> Catalog {
         let s = match Settings::read(dir) {
             Ok(s) => s,
             Err(e) => {
-                cat.refused.push((dir.join("onnx.toml"), e));
+                cat.refused.push((dir.join("onnx.toml"), e.to_string()));
                 continue;
             }
         };
@@ -100,19 +101,19 @@ pub fn load(dirs: &[PathBuf]) -> Catalog {
                 tracing::info!(op = %m.manifest.name, model = %m.path.display(), backend = %m.backend(), "ONNX operator loaded");
                 cat.models.push(m)
             }
-            Err(e) => cat.refused.push((path, e)),
+            Err(e) => cat.refused.push((path, e.to_string())),
         }
     }
     cat
 }
 
-fn load_one(path: &Path, rt: &runtime::Runtime, s: &Settings, cat: &Catalog) -> Result<Model, String> {
+fn load_one(path: &Path, rt: &runtime::Runtime, s: &Settings, cat: &Catalog) -> Result<Model, OnnxError> {
     let m = Manifest::read(path)?;
     if cat.models.iter().any(|x| x.manifest.name == m.name) {
-        return Err(format!("operator `{}` is already provided by an earlier manifest", m.name));
+        return Err(OnnxError::Manifest(format!("operator `{}` is already provided by an earlier manifest", m.name)));
     }
     if cat.models.len() >= crate::SLOTS {
-        return Err(format!("more than {} ONNX operators; this one is skipped", crate::SLOTS));
+        return Err(OnnxError::Manifest(format!("more than {} ONNX operators; this one is skipped", crate::SLOTS)));
     }
     Model::load(m, rt, s)
 }

@@ -14,11 +14,14 @@
 //! layout of `export_plugin!` (same `PluginMod`), so any host loads it unchanged.
 
 pub mod catalog;
+mod error;
 pub mod manifest;
 pub mod model;
 pub mod preprocess;
 pub mod residual;
 pub mod runtime;
+
+pub use error::OnnxError;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -39,7 +42,7 @@ extern "C" fn run_slot<const I: usize>(image: AbiImage<'_>, params: RStr<'_>) ->
         } else {
             serde_json::from_str(params.as_str()).map_err(|e| format!("parameters are not JSON: {e}"))?
         };
-        model.run(&image, &params).map(|o| o.into_abi())
+        model.run(&image, &params).map(|o| o.into_abi()).map_err(|e| e.to_string())
     }));
     match result {
         Ok(Ok(out)) => ROk(out),

@@ -1,6 +1,7 @@
 //! The TOML manifest that turns an `.onnx` file into a trutheye operator, and the
 //! per-directory `onnx.toml` configuration. Format: `docs/onnx.md`.
 
+use crate::OnnxError;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -117,12 +118,12 @@ fn yes() -> bool { true }
 
 impl Manifest {
     /// Reads and checks a manifest file (not the model: see `model::Model::load`).
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read manifest {}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Self, OnnxError> {
+        let text = std::fs::read_to_string(path).map_err(|e| OnnxError::Manifest(format!("cannot read manifest {}: {e}", path.display())))?;
         let mut m: Manifest =
-            toml::from_str(&text).map_err(|e| format!("manifest {} is invalid: {}", path.display(), one_line(&e.to_string())))?;
+            toml::from_str(&text).map_err(|e| OnnxError::Manifest(format!("manifest {} is invalid: {}", path.display(), one_line(&e.to_string()))))?;
         m.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        m.check().map_err(|e| format!("manifest {}: {e}", path.display()))?;
+        m.check().map_err(|e| OnnxError::Manifest(format!("manifest {}: {e}", path.display())))?;
         Ok(m)
     }
 
@@ -136,7 +137,7 @@ impl Manifest {
         if self.input.channels == "luma" { 1 } else { 3 }
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), OnnxError> {
         let i = &self.input;
         let valid_name = !self.name.is_empty()
             && self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
@@ -153,8 +154,8 @@ impl Manifest {
             (self.output.kind != "embedding_head" || self.output.head.is_some(), "output.kind = embedding_head needs output.head".into()),
         ];
         match checks.into_iter().find(|(ok, _)| !ok) {
-            Some((_, why)) => Err(why),
-            None if i.std.contains(&0.0) || i.scale == 0.0 => Err("input.std and input.scale must be non-zero".into()),
+            Some((_, why)) => Err(OnnxError::Manifest(why)),
+            None if i.std.contains(&0.0) || i.scale == 0.0 => Err(OnnxError::Manifest("input.std and input.scale must be non-zero".to_string())),
             None => Ok(()),
         }
     }
@@ -176,13 +177,13 @@ pub struct Settings {
 
 impl Settings {
     /// Reads `dir/onnx.toml`; a missing file gives the defaults.
-    pub fn read(dir: &Path) -> Result<Self, String> {
+    pub fn read(dir: &Path) -> Result<Self, OnnxError> {
         let path = dir.join("onnx.toml");
         if !path.exists() {
             return Ok(Self::default());
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let mut s: Settings = toml::from_str(&text).map_err(|e| format!("{} is invalid: {}", path.display(), one_line(&e.to_string())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| OnnxError::Manifest(format!("cannot read {}: {e}", path.display())))?;
+        let mut s: Settings = toml::from_str(&text).map_err(|e| OnnxError::Manifest(format!("{} is invalid: {}", path.display(), one_line(&e.to_string()))))?;
         // A relative runtime path is relative to the config file, not the working directory.
         s.runtime = s.runtime.map(|p| if p.is_relative() { dir.join(p) } else { p });
         Ok(s)

@@ -3,6 +3,7 @@
 //! (`trutheye_plugin_api::pillow`), so learned detectors trained on
 //! Pillow-preprocessed inputs see the same pixels.
 
+use crate::OnnxError;
 use ndarray::Array4;
 use trutheye_plugin_api::ImageRef;
 
@@ -28,10 +29,10 @@ impl Rgb {
 }
 
 /// Builds the input batch for one image: `[crops, C, H, W]` (or `[crops, H, W, C]`).
-pub fn prepare(image: &ImageRef<'_>, spec: &InputSpec) -> Result<Array4<f32>, String> {
+pub fn prepare(image: &ImageRef<'_>, spec: &InputSpec) -> Result<Array4<f32>, OnnxError> {
     let (w, h) = (image.width, image.height);
     if w == 0 || h == 0 {
-        return Err("image is empty".into());
+        return Err(OnnxError::Input("image is empty".to_string()));
     }
     let src = Rgb { w, h, px: image.rgb.to_vec() };
     let resized = match (spec.resize.as_str(), spec.size) {
@@ -46,7 +47,7 @@ pub fn prepare(image: &ImageRef<'_>, spec: &InputSpec) -> Result<Array4<f32>, St
     };
     let crops: Vec<Rgb> = match (spec.crop.as_str(), spec.size) {
         ("center" | "five", Some([tw, th])) if resized.w < tw || resized.h < th => {
-            return Err(format!("image {}x{} is smaller than the model input {tw}x{th}", resized.w, resized.h))
+            return Err(OnnxError::Input(format!("image {}x{} is smaller than the model input {tw}x{th}", resized.w, resized.h)))
         }
         ("center", Some([tw, th])) => vec![resized.crop((resized.w - tw) / 2, (resized.h - th) / 2, tw, th)],
         ("five", Some([tw, th])) => {
@@ -82,7 +83,7 @@ pub fn prepare(image: &ImageRef<'_>, spec: &InputSpec) -> Result<Array4<f32>, St
         }
     }
     let shape = if nhwc { (crops.len(), ch, cw, c) } else { (crops.len(), c, ch, cw) };
-    Array4::from_shape_vec(shape, data).map_err(|e| format!("input tensor shape: {e}"))
+    Array4::from_shape_vec(shape, data).map_err(|e| OnnxError::Input(format!("input tensor shape: {e}")))
 }
 
 #[cfg(test)]
@@ -110,6 +111,6 @@ mod tests {
         assert_eq!(t[[0, 5, 7, 0]], want);
         let small = ImageRef::from_rgb(30, 20, &rgb[..30 * 20 * 3]).expect("size");
         let center = spec("name = \"x\"\nsize = [64, 64]\ncrop = \"center\"");
-        assert!(prepare(&small, &center).unwrap_err().contains("smaller than the model input"));
+        assert!(prepare(&small, &center).unwrap_err().to_string().contains("smaller than the model input"));
     }
 }

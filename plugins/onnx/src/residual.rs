@@ -3,6 +3,7 @@
 //! log-energy robust z), so the ONNX backend of a classic operator returns the
 //! same summary, statistics, heat-map and regions as the native one.
 
+use crate::OnnxError;
 use serde_json::json;
 use trutheye_plugin_api::{Map, Output, Region};
 
@@ -18,9 +19,9 @@ trutheye_plugin_api::params! {
 }
 
 /// Same size rule as the native operators: at least one block each way.
-pub fn check_size(name: &str, w: usize, h: usize, block: usize) -> Result<(), String> {
+pub fn check_size(name: &str, w: usize, h: usize, block: usize) -> Result<(), OnnxError> {
     if w < block || h < block {
-        return Err(format!("`{name}` needs an image of at least {block}x{block} pixels, got {w}x{h}"));
+        return Err(OnnxError::Input(format!("`{name}` needs an image of at least {block}x{block} pixels, got {w}x{h}")));
     }
     Ok(())
 }

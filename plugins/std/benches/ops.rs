@@ -294,7 +294,7 @@ fn make_input(src: &RgbImage, label: &'static str, size: (u32, u32), dir: &Path)
     let path = dir.join(format!("bench-{label}.jpg"));
     std::fs::write(&path, &jpeg).expect("write JPEG");
     // libjpeg-turbo as Pillow: both columns then start from the same pixels.
-    let (px, dw, dh, _) = trutheye_codec::jpeg_to_rgb(&jpeg, u64::MAX, false).expect("decode JPEG");
+    let (px, dw, dh, _) = trutheye_imaging::jpeg_to_rgb(&jpeg, u64::MAX, false).expect("decode JPEG");
     let rgb = RgbImage::from_raw(dw, dh, px).expect("decoded size");
     Input { label, path, jpeg, rgb }
 }

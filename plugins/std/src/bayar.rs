@@ -5,7 +5,7 @@
 //! `w(0,0) = −1, Σ_{(i,j)≠(0,0)} w(i,j) = 1` of Bayar & Stamm (2016/2018).
 
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::require_size;
 use crate::srm::{fast_visual, strip_filter, two_sided_report, BlockZ};
@@ -70,7 +70,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct Bayar;
 
-impl TypedOperator for Bayar {
+impl Operator for Bayar {
     const NAME: &'static str = "bayar";
     const DESCRIPTION: &'static str = "Bayar–Stamm constrained-convolution residual (fixed 5x5 kernel: centre −1, the other \
         24 weights 1/24, so it removes image content and keeps local noise) on luma. The visual shows residual \
@@ -80,7 +80,7 @@ impl TypedOperator for Bayar {
     const CATEGORY: &'static str = "noise";
     type Params = BayarParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: BayarParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: BayarParams) -> Result<Output, OperatorError> {
         let block = p.block;
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
@@ -107,7 +107,7 @@ impl TypedOperator for Bayar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
 
     #[test]
     fn kernel_satisfies_the_bayar_constraint() {
@@ -141,7 +141,7 @@ mod tests {
         assert!(out.stats["residual_std"].as_f64().unwrap() < 1e-4);
         let small = vec![0u8; 7 * 7 * 3];
         let img = ImageRef::from_rgb(7, 7, &small).unwrap();
-        assert!(Bayar.run(&img, &json!({})).unwrap_err().contains("at least"));
+        assert!(Bayar.run(&img, &json!({})).unwrap_err().to_string().contains("at least"));
         assert!(Bayar.run(&img, &json!({"block": 2})).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! statistics, robust z-scores, region extraction and map rendering.
 
 use rayon::prelude::*;
-use trutheye_plugin_api::Region;
+use trutheye_plugin_api::{OperatorError, Region};
 
 /// Runs `f` in a copy compiled for AVX2 and FMA when the CPU has them (checked
 /// once, cached), else as is. The hot per-pixel loops are plain Rust that LLVM
@@ -192,9 +192,9 @@ pub fn to_visual(map: &[f32]) -> Vec<u8> {
 }
 
 /// Fails with a clear message when the image is smaller than an operator needs.
-pub fn require_size(name: &str, w: usize, h: usize, min: usize) -> Result<(), String> {
+pub fn require_size(name: &str, w: usize, h: usize, min: usize) -> Result<(), OperatorError> {
     if w < min || h < min {
-        return Err(format!("{name} needs an image of at least {min}x{min} pixels, got {w}x{h}"));
+        return Err(OperatorError::Image(format!("{name} needs an image of at least {min}x{min} pixels, got {w}x{h}")));
     }
     Ok(())
 }

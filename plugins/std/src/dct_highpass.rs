@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{require_size, top_regions};
 use crate::srm::{block_sq_sums, fast_visual_with, lane_sum_sq, BlockZ};
@@ -165,7 +165,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct DctHighpass;
 
-impl TypedOperator for DctHighpass {
+impl Operator for DctHighpass {
     const NAME: &'static str = "dct_highpass";
     const DESCRIPTION: &'static str = "8x8 block DCT high-pass of luma (JPEG grid): DCT coefficients with u+v < cutoff are \
         removed and the block transformed back. The visual shows |residual| (bright = fine detail/noise kept by the \
@@ -175,7 +175,7 @@ impl TypedOperator for DctHighpass {
     const CATEGORY: &'static str = "frequency";
     type Params = DctHighpassParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: DctHighpassParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: DctHighpassParams) -> Result<Output, OperatorError> {
         let (cutoff, block) = (p.cutoff, p.block);
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block.max(8))?;
@@ -185,10 +185,10 @@ impl TypedOperator for DctHighpass {
         // Analyse only the area covered by full 8x8 blocks.
         let (aw, ah) = (w / 8 * 8, h / 8 * 8);
         if aw < block || ah < block {
-            return Err(format!(
+            return Err(OperatorError::Image(format!(
                 "{} needs at least {block}x{block} pixels covered by full 8x8 blocks, got {w}x{h}",
                 Self::NAME
-            ));
+            )));
         }
         // Block energies straight from the residual (no energy map is materialised).
         let (sums, bw, bh) = block_sq_sums(&res, w, aw, ah, block);
@@ -221,7 +221,7 @@ impl TypedOperator for DctHighpass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
 
     #[test]
     fn dct_known_answers() {

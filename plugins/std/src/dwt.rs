@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{require_size, top_regions};
 use crate::srm::{block_sq_sums, fast_visual, fast_visual_with, lane_sum_sq, BlockZ};
@@ -106,7 +106,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct DwtSubbands;
 
-impl TypedOperator for DwtSubbands {
+impl Operator for DwtSubbands {
     const NAME: &'static str = "dwt_subbands";
     const DESCRIPTION: &'static str = "Haar 2-D wavelet decomposition of luma (PyWavelets dwt2 'haar' layout). The visual \
         tiles the sub-bands like PyWavelets: top-left approximation (recursively for more levels), top-right LH \
@@ -117,10 +117,10 @@ impl TypedOperator for DwtSubbands {
     const CATEGORY: &'static str = "frequency";
     type Params = DwtParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: DwtParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: DwtParams) -> Result<Output, OperatorError> {
         let (levels, block) = (p.levels, p.block);
         if block % 2 != 0 {
-            return Err(format!("parameter `block` = {block} must be even"));
+            return Err(OperatorError::Params(format!("parameter `block` = {block} must be even")));
         }
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, 1 << levels)?;
@@ -191,7 +191,7 @@ impl TypedOperator for DwtSubbands {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
 
     #[test]
     fn haar_of_a_2x2_block_by_hand() {

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{jpeg, ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{jpeg, ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{block_means, robust_z, top_regions};
 
@@ -85,7 +85,7 @@ pub(crate) fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, sampling:
 /// as Pillow does: the Python references re-open their re-saved JPEG with Pillow.
 pub(crate) fn decode_jpeg(bytes: &[u8], w: usize, h: usize) -> Result<Vec<u8>, String> {
     let (rgb, dw, dh, _) =
-        trutheye_codec::jpeg_to_rgb(bytes, (w as u64) * (h as u64), false).map_err(|e| format!("JPEG decoding failed: {e}"))?;
+        trutheye_imaging::jpeg_to_rgb(bytes, (w as u64) * (h as u64), false).map_err(|e| format!("JPEG decoding failed: {e}"))?;
     if dw as usize != w || dh as usize != h {
         return Err(format!("re-decoded JPEG is {dw}x{dh}, expected {w}x{h}"));
     }
@@ -113,7 +113,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct Ela;
 
-impl TypedOperator for Ela {
+impl Operator for Ela {
     const NAME: &'static str = "ela";
     const DESCRIPTION: &'static str = "Error level analysis: the image is re-saved as JPEG at a fixed quality \
         (matching the file's chroma subsampling) and the absolute per-pixel difference, multiplied by `scale`, is \
@@ -126,11 +126,11 @@ impl TypedOperator for Ela {
     const CATEGORY: &'static str = "compression";
     type Params = ElaParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: ElaParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: ElaParams) -> Result<Output, OperatorError> {
         let (quality, scale, block) = (p.quality as u8, p.scale as f32, p.block);
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
-            return Err(format!("ela needs an image of at least one {block}x{block} block, got {w}x{h}"));
+            return Err(OperatorError::Image(format!("ela needs an image of at least one {block}x{block} block, got {w}x{h}")));
         }
         let (sampling, info) = source_sampling(image);
         let re = recompress(image.rgb, w, h, quality, sampling)?;

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{require_size, top_regions};
 use crate::srm::{block_sq_sums, fast_visual, fast_visual_with, lane_sum_sq, BlockZ};
@@ -279,7 +279,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct FftResidual;
 
-impl TypedOperator for FftResidual {
+impl Operator for FftResidual {
     const NAME: &'static str = "fft_residual";
     const DESCRIPTION: &'static str = "FFT high-pass residual of luma: frequencies below `radius` x Nyquist are removed and \
         the rest transformed back. The visual shows |residual| (bright = fine detail/noise); the heat-map is the robust z \
@@ -290,7 +290,7 @@ impl TypedOperator for FftResidual {
     const CATEGORY: &'static str = "frequency";
     type Params = FftResidualParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: FftResidualParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: FftResidualParams) -> Result<Output, OperatorError> {
         let (radius, block) = (p.radius as f32, p.block);
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block.max(16))?;
@@ -382,7 +382,7 @@ impl TypedOperator for FftResidual {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
 
     #[test]
     fn fft2_via_transposes_matches_naive_dft() {

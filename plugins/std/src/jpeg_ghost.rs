@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{median, robust_z, to_visual, top_regions};
 use crate::ela::{recompress, source_sampling};
@@ -72,7 +72,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct JpegGhost;
 
-impl TypedOperator for JpegGhost {
+impl Operator for JpegGhost {
     const NAME: &'static str = "jpeg_ghost";
     const DESCRIPTION: &'static str = "JPEG ghosts (Farid): the image is re-compressed at each quality in \
         `qualities` (with the file's own chroma subsampling) and the squared difference is averaged per block. \
@@ -83,12 +83,12 @@ impl TypedOperator for JpegGhost {
     const CATEGORY: &'static str = "compression";
     type Params = JpegGhostParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: JpegGhostParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: JpegGhostParams) -> Result<Output, OperatorError> {
         let qualities = distinct_qualities(&p.qualities)?;
         let block = p.block;
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
-            return Err(format!("jpeg_ghost needs an image of at least one {block}x{block} block, got {w}x{h}"));
+            return Err(OperatorError::Image(format!("jpeg_ghost needs an image of at least one {block}x{block} block, got {w}x{h}")));
         }
         let (sampling, info) = source_sampling(image);
         let diffs: Vec<Vec<f32>> = qualities

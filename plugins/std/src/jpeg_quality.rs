@@ -1,7 +1,7 @@
 //! A report of a JPEG file's quantization tables and sampling.
 
 use serde_json::json;
-use trutheye_plugin_api::{jpeg, ImageRef, Map, NoParams, TypedOperator, Output};
+use trutheye_plugin_api::{jpeg, ImageRef, Map, NoParams, Operator, Output, OperatorError};
 
 
 /// Side of one table cell in the visual, in pixels.
@@ -23,7 +23,7 @@ fn estimate_chroma(table: &[u16; 64]) -> (u8, f32) {
 #[derive(Default)]
 pub struct JpegQuality;
 
-impl TypedOperator for JpegQuality {
+impl Operator for JpegQuality {
     const NAME: &'static str = "jpeg_quality";
     const DESCRIPTION: &'static str = "Reads the JPEG file's quantization tables and reports the closest IJG \
         (libjpeg/Pillow) quality for luma and chroma, whether the tables are exact IJG scalings (cameras and \
@@ -34,10 +34,10 @@ impl TypedOperator for JpegQuality {
     const CATEGORY: &'static str = "compression";
     type Params = NoParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, _: NoParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, _: NoParams) -> Result<Output, OperatorError> {
         let bytes = match (image.encoded, image.format) {
             (Some(b), Some("jpeg")) => b,
-            (Some(_), Some(f)) => return Err(format!("jpeg_quality needs a JPEG file; this image is {f}")),
+            (Some(_), Some(f)) => return Err(OperatorError::Image(format!("jpeg_quality needs a JPEG file; this image is {f}"))),
             _ => return Err("jpeg_quality needs a JPEG file; this image is a derived image (crop/edit)".into()),
         };
         let info = jpeg::parse(bytes)?;

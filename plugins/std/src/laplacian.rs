@@ -1,7 +1,7 @@
 //! Laplacian high-pass of luma (OpenCV `cv2.Laplacian`, BORDER_REFLECT_101).
 
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{robust_z, top_regions};
 use crate::sobel::{band_block_sums, band_rows, fast_visual, luma_bands, map3x3, stencil_row};
@@ -91,7 +91,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct Laplacian;
 
-impl TypedOperator for Laplacian {
+impl Operator for Laplacian {
     const NAME: &'static str = "laplacian";
     const DESCRIPTION: &'static str = "Laplacian high-pass of luma (cv2.Laplacian; ksize=1 kernel \
         [[0,1,0],[1,-4,1],[0,1,0]], ksize=3 kernel [[2,0,2],[0,-8,0],[2,0,2]]). The visual shows |response| \
@@ -101,12 +101,12 @@ impl TypedOperator for Laplacian {
     const CATEGORY: &'static str = "edge";
     type Params = LaplacianParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: LaplacianParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: LaplacianParams) -> Result<Output, OperatorError> {
         // `one_of(1, 3)` admits only positive values, so the cast is exact.
         let (ksize, block) = (p.ksize as usize, p.block);
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
-            return Err(format!("laplacian needs an image of at least one {block}x{block} block, got {w}x{h}"));
+            return Err(OperatorError::Image(format!("laplacian needs an image of at least one {block}x{block} block, got {w}x{h}")));
         }
         let (abs, sums, total) = abs_response(image, ksize, block);
         let hf_energy = (total / (w * h) as f64) as f32;
@@ -150,7 +150,7 @@ impl TypedOperator for Laplacian {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
 
     #[test]
     fn kernels_are_opencv_laplacian() {

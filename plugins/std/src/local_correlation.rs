@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{robust_z, top_regions};
 use crate::laplacian::laplacian_response;
@@ -55,7 +55,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct LocalCorrelation;
 
-impl TypedOperator for LocalCorrelation {
+impl Operator for LocalCorrelation {
     const NAME: &'static str = "local_correlation";
     const DESCRIPTION: &'static str = "Local correlation of the high-pass residual: luma is filtered with the \
         4-neighbour Laplacian and, per block, the correlation coefficient between each residual sample and its \
@@ -66,11 +66,11 @@ impl TypedOperator for LocalCorrelation {
     const CATEGORY: &'static str = "statistics";
     type Params = LocalCorrelationParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: LocalCorrelationParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: LocalCorrelationParams) -> Result<Output, OperatorError> {
         let block = p.block;
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
-            return Err(format!("local_correlation needs an image of at least one {block}x{block} block, got {w}x{h}"));
+            return Err(OperatorError::Image(format!("local_correlation needs an image of at least one {block}x{block} block, got {w}x{h}")));
         }
         let resid = laplacian_response(&crate::sobel::par_luma(image), w, h, 1);
         let (corr, bw, bh) = block_neighbour_corr(&resid, w, h, block);

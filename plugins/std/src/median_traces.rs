@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{robust_z, top_regions};
 use crate::sobel::{band_rows, luma_bands, map3x3, round_u8, stencil_row};
@@ -198,7 +198,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct MedianTraces;
 
-impl TypedOperator for MedianTraces {
+impl Operator for MedianTraces {
     const NAME: &'static str = "median_traces";
     const DESCRIPTION: &'static str = "Median-filtering forensics on luma (rounded to 8 bits). A 3x3 median filter \
         barely changes an image that was already median-filtered, so such regions have a median filter residual \
@@ -209,11 +209,11 @@ impl TypedOperator for MedianTraces {
     const CATEGORY: &'static str = "statistics";
     type Params = MedianTracesParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: MedianTracesParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: MedianTracesParams) -> Result<Output, OperatorError> {
         let block = p.block;
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
-            return Err(format!("median_traces needs an image of at least one {block}x{block} block, got {w}x{h}"));
+            return Err(OperatorError::Image(format!("median_traces needs an image of at least one {block}x{block} block, got {w}x{h}")));
         }
         let pass = analyse(image, block);
         let sums: Vec<[f64; 4]> = pass.sums.iter().map(|s| s.map(f64::from)).collect();

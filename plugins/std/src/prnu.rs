@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{reflect, require_size, robust_z, top_regions};
 use crate::srm::{fast_visual, BlockZ};
@@ -105,7 +105,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct Prnu;
 
-impl TypedOperator for Prnu {
+impl Operator for Prnu {
     const NAME: &'static str = "prnu";
     const DESCRIPTION: &'static str = "PRNU-style sensor-noise consistency: noise residual W = I − Wiener3x3(I) on luma \
         (row/column means removed), each block correlated with the image-wide multiplicative noise pattern K̂·I estimated \
@@ -116,7 +116,7 @@ impl TypedOperator for Prnu {
     const CATEGORY: &'static str = "noise";
     type Params = PrnuParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: PrnuParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: PrnuParams) -> Result<Output, OperatorError> {
         let block = p.block;
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
@@ -189,7 +189,7 @@ impl TypedOperator for Prnu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
 
     #[test]
     fn residual_rows_and_columns_are_zero_mean() {

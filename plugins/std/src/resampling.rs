@@ -16,7 +16,7 @@
 use rayon::prelude::*;
 use rustfft::FftPlanner;
 use serde_json::{json, Value};
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{median, require_size, robust_z, top_regions};
 use crate::fft_residual::{freq, TileFft};
@@ -63,7 +63,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct Resampling;
 
-impl TypedOperator for Resampling {
+impl Operator for Resampling {
     const NAME: &'static str = "resampling";
     const DESCRIPTION: &'static str = "Resampling detector (Kirchner's fast Popescu–Farid variant): a fixed linear predictor \
         residual is turned into a p-map (bright = pixel is a linear mix of its neighbours, as after interpolation; \
@@ -74,7 +74,7 @@ impl TypedOperator for Resampling {
     const CATEGORY: &'static str = "frequency";
     type Params = ResamplingParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: ResamplingParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: ResamplingParams) -> Result<Output, OperatorError> {
         let block = p.block;
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
@@ -159,7 +159,7 @@ impl TypedOperator for Resampling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
 
     #[test]
     fn predictor_is_exact_on_bilinear_surfaces() {

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{reflect, robust_z, top_regions};
 
@@ -237,7 +237,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct Sobel;
 
-impl TypedOperator for Sobel {
+impl Operator for Sobel {
     const NAME: &'static str = "sobel";
     const DESCRIPTION: &'static str = "Sobel gradient magnitude of luma (OpenCV 3x3 kernels, reflect-101 border). \
         The visual shows edges (bright = strong edge). The heat-map is the robust z-score of each block's log \
@@ -247,11 +247,11 @@ impl TypedOperator for Sobel {
     const CATEGORY: &'static str = "edge";
     type Params = SobelParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: SobelParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: SobelParams) -> Result<Output, OperatorError> {
         let (block, thr) = (p.block, p.edge_threshold as f32);
         let (w, h) = (image.width, image.height);
         if w < block || h < block {
-            return Err(format!("sobel needs an image of at least one {block}x{block} block, got {w}x{h}"));
+            return Err(OperatorError::Image(format!("sobel needs an image of at least one {block}x{block} block, got {w}x{h}")));
         }
         // One fused pass per band: luma, magnitude, tile sums, total and edge count.
         let mut mag = vec![0f32; w * h];
@@ -296,7 +296,7 @@ impl TypedOperator for Sobel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
     use crate::common::filter2d;
 
     #[test]

@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, TypedOperator, Output, Region};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, Region, OperatorError};
 
 use crate::common::{block_means, reflect, require_size, robust_z, top_regions};
 // Re-exported: the operators of this group import their shared helpers from here.
@@ -294,7 +294,7 @@ trutheye_plugin_api::params! {
 #[derive(Default)]
 pub struct Srm;
 
-impl TypedOperator for Srm {
+impl Operator for Srm {
     const NAME: &'static str = "srm";
     const DESCRIPTION: &'static str = "SRM noise residuals (the 3 rich-model high-pass kernels of RGB-N: KV 5x5/12, \
         second-order 3x3/4, horizontal [1,-2,1]/2) on luma, truncated to ±T. The visual shows residual magnitude \
@@ -304,7 +304,7 @@ impl TypedOperator for Srm {
     const CATEGORY: &'static str = "noise";
     type Params = SrmParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, p: SrmParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, p: SrmParams) -> Result<Output, OperatorError> {
         let (block, t) = (p.block, p.truncate as f32);
         let (w, h) = (image.width, image.height);
         require_size(Self::NAME, w, h, block)?;
@@ -335,7 +335,7 @@ impl TypedOperator for Srm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trutheye_plugin_api::Operator;
+    use trutheye_plugin_api::RawOperator;
     use crate::common::filter2d;
 
     #[test]

@@ -2,7 +2,7 @@
 //! local_correlation, ela and jpeg_quality on synthetic images.
 
 use serde_json::json;
-use trutheye_plugin_api::{jpeg, ImageRef, MapRole, Operator, Output};
+use trutheye_plugin_api::{jpeg, ImageRef, MapRole, RawOperator, Output, OperatorError};
 use trutheye_plugin_std::{
     ela::Ela, jpeg_ghost::JpegGhost, jpeg_quality::JpegQuality, laplacian::Laplacian,
     local_correlation::LocalCorrelation, median_traces::{median3x3, MedianTraces}, sobel::Sobel,
@@ -249,9 +249,9 @@ fn jpeg_quality_rejects_non_jpeg() {
     let rgb = vec![0u8; 4 * 4 * 3];
     let derived = ImageRef::from_rgb(4, 4, &rgb).unwrap();
     let e = JpegQuality.run(&derived, &json!({})).unwrap_err();
-    assert_eq!(e, "jpeg_quality needs a JPEG file; this image is a derived image (crop/edit)");
+    assert_eq!(e, OperatorError::Image("jpeg_quality needs a JPEG file; this image is a derived image (crop/edit)".into()));
     let png = ImageRef { encoded: Some(b"\x89PNG"), format: Some("png"), ..derived };
-    assert_eq!(JpegQuality.run(&png, &json!({})).unwrap_err(), "jpeg_quality needs a JPEG file; this image is png");
+    assert_eq!(JpegQuality.run(&png, &json!({})).unwrap_err().to_string(), "jpeg_quality needs a JPEG file; this image is png");
     let junk = ImageRef { encoded: Some(b"garbage"), format: Some("jpeg"), ..derived };
     assert!(JpegQuality.run(&junk, &json!({})).is_err());
     let file = encode(&rgb, 4, 4, 75, jpeg_encoder::SamplingFactor::F_2_2);
@@ -259,7 +259,7 @@ fn jpeg_quality_rejects_non_jpeg() {
     assert!(JpegQuality.run(&img, &json!({"x": 1})).is_err());
 }
 
-fn run_all(img: &ImageRef<'_>, params: &serde_json::Value) -> Vec<(&'static str, Result<Output, String>)> {
+fn run_all(img: &ImageRef<'_>, params: &serde_json::Value) -> Vec<(&'static str, Result<Output, OperatorError>)> {
     vec![
         ("sobel", Sobel.run(img, params)),
         ("laplacian", Laplacian.run(img, params)),
@@ -287,13 +287,13 @@ fn tiny_and_odd_sizes_never_panic() {
                         assert!(out.stats["anomaly_z"].is_number(), "{name} {w}x{h}");
                         assert!(!out.summary.is_empty());
                     }
-                    Err(e) => assert!(!e.is_empty(), "{name}"),
+                    Err(e) => assert!(!e.to_string().is_empty(), "{name}"),
                 }
             }
         }
         // Small images: a 16px block does not fit under 16x16.
         if w < 16 || h < 16 {
-            let e = Sobel.run(&img, &json!({})).unwrap_err();
+            let e = Sobel.run(&img, &json!({})).unwrap_err().to_string();
             assert!(e.contains("at least"), "{e}");
         }
     }

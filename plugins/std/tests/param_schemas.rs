@@ -5,7 +5,7 @@
 //! fails here instead of drifting silently into the tool list.
 
 use serde_json::{json, Value};
-use trutheye_plugin_api::{testing, Operator, TypedOperator};
+use trutheye_plugin_api::{testing, Operator, OperatorError, RawOperator};
 use trutheye_plugin_std::{
     bayar::Bayar, dct_highpass::DctHighpass, dwt::DwtSubbands, ela::Ela, fft_residual::FftResidual,
     jpeg_ghost::JpegGhost, jpeg_quality::JpegQuality, laplacian::Laplacian, local_correlation::LocalCorrelation,
@@ -17,9 +17,9 @@ fn pinned() -> Value {
 }
 
 /// `(name, schema, schema check)` of every operator the plugin exports.
-fn all() -> Vec<(&'static str, Value, Result<(), String>)> {
-    fn one<O: TypedOperator>() -> (&'static str, Value, Result<(), String>) {
-        (<O as Operator>::NAME, <O as Operator>::params_schema(), testing::check_schema::<O>())
+fn all() -> Vec<(&'static str, Value, Result<(), OperatorError>)> {
+    fn one<O: Operator>() -> (&'static str, Value, Result<(), OperatorError>) {
+        (<O as RawOperator>::NAME, <O as RawOperator>::params_schema(), testing::check_schema::<O>())
     }
     vec![
         one::<FftResidual>(), one::<DwtSubbands>(), one::<Resampling>(), one::<DctHighpass>(), one::<Srm>(),
@@ -64,6 +64,6 @@ fn bad_parameters_come_back_as_one_line_naming_the_parameter() {
             "jpeg_ghost" => testing::run_on_noise::<JpegGhost>(64, 64, &params),
             _ => testing::run_on_noise::<JpegQuality>(64, 64, &params),
         };
-        assert_eq!(got.map(|_| ()).unwrap_err(), want, "{name} {params}");
+        assert_eq!(got.map(|_| ()).unwrap_err().to_string(), want, "{name} {params}");
     }
 }

@@ -3,7 +3,7 @@
 //! drop the library into a plugin directory. See `docs/write-an-operator.md`.
 
 use trutheye_plugin_api::serde_json::json;
-use trutheye_plugin_api::{export_plugin, params, ImageRef, Map, Output, Region, TypedOperator};
+use trutheye_plugin_api::{export_plugin, params, ImageRef, Map, Operator, OperatorError, Output, Region};
 
 params! {
     /// Parameters of [`BlockVariance`]: each one declared once; the schema the
@@ -20,7 +20,7 @@ params! {
 #[derive(Default)]
 pub struct BlockVariance;
 
-impl TypedOperator for BlockVariance {
+impl Operator for BlockVariance {
     const NAME: &'static str = "block_variance";
     const DESCRIPTION: &'static str = "Variance of luma in square blocks. Reports blocks that are \
         unusually smooth compared with the image median (robust z-score), a cue for inpainted or \
@@ -29,14 +29,14 @@ impl TypedOperator for BlockVariance {
 
     type Params = BlockVarianceParams;
 
-    fn analyze(&self, image: &ImageRef<'_>, params: BlockVarianceParams) -> Result<Output, String> {
+    fn analyze(&self, image: &ImageRef<'_>, params: BlockVarianceParams) -> Result<Output, OperatorError> {
         let block = params.block;
         let (bw, bh) = (image.width / block, image.height / block);
         if bw == 0 || bh == 0 {
-            return Err(format!(
+            return Err(OperatorError::Image(format!(
                 "image is {}x{}, smaller than one {block}x{block} block",
                 image.width, image.height
-            ));
+            )));
         }
         let luma = image.luma();
         let mut var = vec![0f32; bw * bh];
@@ -120,13 +120,13 @@ mod tests {
 
     #[test]
     fn too_small_image_is_an_error_not_a_panic() {
-        let err = testing::run_on_noise::<BlockVariance>(7, 7, &json!({})).unwrap_err();
+        let err = testing::run_on_noise::<BlockVariance>(7, 7, &json!({})).unwrap_err().to_string();
         assert!(err.contains("smaller than one"), "{err}");
     }
 
     #[test]
     fn bad_parameters_are_refused_naming_the_parameter() {
-        let err = testing::run_on_noise::<BlockVariance>(64, 64, &json!({"block": 2})).unwrap_err();
+        let err = testing::run_on_noise::<BlockVariance>(64, 64, &json!({"block": 2})).unwrap_err().to_string();
         assert_eq!(err, "parameter `block` = 2 is outside 4..=256");
     }
 

@@ -6,6 +6,7 @@
 //! ([`default_venv`]), then `target/pvr-venv` next to a `trutheye` binary built
 //! in this repository (what `.ci/run` installs).
 
+use crate::SandboxError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -78,25 +79,25 @@ print(json.dumps({"executable": sys.executable, "real_executable": os.path.realp
 
 /// Asks the interpreter where it lives (runs it once, outside the jail, with a
 /// fixed probe script; no model code is involved).
-pub fn probe(python: &Path) -> Result<PythonInfo, String> {
+pub fn probe(python: &Path) -> Result<PythonInfo, SandboxError> {
     let out = Command::new(python)
         .args(["-I", "-c", PROBE])
         .output()
-        .map_err(|e| format!("python backend: cannot run {}: {e}; {SETUP_HINT}", python.display()))?;
+        .map_err(|e| SandboxError::Python(format!("python backend: cannot run {}: {e}; {SETUP_HINT}", python.display())))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("").trim();
-        return Err(format!("python backend: {} failed to start ({}): {last}; {SETUP_HINT}", python.display(), out.status));
+        return Err(SandboxError::Python(format!("python backend: {} failed to start ({}): {last}; {SETUP_HINT}", python.display(), out.status)));
     }
     let mut info: PythonInfo = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("python backend: {} is not a CPython this backend understands ({e})", python.display()))?;
+        .map_err(|e| SandboxError::Python(format!("python backend: {} is not a CPython this backend understands ({e})", python.display())))?;
     if info.version < (3, 11) {
-        return Err(format!(
+        return Err(SandboxError::Python(format!(
             "python backend: {} is Python {}.{}; the backend needs CPython >= 3.11; {SETUP_HINT}",
             python.display(),
             info.version.0,
             info.version.1
-        ));
+        )));
     }
     // Bind each tree once: drop entries inside another entry.
     let mut dirs: Vec<PathBuf> = info.dirs.iter().filter_map(|d| std::fs::canonicalize(d).ok()).collect();
@@ -119,36 +120,36 @@ fn is_system_dir(d: &Path) -> bool {
 
 /// Creates a venv at `venv` with `base` (a CPython >= 3.11) and installs the
 /// pinned requirements into it. Needs the network (PyPI); prints pip's output.
-pub fn setup(venv: &Path, base: &Path) -> Result<PathBuf, String> {
+pub fn setup(venv: &Path, base: &Path) -> Result<PathBuf, SandboxError> {
     let python = venv_python(venv);
     if !python.is_file() {
         if let Some(parent) = venv.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: cannot create: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| SandboxError::Python(format!("{}: cannot create: {e}", parent.display())))?;
         }
         eprintln!("creating venv {} with {}", venv.display(), base.display());
         let st = Command::new(base)
             .args(["-m", "venv"])
             .arg(venv)
             .status()
-            .map_err(|e| format!("cannot run {}: {e}", base.display()))?;
+            .map_err(|e| SandboxError::Python(format!("cannot run {}: {e}", base.display())))?;
         if !st.success() {
-            return Err(format!(
+            return Err(SandboxError::Python(format!(
                 "`{} -m venv {}` failed ({st}); on Debian/Ubuntu install python3-venv",
                 base.display(),
                 venv.display()
-            ));
+            )));
         }
     }
     let req = venv.join("trutheye-requirements.txt");
-    std::fs::write(&req, REQUIREMENTS).map_err(|e| format!("{}: {e}", req.display()))?;
+    std::fs::write(&req, REQUIREMENTS).map_err(|e| SandboxError::Python(format!("{}: {e}", req.display())))?;
     eprintln!("installing {} into {}", REQUIREMENTS.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect::<Vec<_>>().join(", "), venv.display());
     let st = Command::new(&python)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
         .arg(&req)
         .status()
-        .map_err(|e| format!("cannot run pip in {}: {e}", venv.display()))?;
+        .map_err(|e| SandboxError::Python(format!("cannot run pip in {}: {e}", venv.display())))?;
     if !st.success() {
-        return Err(format!("pip install into {} failed ({st})", venv.display()));
+        return Err(SandboxError::Python(format!("pip install into {} failed ({st})", venv.display())));
     }
     Ok(python)
 }

@@ -7,6 +7,7 @@
 //! `spawn` request carries a fresh stream socket (SCM_RIGHTS) that becomes the
 //! episode's channel. See `sandbox/README.md` for the threat model.
 
+use crate::SandboxError;
 use std::ffi::{CString, OsString};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -41,9 +42,9 @@ pub struct Jail {
 
 impl Jail {
     /// Starts bubblewrap with the template process and waits for its hello.
-    pub fn start(cfg: &PythonConfig, info: &PythonInfo, generation: u64) -> Result<Self, String> {
+    pub fn start(cfg: &PythonConfig, info: &PythonInfo, generation: u64) -> Result<Self, SandboxError> {
         let bwrap = which("bwrap").ok_or_else(|| {
-            "python backend: bubblewrap (`bwrap`) is not installed; it is the jail model code runs in (apt-get install bubblewrap). The backend never runs code unjailed.".to_string()
+            SandboxError::Jail("python backend: bubblewrap (`bwrap`) is not installed; it is the jail model code runs in (apt-get install bubblewrap). The backend never runs code unjailed.".to_string())
         })?;
         let (host_ctl, jail_ctl) = seqpacket_pair()?;
         let filter = seccomp::base_filter()?;
@@ -84,7 +85,7 @@ impl Jail {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| format!("python backend: cannot start {}: {e}", bwrap.display()))?;
+        let mut child = cmd.spawn().map_err(|e| SandboxError::Jail(format!("python backend: cannot start {}: {e}", bwrap.display())))?;
         drop(jail_ctl);
         drop(filter_fd);
         let deadline = Instant::now() + cfg.startup_timeout;
@@ -99,23 +100,23 @@ impl Jail {
                 }
                 let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
                 if last.starts_with("bwrap:") {
-                    return Err(format!(
+                    return Err(SandboxError::Jail(format!(
                         "python backend: the jail could not be created ({last}); this host does not allow the namespaces bubblewrap needs, and the backend never runs model code unjailed"
-                    ));
+                    )));
                 }
                 if Instant::now() >= deadline {
-                    return Err(format!("python backend: the interpreter did not start within {:?}", cfg.startup_timeout));
+                    return Err(SandboxError::Jail(format!("python backend: the interpreter did not start within {:?}", cfg.startup_timeout)));
                 }
-                return Err(format!(
+                return Err(SandboxError::Jail(format!(
                     "python backend: {} exited before it was ready ({}): {last}; {SETUP_HINT}",
                     info.executable.display(),
                     status.map(|s| s.to_string()).unwrap_or_default()
-                ));
+                )));
             }
         };
         if hello.get("protocol").and_then(Value::as_str) != Some("trutheye-pvr-python") {
             let _ = child.kill();
-            return Err(format!("python backend: unexpected hello from the runtime: {hello}"));
+            return Err(SandboxError::Jail(format!("python backend: unexpected hello from the runtime: {hello}")));
         }
         if let Some(missing) = hello.get("missing").and_then(Value::as_array).filter(|m| !m.is_empty()) {
             let _ = child.kill();
@@ -123,11 +124,11 @@ impl Jail {
             let mut pkgs: Vec<String> = missing.iter().filter_map(|m| m.get("package").and_then(Value::as_str).map(str::to_string)).collect();
             pkgs.dedup();
             let first = missing[0].get("error").and_then(Value::as_str).unwrap_or("");
-            return Err(format!(
+            return Err(SandboxError::Jail(format!(
                 "python backend: {} lacks {} ({first}); {SETUP_HINT}",
                 info.executable.display(),
                 pkgs.join(", ")
-            ));
+            )));
         }
         let filters: Vec<String> = seccomp::episode_filters()?.iter().map(|p| hex(p)).collect();
         let config = json!({
@@ -151,26 +152,26 @@ impl Jail {
     }
 
     /// Forks a new episode interpreter; returns its pid (inside the jail) and channel.
-    pub fn spawn(&mut self, operators: &[String], dialect: Option<&str>, timeout: Duration) -> Result<(i64, UnixStream), String> {
-        let (host, episode) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    pub fn spawn(&mut self, operators: &[String], dialect: Option<&str>, timeout: Duration) -> Result<(i64, UnixStream), SandboxError> {
+        let (host, episode) = UnixStream::pair().map_err(|e| SandboxError::Jail(format!("socketpair: {e}")))?;
         send_ctl(&self.ctl, &json!({"op": "spawn", "operators": operators, "dialect": dialect}), Some(episode.as_raw_fd()))?;
         drop(episode);
-        let reply = recv_ctl(&self.ctl, Instant::now() + timeout)?.ok_or("the python jail has ended")?;
-        let pid = reply.get("pid").and_then(Value::as_i64).ok_or_else(|| format!("spawn failed: {reply}"))?;
+        let reply = recv_ctl(&self.ctl, Instant::now() + timeout)?.ok_or_else(|| SandboxError::Jail("the python jail has ended".to_string()))?;
+        let pid = reply.get("pid").and_then(Value::as_i64).ok_or_else(|| SandboxError::Jail(format!("spawn failed: {reply}")))?;
         Ok((pid, host))
     }
 
     /// Kills an episode interpreter and returns how it ended.
-    pub fn kill(&mut self, pid: i64) -> Result<Option<String>, String> {
+    pub fn kill(&mut self, pid: i64) -> Result<Option<String>, SandboxError> {
         send_ctl(&self.ctl, &json!({"op": "kill", "pid": pid}), None)?;
-        let reply = recv_ctl(&self.ctl, Instant::now() + Duration::from_secs(5))?.ok_or("the python jail has ended")?;
+        let reply = recv_ctl(&self.ctl, Instant::now() + Duration::from_secs(5))?.ok_or_else(|| SandboxError::Jail("the python jail has ended".to_string()))?;
         Ok(reply.get("status").and_then(Value::as_str).map(str::to_string))
     }
 
     /// How an episode interpreter that closed its channel ended.
-    pub fn status(&mut self, pid: i64) -> Result<Option<String>, String> {
+    pub fn status(&mut self, pid: i64) -> Result<Option<String>, SandboxError> {
         send_ctl(&self.ctl, &json!({"op": "status", "pid": pid}), None)?;
-        let reply = recv_ctl(&self.ctl, Instant::now() + Duration::from_secs(5))?.ok_or("the python jail has ended")?;
+        let reply = recv_ctl(&self.ctl, Instant::now() + Duration::from_secs(5))?.ok_or_else(|| SandboxError::Jail("the python jail has ended".to_string()))?;
         Ok(reply.get("status").and_then(Value::as_str).map(str::to_string))
     }
 
@@ -271,34 +272,34 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), String> {
+fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), SandboxError> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: socketpair writes two descriptors into the array we own.
     let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
     if rc != 0 {
-        return Err(format!("socketpair: {}", std::io::Error::last_os_error()));
+        return Err(SandboxError::Jail(format!("socketpair: {}", std::io::Error::last_os_error())));
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn memfd_with(bytes: &[u8]) -> Result<OwnedFd, String> {
-    let name = CString::new("trutheye-seccomp").map_err(|e| e.to_string())?;
+fn memfd_with(bytes: &[u8]) -> Result<OwnedFd, SandboxError> {
+    let name = CString::new("trutheye-seccomp").map_err(|e| SandboxError::Jail(e.to_string()))?;
     // SAFETY: memfd_create with a valid C string.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
-        return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
+        return Err(SandboxError::Jail(format!("memfd_create: {}", std::io::Error::last_os_error())));
     }
     // SAFETY: fd is a new descriptor we own.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut file = std::fs::File::from(owned);
     use std::io::{Seek, Write};
-    file.write_all(bytes).and_then(|_| file.seek(std::io::SeekFrom::Start(0))).map_err(|e| format!("seccomp memfd: {e}"))?;
+    file.write_all(bytes).and_then(|_| file.seek(std::io::SeekFrom::Start(0))).map_err(|e| SandboxError::Jail(format!("seccomp memfd: {e}")))?;
     Ok(OwnedFd::from(file))
 }
 
-fn send_ctl(fd: &OwnedFd, msg: &Value, pass: Option<RawFd>) -> Result<(), String> {
-    let data = serde_json::to_vec(msg).map_err(|e| e.to_string())?;
+fn send_ctl(fd: &OwnedFd, msg: &Value, pass: Option<RawFd>) -> Result<(), SandboxError> {
+    let data = serde_json::to_vec(msg).map_err(|e| SandboxError::Jail(e.to_string()))?;
     let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
     // Space for one descriptor, aligned as cmsghdr needs.
     let mut cbuf = [0u64; 4];
@@ -319,18 +320,18 @@ fn send_ctl(fd: &OwnedFd, msg: &Value, pass: Option<RawFd>) -> Result<(), String
         libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
     };
     if rc < 0 {
-        return Err(format!("the python jail's control channel failed: {}", std::io::Error::last_os_error()));
+        return Err(SandboxError::Jail(format!("the python jail's control channel failed: {}", std::io::Error::last_os_error())));
     }
     Ok(())
 }
 
 /// Receives one control message; `Ok(None)` when the jail closed the channel.
-fn recv_ctl(fd: &OwnedFd, deadline: Instant) -> Result<Option<Value>, String> {
+fn recv_ctl(fd: &OwnedFd, deadline: Instant) -> Result<Option<Value>, SandboxError> {
     let mut buf = vec![0u8; MAX_CTL];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err("the python jail did not answer in time".into());
+            return Err(SandboxError::Jail("the python jail did not answer in time".to_string()));
         }
         let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: poll on one descriptor we own.
@@ -340,7 +341,7 @@ fn recv_ctl(fd: &OwnedFd, deadline: Instant) -> Result<Option<Value>, String> {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(format!("poll: {e}"));
+            return Err(SandboxError::Jail(format!("poll: {e}")));
         }
         if n == 0 {
             continue;
@@ -352,11 +353,11 @@ fn recv_ctl(fd: &OwnedFd, deadline: Instant) -> Result<Option<Value>, String> {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(format!("the python jail's control channel failed: {e}"));
+            return Err(SandboxError::Jail(format!("the python jail's control channel failed: {e}")));
         }
         if got == 0 {
             return Ok(None);
         }
-        return serde_json::from_slice(&buf[..got as usize]).map(Some).map_err(|e| format!("bad control message: {e}"));
+        return serde_json::from_slice(&buf[..got as usize]).map(Some).map_err(|e| SandboxError::Jail(format!("bad control message: {e}")));
     }
 }

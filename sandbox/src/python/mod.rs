@@ -19,10 +19,12 @@
 //! channel with raw pixels.
 
 pub mod cgroup;
+pub mod doctor;
 pub mod env;
 pub mod jail;
 pub mod seccomp;
 
+use crate::SandboxError;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -106,8 +108,8 @@ impl PythonConfig {
 
     /// The configured or installed interpreter ([`env::find_python`]), or the
     /// error line that says how to set one up.
-    pub fn discover(explicit: Option<&std::path::Path>) -> Result<Self, String> {
-        env::find_python(explicit).map(Self::new).ok_or_else(|| format!("python backend: no Python environment found; {}", env::SETUP_HINT))
+    pub fn discover(explicit: Option<&std::path::Path>) -> Result<Self, SandboxError> {
+        env::find_python(explicit).map(Self::new).ok_or_else(|| SandboxError::Python(format!("python backend: no Python environment found; {}", env::SETUP_HINT)))
     }
 }
 
@@ -121,7 +123,7 @@ pub struct PythonBackend {
 
 impl PythonBackend {
     /// Checks the interpreter (version, where it lives); the jail starts on first use.
-    pub fn new(cfg: PythonConfig) -> Result<Arc<Self>, String> {
+    pub fn new(cfg: PythonConfig) -> Result<Arc<Self>, SandboxError> {
         let info = env::probe(&cfg.python)?;
         Ok(Arc::new(Self { cfg, info, jail: Mutex::new(None), generation: Mutex::new(0) }))
     }
@@ -133,23 +135,23 @@ impl PythonBackend {
 
     /// Starts the jail now (if it is not running) and returns what the template
     /// reported: Python and library versions.
-    pub fn start(&self) -> Result<Value, String> {
-        let mut guard = self.jail.lock().map_err(|_| "python jail lock poisoned".to_string())?;
+    pub fn start(&self) -> Result<Value, SandboxError> {
+        let mut guard = self.jail.lock().map_err(|_| SandboxError::Jail("python jail lock poisoned".to_string()))?;
         self.ensure(&mut guard)?;
         Ok(guard.as_ref().map(|j| j.hello.clone()).unwrap_or(Value::Null))
     }
 
-    fn ensure<'a>(&self, guard: &'a mut Option<Jail>) -> Result<&'a mut Jail, String> {
+    fn ensure<'a>(&self, guard: &'a mut Option<Jail>) -> Result<&'a mut Jail, SandboxError> {
         if guard.as_mut().is_some_and(|j| !j.alive()) {
             tracing::warn!("the python jail ended; starting a new one");
             *guard = None;
         }
         if guard.is_none() {
-            let mut g = self.generation.lock().map_err(|_| "lock poisoned".to_string())?;
+            let mut g = self.generation.lock().map_err(|_| SandboxError::Jail("lock poisoned".to_string()))?;
             *g += 1;
             *guard = Some(Jail::start(&self.cfg, &self.info, *g)?);
         }
-        guard.as_mut().ok_or_else(|| "python jail missing".to_string())
+        guard.as_mut().ok_or_else(|| SandboxError::Jail("python jail missing".to_string()))
     }
 
     /// The bubblewrap process of the running jail (outside pid), if one runs:
@@ -163,8 +165,8 @@ impl PythonBackend {
         PythonExecutor { backend: self.clone(), session: None }
     }
 
-    fn spawn(&self, operators: &[String]) -> Result<Session, String> {
-        let mut guard = self.jail.lock().map_err(|_| "python jail lock poisoned".to_string())?;
+    fn spawn(&self, operators: &[String]) -> Result<Session, SandboxError> {
+        let mut guard = self.jail.lock().map_err(|_| SandboxError::Jail("python jail lock poisoned".to_string()))?;
         let jail = self.ensure(&mut guard)?;
         let generation = jail.generation;
         let (pid, sock) = match jail.spawn(operators, self.cfg.dialect.as_deref(), self.cfg.startup_timeout) {
@@ -172,7 +174,7 @@ impl PythonBackend {
             Err(e) => {
                 // A template that cannot fork is replaced on the next try.
                 *guard = None;
-                return Err(format!("python backend: cannot start an interpreter: {e}"));
+                return Err(SandboxError::Jail(format!("python backend: cannot start an interpreter: {e}")));
             }
         };
         drop(guard);
@@ -181,12 +183,12 @@ impl PythonBackend {
         match session.recv(deadline) {
             Ok((m, _)) if m.get("type").and_then(Value::as_str) == Some("ready") => Ok(session),
             Ok((m, _)) if m.get("type").and_then(Value::as_str) == Some("error") => {
-                Err(format!("python backend: {}", m.get("message").and_then(Value::as_str).unwrap_or("the interpreter failed to start")))
+                Err(SandboxError::Jail(format!("python backend: {}", m.get("message").and_then(Value::as_str).unwrap_or("the interpreter failed to start"))))
             }
-            Ok((m, _)) => Err(format!("python backend: unexpected first message {m}")),
+            Ok((m, _)) => Err(SandboxError::Jail(format!("python backend: unexpected first message {m}"))),
             Err(e) => {
                 let status = self.end(&session, false);
-                Err(format!("python backend: the interpreter did not start ({}{})", e.describe(), status.map(|s| format!("; it {s}")).unwrap_or_default()))
+                Err(SandboxError::Jail(format!("python backend: the interpreter did not start ({}{})", e.describe(), status.map(|s| format!("; it {s}")).unwrap_or_default())))
             }
         }
     }
@@ -337,7 +339,7 @@ impl PythonExecutor {
         }
         if let Some(i) = image_index {
             if let Err(e) = state.by_index(i) {
-                return Observation::error(e);
+                return Observation::error(e.to_string());
             }
         }
         // `\r\n` and lone `\r` line endings become `\n` before the code reaches
@@ -351,7 +353,7 @@ impl PythonExecutor {
             let ops = state.registry.names();
             match self.backend.spawn(&ops) {
                 Ok(s) => self.session = Some(s),
-                Err(e) => return Observation::error(e),
+                Err(e) => return Observation::error(e.to_string()),
             }
         }
         let deadline = Instant::now() + cfg.action_timeout;

@@ -13,6 +13,7 @@
 //!   back to `clone` for threads), no `execve`, no signals to other processes,
 //!   no new sockets, no `prlimit64` on another process.
 
+use crate::SandboxError;
 use std::collections::BTreeMap;
 
 use seccompiler::{
@@ -23,15 +24,15 @@ use seccompiler::{
 /// A compiled filter as the kernel's `struct sock_filter` array (8 bytes per instruction).
 pub type Program = Vec<u8>;
 
-fn arch() -> Result<TargetArch, String> {
+fn arch() -> Result<TargetArch, SandboxError> {
     TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|_| format!("seccomp filters are not available for {}", std::env::consts::ARCH))
+        .map_err(|_| SandboxError::Jail(format!("seccomp filters are not available for {}", std::env::consts::ARCH)))
 }
 
-fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<Program, String> {
+fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<Program, SandboxError> {
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno as u32), arch()?)
-        .map_err(|e| format!("seccomp filter: {e}"))?;
-    let prog: BpfProgram = filter.try_into().map_err(|e| format!("seccomp filter: {e:?}"))?;
+        .map_err(|e| SandboxError::Jail(format!("seccomp filter: {e}")))?;
+    let prog: BpfProgram = filter.try_into().map_err(|e| SandboxError::Jail(format!("seccomp filter: {e:?}")))?;
     let mut bytes = Vec::with_capacity(prog.len() * 8);
     for ins in prog {
         bytes.extend_from_slice(&ins.code.to_ne_bytes());
@@ -102,13 +103,13 @@ pub fn base_denied() -> Vec<libc::c_long> {
 }
 
 /// The filter for the whole jail.
-pub fn base_filter() -> Result<Program, String> {
+pub fn base_filter() -> Result<Program, SandboxError> {
     compile(deny_all(&base_denied()), libc::EPERM)
 }
 
 /// The filters an episode interpreter adds before model code runs: one
 /// answering `EPERM`, one answering `ENOSYS` (for `clone3`).
-pub fn episode_filters() -> Result<Vec<Program>, String> {
+pub fn episode_filters() -> Result<Vec<Program>, SandboxError> {
     let mut names = vec![
         libc::SYS_execve,
         libc::SYS_execveat,
@@ -132,12 +133,12 @@ pub fn episode_filters() -> Result<Vec<Program>, String> {
         SeccompCmpOp::MaskedEq(libc::CLONE_THREAD as u64),
         0,
     )
-    .map_err(|e| format!("seccomp condition: {e}"))?;
-    rules.insert(libc::SYS_clone as i64, vec![SeccompRule::new(vec![not_thread]).map_err(|e| format!("seccomp rule: {e}"))?]);
+    .map_err(|e| SandboxError::Jail(format!("seccomp condition: {e}")))?;
+    rules.insert(libc::SYS_clone as i64, vec![SeccompRule::new(vec![not_thread]).map_err(|e| SandboxError::Jail(format!("seccomp rule: {e}")))?]);
     // prlimit64(pid, ...) on anything but the calling process (pid 0).
     let other_pid = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, 0)
-        .map_err(|e| format!("seccomp condition: {e}"))?;
-    rules.insert(libc::SYS_prlimit64 as i64, vec![SeccompRule::new(vec![other_pid]).map_err(|e| format!("seccomp rule: {e}"))?]);
+        .map_err(|e| SandboxError::Jail(format!("seccomp condition: {e}")))?;
+    rules.insert(libc::SYS_prlimit64 as i64, vec![SeccompRule::new(vec![other_pid]).map_err(|e| SandboxError::Jail(format!("seccomp rule: {e}")))?]);
     let eperm = compile(rules, libc::EPERM)?;
     let enosys = compile(deny_all(&[libc::SYS_clone3]), libc::ENOSYS)?;
     Ok(vec![eperm, enosys])

@@ -59,8 +59,8 @@ impl WorkerConfig {
     }
 
     /// Defaults for the running executable (`std::env::current_exe()`).
-    pub fn current_exe() -> Result<Self, String> {
-        std::env::current_exe().map(Self::new).map_err(|e| format!("cannot locate the trutheye executable: {e}"))
+    pub fn current_exe() -> Result<Self, crate::SandboxError> {
+        std::env::current_exe().map(Self::new).map_err(|e| crate::SandboxError::Worker(format!("cannot locate the trutheye executable: {e}")))
     }
 
     /// One wall-time limit per action, as in-process mode has: the interpreter
@@ -127,9 +127,9 @@ impl WorkerExecutor {
     }
 
     /// Starts the worker now (if none is live) and checks the handshake.
-    pub fn start(&mut self) -> Result<(), String> {
+    pub fn start(&mut self) -> Result<(), crate::SandboxError> {
         if self.worker.is_none() {
-            self.worker = Some(spawn(&self.cfg)?);
+            self.worker = Some(spawn(&self.cfg).map_err(crate::SandboxError::Worker)?);
         }
         Ok(())
     }
@@ -145,7 +145,7 @@ impl WorkerExecutor {
         }
         if let Some(i) = image_index {
             if let Err(e) = state.by_index(i) {
-                return Observation::error(e);
+                return Observation::error(e.to_string());
             }
         }
         if let Err(e) = self.start() {
@@ -162,7 +162,7 @@ impl WorkerExecutor {
                 let mut blobs = blobs.into_iter();
                 let mut obs = Observation { text, error, bbox_candidate, tools, evidence, ..Default::default() };
                 for wi in &images {
-                    match from_wire(wi, &mut blobs).and_then(|img| state.add(img, wi.region_in_root)) {
+                    match from_wire(wi, &mut blobs).and_then(|img| state.add(img, wi.region_in_root).map_err(|e| e.to_string())) {
                         Ok(named) => {
                             if named.name != wi.name {
                                 tracing::warn!(host = %named.name, worker = %wi.name, "pvr worker image names out of step; resyncing");
@@ -370,7 +370,7 @@ fn spawn(cfg: &WorkerConfig) -> Result<Worker, String> {
     };
     if let Err(e) = check_hello(&hello, &format!("worker ({})", cfg.exe.display())) {
         w.kill();
-        return Err(e);
+        return Err(e.to_string());
     }
     w.send(&Msg::hello(Vec::new(), Some(cfg.limits.into())), &[]);
     Ok(w)

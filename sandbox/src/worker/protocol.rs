@@ -103,14 +103,14 @@ impl Msg {
 }
 
 /// Checks a peer's hello; the error says what each side speaks.
-pub fn check_hello(msg: &Msg, peer: &str) -> Result<(), String> {
+pub fn check_hello(msg: &Msg, peer: &str) -> Result<(), crate::SandboxError> {
     match msg {
         Msg::Hello { protocol, version, .. } if protocol == PROTOCOL && *version == VERSION => Ok(()),
-        Msg::Hello { protocol, version, .. } => Err(format!(
+        Msg::Hello { protocol, version, .. } => Err(crate::SandboxError::Worker(format!(
             "protocol mismatch: the {peer} speaks `{protocol}` version {version}, this side speaks `{PROTOCOL}` version {VERSION} \
              (host and worker must be the same trutheye build)"
-        )),
-        other => Err(format!("protocol error: the {peer} did not start with a hello (got {})", kind(other))),
+        ))),
+        other => Err(crate::SandboxError::Worker(format!("protocol error: the {peer} did not start with a hello (got {})", kind(other)))),
     }
 }
 

@@ -24,10 +24,10 @@ pub const TEST_VERSION_ENV: &str = "TRUTHEYE_PVR_WORKER_TEST_VERSION";
 /// come from `plugin_dirs` and the default search path. On Unix the protocol
 /// moves to a private copy of stdout and fd 1 is pointed at stderr, so stray
 /// prints from plugins cannot corrupt the stream.
-pub fn serve(plugin_dirs: &[PathBuf]) -> Result<(), String> {
-    let output = protocol_output()?;
+pub fn serve(plugin_dirs: &[PathBuf]) -> Result<(), crate::SandboxError> {
+    let output = protocol_output().map_err(crate::SandboxError::Worker)?;
     let stdin = std::io::stdin();
-    serve_on(plugin_dirs, BufReader::new(stdin.lock()), BufWriter::new(output))
+    serve_on(plugin_dirs, BufReader::new(stdin.lock()), BufWriter::new(output)).map_err(crate::SandboxError::Worker)
 }
 
 #[cfg(unix)]
@@ -73,8 +73,8 @@ fn serve_on(plugin_dirs: &[PathBuf], mut input: impl Read, mut output: impl Writ
     protocol::send(&mut output, &hello, &[]).map_err(io_err)?;
     let Some((first, _)) = protocol::recv(&mut input).map_err(io_err)? else { return Ok(()) };
     if let Err(e) = check_hello(&first, "host") {
-        let _ = protocol::send(&mut output, &Msg::Error { message: e.clone() }, &[]);
-        return Err(e);
+        let _ = protocol::send(&mut output, &Msg::Error { message: e.to_string() }, &[]);
+        return Err(e.to_string());
     }
     let limits = match first {
         Msg::Hello { limits: Some(l), .. } => PvrLimits::from(l),

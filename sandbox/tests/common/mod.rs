@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use image::{Rgb, RgbImage};
 use trutheye_core::{Action, CodeSource, EpisodeState, ExecLimits, ImageBuf, Observation, Registry};
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output, Region};
+use trutheye_plugin_api::{ImageRef, Map, RawOperator, Output, Region, OperatorError};
 use trutheye_sandbox::{PvrExecutor, PvrLimits};
 
 /// Pixel (x, y) of the test image is `[4x, 5y, x + y]`.
@@ -18,14 +18,14 @@ pub fn gradient() -> RgbImage {
 #[derive(Default)]
 pub struct Blocky;
 
-impl Operator for Blocky {
+impl RawOperator for Blocky {
     const NAME: &'static str = "blocky";
     const DESCRIPTION: &'static str = "test operator";
     const CATEGORY: &'static str = "statistics";
     fn params_schema() -> serde_json::Value {
         serde_json::json!({"type": "object", "properties": {"scale": {"type": "number"}}, "additionalProperties": false})
     }
-    fn run(&self, image: &ImageRef<'_>, params: &serde_json::Value) -> Result<Output, String> {
+    fn run(&self, image: &ImageRef<'_>, params: &serde_json::Value) -> Result<Output, OperatorError> {
         let scale = params.get("scale").and_then(|v| v.as_f64()).unwrap_or(1.0);
         let n = (image.width * image.height).max(1);
         let mean_r = image.rgb.chunks(3).map(|p| p[0] as f64).sum::<f64>() / n as f64 * scale;

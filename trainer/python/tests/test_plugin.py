@@ -66,7 +66,11 @@ def fake_rollout(scheduler, request, completions):
     return turn - 1, infos
 
 
-class PluginTest(unittest.TestCase):
+class ServerFixture:
+    """One `trutheye serve` for a test class: started before its tests, asked
+    to shut down after them (killed if it does not), its directory removed.
+    Shared by this file's tests and the ms-swift multi-turn tests."""
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
@@ -86,6 +90,12 @@ class PluginTest(unittest.TestCase):
             cls.proc.stdout.close()
             cls.proc.stderr.close()
             cls.tmp.cleanup()
+
+
+class PluginTest(ServerFixture, unittest.TestCase):
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
         assert not os.path.exists(cls.sock), "socket removed on exit"
 
     def test_client_round_trip(self):

@@ -24,6 +24,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+from test_plugin import ServerFixture  # noqa: E402
 from trutheye_swift import TruthEyeClient, swift_plugin  # noqa: E402
 
 HAVE_SWIFT = swift_plugin.HAVE_SWIFT
@@ -35,36 +36,23 @@ ANSWER_TAMPERED = '<answer>{"label": "tampered", "bbox": [0, 0, 64, 64]}</answer
 
 
 @unittest.skipUnless(HAVE_SWIFT, "ms-swift is not installed (see trainer/python/grpo_cpu_step.sh)")
-class SwiftMultiTurnTest(unittest.TestCase):
+class SwiftMultiTurnTest(ServerFixture, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        import tempfile
-
-        from test_plugin import start_server
         from transformers import AutoTokenizer
 
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.proc, cls.sock = start_server(cls.tmp.name)
-        os.environ["TRUTHEYE_SOCKET"] = cls.sock
-        os.environ.pop("TRUTHEYE_TCP", None)
+        super().setUpClass()
         cls.tokenizer = AutoTokenizer.from_pretrained(FIXTURE)
 
     @classmethod
     def tearDownClass(cls):
+        # The plugin's per-thread client holds a connection; close it first so
+        # the server can shut down.
         c = getattr(swift_plugin._local, "client", None)
         if c is not None:
             c.close_connection()
             swift_plugin._local.client = None
-        try:
-            with TruthEyeClient(cls.sock) as c:
-                c.shutdown()
-            cls.proc.wait(timeout=20)
-        finally:
-            if cls.proc.poll() is None:
-                cls.proc.kill()
-            cls.proc.stdout.close()
-            cls.proc.stderr.close()
-            cls.tmp.cleanup()
+        super().tearDownClass()
 
     def _response(self, text):
         from swift.infer_engine.protocol import ChatCompletionResponse, ChatCompletionResponseChoice, ChatMessage, UsageInfo

@@ -13,7 +13,7 @@ drives multi-turn rollouts without vLLM too: ``swift.rollout.agent_loop.run_mult
 over its ``TransformersEngine``); ``tests/test_swift_multi_turn.py`` drives it
 through ms-swift's own classes.
 
-Usage (see trainer/README.md, "Serving the environment to ms-swift")::
+Usage (see serve/README.md)::
 
     trutheye serve --socket /tmp/trutheye.sock &
     swift rollout ... --external_plugins trainer/python/trutheye_swift/swift_plugin.py \

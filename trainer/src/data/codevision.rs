@@ -11,42 +11,41 @@
 //! as `image_clue_0..`); tags in `tool` turns are images the code produced. A sample
 //! with no `<image>` tag at all gets one per image prepended to its first human turn.
 
+use crate::TrainError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::Args;
 use serde_json::Value;
-use trutheye_core::image::DEFAULT_MAX_PIXELS;
 use trutheye_core::{Action, CodeSource, EpisodeState, ExecLimits, FormatError, ImageBuf, Registry};
 use std::time::Duration;
 
-use trutheye_sandbox::{BackendArgs, PvrEngine, PvrMode};
+use trutheye_sandbox::{Dialect, PvrBackend, PvrEngine};
 
 use super::report::ConversionReport;
 use super::swift::{code_arguments, code_tool_schema, count_image_tags, text_before_tool_call, tool_call_content, SwiftMessage, SwiftSample, IMAGE_TAG};
 use super::{existing_absolute, path_string, write_jsonl};
 
-/// Flags of `trutheye data codevision`.
-#[derive(Args, Debug)]
+/// The options of `trutheye data codevision`.
+#[derive(Debug)]
 pub struct CodeVisionArgs {
     /// CodeVision-style ShareGPT JSONL.
-    #[arg(value_name = "IN.jsonl")]
     pub input: PathBuf,
     /// Folder the samples' relative image paths are resolved against.
-    #[arg(long, value_name = "DIR")]
     pub images_root: PathBuf,
     /// Output JSONL (ms-swift `messages` / `images` / `tools`).
-    #[arg(long, value_name = "OUT.jsonl")]
     pub out: PathBuf,
     /// Do not re-execute the code (only structural checks).
-    #[arg(long)]
     pub no_exec: bool,
     /// Largest input image in pixels (decompression-bomb guard).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
-    /// Which backend re-executes the code (default: python when set up: the model wrote it for CPython).
-    #[command(flatten)]
-    pub backend: BackendArgs,
+    /// Which backend re-executes the code (the CLI's default: python when set
+    /// up, as the model wrote it for CPython; else the interpreter in-process:
+    /// the data is the user's own).
+    pub backend: PvrBackend,
+    /// The interpreter for the python backend (`None`: the discovered one).
+    pub python: Option<PathBuf>,
+    /// The python backend's harness rules.
+    pub dialect: Dialect,
 }
 
 /// Conversion options.
@@ -82,10 +81,9 @@ pub const DROP_CODE_FAILS: &str = "code fails in the sandbox";
 type Drop = (&'static str, String);
 
 /// Runs `trutheye data codevision`.
-pub fn run(args: &CodeVisionArgs, registry: Arc<Registry>) -> Result<ConversionReport, String> {
-    let text = trutheye_core::input::read_text_bounded(&args.input, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read: {}", args.input.display(), e.detail()))?;
-    let kind = args.backend.resolve(None, None, true)?;
-    let engine = PvrEngine::build(kind, args.backend.python.as_deref(), args.backend.dialect, PvrMode::InProcess, || Err("unused".into()), Duration::from_secs(10))?;
+pub fn run(args: &CodeVisionArgs, registry: Arc<Registry>) -> Result<ConversionReport, TrainError> {
+    let text = trutheye_core::input::read_text_bounded(&args.input, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| TrainError::Data(format!("{}: cannot read: {}", args.input.display(), e.detail())))?;
+    let engine = PvrEngine::build(args.backend, args.python.as_deref(), args.dialect, || Err(trutheye_sandbox::SandboxError::Worker("data codevision runs the interpreter in-process, not in a worker".to_string())), Duration::from_secs(10))?;
     if !args.no_exec {
         engine.warm_up()?;
     }

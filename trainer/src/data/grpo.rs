@@ -4,10 +4,10 @@
 //! policy trains on what it will see at inference; `solution` and `bbox` are what
 //! the reward functions compare against.
 
+use crate::TrainError;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
 use serde::{Deserialize, Serialize};
 use trutheye_core::agent::{system_prompt, user_prompt};
 use trutheye_core::{AgentConfig, BBox, ImageBuf, Registry, Strategy};
@@ -15,22 +15,18 @@ use trutheye_core::{AgentConfig, BBox, ImageBuf, Registry, Strategy};
 use super::report::ConversionReport;
 use super::swift::{SwiftMessage, IMAGE_TAG};
 use super::{existing_absolute, path_string, write_jsonl};
-use crate::eval::{Dataset, Sample};
+use trutheye_eval::{Dataset, Sample};
 
-/// Flags of `trutheye data grpo`.
-#[derive(Args, Debug)]
+/// The options of `trutheye data grpo`.
+#[derive(Debug)]
 pub struct GrpoArgs {
     /// The dataset (manifest or folder).
-    #[arg(long, value_name = "PATH")]
     pub data: PathBuf,
     /// Output JSONL.
-    #[arg(long, value_name = "OUT.jsonl")]
     pub out: PathBuf,
     /// Strategy whose prompts to use.
-    #[arg(long, value_enum, default_value = "pvr")]
     pub strategy: Strategy,
     /// Agent configuration (prompts, image limits); default: the built-in configs/default.toml.
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 
@@ -55,15 +51,15 @@ pub const DROP_NO_IMAGE: &str = "image not found";
 pub const DROP_UNREADABLE: &str = "unreadable image";
 
 /// Loads the config named by `--config`, or the built-in one.
-pub fn load_config(path: Option<&std::path::Path>) -> Result<AgentConfig, String> {
+pub fn load_config(path: Option<&std::path::Path>) -> Result<AgentConfig, TrainError> {
     match path {
-        Some(p) => AgentConfig::load(p),
+        Some(p) => Ok(AgentConfig::load(p)?),
         None => Ok(AgentConfig::default_config()),
     }
 }
 
 /// Runs `trutheye data grpo`.
-pub fn run(args: &GrpoArgs, registry: &Registry) -> Result<ConversionReport, String> {
+pub fn run(args: &GrpoArgs, registry: &Registry) -> Result<ConversionReport, TrainError> {
     let ds = Dataset::load(&args.data)?;
     let config = load_config(args.config.as_deref())?;
     let mut report = ConversionReport::new("grpo", &path_string(&args.out));

@@ -7,50 +7,41 @@
 //! ids are written as a subset of the dataset's own manifest, so
 //! `trutheye eval --data HARD.jsonl` and `data grpo --data HARD.jsonl` work on it.
 
+use crate::TrainError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use serde_json::{json, Value};
 use trutheye_core::{Registry, Strategy};
 
 use super::grpo::{build, load_config};
 use super::report::ConversionReport;
 use super::{path_string, write_jsonl};
-use crate::eval::{read_predictions, Dataset, Prediction, Sample};
-use crate::rewards::label_correct;
+use trutheye_eval::{read_predictions, Dataset, Prediction, Sample};
+use trutheye_eval::rewards::label_correct;
 
-/// Flags of `trutheye data hard`.
-#[derive(Args, Debug)]
+/// The options of `trutheye data hard`.
+#[derive(Debug)]
 pub struct HardArgs {
     /// Eval run directories (or `predictions.jsonl` files).
-    #[arg(long, value_name = "DIR", num_args = 1.., required = true)]
     pub runs: Vec<PathBuf>,
     /// The dataset the runs evaluated (manifest or folder).
-    #[arg(long, value_name = "PATH")]
     pub data: PathBuf,
     /// Keep ids whose accuracy over their rollouts is at most this.
-    #[arg(long, value_name = "A", default_value_t = 0.5)]
     pub max_accuracy: f64,
     /// Keep only ids with at least this many rollouts.
-    #[arg(long, value_name = "N", default_value_t = 2)]
     pub min_rollouts: usize,
     /// Output manifest subset (JSONL).
-    #[arg(long, value_name = "HARD.jsonl")]
     pub out: PathBuf,
     /// Count single-operator baseline rows (strategy `baseline`) as rollouts too.
     /// Off by default: they are not the policy's rollouts, and they never answer
     /// synthetic, so with them every synthetic image looks hard.
-    #[arg(long)]
     pub include_baselines: bool,
     /// Also write the GRPO prompt set of the hard ids here.
-    #[arg(long, value_name = "OUT.jsonl")]
     pub grpo: Option<PathBuf>,
     /// Strategy whose prompts `--grpo` uses.
-    #[arg(long, value_enum, default_value = "pvr")]
     pub strategy: Strategy,
     /// Agent configuration for `--grpo`; default: the built-in configs/default.toml.
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 
@@ -100,17 +91,17 @@ pub fn group_accuracy(preds: &[Prediction], truth: &HashMap<&str, &Sample>) -> (
 }
 
 /// Runs `trutheye data hard`; returns the mining report and, with `--grpo`, the prompt-set report.
-pub fn run(args: &HardArgs, registry: &Registry) -> Result<Vec<ConversionReport>, String> {
+pub fn run(args: &HardArgs, registry: &Registry) -> Result<Vec<ConversionReport>, TrainError> {
     if !(0.0..=1.0).contains(&args.max_accuracy) {
-        return Err(format!("--max-accuracy must be between 0 and 1 (got {})", args.max_accuracy));
+        return Err(TrainError::Data(format!("--max-accuracy must be between 0 and 1 (got {})", args.max_accuracy)));
     }
     let ds = Dataset::load(&args.data)?;
     let mut preds = Vec::new();
     let mut report = ConversionReport::new("hard", &path_string(&args.out));
     for run in &args.runs {
-        let file = if run.is_file() { run.clone() } else { crate::eval::runner::predictions_path(run) };
+        let file = if run.is_file() { run.clone() } else { trutheye_eval::runner::predictions_path(run) };
         if !file.is_file() {
-            return Err(format!("{}: no predictions.jsonl (not an eval run directory?)", run.display()));
+            return Err(TrainError::Data(format!("{}: no predictions.jsonl (not an eval run directory?)", run.display())));
         }
         let read = read_predictions(&file)?;
         report.note("cut-off last prediction lines ignored", usize::from(read.truncated_tail));
@@ -158,9 +149,9 @@ pub fn run(args: &HardArgs, registry: &Registry) -> Result<Vec<ConversionReport>
 /// for byte when `out` sits beside the manifest; elsewhere `image` and `mask` are
 /// rewritten to absolute paths (relative ones would no longer resolve), which
 /// re-serializes the line with sorted keys. From folders: lines built from the samples.
-pub fn write_manifest(ds: &Dataset, samples: &[&Sample], out: &Path) -> Result<(), String> {
+pub fn write_manifest(ds: &Dataset, samples: &[&Sample], out: &Path) -> Result<(), TrainError> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create directory: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| TrainError::Data(format!("{}: cannot create directory: {e}", dir.display())))?;
     }
     let originals = if ds.kind == "manifest" { original_lines(&ds.path, out)? } else { HashMap::new() };
     let mut text = String::new();
@@ -172,7 +163,7 @@ pub fn write_manifest(ds: &Dataset, samples: &[&Sample], out: &Path) -> Result<(
         text.push_str(&line);
         text.push('\n');
     }
-    std::fs::write(out, text).map_err(|e| format!("{}: cannot write: {e}", out.display()))
+    std::fs::write(out, text).map_err(|e| TrainError::Data(format!("{}: cannot write: {e}", out.display())))
 }
 
 fn canonical_dir(p: &Path) -> Option<PathBuf> {
@@ -181,8 +172,8 @@ fn canonical_dir(p: &Path) -> Option<PathBuf> {
 }
 
 /// id → the manifest line to write (see [`write_manifest`]).
-fn original_lines(manifest: &Path, out: &Path) -> Result<HashMap<String, String>, String> {
-    let text = trutheye_core::input::read_text_bounded(manifest, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read manifest: {}", manifest.display(), e.detail()))?;
+fn original_lines(manifest: &Path, out: &Path) -> Result<HashMap<String, String>, TrainError> {
+    let text = trutheye_core::input::read_text_bounded(manifest, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| TrainError::Data(format!("{}: cannot read manifest: {}", manifest.display(), e.detail())))?;
     let base = manifest.parent().unwrap_or(Path::new("."));
     let same_dir = canonical_dir(manifest).is_some() && canonical_dir(manifest) == canonical_dir(out);
     let mut lines = HashMap::new();

@@ -6,10 +6,10 @@
 //! `assistant` message and their observation comes back as a `user` message, as
 //! those models were trained; format-error turns likewise (the feedback as `user`).
 
+use crate::TrainError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
 use serde_json::Value;
 use trutheye_core::executors::tool_list;
 use trutheye_core::trajectory::ObservationRecord;
@@ -18,11 +18,11 @@ use trutheye_core::{Action, CodeSource, Label, Registry, Strategy, Trajectory};
 use super::report::ConversionReport;
 use super::swift::{code_arguments, code_tool_schema, text_before_tool_call, tool_call_content, with_images, SwiftMessage, SwiftSample, IMAGE_TAG};
 use super::{existing_absolute, path_string, write_jsonl};
-use crate::eval::{Dataset, Sample};
-use crate::rewards::label_correct;
+use trutheye_eval::{Dataset, Sample};
+use trutheye_eval::rewards::label_correct;
 
 /// Which episodes to keep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SftFilter {
     /// Every episode that ends with the model's answer.
     None,
@@ -34,20 +34,16 @@ pub enum SftFilter {
     Forenagent,
 }
 
-/// Flags of `trutheye data sft`.
-#[derive(Args, Debug)]
+/// The options of `trutheye data sft`.
+#[derive(Debug)]
 pub struct SftArgs {
     /// `trajectories.jsonl` files (from `analyze --out` or eval runs).
-    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
     pub trajectories: Vec<PathBuf>,
     /// The dataset the episode ids come from (manifest or folder): the truth for the filters.
-    #[arg(long, value_name = "PATH")]
     pub data: PathBuf,
     /// Output JSONL (ms-swift `messages` / `images` / `tools`).
-    #[arg(long, value_name = "OUT.jsonl")]
     pub out: PathBuf,
     /// Episode filter.
-    #[arg(long, value_enum, default_value = "correct")]
     pub filter: SftFilter,
 }
 
@@ -77,12 +73,12 @@ pub const NOTE_NOT_SAVED: &str = "observation images not saved (run with --out)"
 pub const NOTE_MISSING: &str = "observation image files missing";
 
 /// Runs `trutheye data sft`: reads, converts, writes, returns the report.
-pub fn run(args: &SftArgs, registry: &Registry) -> Result<ConversionReport, String> {
+pub fn run(args: &SftArgs, registry: &Registry) -> Result<ConversionReport, TrainError> {
     let ds = Dataset::load(&args.data)?;
     let mut report = ConversionReport::new("sft", &path_string(&args.out));
     let mut trajectories = Vec::new();
     for file in &args.trajectories {
-        let text = trutheye_core::input::read_text_bounded(file, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| format!("{}: cannot read: {}", file.display(), e.detail()))?;
+        let text = trutheye_core::input::read_text_bounded(file, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| TrainError::Data(format!("{}: cannot read: {}", file.display(), e.detail())))?;
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             match serde_json::from_str::<Trajectory>(line) {
                 Ok(t) => trajectories.push(t),

@@ -7,8 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-/// The placeholder ms-swift replaces with the next image.
-pub const IMAGE_TAG: &str = "<image>";
+pub use trutheye_core::protocol::image_tags::{count_image_tags, with_images, IMAGE_TAG};
 
 /// One message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,18 +67,6 @@ pub fn code_tool_schema(name: &str) -> Value {
     }})
 }
 
-/// `text` followed by one `<image>` line per image.
-pub fn with_images(text: &str, n_images: usize) -> String {
-    let mut s = text.to_string();
-    for _ in 0..n_images {
-        if !s.is_empty() {
-            s.push('\n');
-        }
-        s.push_str(IMAGE_TAG);
-    }
-    s
-}
-
 /// The text of an assistant message before its `<tool_call>` tag (trimmed), found
 /// ASCII-case-insensitively as the protocol parser matches tags.
 pub fn text_before_tool_call(message: &str) -> &str {
@@ -89,9 +76,4 @@ pub fn text_before_tool_call(message: &str) -> &str {
         Some(i) => message.get(..i).unwrap_or("").trim(),
         None => message.trim(),
     }
-}
-
-/// Number of `<image>` placeholders in `text`.
-pub fn count_image_tags(text: &str) -> usize {
-    text.matches(IMAGE_TAG).count()
 }

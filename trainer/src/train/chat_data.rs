@@ -3,6 +3,7 @@
 //! `<tool_call>` blocks in the assistant turn, tool responses as user turns
 //! in `<tool_response>` blocks (ms-swift's hermes agent template).
 
+use crate::TrainError;
 use std::path::Path;
 
 use trutheye_model::qwen25vl::{ChatMessage, ChatPart};
@@ -10,17 +11,17 @@ use trutheye_model::qwen25vl::{ChatMessage, ChatPart};
 use crate::data::swift::{SwiftSample, IMAGE_TAG};
 
 /// Reads a JSONL file of samples; a bad line is an error naming its number.
-pub fn read_samples(path: &Path) -> Result<Vec<SwiftSample>, String> {
-    let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| e.to_string())?;
+pub fn read_samples(path: &Path) -> Result<Vec<SwiftSample>, TrainError> {
+    let text = trutheye_core::input::read_text_bounded(path, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| TrainError::Run(e.to_string()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str::<SwiftSample>(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1)))
+        .map(|(i, l)| serde_json::from_str::<SwiftSample>(l).map_err(|e| TrainError::Run(format!("{}:{}: {e}", path.display(), i + 1))))
         .collect()
 }
 
 /// Converts one sample, loading its images (relative paths against `base`).
-pub fn to_chat(sample: &SwiftSample, base: &Path) -> Result<Vec<ChatMessage>, String> {
+pub fn to_chat(sample: &SwiftSample, base: &Path) -> Result<Vec<ChatMessage>, TrainError> {
     let mut images = sample.images.iter();
     let mut out: Vec<ChatMessage> = Vec::new();
     for m in &sample.messages {
@@ -28,15 +29,15 @@ pub fn to_chat(sample: &SwiftSample, base: &Path) -> Result<Vec<ChatMessage>, St
             "tool_call" => ("assistant", format!("<tool_call>\n{}\n</tool_call>", m.content)),
             "tool_response" | "tool" => ("user", format!("<tool_response>\n{}\n</tool_response>", m.content)),
             r @ ("system" | "user" | "assistant") => (r, m.content.clone()),
-            other => return Err(format!("unknown role `{other}`")),
+            other => return Err(TrainError::Run(format!("unknown role `{other}`"))),
         };
         let mut parts = Vec::new();
         for (k, piece) in text.split(IMAGE_TAG).enumerate() {
             if k > 0 {
-                let p = images.next().ok_or("more <image> tags than images")?;
+                let p = images.next().ok_or_else(|| TrainError::Run("more <image> tags than images".to_string()))?;
                 let path = if Path::new(p).is_absolute() { Path::new(p).to_path_buf() } else { base.join(p) };
                 // Pillow's pixels (libjpeg-turbo for JPEG), as ms-swift would have loaded them.
-                let img = trutheye_core::ImageBuf::open(&path, trutheye_core::image::DEFAULT_MAX_PIXELS).map_err(|e| e.to_string())?;
+                let img = trutheye_core::ImageBuf::open(&path, trutheye_core::image::DEFAULT_MAX_PIXELS).map_err(|e| TrainError::Run(e.to_string()))?;
                 parts.push(ChatPart::Image(img.rgb));
             }
             if !piece.is_empty() {
@@ -53,7 +54,7 @@ pub fn to_chat(sample: &SwiftSample, base: &Path) -> Result<Vec<ChatMessage>, St
         }
     }
     if images.next().is_some() {
-        return Err("more images than <image> tags".into());
+        return Err(TrainError::Run("more images than <image> tags".to_string()));
     }
     Ok(out)
 }

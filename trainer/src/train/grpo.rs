@@ -9,13 +9,13 @@
 //! model (the adapters switched off; k3 estimator), averaged over each
 //! sequence's trainable tokens (observations are masked), then over sequences.
 
+use crate::TrainError;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{Tensor, D};
-use clap::{Args, ValueEnum};
 use serde_json::json;
 use trutheye_model::qwen25vl::{GenerationConfig, LoraSet, Qwen25Vl};
 
@@ -24,7 +24,7 @@ use super::lora_args::{LoraArgs, TrainSetup};
 use super::run_state::{RunDir, RunState};
 
 /// Which rollouts to train on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GrpoTask {
     /// One turn with a dense verifiable reward (fraction of even token ids): a machinery check.
     ToyEven,
@@ -32,47 +32,55 @@ pub enum GrpoTask {
     Agent,
 }
 
-/// Flags of `trutheye train grpo`.
-#[derive(Args, Debug, Clone)]
+/// The options of `trutheye train grpo`.
+#[derive(Debug, Clone)]
 pub struct GrpoArgs {
-    #[command(flatten)]
     pub common: LoraArgs,
     /// Rollout source.
-    #[arg(long, value_enum, default_value_t = GrpoTask::ToyEven)]
     pub task: GrpoTask,
     /// Labelled manifest or folder (for --task agent).
-    #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Rollouts per prompt.
-    #[arg(long, default_value_t = 8)]
     pub group: usize,
     /// Prompts per step.
-    #[arg(long, default_value_t = 2)]
     pub prompts: usize,
     /// Sampling temperature of rollouts.
-    #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
     /// Completion tokens per turn.
-    #[arg(long, default_value_t = 8)]
     pub max_new_tokens: usize,
     /// Lower clip ε.
-    #[arg(long, default_value_t = 0.2)]
     pub epsilon: f64,
     /// Upper clip ε.
-    #[arg(long, default_value_t = 0.6)]
     pub epsilon_high: f64,
     /// KL coefficient β (0: no reference model pass).
-    #[arg(long, default_value_t = 0.04)]
     pub beta: f64,
     /// Optimisation passes over each batch of rollouts (μ).
-    #[arg(long, default_value_t = 1)]
     pub iterations: usize,
     /// Keep groups whose rewards are all equal (off by default: dynamic sampling).
-    #[arg(long)]
     pub keep_flat_groups: bool,
     /// Keep truncated rollouts in the loss (off by default: overlong filtering).
-    #[arg(long)]
     pub keep_truncated: bool,
+}
+
+/// The defaults `trutheye train grpo` uses (the CLI takes its defaults from here).
+impl Default for GrpoArgs {
+    fn default() -> Self {
+        GrpoArgs {
+            common: LoraArgs::default(),
+            task: GrpoTask::ToyEven,
+            data: None,
+            group: 8,
+            prompts: 2,
+            temperature: 1.0,
+            max_new_tokens: 8,
+            epsilon: 0.2,
+            epsilon_high: 0.6,
+            beta: 0.04,
+            iterations: 1,
+            keep_flat_groups: false,
+            keep_truncated: false,
+        }
+    }
 }
 
 /// One rollout's tensors for the loss.
@@ -93,20 +101,19 @@ pub fn group_advantages(rewards: &[f64]) -> Vec<f64> {
     rewards.iter().map(|r| (r - mean) / (std + 1e-4)).collect()
 }
 
-fn prepare(model: &Qwen25Vl, lora: &LoraSet, rollout: Rollout, advantage: f64, beta: f64) -> Result<Scored, String> {
-    let e = |e: trutheye_model::qwen25vl::ModelError| e.to_string();
-    let old = model.token_logprobs(&rollout.seq.prompt, false).map_err(e)?.detach();
+fn prepare(model: &Qwen25Vl, lora: &LoraSet, rollout: Rollout, advantage: f64, beta: f64) -> Result<Scored, TrainError> {
+    let old = model.token_logprobs(&rollout.seq.prompt, false)?.detach();
     let reference = if beta > 0.0 {
         lora.set_enabled(false);
         let r = model.token_logprobs(&rollout.seq.prompt, false).map(|t| t.detach());
         lora.set_enabled(true);
-        Some(r.map_err(e)?)
+        Some(r?)
     } else {
         None
     };
     let m: Vec<f32> = rollout.seq.trainable[1..].iter().map(|&t| t as u8 as f32).collect();
     let n = m.iter().filter(|&&x| x > 0.0).count();
-    let mask = Tensor::from_vec(m, rollout.seq.trainable.len() - 1, &model.device).map_err(|e| e.to_string())?;
+    let mask = Tensor::from_vec(m, rollout.seq.trainable.len() - 1, &model.device).map_err(|e| TrainError::Run(e.to_string()))?;
     Ok(Scored { rollout, advantage, old, reference, mask, n })
 }
 
@@ -131,12 +138,12 @@ fn rollout_loss(model: &Qwen25Vl, s: &Scored, a: &GrpoArgs) -> candle_core::Resu
 }
 
 /// Runs GRPO on `env`; returns the final state.
-pub fn run(args: &GrpoArgs, env: &dyn RolloutEnv) -> Result<RunState, String> {
+pub fn run(args: &GrpoArgs, env: &dyn RolloutEnv) -> Result<RunState, TrainError> {
     if env.prompts() == 0 {
-        return Err(format!("{}: no prompts to train on", env.name()));
+        return Err(TrainError::Run(format!("{}: no prompts to train on", env.name())));
     }
     if args.group < 2 {
-        return Err("--group must be at least 2 (advantages are relative within a group)".into());
+        return Err(TrainError::Run("--group must be at least 2 (advantages are relative within a group)".to_string()));
     }
     let TrainSetup { model, lora, mut opt } = args.common.setup(1)?;
     let model = Arc::new(model);
@@ -182,14 +189,14 @@ pub fn run(args: &GrpoArgs, env: &dyn RolloutEnv) -> Result<RunState, String> {
                 let mut losses = Vec::with_capacity(scored.len());
                 let (mut kl, mut clip) = (0.0, 0.0);
                 for s in &scored {
-                    let (l, k, c) = rollout_loss(&model, s, args).map_err(|e| e.to_string())?;
+                    let (l, k, c) = rollout_loss(&model, s, args).map_err(|e| TrainError::Run(e.to_string()))?;
                     losses.push(l);
                     kl += k;
                     clip += c;
                 }
-                let loss = Tensor::stack(&losses, 0).and_then(|t| t.mean_all()).map_err(|e| e.to_string())?;
-                loss_v = loss.to_scalar::<f32>().map_err(|e| e.to_string())? as f64;
-                gnorm = opt.step(&loss.backward().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+                let loss = Tensor::stack(&losses, 0).and_then(|t| t.mean_all()).map_err(|e| TrainError::Run(e.to_string()))?;
+                loss_v = loss.to_scalar::<f32>().map_err(|e| TrainError::Run(e.to_string()))? as f64;
+                gnorm = opt.step(&loss.backward().map_err(|e| TrainError::Run(e.to_string()))?).map_err(|e| TrainError::Run(e.to_string()))?;
                 kl_v = kl / scored.len() as f64;
                 clip_v = clip / scored.len() as f64;
             }

@@ -8,6 +8,7 @@
 //!   observations → answer), rewarded with ForenAgent's R; observation tokens
 //!   are masked out of the loss.
 
+use crate::TrainError;
 use std::sync::{Arc, Mutex};
 
 use image::{Rgb, RgbImage};
@@ -15,8 +16,8 @@ use trutheye_core::{run_episode, AgentConfig, Conversation, EpisodeInput, ImageB
 use trutheye_core::executors::RegistryExecutor;
 use trutheye_model::qwen25vl::{ChatMessage, ChatPart, GenerationConfig, Qwen25Vl, Qwen25VlPolicy, TrainSequence};
 
-use crate::eval::Sample;
-use crate::rewards::{score, RewardTruth, RewardWeights};
+use trutheye_eval::Sample;
+use trutheye_eval::rewards::{score, RewardTruth, RewardWeights};
 
 /// One sampled completion with its reward.
 pub struct Rollout {
@@ -35,7 +36,7 @@ pub trait RolloutEnv: Sync {
     /// How many distinct prompts there are.
     fn prompts(&self) -> usize;
     /// One rollout for prompt `i` with sampling settings `gen` (its seed set by the caller).
-    fn rollout(&self, model: &Arc<Qwen25Vl>, i: usize, gen: &GenerationConfig) -> Result<Rollout, String>;
+    fn rollout(&self, model: &Arc<Qwen25Vl>, i: usize, gen: &GenerationConfig) -> Result<Rollout, TrainError>;
 }
 
 /// The reward is the fraction of completion tokens with an even id: dense (a
@@ -78,15 +79,15 @@ impl RolloutEnv for ToyEvenEnv {
         self.images.len()
     }
 
-    fn rollout(&self, model: &Arc<Qwen25Vl>, i: usize, gen: &GenerationConfig) -> Result<Rollout, String> {
-        let (img, _bright) = self.images.get(i % self.images.len().max(1)).ok_or("no prompts")?;
+    fn rollout(&self, model: &Arc<Qwen25Vl>, i: usize, gen: &GenerationConfig) -> Result<Rollout, TrainError> {
+        let (img, _bright) = self.images.get(i % self.images.len().max(1)).ok_or_else(|| TrainError::Run("no prompts".to_string()))?;
         let msgs = vec![ChatMessage { role: "user".into(), parts: vec![ChatPart::Image(img.clone()), ChatPart::Text("Is this image real or fake?".into())] }];
-        let prompt = model.chat.prompt(&msgs, &model.preprocessor, true).map_err(|e| e.to_string())?;
+        let prompt = model.chat.prompt(&msgs, &model.preprocessor, true).map_err(|e| TrainError::Run(e.to_string()))?;
         let mut cfg = gen.clone();
         cfg.eos_ids = Some(vec![]);
         cfg.stop.clear();
         cfg.runaway_repeats = 0;
-        let g = model.generate(&prompt, &cfg, &mut |_| {}).map_err(|e| e.to_string())?;
+        let g = model.generate(&prompt, &cfg, &mut |_| {}).map_err(|e| TrainError::Run(e.to_string()))?;
         let reward = g.ids.iter().filter(|&&t| t % 2 == 0).count() as f64 / g.ids.len().max(1) as f64;
         let mut seq = TrainSequence { trainable: vec![false; prompt.ids.len()], prompt };
         seq.trainable.extend(std::iter::repeat_n(true, g.ids.len()));
@@ -136,18 +137,18 @@ impl RolloutEnv for AgentEnv {
         self.samples.len()
     }
 
-    fn rollout(&self, model: &Arc<Qwen25Vl>, i: usize, gen: &GenerationConfig) -> Result<Rollout, String> {
-        let s = self.samples.get(i % self.samples.len().max(1)).ok_or("no samples")?;
-        let image = ImageBuf::open_with(&s.image, self.config.images.decode_options()).map_err(|e| format!("{}: {e}", s.image.display()))?;
+    fn rollout(&self, model: &Arc<Qwen25Vl>, i: usize, gen: &GenerationConfig) -> Result<Rollout, TrainError> {
+        let s = self.samples.get(i % self.samples.len().max(1)).ok_or_else(|| TrainError::Run("no samples".to_string()))?;
+        let image = ImageBuf::open_with(&s.image, self.config.images.decode_options()).map_err(|e| TrainError::Run(format!("{}: {e}", s.image.display())))?;
         let last = Arc::new(Mutex::new(None));
         let mut policy = Recording { inner: Qwen25VlPolicy::new(model.clone(), gen.clone()), last: last.clone() };
         let input = EpisodeInput { id: s.id.clone(), images: vec![Arc::new(image)] };
         let traj = run_episode(&mut policy, &mut RegistryExecutor, input, &self.config, self.registry.clone(), &mut NoArtifacts);
         let reward = score(&traj, &RewardTruth { label: s.label, bbox: s.bbox }, &self.weights).forenagent;
-        let (conv, reply, truncated) = last.lock().map_err(|_| "poisoned")?.take().ok_or("the episode made no model turn")?;
+        let (conv, reply, truncated) = last.lock().map_err(|_| TrainError::Run("poisoned".into()))?.take().ok_or_else(|| TrainError::Run("the episode made no model turn".to_string()))?;
         let mut msgs = policy.inner.messages(&conv)?;
         msgs.push(ChatMessage::text("assistant", reply));
-        let seq = model.train_sequence(&msgs).map_err(|e| e.to_string())?;
+        let seq = model.train_sequence(&msgs).map_err(|e| TrainError::Run(e.to_string()))?;
         // Every assistant turn of the episode is in `conv` plus the last reply: all trained on.
         debug_assert!(conv.messages.iter().any(|m| m.role == Role::User));
         Ok(Rollout { seq, reward, truncated })

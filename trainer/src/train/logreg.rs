@@ -6,6 +6,7 @@
 //! Everything is deterministic and dependency-free (a few hundred features × a
 //! few hundred samples is tiny).
 
+use crate::TrainError;
 use serde::Serialize;
 
 /// Per-feature centre and scale: `z = (x - mean) / scale`. A feature constant on
@@ -122,18 +123,18 @@ impl LogReg {
     /// Fits by Newton's method with a backtracking (Armijo) line search, from zero.
     /// `l2` must be positive: it makes the objective strictly convex, so the
     /// optimum is unique and finite even on separable data.
-    pub fn fit(x: &[Vec<f64>], y: &[usize], n_classes: usize, l2: f64) -> Result<(Self, FitReport), String> {
+    pub fn fit(x: &[Vec<f64>], y: &[usize], n_classes: usize, l2: f64) -> Result<(Self, FitReport), TrainError> {
         if n_classes < 2 {
-            return Err("need at least two classes".into());
+            return Err(TrainError::Scorer("need at least two classes".to_string()));
         }
         if !(l2 > 0.0 && l2.is_finite()) {
-            return Err(format!("--l2 must be positive (got {l2}); without a penalty separable data has no finite optimum"));
+            return Err(TrainError::Scorer(format!("--l2 must be positive (got {l2}); without a penalty separable data has no finite optimum")));
         }
         if x.is_empty() || x.len() != y.len() {
-            return Err("no training samples".into());
+            return Err(TrainError::Scorer("no training samples".to_string()));
         }
         if let Some(bad) = y.iter().find(|&&c| c >= n_classes) {
-            return Err(format!("class {bad} out of range"));
+            return Err(TrainError::Scorer(format!("class {bad} out of range")));
         }
         let d = x[0].len();
         let k1 = n_classes - 1;
@@ -187,7 +188,7 @@ impl LogReg {
                 report.converged = true;
                 break;
             }
-            let step = cholesky_solve(&mut h, &g, np).ok_or("Hessian is not positive definite (non-finite features?)")?;
+            let step = cholesky_solve(&mut h, &g, np).ok_or_else(|| TrainError::Scorer("Hessian is not positive definite (non-finite features?)".to_string()))?;
             let slope: f64 = g.iter().zip(&step).map(|(a, b)| a * b).sum();
             let mut t = 1.0;
             let mut accepted = false;

@@ -3,6 +3,7 @@
 //! as `curves.svg`. Checkpoints are written atomically (temp file + rename) so
 //! a killed run resumes from its last complete step.
 
+use crate::TrainError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -33,15 +34,15 @@ pub struct RunDir {
 
 impl RunDir {
     /// Creates `dir`; refuses a directory holding another run unless `resume`.
-    pub fn open(dir: &Path, resume: bool) -> Result<(Self, Option<RunState>), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    pub fn open(dir: &Path, resume: bool) -> Result<(Self, Option<RunState>), TrainError> {
+        std::fs::create_dir_all(dir).map_err(|e| TrainError::Run(format!("{}: {e}", dir.display())))?;
         let state_path = dir.join("state.json");
         let state = if state_path.exists() {
             if !resume {
-                return Err(format!("{} already holds a run; pass --resume to continue it, or choose another --out", dir.display()));
+                return Err(TrainError::Run(format!("{} already holds a run; pass --resume to continue it, or choose another --out", dir.display())));
             }
-            let text = std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?;
-            Some(serde_json::from_str::<RunState>(&text).map_err(|e| format!("{}: {e}", state_path.display()))?)
+            let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::Run(format!("{}: {e}", state_path.display())))?;
+            Some(serde_json::from_str::<RunState>(&text).map_err(|e| TrainError::Run(format!("{}: {e}", state_path.display())))?)
         } else {
             None
         };
@@ -49,32 +50,32 @@ impl RunDir {
     }
 
     /// Restores adapters and optimiser from the last checkpoint.
-    pub fn restore(&self, lora: &LoraSet, opt: &mut AdamW) -> Result<(), String> {
-        lora.restore(&self.dir.join("adapter.safetensors")).map_err(|e| e.to_string())?;
-        opt.restore(&self.dir.join("optimizer.safetensors")).map_err(|e| e.to_string())
+    pub fn restore(&self, lora: &LoraSet, opt: &mut AdamW) -> Result<(), TrainError> {
+        lora.restore(&self.dir.join("adapter.safetensors")).map_err(|e| TrainError::Run(e.to_string()))?;
+        opt.restore(&self.dir.join("optimizer.safetensors")).map_err(|e| TrainError::Run(e.to_string()))
     }
 
     /// Writes adapters, optimiser, state and curves.
-    pub fn checkpoint(&self, lora: &LoraSet, opt: &AdamW, state: &RunState, curves: &[&str]) -> Result<(), String> {
+    pub fn checkpoint(&self, lora: &LoraSet, opt: &AdamW, state: &RunState, curves: &[&str]) -> Result<(), TrainError> {
         let tmp = |name: &str| self.dir.join(format!(".{name}.tmp"));
-        let commit = |name: &str| std::fs::rename(tmp(name), self.dir.join(name)).map_err(|e| format!("{}: {e}", self.dir.join(name).display()));
-        lora.save(&tmp("adapter.safetensors")).map_err(|e| e.to_string())?;
-        opt.save(&tmp("optimizer.safetensors")).map_err(|e| e.to_string())?;
-        let json = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
-        std::fs::write(tmp("state.json"), json).map_err(|e| e.to_string())?;
+        let commit = |name: &str| std::fs::rename(tmp(name), self.dir.join(name)).map_err(|e| TrainError::Run(format!("{}: {e}", self.dir.join(name).display())));
+        lora.save(&tmp("adapter.safetensors")).map_err(|e| TrainError::Run(e.to_string()))?;
+        opt.save(&tmp("optimizer.safetensors")).map_err(|e| TrainError::Run(e.to_string()))?;
+        let json = serde_json::to_string_pretty(state).map_err(|e| TrainError::Run(e.to_string()))?;
+        std::fs::write(tmp("state.json"), json).map_err(|e| TrainError::Run(e.to_string()))?;
         // state.json last: it is what says the checkpoint is complete.
         commit("adapter.safetensors")?;
         commit("optimizer.safetensors")?;
         commit("state.json")?;
-        std::fs::write(self.dir.join("curves.svg"), curves_svg(state, curves)).map_err(|e| e.to_string())
+        std::fs::write(self.dir.join("curves.svg"), curves_svg(state, curves)).map_err(|e| TrainError::Run(e.to_string()))
     }
 
     /// Appends one line to `metrics.jsonl`.
-    pub fn log(&self, row: &BTreeMap<String, f64>) -> Result<(), String> {
+    pub fn log(&self, row: &BTreeMap<String, f64>) -> Result<(), TrainError> {
         use std::io::Write;
         let p = self.dir.join("metrics.jsonl");
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        writeln!(f, "{}", serde_json::to_string(row).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&p).map_err(|e| TrainError::Run(format!("{}: {e}", p.display())))?;
+        writeln!(f, "{}", serde_json::to_string(row).map_err(|e| TrainError::Run(e.to_string()))?).map_err(|e| TrainError::Run(e.to_string()))
     }
 }
 

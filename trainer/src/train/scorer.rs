@@ -22,13 +22,13 @@
 //! `s > 0` (the binary model's decision) and `1 − P(authentic)` ranks images as
 //! the binary model does (AUC unchanged); P(authentic) = 1/(1+2e^s).
 
+use crate::TrainError;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use trutheye_core::executors::RegistryExecutor;
@@ -39,49 +39,38 @@ use trutheye_model::{ScriptedConfig, ScriptedPolicy};
 pub use super::scorer_report::{fitted_toml, to_table};
 use super::scorer_report::header;
 use super::logreg::{argmax, class_metrics, fold_standardization, stratified_folds, ClassMetrics, FitReport, LogReg, Standardizer};
-use crate::eval::dataset::Sample;
-use crate::eval::Dataset;
+use trutheye_eval::dataset::Sample;
+use trutheye_eval::Dataset;
 
 /// Default fold seed.
 pub const DEFAULT_SEED: u64 = 42;
 /// `auto` keeps the features present in at least this fraction of the samples.
 pub const AUTO_PRESENCE: f64 = 0.9;
 
-/// Flags of `trutheye train scorer`.
-#[derive(Args, Debug)]
+/// The options of `trutheye train scorer`.
+#[derive(Debug)]
 pub struct ScorerArgs {
     /// Training dataset: a JSONL manifest, a folder with manifest.jsonl, or class-named folders.
-    #[arg(long, value_name = "MANIFEST")]
     pub data: PathBuf,
     /// Cross-validation folds (stratified).
-    #[arg(long, default_value_t = 5)]
     pub folds: usize,
     /// L2 penalty on the standardised weights (objective: Σ −log p + l2/2·‖w‖², like scikit-learn's C = 1/l2).
-    #[arg(long, default_value_t = 1.0)]
     pub l2: f64,
     /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`.
-    #[arg(long, default_value = "auto")]
     pub features: String,
     /// Base scripted config (stages, clip, and the hand-set scorer compared against); default: the built-in configs/scripted.toml.
-    #[arg(long, value_name = "BASE.toml")]
     pub scripted_config: Option<PathBuf>,
     /// Agent configuration for the episodes; default: the built-in configs/default.toml.
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where to write the fitted scripted config.
-    #[arg(long, value_name = "FITTED.toml")]
     pub out: PathBuf,
     /// Parallel episodes (default: number of cores).
-    #[arg(long)]
     pub jobs: Option<usize>,
     /// Seed of the fold assignment.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Also write every sample's features here (JSON lines: id, label, features), for inspection.
-    #[arg(long, value_name = "FILE")]
     pub features_out: Option<PathBuf>,
     /// Print the report as one JSON object (no progress bar).
-    #[arg(long)]
     pub json: bool,
 }
 
@@ -160,7 +149,7 @@ impl FeatureTable {
 
 /// Fits a scorer on `rows` of the table: standardise, fit, fold back, and write
 /// it in the scripted scorer's form (zero weights dropped).
-pub fn fit_scorer(table: &FeatureTable, rows: &[usize], names: &[String], task: Task, l2: f64, clip: f64) -> Result<(Scorer, FitReport), String> {
+pub fn fit_scorer(table: &FeatureTable, rows: &[usize], names: &[String], task: Task, l2: f64, clip: f64) -> Result<(Scorer, FitReport), TrainError> {
     let x = table.matrix(rows, names, clip);
     let y: Vec<usize> = rows.iter().map(|&i| table.labels[i]).collect();
     let st = Standardizer::fit(&x);
@@ -256,7 +245,7 @@ fn config_with(base: &ScriptedConfig, scorer: Scorer) -> ScriptedConfig {
 }
 
 /// Stratified k-fold cross-validation of the fitted scorer against the base config's scorer.
-pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: &ScriptedConfig, k: usize, l2: f64, seed: u64) -> Result<CvReport, String> {
+pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: &ScriptedConfig, k: usize, l2: f64, seed: u64) -> Result<CvReport, TrainError> {
     let n_classes = task.classes().len();
     let fold_of = stratified_folds(&table.labels, k, seed);
     let clip = base.scorer.clip;
@@ -327,7 +316,7 @@ pub fn extract_features(samples: &[Sample], base: &ScriptedConfig, agent: &Agent
         }
     });
     bar.finish_and_clear();
-    out.into_inner().unwrap_or_default().into_iter().map(|r| r.unwrap_or_else(|| Err("not run".into()))).collect()
+    out.into_inner().unwrap_or_default().into_iter().map(|r| r.unwrap_or_else(|| Err("not run".to_string()))).collect()
 }
 
 fn sample_features(s: &Sample, base: &ScriptedConfig, agent: &AgentConfig, registry: Arc<Registry>) -> SampleFeatures {
@@ -340,7 +329,7 @@ fn sample_features(s: &Sample, base: &ScriptedConfig, agent: &AgentConfig, regis
     }
     let f = trajectory_features(&t);
     if f.is_empty() {
-        return Err("no operator reported any statistic".into());
+        return Err("no operator reported any statistic".to_string());
     }
     Ok(f)
 }
@@ -371,12 +360,12 @@ pub struct TrainScorerReport {
 }
 
 /// Runs `trutheye train scorer`.
-pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, String> {
+pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, TrainError> {
     if args.folds < 2 {
-        return Err(format!("--folds must be at least 2 (got {})", args.folds));
+        return Err(TrainError::Scorer(format!("--folds must be at least 2 (got {})", args.folds)));
     }
     if !(args.l2 > 0.0 && args.l2.is_finite()) {
-        return Err(format!("--l2 must be positive (got {}); without a penalty separable data has no finite optimum", args.l2));
+        return Err(TrainError::Scorer(format!("--l2 must be positive (got {}); without a penalty separable data has no finite optimum", args.l2)));
     }
     let base = match &args.scripted_config {
         Some(p) => ScriptedConfig::load(p)?,
@@ -391,10 +380,10 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, S
         eprintln!("warning: {} dataset row(s) skipped; first: {}: {}", ds.bad_rows.len(), ds.bad_rows[0].location, ds.bad_rows[0].reason);
     }
     if ds.samples.is_empty() {
-        return Err(format!("{}: no usable samples", args.data.display()));
+        return Err(TrainError::Scorer(format!("{}: no usable samples", args.data.display())));
     }
     if registry.is_empty() {
-        return Err("no forensic operators loaded: build the plugins (`cargo build --release`) or pass --plugin-dir".into());
+        return Err(TrainError::Scorer("no forensic operators loaded: build the plugins (`cargo build --release`) or pass --plugin-dir".to_string()));
     }
     let task = if ds.is_binary() { Task::Binary } else { Task::ThreeClass };
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
@@ -420,7 +409,7 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, S
     let n_classes = task.classes().len();
     let class_counts: Vec<usize> = (0..n_classes).map(|c| table.labels.iter().filter(|&&l| l == c).count()).collect();
     if let Some(c) = class_counts.iter().position(|&n| n < args.folds) {
-        return Err(format!("class `{}` has {} usable sample(s), fewer than --folds {}", task.classes()[c], class_counts[c], args.folds));
+        return Err(TrainError::Scorer(format!("class `{}` has {} usable sample(s), fewer than --folds {}", task.classes()[c], class_counts[c], args.folds)));
     }
     let names = if args.features.trim() == "auto" {
         table.common_features(AUTO_PRESENCE)
@@ -428,12 +417,12 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, S
         let list: Vec<String> = args.features.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         let known = table.common_features(0.0);
         if let Some(bad) = list.iter().find(|f| !known.contains(f)) {
-            return Err(format!("feature `{bad}` was reported by no sample; known: {}", known.join(", ")));
+            return Err(TrainError::Scorer(format!("feature `{bad}` was reported by no sample; known: {}", known.join(", "))));
         }
         list
     };
     if names.is_empty() {
-        return Err("no features to fit on".into());
+        return Err(TrainError::Scorer("no features to fit on".to_string()));
     }
     let cv = cross_validate(&table, &names, task, &base, args.folds, args.l2, args.seed)?;
     let all: Vec<usize> = (0..table.labels.len()).collect();
@@ -448,11 +437,11 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, S
     // What we write must be what the policy loads.
     let reloaded = ScriptedConfig::from_toml(&text, &args.out.display().to_string())?;
     if reloaded.stages != fitted.stages || reloaded.scorer.clip != fitted.scorer.clip {
-        return Err("internal error: the fitted config does not round-trip".into());
+        return Err(TrainError::Scorer("internal error: the fitted config does not round-trip".to_string()));
     }
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create directory: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| TrainError::Scorer(format!("{}: cannot create directory: {e}", dir.display())))?;
     }
-    std::fs::write(&args.out, text).map_err(|e| format!("{}: cannot write: {e}", args.out.display()))?;
+    std::fs::write(&args.out, text).map_err(|e| TrainError::Scorer(format!("{}: cannot write: {e}", args.out.display())))?;
     Ok(report)
 }

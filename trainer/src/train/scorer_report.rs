@@ -1,13 +1,14 @@
 //! What `trutheye train scorer` prints and writes: the CV tables, and the fitted
 //! config with a comment header saying how it was made.
 
+use crate::TrainError;
 use trutheye_model::ScriptedConfig;
 
 use super::scorer::{ScorerArgs, Task, TrainScorerReport};
 
 /// The fitted config as TOML: a comment header, then the config.
-pub fn fitted_toml(config: &ScriptedConfig, header: &str) -> Result<String, String> {
-    let body = toml::to_string(config).map_err(|e| format!("cannot serialize the fitted config: {e}"))?;
+pub fn fitted_toml(config: &ScriptedConfig, header: &str) -> Result<String, TrainError> {
+    let body = toml::to_string(config).map_err(|e| TrainError::Scorer(format!("cannot serialize the fitted config: {e}")))?;
     let mut out = String::new();
     for l in header.lines() {
         out.push_str(if l.is_empty() { "#" } else { "# " });

@@ -2,12 +2,12 @@
 //! conversations, loss on assistant tokens only (their `<|im_end|>` included),
 //! system/user/observation tokens masked.
 
+use crate::TrainError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{Tensor, D};
-use clap::Args;
 use serde_json::json;
 use trutheye_model::qwen25vl::{Qwen25Vl, TrainSequence};
 
@@ -15,38 +15,42 @@ use super::chat_data::{read_samples, to_chat};
 use super::lora_args::{LoraArgs, TrainSetup};
 use super::run_state::{RunDir, RunState};
 
-/// Flags of `trutheye train sft`.
-#[derive(Args, Debug, Clone)]
+/// The options of `trutheye train sft`.
+#[derive(Debug, Clone)]
 pub struct SftArgs {
     /// ms-swift SFT JSONL (`trutheye data sft` / `data codevision` write it).
-    #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
-    #[command(flatten)]
     pub common: LoraArgs,
     /// Samples per optimiser step (gradients accumulated).
-    #[arg(long, default_value_t = 2)]
     pub batch: usize,
 }
 
+/// The defaults `trutheye train sft` uses (the CLI takes its defaults from here).
+impl Default for SftArgs {
+    fn default() -> Self {
+        SftArgs { data: PathBuf::new(), common: LoraArgs::default(), batch: 2 }
+    }
+}
+
 /// Masked mean negative log-likelihood of one sequence, and its token count.
-pub fn sequence_loss(model: &Qwen25Vl, seq: &TrainSequence) -> Result<(Tensor, usize), String> {
-    let logp = model.token_logprobs(&seq.prompt, true).map_err(|e| e.to_string())?;
+pub fn sequence_loss(model: &Qwen25Vl, seq: &TrainSequence) -> Result<(Tensor, usize), TrainError> {
+    let logp = model.token_logprobs(&seq.prompt, true).map_err(|e| TrainError::Run(e.to_string()))?;
     // logp[t] scores token t+1.
     let mask: Vec<f32> = seq.trainable[1..].iter().map(|&t| if t { 1.0 } else { 0.0 }).collect();
     let n = mask.iter().filter(|&&m| m > 0.0).count();
     if n == 0 {
-        return Err("no assistant tokens to train on".into());
+        return Err(TrainError::Run("no assistant tokens to train on".to_string()));
     }
-    let mask = Tensor::from_vec(mask, logp.dims1().map_err(|e| e.to_string())?, logp.device()).map_err(|e| e.to_string())?;
-    let nll = (logp * mask).and_then(|t| t.sum(D::Minus1)).and_then(|t| t.neg()).and_then(|t| t / n as f64).map_err(|e| e.to_string())?;
+    let mask = Tensor::from_vec(mask, logp.dims1().map_err(|e| TrainError::Run(e.to_string()))?, logp.device()).map_err(|e| TrainError::Run(e.to_string()))?;
+    let nll = (logp * mask).and_then(|t| t.sum(D::Minus1)).and_then(|t| t.neg()).and_then(|t| t / n as f64).map_err(|e| TrainError::Run(e.to_string()))?;
     Ok((nll, n))
 }
 
 /// Runs SFT; returns the final state.
-pub fn run(args: &SftArgs) -> Result<RunState, String> {
+pub fn run(args: &SftArgs) -> Result<RunState, TrainError> {
     let samples = read_samples(&args.data)?;
     if samples.is_empty() {
-        return Err(format!("{}: no samples", args.data.display()));
+        return Err(TrainError::Run(format!("{}: no samples", args.data.display())));
     }
     let base = args.data.parent().unwrap_or(Path::new(".")).to_path_buf();
     let TrainSetup { model, lora, mut opt } = args.common.setup(0)?;
@@ -54,8 +58,8 @@ pub fn run(args: &SftArgs) -> Result<RunState, String> {
     let mut dropped = 0;
     let mut longest = 0;
     for (i, s) in samples.iter().enumerate() {
-        let msgs = to_chat(s, &base).map_err(|e| format!("{} sample {}: {e}", args.data.display(), i + 1))?;
-        let seq = model.train_sequence(&msgs).map_err(|e| format!("sample {}: {e}", i + 1))?;
+        let msgs = to_chat(s, &base).map_err(|e| TrainError::Run(format!("{} sample {}: {e}", args.data.display(), i + 1)))?;
+        let seq = model.train_sequence(&msgs).map_err(|e| TrainError::Run(format!("sample {}: {e}", i + 1)))?;
         longest = longest.max(seq.prompt.ids.len());
         if seq.trainable_count() == 0 || seq.prompt.ids.len() > args.common.max_seq_len {
             dropped += 1;
@@ -64,7 +68,7 @@ pub fn run(args: &SftArgs) -> Result<RunState, String> {
         seqs.push(seq);
     }
     if seqs.is_empty() {
-        return Err(format!("all {} samples dropped (no assistant turn, or longer than --max-seq-len {}; the longest has {longest} tokens)", samples.len(), args.common.max_seq_len));
+        return Err(TrainError::Run(format!("all {} samples dropped (no assistant turn, or longer than --max-seq-len {}; the longest has {longest} tokens)", samples.len(), args.common.max_seq_len)));
     }
     let (run, prior) = RunDir::open(&args.common.out, args.common.resume)?;
     let mut state = prior.clone().unwrap_or_else(|| RunState { kind: "sft".into(), settings: json!({"data": args.data, "samples": seqs.len(), "dropped": dropped, "batch": args.batch, "lora": args.common.describe()}), ..Default::default() });
@@ -83,13 +87,13 @@ pub fn run(args: &SftArgs) -> Result<RunState, String> {
         for b in 0..args.batch {
             let seq = &seqs[(step as usize * args.batch + b) % seqs.len()];
             let (loss, n) = sequence_loss(&model, seq)?;
-            total += loss.to_scalar::<f32>().map_err(|e| e.to_string())? as f64;
+            total += loss.to_scalar::<f32>().map_err(|e| TrainError::Run(e.to_string()))? as f64;
             tokens += n;
             losses.push(loss);
         }
-        let batch_loss = Tensor::stack(&losses, 0).and_then(|t| t.mean_all()).map_err(|e| e.to_string())?;
-        let grads = batch_loss.backward().map_err(|e| e.to_string())?;
-        let gnorm = opt.step(&grads).map_err(|e| e.to_string())?;
+        let batch_loss = Tensor::stack(&losses, 0).and_then(|t| t.mean_all()).map_err(|e| TrainError::Run(e.to_string()))?;
+        let grads = batch_loss.backward().map_err(|e| TrainError::Run(e.to_string()))?;
+        let gnorm = opt.step(&grads).map_err(|e| TrainError::Run(e.to_string()))?;
         state.step += 1;
         let row: BTreeMap<String, f64> = [("step", state.step as f64), ("loss", total / args.batch as f64), ("grad_norm", gnorm), ("tokens", tokens as f64), ("seconds", t0.elapsed().as_secs_f64())].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         bar.set_message(format!("loss {:.4}", total / args.batch as f64));

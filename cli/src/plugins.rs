@@ -1,0 +1,145 @@
+//! `--plugin-dir` and the subcommands about operators: `plugins list` and `op`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+
+use trutheye_core::image::{ImageBuf, DEFAULT_MAX_PIXELS};
+use trutheye_core::loader::{load_dirs, load_plugins, search_dirs, LoadReport};
+use trutheye_core::observe::{map_to_rgb, operator_observation};
+use trutheye_core::{EpisodeState, ExecLimits, Registry};
+
+/// Where plugins come from; flattened into every command that needs operators.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PluginDirs {
+    /// Extra plugin directory (repeatable; searched before TRUTHEYE_PLUGIN_PATH and the default next to the binary).
+    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+impl PluginDirs {
+    /// Loads every plugin into a fresh registry.
+    pub fn load(&self) -> (Registry, LoadReport) {
+        load_plugins(&self.plugin_dirs)
+    }
+}
+
+/// `trutheye plugins ...`
+#[derive(Subcommand, Debug)]
+pub enum PluginsCommand {
+    /// List plugins, their operators, where they were loaded from, and refused plugins with reasons.
+    List {
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `trutheye plugins ...`.
+pub fn run_plugins(cmd: &PluginsCommand, dirs: &PluginDirs) -> Result<()> {
+    let PluginsCommand::List { json } = cmd;
+    let mut registry = Registry::new();
+    let report = load_dirs(&search_dirs(&dirs.plugin_dirs), &mut registry);
+    if *json {
+        let ops: Vec<_> = registry.specs().collect();
+        let v = serde_json::json!({"searched": report.searched, "loaded": report.loaded, "refused": report.refused, "shadowed": registry.shadowed, "operators": ops});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("searched: {}", report.searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    if report.loaded.is_empty() {
+        println!("no plugins loaded (build them with `cargo build --release`, or pass --plugin-dir)");
+    }
+    for p in &report.loaded {
+        println!("\n{} {}  ({})", p.name, p.version, p.path.display());
+        for name in &p.operators {
+            let spec = registry.get(name).map(|o| o.spec());
+            let active = spec.is_some_and(|s| s.origin.contains(&p.path.display().to_string()));
+            let cat = spec.map(|s| s.category.as_str()).unwrap_or("");
+            let first = spec.map(|s| s.description.split(". ").next().unwrap_or("").to_string()).unwrap_or_default();
+            println!("  {:<18} {:<12} {}{}", name, cat, first, if active { "" } else { "  [shadowed]" });
+        }
+    }
+    for r in &report.refused {
+        println!("\nrefused: {}\n  {}", r.path.display(), r.reason);
+    }
+    for s in &registry.shadowed {
+        println!("\nclash: `{}` from {} ignored; keeping {}", s.name, s.skipped, s.kept);
+    }
+    Ok(())
+}
+
+/// `trutheye op NAME IMAGE`: run one operator and save its maps.
+#[derive(Args, Debug)]
+pub struct OpArgs {
+    /// Operator name (see `trutheye plugins list`).
+    pub name: String,
+    /// Image file.
+    pub image: PathBuf,
+    /// Parameter as key=value (value parsed as JSON, else taken as a string); repeatable.
+    #[arg(long = "param", short = 'p', value_name = "K=V")]
+    pub params: Vec<String>,
+    /// Save the operator's visual map here (other maps go beside it with their names).
+    #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+    pub output: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Largest input image in pixels.
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+}
+
+/// Parses `k=v` pairs into a JSON object.
+pub fn parse_params(pairs: &[String]) -> Result<serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    for p in pairs {
+        let Some((k, v)) = p.split_once('=') else { bail!("parameter `{p}` is not key=value") };
+        let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+        map.insert(k.trim().to_string(), value);
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+/// Runs `trutheye op`.
+pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
+    let (registry, _) = dirs.load();
+    if registry.get(&args.name).is_none() {
+        bail!("unknown operator `{}`; available: {}", args.name, registry.names().join(", "));
+    }
+    let image = ImageBuf::open(&args.image, args.max_pixels)?;
+    let params = parse_params(&args.params)?;
+    let started = std::time::Instant::now();
+    let out = registry.call(&args.name, &image, &params).map_err(|e| anyhow::anyhow!("{}: {e}", args.image.display()))?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut saved = Vec::new();
+    if let Some(path) = &args.output {
+        let stem = path.with_extension("");
+        for (i, map) in out.maps.iter().enumerate() {
+            let Some(rgb) = map_to_rgb(map) else { continue };
+            let p = if i == 0 { path.clone() } else { PathBuf::from(format!("{}_{}.png", stem.display(), map.name)) };
+            rgb.save(&p).with_context(|| format!("cannot write {}", p.display()))?;
+            saved.push(p.display().to_string());
+        }
+    }
+    let mut state = EpisodeState::new(vec![Arc::new(image)], Arc::new(Registry::new()), ExecLimits::default());
+    let input = state.images[0].clone();
+    let obs = operator_observation(&mut state, &args.name, &input, out.clone());
+    if args.json {
+        let v = serde_json::json!({
+            "operator": args.name, "image": args.image, "summary": out.summary, "stats": out.stats,
+            "regions": out.regions, "maps": out.maps.iter().map(|m| serde_json::json!({"name": m.name, "role": m.role, "width": m.width, "height": m.height})).collect::<Vec<_>>(),
+            "saved": saved, "ms": (ms * 10.0).round() / 10.0,
+        });
+        println!("{v}");
+    } else {
+        println!("{}", obs.text);
+        println!("({ms:.1} ms)");
+        for s in saved {
+            println!("saved {s}");
+        }
+    }
+    Ok(())
+}
