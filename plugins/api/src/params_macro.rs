@@ -26,7 +26,7 @@
 /// use trutheye_plugin_api::params::Params;
 /// assert_eq!(MyParams::from_json(&serde_json::json!({"block": 32})).unwrap().block, 32);
 /// let e = MyParams::from_json(&serde_json::json!({"block": 2})).unwrap_err();
-/// assert_eq!(e, "parameter `block` = 2 is outside 4..=256");
+/// assert_eq!(e, trutheye_plugin_api::OperatorError::Params("parameter `block` = 2 is outside 4..=256".into()));
 /// ```
 ///
 /// The derives name the crates as `trutheye_plugin_api::serde` and

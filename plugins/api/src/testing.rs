@@ -3,7 +3,7 @@
 //! schema is one the host can show and validate.
 //!
 //! ```
-//! use trutheye_plugin_api::{testing, ImageRef, NoParams, Output, Operator};
+//! use trutheye_plugin_api::{testing, ImageRef, NoParams, Operator, OperatorError, Output};
 //!
 //! #[derive(Default)]
 //! struct Mean;
@@ -22,7 +22,7 @@
 //! let out = testing::run_on_noise::<Mean>(32, 32, &serde_json::json!({})).unwrap();
 //! assert!(out.summary.starts_with("mean "));
 //! let err = testing::run_on_noise::<Mean>(32, 32, &serde_json::json!({"x": 1})).unwrap_err();
-//! assert!(err.contains("unknown parameter `x`"));
+//! assert!(err.to_string().contains("unknown parameter `x`"));
 //! ```
 
 use serde_json::{Map, Value};

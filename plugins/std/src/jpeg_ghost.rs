@@ -47,13 +47,13 @@ fn block_sqdiff(a: &[u8], b: &[u8], w: usize, h: usize, block: usize) -> Vec<f32
 
 /// The sweep in ascending order without repeats. Length and range are checked by
 /// the parameter declaration; repeats are only found here, after de-duplication.
-fn distinct_qualities(list: &[u32]) -> Result<Vec<u8>, String> {
+fn distinct_qualities(list: &[u32]) -> Result<Vec<u8>, OperatorError> {
     // `items(1, 100)` holds every entry within u8.
     let mut qs: Vec<u8> = list.iter().map(|&q| q as u8).collect();
     qs.sort_unstable();
     qs.dedup();
     if qs.len() < 2 {
-        return Err("parameter `qualities` must hold at least 2 distinct qualities".into());
+        return Err(OperatorError::Params("parameter `qualities` must hold at least 2 distinct qualities".into()));
     }
     Ok(qs)
 }

@@ -38,7 +38,7 @@ impl Operator for JpegQuality {
         let bytes = match (image.encoded, image.format) {
             (Some(b), Some("jpeg")) => b,
             (Some(_), Some(f)) => return Err(OperatorError::Image(format!("jpeg_quality needs a JPEG file; this image is {f}"))),
-            _ => return Err("jpeg_quality needs a JPEG file; this image is a derived image (crop/edit)".into()),
+            _ => return Err(OperatorError::Image("jpeg_quality needs a JPEG file; this image is a derived image (crop/edit)".into())),
         };
         let info = jpeg::parse(bytes)?;
         let luma = *info.luma_table().ok_or("JPEG has no quantization table for its first component")?;
