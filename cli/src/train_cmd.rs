@@ -124,7 +124,7 @@ impl From<&ScorerArgs> for trutheye_trainer::train::scorer::ScorerArgs {
             scripted_config: a.scripted_config.clone(),
             config: a.config.clone(),
             out: a.out.clone(),
-            jobs: a.jobs.clone(),
+            jobs: a.jobs,
             seed: a.seed,
             features_out: a.features_out.clone(),
             json: a.json,
