@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use trutheye_core::executors::{HybridExecutor, NoneExecutor, RegistryExecutor};
+use trutheye_core::executors::{tool_executor, HybridExecutor};
 use trutheye_core::{Action, EpisodeState, Executor, Observation, Strategy};
 
 use crate::worker::{WorkerConfig, WorkerExecutor};
@@ -208,11 +208,12 @@ impl PvrEngine {
     /// here). Executors keep per-episode state (PVR variables), so each episode
     /// gets its own.
     pub fn executor(&self, strategy: Strategy) -> Box<dyn Executor> {
+        if let Some(tools_only) = tool_executor(strategy) {
+            return tools_only;
+        }
         match strategy {
-            Strategy::Pvr => self.pvr(),
             Strategy::Hybrid => self.hybrid(),
-            Strategy::Registry => Box::new(RegistryExecutor),
-            Strategy::None => Box::new(NoneExecutor),
+            _ => self.pvr(),
         }
     }
 

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use image::{Rgb, RgbImage};
 use trutheye_core::{run_episode, AgentConfig, Conversation, EpisodeInput, ImageBuf, NoArtifacts, Policy, PolicyError, PolicyReply, Registry, ReplyLimits, Role};
-use trutheye_core::executors::RegistryExecutor;
+use trutheye_core::executors::tool_executor;
+use trutheye_core::Strategy;
 use trutheye_model::qwen25vl::{ChatMessage, ChatPart, GenerationConfig, Qwen25Vl, Qwen25VlPolicy, TrainSequence};
 
 use trutheye_eval::Sample;
@@ -143,7 +144,9 @@ impl RolloutEnv for AgentEnv {
         let last = Arc::new(Mutex::new(None));
         let mut policy = Recording { inner: Qwen25VlPolicy::new(model.clone(), gen.clone()), last: last.clone() };
         let input = EpisodeInput { id: s.id.clone(), images: vec![Arc::new(image)] };
-        let traj = run_episode(&mut policy, &mut RegistryExecutor, input, &self.config, self.registry.clone(), &mut NoArtifacts);
+        // Rollouts call registry tools: no model code runs inside the trainer.
+        let mut executor = tool_executor(Strategy::Registry).ok_or_else(|| TrainError::Run("the registry strategy has no tool executor".into()))?;
+        let traj = run_episode(&mut policy, executor.as_mut(), input, &self.config, self.registry.clone(), &mut NoArtifacts);
         let reward = score(&traj, &RewardTruth { label: s.label, bbox: s.bbox }, &self.weights).forenagent;
         let (conv, reply, truncated) = last.lock().map_err(|_| TrainError::Run("poisoned".into()))?.take().ok_or_else(|| TrainError::Run("the episode made no model turn".to_string()))?;
         let mut msgs = policy.inner.messages(&conv)?;

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use trutheye_core::executors::RegistryExecutor;
+use trutheye_core::executors::tool_executor;
 use trutheye_core::{run_episode, AgentConfig, EpisodeInput, ImageBuf, NoArtifacts, Registry, VerdictLabel};
 use trutheye_model::scripted::{trajectory_features, ClassScore, Scorer};
 use trutheye_model::{ScriptedConfig, ScriptedPolicy};
@@ -321,9 +321,13 @@ pub fn extract_features(samples: &[Sample], base: &ScriptedConfig, agent: &Agent
 
 fn sample_features(s: &Sample, base: &ScriptedConfig, agent: &AgentConfig, registry: Arc<Registry>) -> SampleFeatures {
     let image = ImageBuf::open_with(&s.image, agent.images.decode_options()).map_err(|e| e.to_string())?;
-    let mut policy = ScriptedPolicy::new(base.clone(), trutheye_core::Strategy::Registry);
+    // The features come from registry episodes: the scorer is fitted on what
+    // the tools report, whatever strategy later uses it.
+    let strategy = trutheye_core::Strategy::Registry;
+    let mut policy = ScriptedPolicy::new(base.clone(), strategy);
+    let mut executor = tool_executor(strategy).ok_or("the registry strategy has no tool executor")?;
     let input = EpisodeInput { id: s.id.clone(), images: vec![Arc::new(image)] };
-    let t = catch_unwind(AssertUnwindSafe(|| run_episode(&mut policy, &mut RegistryExecutor, input, agent, registry, &mut NoArtifacts))).map_err(|_| "internal error during the episode (panic)".to_string())?;
+    let t = catch_unwind(AssertUnwindSafe(|| run_episode(&mut policy, executor.as_mut(), input, agent, registry, &mut NoArtifacts))).map_err(|_| "internal error during the episode (panic)".to_string())?;
     if t.verdict.forced {
         return Err(format!("episode ended without an answer: {}", t.verdict.forced_reason.as_deref().unwrap_or("")));
     }
