@@ -33,6 +33,10 @@ pub enum CodecError {
     /// libjpeg refused the data; the text is libjpeg's own message.
     #[error("{0}")]
     Jpeg(String),
+    /// A JPEG's marker segments are malformed, or it is not a JPEG
+    /// ([`quant::parse`]).
+    #[error("{0}")]
+    Header(String),
     /// Larger than the caller's pixel cap.
     #[error("{width}x{height} exceeds the limit of {limit} pixels")]
     TooLarge {

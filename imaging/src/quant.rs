@@ -2,6 +2,8 @@
 //! quantization tables, chroma sampling and the IJG quality they correspond to.
 //! Only marker segments are read; no pixel decoding happens here.
 
+use crate::CodecError;
+
 /// Zigzag position -> natural (row-major) index in an 8x8 block.
 pub const ZIGZAG: [usize; 64] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
@@ -88,15 +90,15 @@ pub fn ijg_table(base: &[u16; 64], quality: u8) -> [u16; 64] {
 }
 
 /// Reads the marker segments of a JPEG up to the first scan.
-pub fn parse(bytes: &[u8]) -> Result<JpegInfo, String> {
+pub fn parse(bytes: &[u8]) -> Result<JpegInfo, CodecError> {
     if bytes.len() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8 {
-        return Err("not a JPEG file (no SOI marker)".into());
+        return Err(CodecError::Header("not a JPEG file (no SOI marker)".to_string()));
     }
     let mut info = JpegInfo::default();
     let mut i = 2;
     while i + 4 <= bytes.len() {
         if bytes[i] != 0xFF {
-            return Err(format!("corrupt JPEG: expected a marker at byte {i}"));
+            return Err(CodecError::Header(format!("corrupt JPEG: expected a marker at byte {i}")));
         }
         let marker = bytes[i + 1];
         if marker == 0xFF {
@@ -110,7 +112,7 @@ pub fn parse(bytes: &[u8]) -> Result<JpegInfo, String> {
         let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
         let end = i + 2 + len;
         if len < 2 || end > bytes.len() {
-            return Err(format!("corrupt JPEG: segment 0xFF{marker:02X} at byte {i} runs past the end"));
+            return Err(CodecError::Header(format!("corrupt JPEG: segment 0xFF{marker:02X} at byte {i} runs past the end")));
         }
         let seg = &bytes[i + 4..end];
         match marker {
@@ -125,17 +127,17 @@ pub fn parse(bytes: &[u8]) -> Result<JpegInfo, String> {
         i = end;
     }
     if info.tables.is_empty() {
-        return Err("JPEG has no quantization table before the first scan".into());
+        return Err(CodecError::Header("JPEG has no quantization table before the first scan".to_string()));
     }
     Ok(info)
 }
 
-fn parse_dqt(mut seg: &[u8], info: &mut JpegInfo) -> Result<(), String> {
+fn parse_dqt(mut seg: &[u8], info: &mut JpegInfo) -> Result<(), CodecError> {
     while !seg.is_empty() {
         let (precision, id) = (seg[0] >> 4, seg[0] & 0x0F);
         let n = if precision == 0 { 64 } else { 128 };
         if seg.len() < 1 + n || id > 3 {
-            return Err("corrupt JPEG: bad DQT segment".into());
+            return Err(CodecError::Header("corrupt JPEG: bad DQT segment".to_string()));
         }
         let mut t = [0u16; 64];
         for k in 0..64 {
@@ -149,13 +151,13 @@ fn parse_dqt(mut seg: &[u8], info: &mut JpegInfo) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_sof(seg: &[u8], info: &mut JpegInfo) -> Result<(), String> {
+fn parse_sof(seg: &[u8], info: &mut JpegInfo) -> Result<(), CodecError> {
     if seg.len() < 6 {
-        return Err("corrupt JPEG: short SOF segment".into());
+        return Err(CodecError::Header("corrupt JPEG: short SOF segment".to_string()));
     }
     let n = seg[5] as usize;
     if seg.len() < 6 + 3 * n {
-        return Err("corrupt JPEG: SOF lists more components than it holds".into());
+        return Err(CodecError::Header("corrupt JPEG: SOF lists more components than it holds".to_string()));
     }
     info.components = (0..n)
         .map(|c| {

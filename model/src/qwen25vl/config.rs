@@ -120,30 +120,33 @@ impl Qwen25VlConfig {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
         let v: Value = serde_json::from_str(&text).map_err(|e| ModelError::Config(format!("{}: {e}", path.display())))?;
-        Self::from_json(&v).map_err(|e| ModelError::Config(format!("{}: {e}", path.display())))
+        Self::from_json(&v).map_err(|e| match e {
+            ModelError::Config(m) => ModelError::Config(format!("{}: {m}", path.display())),
+            other => other,
+        })
     }
 
     /// Parses either layout of `config.json`.
-    pub fn from_json(v: &Value) -> Result<Self, String> {
+    pub fn from_json(v: &Value) -> Result<Self, ModelError> {
         if let Some(mt) = v.get("model_type").and_then(Value::as_str) {
             if mt != "qwen2_5_vl" {
-                return Err(format!("model_type is {mt:?}, not \"qwen2_5_vl\" (only Qwen2.5-VL checkpoints load here)"));
+                return Err(ModelError::Config(format!("model_type is {mt:?}, not \"qwen2_5_vl\" (only Qwen2.5-VL checkpoints load here)")));
             }
         }
         // transformers 5 nests the text fields; older files keep them at the top.
         let t = v.get("text_config").filter(|t| t.is_object()).unwrap_or(v);
         let get = |k: &str| t.get(k).or_else(|| v.get(k));
-        let num = |k: &str| -> Result<usize, String> {
-            get(k).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(|| format!("missing or non-integer `{k}`"))
+        let num = |k: &str| -> Result<usize, ModelError> {
+            get(k).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(|| ModelError::Config(format!("missing or non-integer `{k}`")))
         };
         let rope = get("rope_parameters").or_else(|| get("rope_scaling")).cloned().unwrap_or(Value::Null);
         let rope_theta = rope.get("rope_theta").or_else(|| get("rope_theta")).and_then(Value::as_f64).unwrap_or(1_000_000.0);
         let mrope_section: Vec<usize> = rope
             .get("mrope_section")
             .and_then(Value::as_array)
-            .ok_or("missing `mrope_section` (in rope_scaling or rope_parameters)")?
+            .ok_or_else(|| ModelError::Config("missing `mrope_section` (in rope_scaling or rope_parameters)".to_string()))?
             .iter()
-            .map(|x| x.as_u64().map(|n| n as usize).ok_or("non-integer in mrope_section"))
+            .map(|x| x.as_u64().map(|n| n as usize).ok_or_else(|| ModelError::Config("non-integer in mrope_section".to_string())))
             .collect::<Result<_, _>>()?;
         let heads = num("num_attention_heads")?;
         let text = TextConfig {
@@ -159,21 +162,21 @@ impl Qwen25VlConfig {
             tie_word_embeddings: v.get("tie_word_embeddings").or_else(|| t.get("tie_word_embeddings")).and_then(Value::as_bool).unwrap_or(false),
         };
         if text.hidden_size % heads != 0 || heads % text.num_key_value_heads.max(1) != 0 {
-            return Err(format!("hidden_size {} / heads {} / kv heads {} do not divide", text.hidden_size, heads, text.num_key_value_heads));
+            return Err(ModelError::Config(format!("hidden_size {} / heads {} / kv heads {} do not divide", text.hidden_size, heads, text.num_key_value_heads)));
         }
         if text.mrope_section.len() != 3 || text.mrope_section.iter().sum::<usize>() * 2 != text.head_dim() {
-            return Err(format!("mrope_section {:?} must have 3 parts summing to head_dim/2 = {}", text.mrope_section, text.head_dim() / 2));
+            return Err(ModelError::Config(format!("mrope_section {:?} must have 3 parts summing to head_dim/2 = {}", text.mrope_section, text.head_dim() / 2)));
         }
-        let vision: VisionConfig = serde_json::from_value(v.get("vision_config").cloned().ok_or("missing `vision_config`")?)
-            .map_err(|e| format!("vision_config: {e}"))?;
+        let vision: VisionConfig = serde_json::from_value(v.get("vision_config").cloned().ok_or_else(|| ModelError::Config("missing `vision_config`".to_string()))?)
+            .map_err(|e| ModelError::Config(format!("vision_config: {e}")))?;
         if vision.hidden_size % vision.num_heads != 0 {
-            return Err("vision hidden_size is not a multiple of num_heads".into());
+            return Err(ModelError::Config("vision hidden_size is not a multiple of num_heads".to_string()));
         }
         let id = |k: &str| get(k).and_then(Value::as_u64).map(|n| n as u32);
         let tokens = TokenIds {
-            image: id("image_token_id").ok_or("missing `image_token_id`")?,
+            image: id("image_token_id").ok_or_else(|| ModelError::Config("missing `image_token_id`".to_string()))?,
             video: id("video_token_id"),
-            vision_start: id("vision_start_token_id").ok_or("missing `vision_start_token_id`")?,
+            vision_start: id("vision_start_token_id").ok_or_else(|| ModelError::Config("missing `vision_start_token_id`".to_string()))?,
         };
         Ok(Self { text, vision, tokens })
     }

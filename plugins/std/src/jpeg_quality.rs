@@ -40,7 +40,7 @@ impl Operator for JpegQuality {
             (Some(_), Some(f)) => return Err(OperatorError::Image(format!("jpeg_quality needs a JPEG file; this image is {f}"))),
             _ => return Err(OperatorError::Image("jpeg_quality needs a JPEG file; this image is a derived image (crop/edit)".into())),
         };
-        let info = jpeg::parse(bytes)?;
+        let info = jpeg::parse(bytes).map_err(|e| OperatorError::Image(e.to_string()))?;
         let luma = *info.luma_table().ok_or("JPEG has no quantization table for its first component")?;
         let (quality, luma_mad) = info.estimate_quality().ok_or("JPEG has no luma quantization table")?;
         let chroma = info.chroma_table().copied();
