@@ -1,6 +1,8 @@
 //! trutheye's core: domain types, the model-output protocol parser, the seams
 //! (policy, executor, operator registry), the agent loop and the plugin loader.
 
+#![warn(missing_docs)]
+
 pub mod action;
 pub mod aliases;
 pub mod protocol;

@@ -12,6 +12,8 @@
 //! Hosts depend on traits: the CLI hands [`runner::EpisodeFactory`] to
 //! [`runner::run_eval`]; episodes run through `trutheye_core::run_episode`.
 
+#![warn(missing_docs)]
+
 pub mod baseline;
 pub mod compare;
 pub mod dataset;

@@ -17,6 +17,8 @@
 //! libjpeg-turbo's decoder ([`jpeg`]) with Pillow's settings, and the mode
 //! conversions to RGB are Pillow's integer formulas ([`to_rgb`]).
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "decode")]
 pub mod exif;
 #[cfg(feature = "decode")]

@@ -6,6 +6,8 @@
 //!
 //! * [`Qwen25VlPolicy`]: Qwen2.5-VL run locally in candle ([`qwen25vl`]).
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod openai;
 pub mod qwen25vl;

@@ -15,6 +15,8 @@
 //! Large observation images are sent by path (a PNG in the session's own
 //! directory, removed with the session) instead of inline.
 
+#![warn(missing_docs)]
+
 #![cfg(unix)]
 
 pub mod backend;

@@ -5,6 +5,8 @@
 //! The evaluator and the rewards live in `trutheye-eval`, the environment
 //! server in `trutheye-serve`; this crate uses the first and never the second.
 
+#![warn(missing_docs)]
+
 pub mod data;
 pub mod error;
 pub mod train;

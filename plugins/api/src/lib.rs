@@ -26,6 +26,8 @@
 //!   (8-bit visual images, f32 heat-maps, 0/255 masks; row-major, interleaved
 //!   channels) and the most anomalous regions as boxes.
 
+#![warn(missing_docs)]
+
 // The derives that `params!` expands to name `trutheye_plugin_api::serde` and
 // `::schemars` by path (derive attributes cannot take `$crate`); this makes the
 // same path work inside this crate's own tests and doc examples.

@@ -35,6 +35,7 @@ pub enum GrpoTask {
 /// The options of `trutheye train grpo`.
 #[derive(Debug, Clone)]
 pub struct GrpoArgs {
+    /// The checkpoint, the run directory and the LoRA and optimiser settings.
     pub common: LoraArgs,
     /// Rollout source.
     pub task: GrpoTask,

@@ -20,6 +20,7 @@ use super::run_state::{RunDir, RunState};
 pub struct SftArgs {
     /// ms-swift SFT JSONL (`trutheye data sft` / `data codevision` write it).
     pub data: PathBuf,
+    /// The checkpoint, the run directory and the LoRA and optimiser settings.
     pub common: LoraArgs,
     /// Samples per optimiser step (gradients accumulated).
     pub batch: usize,
