@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use trutheye_core::image::{ImageBuf, DEFAULT_MAX_PIXELS};
 use trutheye_core::loader::{load_dirs, load_plugins, search_dirs, LoadReport};
-use trutheye_core::observe::{map_to_rgb, operator_observation};
+use trutheye_core::observe::{map_to_image, operator_observation};
 use trutheye_core::{EpisodeState, ExecLimits, Registry};
 
 /// Where plugins come from; flattened into every command that needs operators.
@@ -118,15 +118,12 @@ pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
     if let Some(path) = &args.output {
         let stem = path.with_extension("");
         for (i, map) in out.maps.iter().enumerate() {
-            let Some(rgb) = map_to_rgb(map) else { continue };
+            let Some(img) = map_to_image(map) else { continue };
             let p = if i == 0 { path.clone() } else { PathBuf::from(format!("{}_{}.png", stem.display(), map.name)) };
-            rgb.save(&p).with_context(|| format!("cannot write {}", p.display()))?;
+            img.save(&p).with_context(|| format!("cannot write {}", p.display()))?;
             saved.push(p.display().to_string());
         }
     }
-    let mut state = EpisodeState::new(vec![Arc::new(image)], Arc::new(Registry::new()), ExecLimits::default());
-    let input = state.images[0].clone();
-    let obs = operator_observation(&mut state, &args.name, &input, out.clone());
     if args.json {
         let v = serde_json::json!({
             "operator": args.name, "image": args.image, "summary": out.summary, "stats": out.stats,
@@ -135,6 +132,12 @@ pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
         });
         println!("{v}");
     } else {
+        // What the model would read. Building it turns every map into an RGB
+        // image for the model (a pass over each full-size map, ~0.1 s at
+        // 12 MP), so it is made only here: `--json` prints none of it.
+        let mut state = EpisodeState::new(vec![Arc::new(image)], Arc::new(Registry::new()), ExecLimits::default());
+        let input = state.images[0].clone();
+        let obs = operator_observation(&mut state, &args.name, &input, out);
         println!("{}", obs.text);
         println!("({ms:.1} ms)");
         for s in saved {

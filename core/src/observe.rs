@@ -2,7 +2,7 @@
 //! run, and the text rendered from it. Shared by the registry
 //! executor and the PVR sandbox so a tool call and `srm(image)` in code read the same.
 
-use image::RgbImage;
+use image::{DynamicImage, GrayImage, RgbImage};
 use trutheye_plugin_api::{Map, MapData, MapRole, Output};
 
 use crate::evidence::{shown_score, Evidence, MapFate, MapSummary, RegionFrame, ScoredRegion, MAX_REGIONS};
@@ -99,6 +99,15 @@ pub fn to_root(region_in_root: Option<BBox>, b: BBox) -> Option<BBox> {
 /// Renders a map to RGB8 (float maps are stretched between their 1st and 99th
 /// percentiles). Returns `None` for an inconsistent map.
 pub fn map_to_rgb(map: &Map) -> Option<RgbImage> {
+    Some(map_to_image(map)?.into_rgb8())
+}
+
+/// A map as the image a file should hold: 8-bit gray when the operator made
+/// one channel, RGB when three (float maps stretched as in [`map_to_rgb`]);
+/// `None` for an inconsistent or empty map. Writing a one-channel map as gray
+/// keeps every value and is a third of the PNG work of its RGB expansion,
+/// which dominated `trutheye op -o` on 12-megapixel images.
+pub fn map_to_image(map: &Map) -> Option<DynamicImage> {
     if !map.is_consistent() || map.width == 0 || map.height == 0 {
         return None;
     }
@@ -107,8 +116,11 @@ pub fn map_to_rgb(map: &Map) -> Option<RgbImage> {
         MapData::U8(v) => v.clone(),
         MapData::F32(v) => stretch(v),
     };
-    let rgb = if map.channels == 3 { bytes } else { bytes.iter().flat_map(|&g| [g, g, g]).collect() };
-    RgbImage::from_raw(w, h, rgb)
+    match map.channels {
+        3 => RgbImage::from_raw(w, h, bytes).map(DynamicImage::ImageRgb8),
+        1 => GrayImage::from_raw(w, h, bytes).map(DynamicImage::ImageLuma8),
+        _ => None,
+    }
 }
 
 fn stretch(v: &[f32]) -> Vec<u8> {

@@ -114,3 +114,18 @@ fn evidence_holds_what_the_text_shows() {
     assert_eq!(legacy.len(), 1);
     assert_eq!((&legacy[0].stats, &legacy[0].regions, legacy[0].frame), (&ev.stats, &ev.regions, ev.frame));
 }
+
+#[test]
+fn maps_are_written_in_their_own_channels_and_shown_as_rgb() {
+    let gray = Map::visual("v", 3, 2, 1, vec![0, 10, 20, 30, 40, 250]);
+    let img = map_to_image(&gray).expect("gray map");
+    assert_eq!(img.color(), image::ColorType::L8);
+    assert_eq!(img.as_bytes(), &[0, 10, 20, 30, 40, 250]);
+    let rgb = map_to_rgb(&gray).expect("shown as rgb");
+    assert_eq!(rgb.get_pixel(2, 1).0, [250, 250, 250]);
+    let colour = Map::visual("c", 1, 2, 3, vec![1, 2, 3, 4, 5, 6]);
+    let img = map_to_image(&colour).expect("rgb map");
+    assert_eq!((img.color(), img.as_bytes()), (image::ColorType::Rgb8, &[1u8, 2, 3, 4, 5, 6][..]));
+    let bad = Map::visual("b", 3, 3, 1, vec![0; 4]);
+    assert!(map_to_image(&bad).is_none(), "inconsistent map");
+}
