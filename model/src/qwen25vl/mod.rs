@@ -114,7 +114,7 @@ impl Qwen25Vl {
     pub fn prepare(&self, prompt: &Prompt) -> Result<Prefill, ModelError> {
         let merge = self.config.vision.spatial_merge_size;
         let grids: Vec<[usize; 3]> = prompt.images.iter().map(|p| p.grid_thw).collect();
-        let (positions, rope_delta) = mrope_positions(&prompt.ids, self.config.tokens.image, &grids, merge).map_err(ModelError::Input)?;
+        let (positions, rope_delta) = mrope_positions(&prompt.ids, self.config.tokens.image, &grids, merge)?;
         let ids = Tensor::new(prompt.ids.as_slice(), &self.device)?;
         let mut embeds = self.text.embed(&ids)?;
         if !prompt.images.is_empty() {

@@ -3,9 +3,11 @@
 //! and take their row and column in the merged grid, offset past the text
 //! before them; text after an image resumes past the image's largest position.
 
+use crate::ModelError;
+
 /// Positions `[3][len]` for a prompt, and the delta that decoding adds to
 /// `cache length` to get the next position.
-pub fn mrope_positions(ids: &[u32], image_token: u32, grids: &[[usize; 3]], merge: usize) -> Result<([Vec<i64>; 3], i64), String> {
+pub fn mrope_positions(ids: &[u32], image_token: u32, grids: &[[usize; 3]], merge: usize) -> Result<([Vec<i64>; 3], i64), ModelError> {
     let mut pos: [Vec<i64>; 3] = [Vec::with_capacity(ids.len()), Vec::with_capacity(ids.len()), Vec::with_capacity(ids.len())];
     let mut next: i64 = 0;
     let mut i = 0;
@@ -19,11 +21,11 @@ pub fn mrope_positions(ids: &[u32], image_token: u32, grids: &[[usize; 3]], merg
             i += 1;
             continue;
         }
-        let &[t, h, w] = grid_iter.next().ok_or("more image placeholders in the prompt than images")?;
+        let &[t, h, w] = grid_iter.next().ok_or_else(|| ModelError::Input("more image placeholders in the prompt than images".into()))?;
         let (lh, lw) = (h / merge, w / merge);
         let n = t * lh * lw;
         if i + n > ids.len() || ids[i..i + n].iter().any(|&x| x != image_token) {
-            return Err(format!("an image needs {n} consecutive placeholder tokens at position {i}"));
+            return Err(ModelError::Input(format!("an image needs {n} consecutive placeholder tokens at position {i}")));
         }
         for _ti in 0..t {
             for y in 0..lh {
@@ -39,7 +41,7 @@ pub fn mrope_positions(ids: &[u32], image_token: u32, grids: &[[usize; 3]], merg
         i += n;
     }
     if grid_iter.next().is_some() {
-        return Err("more images than placeholders in the prompt".into());
+        return Err(ModelError::Input("more images than placeholders in the prompt".into()));
     }
     let delta = next - ids.len() as i64;
     Ok((pos, delta))
