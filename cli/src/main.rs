@@ -17,6 +17,10 @@ mod train_cmd;
 
 use std::process::ExitCode;
 
+// Decoded 12-megapixel images and maps fault in 2 MiB at a time, as NumPy's do.
+#[global_allocator]
+static ALLOC: trutheye_plugin_api::alloc::HugePageAlloc = trutheye_plugin_api::alloc::HugePageAlloc;
+
 use clap::{Parser, Subcommand};
 use plugins::{OpArgs, PluginDirs, PluginsCommand};
 

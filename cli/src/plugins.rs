@@ -120,7 +120,7 @@ pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
         for (i, map) in out.maps.iter().enumerate() {
             let Some(img) = map_to_image(map) else { continue };
             let p = if i == 0 { path.clone() } else { PathBuf::from(format!("{}_{}.png", stem.display(), map.name)) };
-            img.save(&p).with_context(|| format!("cannot write {}", p.display()))?;
+            trutheye_core::image::save_png_fast(&img, &p).with_context(|| format!("cannot write {}", p.display()))?;
             saved.push(p.display().to_string());
         }
     }

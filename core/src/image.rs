@@ -344,3 +344,13 @@ fn has_end_marker_after_scan(bytes: &[u8]) -> bool {
 fn format_name(f: ImageFormat) -> String {
     f.extensions_str().first().map(|e| if *e == "jpg" { "jpeg" } else { e }).unwrap_or("unknown").to_string()
 }
+
+/// Writes an image as PNG with the fastest deflate level (`fdeflate`). Maps are
+/// written for people and for later reading, not archived: on a 12-megapixel
+/// grey map this is several times faster than the default level for files
+/// about a third larger (OpenCV's `imwrite` also defaults to a fast level).
+pub fn save_png_fast(img: &image::DynamicImage, path: &Path) -> Result<(), image::ImageError> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let file = std::io::BufWriter::new(std::fs::File::create(path).map_err(image::ImageError::IoError)?);
+    img.write_with_encoder(PngEncoder::new_with_quality(file, CompressionType::Fast, FilterType::Sub))
+}

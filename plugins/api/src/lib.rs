@@ -34,6 +34,7 @@
 extern crate self as trutheye_plugin_api;
 
 pub mod abi;
+pub mod alloc;
 pub mod author;
 mod error;
 mod export;

@@ -25,6 +25,10 @@ pub mod srm;
 mod strips;
 mod visual;
 
+// 12-megapixel buffers fault in 2 MiB at a time, as NumPy's do (see the allocator's docs).
+#[global_allocator]
+static ALLOC: trutheye_plugin_api::alloc::HugePageAlloc = trutheye_plugin_api::alloc::HugePageAlloc;
+
 trutheye_plugin_api::export_plugin! {
     name: env!("CARGO_PKG_NAME"),
     version: env!("CARGO_PKG_VERSION"),
