@@ -110,7 +110,7 @@ fn collect_images(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 fn make_policy(args: &AnalyzeArgs, strategy: Strategy, config: &AgentConfig, scripted: &ScriptedConfig) -> Result<Box<dyn Policy>> {
     Ok(match args.policy {
-        PolicyKind::Scripted => Box::new(ScriptedPolicy::new(scripted.clone(), strategy)),
+        PolicyKind::Scripted => Box::new(ScriptedPolicy::new(scripted.clone(), strategy).with_fusion(config.localization.clone())),
         PolicyKind::Replay => {
             let path = args.script.as_deref().context("--policy replay needs --script FILE")?;
             Box::new(ReplayPolicy::from_file(path).map_err(anyhow::Error::msg)?)
@@ -259,7 +259,9 @@ fn analyze_one(path: &Path, args: &AnalyzeArgs, strategy: Strategy, engine: &Pvr
     let mut saved = Vec::new();
     if let Some(dir) = &args.out {
         if let Some(b) = traj.verdict.bbox {
-            let (mask, overlay) = report::write_localization(&dir.join("artifacts").join(&id), &image0, b)?;
+            // The fused heat-map the episode saved (grid-sized) becomes the full-size mask.
+            let heat = traj.verdict.mask.as_deref().and_then(|p| image::open(p).ok()).map(|i| i.to_luma8());
+            let (mask, overlay) = report::write_localization(&dir.join("artifacts").join(&id), &image0, b, heat.as_ref())?;
             traj.verdict.mask = Some(mask.clone());
             saved.push(mask);
             saved.push(overlay);

@@ -156,7 +156,7 @@ impl EpisodeFactory for CliFactory {
         let bad = |e: &str| EvalError::Episode(e.to_string());
         let s = parse_strategy(strategy).map_err(|e| bad(&e.to_string()))?;
         let p: Box<dyn Policy> = match policy {
-            "scripted" => Box::new(ScriptedPolicy::new(self.scripted.clone(), s)),
+            "scripted" => Box::new(ScriptedPolicy::new(self.scripted.clone(), s).with_fusion(self.config.localization.clone())),
             "replay" => {
                 let path = self.script.as_deref().ok_or_else(|| bad("--policy replay needs --script FILE"))?;
                 Box::new(ReplayPolicy::from_file(path).map_err(|e| bad(&e.to_string()))?)

@@ -120,18 +120,31 @@ pub fn human(path: &Path, t: &Trajectory, saved: &[String]) -> String {
     escape_controls(&s).into_owned()
 }
 
-/// Writes a 0/255 mask of the box and an overlay of the box on the image.
+/// Writes the verdict's localization at the image's size: a 0/255 mask (the
+/// fused heat-map `heat` read at its 0.5 level and stretched to the image, or
+/// the box when there is none) and an overlay (mask tinted red, box outlined).
 /// Returns (mask path, overlay path).
-pub fn write_localization(dir: &Path, image: &ImageBuf, b: [u32; 4]) -> Result<(String, String)> {
+pub fn write_localization(dir: &Path, image: &ImageBuf, b: [u32; 4], heat: Option<&GrayImage>) -> Result<(String, String)> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let (w, h) = (image.width(), image.height());
     let inside = |x: u32, y: u32| x >= b[0] && x < b[2] && y >= b[1] && y < b[3];
-    let mask = GrayImage::from_fn(w, h, |x, y| Luma([if inside(x, y) { 255 } else { 0 }]));
+    let mask = match heat {
+        Some(g) => {
+            let big = image::imageops::resize(g, w, h, image::imageops::FilterType::Triangle);
+            GrayImage::from_fn(w, h, |x, y| Luma([if big.get_pixel(x, y).0[0] >= 128 { 255 } else { 0 }]))
+        }
+        None => GrayImage::from_fn(w, h, |x, y| Luma([if inside(x, y) { 255 } else { 0 }])),
+    };
     let mut overlay = (*image.rgb).clone();
+    for (p, m) in overlay.pixels_mut().zip(mask.pixels()) {
+        if m.0[0] > 0 {
+            p.0 = [((p.0[0] as u16 + 255) / 2) as u8, p.0[1] / 2, p.0[2] / 2];
+        }
+    }
     trutheye_core::imageops::outline_box(&mut overlay, b, Rgb([255, 32, 32]), (w.max(h) / 300).max(2));
     let mp = dir.join("mask.png");
     let op = dir.join("overlay.png");
-    mask.save(&mp).with_context(|| format!("cannot write {}", mp.display()))?;
+    trutheye_core::image::save_png_fast(&image::DynamicImage::ImageLuma8(mask), &mp).with_context(|| format!("cannot write {}", mp.display()))?;
     overlay.save(&op).with_context(|| format!("cannot write {}", op.display()))?;
     Ok((mp.display().to_string(), op.display().to_string()))
 }

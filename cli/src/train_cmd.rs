@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 use trutheye_trainer::train::scorer::DEFAULT_SEED;
-use trutheye_trainer::train::{grpo, grpo_env, run_state, scorer, sft};
+use trutheye_trainer::train::{fusion, grpo, grpo_env, run_state, scorer, sft};
 
 use crate::plugins::PluginDirs;
 
@@ -24,6 +24,8 @@ pub struct TrainArgs {
 pub enum TrainCommand {
     /// Fit the scripted policy's scorer on a labelled dataset (k-fold CV against the hand-set scorer) and write a scripted config.
     Scorer(ScorerArgs),
+    /// Fit how operators' heat-maps are fused into the agent's mask (k-fold CV on the tampered images' masks) and write a [localization] file.
+    Fusion(FusionArgs),
     /// Supervised fine-tuning of LoRA adapters on ms-swift conversations (loss on assistant tokens).
     Sft(SftArgs),
     /// GRPO on LoRA adapters: group-relative advantages, clip-higher, KL to the base, dynamic sampling.
@@ -40,6 +42,16 @@ pub fn run(args: &TrainArgs, plugins: &PluginDirs) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 print!("{}", scorer::to_table(&r));
+            }
+            Ok(())
+        }
+        TrainCommand::Fusion(a) => {
+            let (registry, _) = plugins.load();
+            let r = fusion::run(&a.into(), registry)?;
+            if a.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                print!("{}", fusion::to_table(&r));
             }
             Ok(())
         }
@@ -129,6 +141,47 @@ impl From<&ScorerArgs> for trutheye_trainer::train::scorer::ScorerArgs {
             features_out: a.features_out.clone(),
             json: a.json,
         }
+    }
+}
+
+/// Flags of `trutheye train fusion`.
+#[derive(Args, Debug)]
+pub struct FusionArgs {
+    /// Labelled dataset; its tampered images with masks are used.
+    #[arg(long, value_name = "MANIFEST")]
+    pub data: PathBuf,
+    /// Operators whose heat-maps are fused (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "srm,fft_residual,jpeg_ghost,resampling,ela,median_traces,bayar,prnu")]
+    pub operators: Vec<String>,
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// L2 penalty on the standardised weights.
+    #[arg(long, default_value_t = 1.0)]
+    pub l2: f64,
+    /// Seed of the fold assignment.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// Agent configuration (decoding; the grid and clip of its [localization]); default: the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where to write the fitted [localization] file.
+    #[arg(long, value_name = "FUSION.toml")]
+    pub out: PathBuf,
+    /// Also write each fold's fit (fold-K.toml, fitted without it) and held-out ids (fold-K.ids) here.
+    #[arg(long, value_name = "DIR")]
+    pub fold_configs: Option<PathBuf>,
+    /// Parallel images (default: number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Print the report as one JSON object (no progress lines).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl From<&FusionArgs> for fusion::FusionArgs {
+    fn from(a: &FusionArgs) -> Self {
+        fusion::FusionArgs { data: a.data.clone(), operators: a.operators.clone(), folds: a.folds, l2: a.l2, seed: a.seed, config: a.config.clone(), out: a.out.clone(), jobs: a.jobs, quiet: a.json, fold_configs: a.fold_configs.clone() }
     }
 }
 

@@ -22,6 +22,15 @@ use crate::trajectory::{ObservationRecord, Trajectory};
 pub trait ArtifactSink: Send {
     /// Saves an image; returns its path (as written in the trajectory) or `None`.
     fn save(&mut self, episode: &str, turn: usize, name: &str, image: &ImageBuf) -> Option<String>;
+
+    /// Saves the verdict's mask: an 8-bit heat-map over `image_clue_0` (any
+    /// size; read it stretched to the image) whose level 128 is the mask's
+    /// edge. Returns its path for `Verdict::mask`. By default it is saved like
+    /// any artifact, as `mask`.
+    fn save_mask(&mut self, episode: &str, mask: &image::GrayImage) -> Option<String> {
+        let rgb = image::DynamicImage::ImageLuma8(mask.clone()).into_rgb8();
+        self.save(episode, usize::MAX, "mask", &ImageBuf::derived(rgb, "fused localization"))
+    }
 }
 
 /// A borrowed sink saves through the sink it borrows (so a host can hand the
@@ -29,6 +38,10 @@ pub trait ArtifactSink: Send {
 impl<S: ArtifactSink + ?Sized> ArtifactSink for &mut S {
     fn save(&mut self, episode: &str, turn: usize, name: &str, image: &ImageBuf) -> Option<String> {
         (**self).save(episode, turn, name, image)
+    }
+
+    fn save_mask(&mut self, episode: &str, mask: &image::GrayImage) -> Option<String> {
+        (**self).save_mask(episode, mask)
     }
 }
 
@@ -41,15 +54,36 @@ impl ArtifactSink for NoArtifacts {
     }
 }
 
+/// A file-system-safe form of an id or name.
+fn safe_name(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
 /// Saves PNGs under `<dir>/<episode>/t<turn>_<name>.png`.
 pub struct DirArtifacts(pub PathBuf);
 
 impl ArtifactSink for DirArtifacts {
     fn save(&mut self, episode: &str, turn: usize, name: &str, image: &ImageBuf) -> Option<String> {
-        let safe = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect::<String>();
-        let dir = self.0.join(safe(episode));
-        let path = dir.join(format!("t{turn}_{}.png", safe(name)));
-        let result = std::fs::create_dir_all(&dir).map_err(|e| e.to_string()).and_then(|_| image.rgb.save(&path).map_err(|e| e.to_string()));
+        let path = self.0.join(safe_name(episode)).join(format!("t{turn}_{}.png", safe_name(name)));
+        let dir = path.parent().unwrap_or(&path);
+        let result = std::fs::create_dir_all(dir).map_err(|e| e.to_string()).and_then(|_| image.rgb.save(&path).map_err(|e| e.to_string()));
+        Self::report(&path, result)
+    }
+
+    /// `<dir>/<episode>/mask.png`, grey.
+    fn save_mask(&mut self, episode: &str, mask: &image::GrayImage) -> Option<String> {
+        Self::write(&self.0.join(safe_name(episode)).join("mask.png"), &image::DynamicImage::ImageLuma8(mask.clone()))
+    }
+}
+
+impl DirArtifacts {
+    fn write(path: &std::path::Path, image: &image::DynamicImage) -> Option<String> {
+        let dir = path.parent().unwrap_or(path);
+        let result = std::fs::create_dir_all(dir).map_err(|e| e.to_string()).and_then(|_| crate::image::save_png_fast(image, path).map_err(|e| e.to_string()));
+        Self::report(path, result)
+    }
+
+    fn report(path: &std::path::Path, result: Result<(), String>) -> Option<String> {
         match result {
             Ok(()) => Some(path.display().to_string()),
             Err(e) => {

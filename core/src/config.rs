@@ -217,6 +217,10 @@ pub struct AgentConfig {
     /// Answer vocabulary.
     #[serde(default)]
     pub answer: AnswerSettings,
+    /// How the verdict's mask is fused from operators' heat-maps; absent means
+    /// the built-in `configs/fusion.toml`.
+    #[serde(default)]
+    pub localization: crate::fusion::FusionConfig,
 }
 
 impl AgentConfig {
@@ -249,6 +253,7 @@ impl AgentConfig {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.localization.check()?;
         let b = &self.budget;
         if b.max_turns == 0 {
             return Err("budget.max_turns must be at least 1".into());

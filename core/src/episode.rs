@@ -9,6 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::fusion::FusedMap;
 use crate::action::{Action, Answer};
 use crate::agent::{observation_text, system_prompt, text_record, user_prompt, ArtifactSink, NoArtifacts};
 use crate::config::AgentConfig;
@@ -331,28 +332,54 @@ impl<'a> Episode<'a> {
         }
     }
 
-    /// The verdict now: the answer (its box clamped to the image, or the
-    /// latest crop / operator candidate for a tampered or fake answer without
-    /// one), else the config's forced label with the reason.
+    /// The verdict now: the answer, its box clamped to the image; for a
+    /// tampered or fake answer without a box, the latest crop, else the fused
+    /// localization's box, else the latest operator candidate. Otherwise the
+    /// config's forced label with the reason. The mask is attached by
+    /// [`Episode::into_trajectory`], which saves it.
     pub fn verdict(&self) -> Verdict {
+        self.verdict_and_mask().0
+    }
+
+    /// The verdict and, for a tampered or fake answer, the fused localization
+    /// ([`crate::fusion`]) of the operators the episode ran on the whole image,
+    /// restricted to the verdict's box so the mask and the box name one region.
+    fn verdict_and_mask(&self) -> (Verdict, Option<FusedMap>) {
         let root = self.images.first().map(|i| (i.width(), i.height()));
         match &self.answer {
             Some(a) => {
                 let fake_local = matches!(a.label, VerdictLabel::Tampered | VerdictLabel::Fake);
-                let candidate = self.crop_candidate.or(self.op_candidate);
+                let fused = match (fake_local, root) {
+                    (true, Some(r)) => crate::fusion::fuse(&self.evidence(), r, &self.config.localization),
+                    _ => None,
+                };
+                let candidate = self.crop_candidate.or(fused.as_ref().and_then(|f| f.bbox)).or(self.op_candidate);
                 let bbox = a.bbox.and_then(|b| BBox::clamped(b, root)).or(if fake_local { candidate } else { None });
-                Verdict { label: a.label, scores: a.scores, bbox, mask: None, explanation: a.explanation.clone(), forced: false, forced_reason: None }
+                let mask = match (fused, bbox, root) {
+                    (Some(f), Some(b), Some(r)) => f.restricted_to(b, r),
+                    (Some(f), None, _) => Some(f).filter(|f| f.mask.iter().any(|&m| m)),
+                    _ => None,
+                };
+                (Verdict { label: a.label, scores: a.scores, bbox, mask: None, explanation: a.explanation.clone(), forced: false, forced_reason: None }, mask)
             }
-            None => Verdict {
-                label: self.config.forced.label,
-                scores: None,
-                bbox: None,
-                mask: None,
-                explanation: None,
-                forced: true,
-                forced_reason: Some(self.forced_reason.clone().unwrap_or_else(|| "the episode ended without an answer".into())),
-            },
+            None => (
+                Verdict {
+                    label: self.config.forced.label,
+                    scores: None,
+                    bbox: None,
+                    mask: None,
+                    explanation: None,
+                    forced: true,
+                    forced_reason: Some(self.forced_reason.clone().unwrap_or_else(|| "the episode ended without an answer".into())),
+                },
+                None,
+            ),
         }
+    }
+
+    /// Every operator run so far, as data, in order.
+    pub fn evidence(&self) -> Vec<crate::evidence::Evidence> {
+        self.turns.iter().filter_map(|t| t.observation.as_ref()).flat_map(|o| o.evidence.iter().cloned()).collect()
     }
 
     /// The episode so far as a trajectory, under `policy`'s name.
@@ -384,6 +411,9 @@ impl<'a> Episode<'a> {
     /// The finished episode as a trajectory (no copy of the turns).
     pub fn into_trajectory(mut self, policy: &str) -> Trajectory {
         let mut t = Trajectory { turns: Vec::new(), ..self.trajectory_head(policy) };
+        if let (_, Some(fused)) = self.verdict_and_mask() {
+            t.verdict.mask = self.sink.save_mask(&self.id, &fused.heat_image());
+        }
         t.turns = std::mem::take(&mut self.turns);
         t
     }

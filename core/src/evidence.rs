@@ -45,6 +45,69 @@ pub struct Evidence {
     /// The maps the operator returned (inconsistent maps are left out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maps: Vec<MapSummary>,
+    /// The operator's heat-map as numbers, coarsened (see [`HeatGrid`]); what
+    /// localization fuses. Not shown to the model as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heat: Option<HeatGrid>,
+}
+
+/// Long side of a kept [`HeatGrid`]: operators' heat-maps are block maps (one
+/// value per 16–32 px block), so a 1-megapixel image's map fits already and a
+/// 12-megapixel one is averaged down to this.
+pub const HEAT_GRID_SIDE: usize = 64;
+
+/// An operator's heat-map (larger = more suspicious, by convention a robust
+/// z-score per block) kept as data, so localization can fuse the maps of
+/// every operator an episode ran, and `trutheye train fusion` can refit the
+/// fusion from recorded trajectories without running operators again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeatGrid {
+    /// The operator's name for the map (`energy_abs_z`, ...).
+    pub map: String,
+    /// Columns.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// Row-major values, rounded to 2 decimals (non-finite values are 0: no evidence).
+    pub values: Vec<f32>,
+    /// Where the grid lies in `image_clue_0` pixels (the whole image for a run on
+    /// it, the crop for a run on a crop); `None` when the input is not placed in
+    /// it (a resized or rotated image).
+    pub region: Option<BBox>,
+}
+
+impl HeatGrid {
+    /// The grid of an operator output's first one-channel float heat-map.
+    pub fn from_output(out: &trutheye_plugin_api::Output, region: Option<BBox>) -> Option<Self> {
+        let m = out.maps.iter().find(|m| m.channels == 1 && m.role == MapRole::Heatmap && m.is_consistent())?;
+        match &m.data {
+            trutheye_plugin_api::MapData::F32(v) => Self::from_map(&m.name, m.width, m.height, v, region),
+            trutheye_plugin_api::MapData::U8(_) => None,
+        }
+    }
+
+    /// The grid of a float heat-map (`width`×`height`, row-major), block-averaged
+    /// so its long side is at most [`HEAT_GRID_SIDE`]. `None` for an empty or
+    /// inconsistent map.
+    pub fn from_map(map: &str, width: usize, height: usize, values: &[f32], region: Option<BBox>) -> Option<Self> {
+        if width == 0 || height == 0 || values.len() != width * height {
+            return None;
+        }
+        let factor = width.max(height).div_ceil(HEAT_GRID_SIDE).max(1);
+        let (gw, gh) = (width.div_ceil(factor), height.div_ceil(factor));
+        let mut sum = vec![0f64; gw * gh];
+        let mut n = vec![0u32; gw * gh];
+        for y in 0..height {
+            for x in 0..width {
+                let v = values[y * width + x];
+                let c = (y / factor) * gw + x / factor;
+                sum[c] += if v.is_finite() { v as f64 } else { 0.0 };
+                n[c] += 1;
+            }
+        }
+        let values = sum.iter().zip(&n).map(|(s, &k)| ((s / k.max(1) as f64) * 100.0).round() as f32 / 100.0).collect();
+        Some(Self { map: map.into(), width: gw as u32, height: gh as u32, values, region })
+    }
 }
 
 /// A region an operator flagged.

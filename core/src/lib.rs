@@ -10,6 +10,7 @@ pub mod verdict;
 
 pub use action::{Action, Answer, CodeSource, FormatError, ParsedMessage};
 pub use verdict::{BBox, BinaryLabel, BoxGeometry, Label, Scores, Verdict, VerdictLabel};
+pub mod fusion;
 pub mod image;
 pub mod input;
 pub mod imageops;
@@ -25,7 +26,7 @@ pub mod executors;
 pub mod observe;
 pub mod policy;
 
-pub use evidence::{Evidence, MapFate, MapSummary, RegionFrame, ScoredRegion};
+pub use evidence::{Evidence, HeatGrid, MapFate, MapSummary, RegionFrame, ScoredRegion};
 pub use executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation, ToolKind, ToolUse};
 pub use policy::{Conversation, Message, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
 pub mod agent;

@@ -5,7 +5,7 @@
 use image::{DynamicImage, GrayImage, RgbImage};
 use trutheye_plugin_api::{Map, MapData, MapRole, Output};
 
-use crate::evidence::{shown_score, Evidence, MapFate, MapSummary, RegionFrame, ScoredRegion, MAX_REGIONS};
+use crate::evidence::{shown_score, Evidence, HeatGrid, MapFate, MapSummary, RegionFrame, ScoredRegion, MAX_REGIONS};
 use crate::executor::{EpisodeState, NamedImage, Observation, ToolKind, ToolUse};
 use crate::image::ImageBuf;
 use crate::verdict::BBox;
@@ -52,7 +52,8 @@ pub fn operator_observation(state: &mut EpisodeState, op: &str, input: &NamedIma
         };
         maps.push(MapSummary { name: map.name.clone(), role: map.role, width: map.width as u32, height: map.height as u32, fate });
     }
-    let evidence = Evidence { operator: op.into(), image: input.name.clone(), summary: out.summary.trim().to_string(), stats, regions, frame, maps };
+    let heat = HeatGrid::from_output(&out, input.region_in_root);
+    let evidence = Evidence { operator: op.into(), image: input.name.clone(), summary: out.summary.trim().to_string(), stats, regions, frame, maps, heat };
     obs.text = render_evidence(&evidence);
     obs.evidence.push(evidence);
     obs.bbox_candidate = out.regions.first().and_then(|r| to_root(input.region_in_root, r.bbox));

@@ -35,7 +35,9 @@ pub struct Prediction {
     pub scores: Option<Scores>,
     /// Predicted box.
     pub bbox: Option<BBox>,
-    /// Predicted mask path (the evaluator writes none: null).
+    /// Predicted heat-map, relative to the run directory: a baseline's operator
+    /// map, or an agent's verdict mask (`heatmaps/<policy>.<strategy>/<id>.png`,
+    /// level 128 = the mask's edge); null when the episode made none.
     pub mask: Option<String>,
     /// Why the episode produced no verdict, or null.
     pub error: Option<String>,

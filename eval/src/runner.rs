@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use trutheye_core::{run_episode, AgentConfig, EpisodeInput, Executor, ImageBuf, NoArtifacts, Policy, Registry};
+use trutheye_core::{run_episode, AgentConfig, ArtifactSink, EpisodeInput, Executor, ImageBuf, Policy, Registry};
 
 use super::baseline;
 use super::dataset::{Dataset, Sample};
@@ -232,7 +232,8 @@ fn run_job(job: &Job, samples: &[Sample], factory: &dyn EpisodeFactory, threshol
             };
             let input = EpisodeInput { id: s.id.clone(), images: vec![Arc::new(image)] };
             let registry = factory.registry();
-            let traj = catch_unwind(AssertUnwindSafe(|| run_episode(pol.as_mut(), exec.as_mut(), input, config, registry, &mut NoArtifacts)));
+            let mut sink = MaskSink { run_dir: out, group: format!("{policy}.{strategy}") };
+            let traj = catch_unwind(AssertUnwindSafe(|| run_episode(pol.as_mut(), exec.as_mut(), input, config, registry, &mut sink)));
             match traj {
                 Ok(mut t) => {
                     t.policy = policy.clone();
@@ -242,6 +243,24 @@ fn run_job(job: &Job, samples: &[Sample], factory: &dyn EpisodeFactory, threshol
                 Err(_) => fail("internal error during the episode (panic)".into()),
             }
         }
+    }
+}
+
+/// Saves nothing of an episode but its verdict's mask, as a heat-map of the
+/// run directory (`heatmaps/<policy>.<strategy>/<id>.png`), so pixel metrics
+/// score the agent's mask as they score a baseline's map.
+struct MaskSink<'a> {
+    run_dir: &'a Path,
+    group: String,
+}
+
+impl ArtifactSink for MaskSink<'_> {
+    fn save(&mut self, _: &str, _: usize, _: &str, _: &ImageBuf) -> Option<String> {
+        None
+    }
+
+    fn save_mask(&mut self, episode: &str, mask: &image::GrayImage) -> Option<String> {
+        crate::heatmap::save(self.run_dir, &self.group, episode, mask).map_err(|e| tracing::warn!("{e}")).ok()
     }
 }
 

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use trutheye_core::fusion::{self, FusionConfig};
 use trutheye_core::{Conversation, Policy, PolicyError, PolicyReply, ReplyLimits, Role, Strategy, Trajectory};
 
 /// The built-in scripted configuration (`configs/scripted.toml`).
@@ -48,8 +49,16 @@ pub struct Scorer {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stages {
-    /// Operators run on the whole image (global perception).
+    /// Operators run on the whole image (global perception), most useful
+    /// first. Under `pvr` one code cell runs them all; a strategy that calls
+    /// tools runs the first [`Stages::tool_globals`], one call each.
     pub global_operators: Vec<String>,
+    /// How many global operators a tool-calling strategy (`registry`,
+    /// `hybrid`) runs: one call each, inside ForenAgent's budget of 7 calls.
+    pub tool_globals: usize,
+    /// Scale at which `pvr` and `hybrid` look at the candidate region before
+    /// probing it (a crop zoomed in code; `registry` has only the plain crop).
+    pub zoom: f64,
     /// Operators whose top region picks the crop, in priority order (local focusing).
     pub localizers: Vec<String>,
     /// Operators run on the crop (iterative probing).
@@ -105,16 +114,35 @@ impl ScriptedConfig {
     }
 }
 
-/// The scripted policy for one strategy (which decides how it writes actions).
+/// The scripted policy for one strategy, which decides what it can express:
+///
+/// * `pvr`: one code cell runs every global operator; a second crops the
+///   candidate region, zooms it and probes the zoomed crop (2 actions).
+/// * `registry`: single tool calls only: the first `tool_globals` operators,
+///   `crop`, then the probes on the plain crop (one call each).
+/// * `hybrid`: operators as tool calls (as `registry`), the crop and zoom as
+///   code, then the probes on the zoomed crop as tool calls.
+///
+/// The candidate region is the fused localization of the maps gathered so far
+/// ([`trutheye_core::fusion`], the same computation that makes the verdict's
+/// mask), so the box the answer names is the mask's largest component.
 pub struct ScriptedPolicy {
     config: ScriptedConfig,
     strategy: Strategy,
+    fusion: FusionConfig,
 }
 
 impl ScriptedPolicy {
-    /// A scripted policy for `strategy`.
+    /// A scripted policy for `strategy`, localizing with the built-in fusion.
     pub fn new(config: ScriptedConfig, strategy: Strategy) -> Self {
-        Self { config, strategy }
+        Self { config, strategy, fusion: FusionConfig::default() }
+    }
+
+    /// Localizes with `fusion` (pass the agent config's `[localization]`, which
+    /// the episode uses for the verdict's mask, so both name one region).
+    pub fn with_fusion(mut self, fusion: FusionConfig) -> Self {
+        self.fusion = fusion;
+        self
     }
 }
 
@@ -126,14 +154,20 @@ pub(crate) struct Evidence {
     pub regions: Vec<(f64, [u32; 4], String)>,
     /// Name of the crop image in the registry style (`image_clue_k`).
     pub crop_image: Option<String>,
+    /// The image code showed last (`[shown as image_clue_k: …]`).
+    pub shown_image: Option<String>,
     pub failures: Vec<String>,
+    /// Every whole-image operator run, as data (what fusion reads).
+    pub global_runs: Vec<trutheye_core::Evidence>,
+    /// The fused localization of `global_runs`.
+    pub fused_box: Option<[u32; 4]>,
 }
 
 /// Reads the evidence so far. Operator outputs come from the data each
 /// observation carries ([`trutheye_core::Evidence`]); two things that are not
 /// operator outputs are read from the text the model read: the crop's name
 /// (`cropped … new image image_clue_k`) and error lines (`Error…`).
-pub(crate) fn read_evidence(conv: &Conversation) -> Evidence {
+pub(crate) fn read_evidence(conv: &Conversation, fusion: &FusionConfig) -> Evidence {
     let mut ev = Evidence::default();
     for m in conv.messages.iter().filter(|m| m.role == Role::Tool) {
         for run in &m.evidence {
@@ -147,12 +181,24 @@ pub(crate) fn read_evidence(conv: &Conversation) -> Evidence {
                     ev.crop_image = Some(name);
                 }
             }
+            if let Some(rest) = line.strip_prefix("[shown as ") {
+                ev.shown_image = Some(rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect());
+            }
             if line.starts_with("Error") {
                 ev.failures.push(line.chars().take(120).collect());
             }
         }
     }
+    let root = conv.images.first().map(|i| (i.width(), i.height()));
+    add_fusion(&mut ev, root, fusion);
     ev
+}
+
+/// Adds the fused localization's region-versus-rest features and its box.
+fn add_fusion(ev: &mut Evidence, root: Option<(u32, u32)>, fusion: &FusionConfig) {
+    let Some(fused) = root.and_then(|r| fusion::fuse(&ev.global_runs, r, fusion)) else { return };
+    ev.features.extend(fused.features);
+    ev.fused_box = fused.bbox;
 }
 
 /// Adds one operator run: its numeric stats as `<op>.<stat>` on `image_clue_0`
@@ -166,17 +212,20 @@ fn add_operator_run(ev: &mut Evidence, run: &trutheye_core::Evidence) {
     }
     if global {
         ev.regions.extend(run.root_regions().iter().map(|r| (r.score, r.bbox, run.operator.clone())));
+        ev.global_runs.push(run.clone());
     }
 }
 
-/// The features the scorer reads (`<op>.<stat>`, `probe.<op>.<stat>`), collected
+/// The features the scorer reads (`<op>.<stat>`, `probe.<op>.<stat>`, and the
+/// fused localization's `fusion.*` / `region.<op>` under `fusion`), collected
 /// from a recorded episode's observations exactly as the policy collects them
 /// before answering. `trutheye train scorer` fits the scorer on these.
-pub fn trajectory_features(t: &Trajectory) -> BTreeMap<String, f64> {
+pub fn trajectory_features(t: &Trajectory, fusion: &FusionConfig) -> BTreeMap<String, f64> {
     let mut ev = Evidence::default();
     for run in &trutheye_core::evidence::trajectory_evidence(t) {
         add_operator_run(&mut ev, run);
     }
+    add_fusion(&mut ev, t.images.first().map(|i| (i.width, i.height)), fusion);
     ev.features
 }
 
@@ -196,29 +245,20 @@ impl ScriptedPolicy {
         [c(cx - half_w, w), c(cy - half_h, h), c(cx + half_w, w), c(cy + half_h, h)]
     }
 
-    /// The region to focus on: the top region of the first localizer that reported
-    /// one, else the strongest region of any operator.
-    fn focus<'a>(&self, ev: &'a Evidence) -> Option<&'a (f64, [u32; 4], String)> {
+    /// The region to focus on and who named it: the fused localization's
+    /// largest component, else the top region of the first localizer that
+    /// reported one, else the strongest region of any operator.
+    fn focus(&self, ev: &Evidence) -> Option<(f64, [u32; 4], String)> {
+        if let Some(b) = ev.fused_box {
+            return Some((ev.features.get("fusion.contrast").copied().unwrap_or(0.0), b, "the fused localization".into()));
+        }
         self.config
             .stages
             .localizers
             .iter()
             .find_map(|op| ev.regions.iter().filter(|r| &r.2 == op).max_by(|a, b| a.0.total_cmp(&b.0)))
             .or_else(|| ev.regions.iter().max_by(|a, b| a.0.total_cmp(&b.0)))
-    }
-
-    fn call(&self, op: &str, image: Option<&str>, code_var: Option<&str>) -> String {
-        let use_code = matches!(self.strategy, Strategy::Pvr);
-        if use_code {
-            let target = code_var.unwrap_or("image_clue_0");
-            format!("<code>\n{op}({target})\n</code>")
-        } else {
-            let args = match image {
-                Some(name) => format!("{{\"image\": \"{name}\"}}"),
-                None => "{}".to_string(),
-            };
-            format!("<tool_call>\n{{\"name\": \"{op}\", \"arguments\": {args}}}\n</tool_call>")
-        }
+            .cloned()
     }
 
     fn answer(&self, ev: &Evidence) -> String {
@@ -229,9 +269,11 @@ impl ScriptedPolicy {
             "label": labels[best],
             "scores": {"authentic": round3(p[0]), "synthetic": round3(p[1]), "tampered": round3(p[2])},
         });
+        let mut region = String::new();
         if best == 2 {
-            if let Some((_, b, _)) = self.focus(ev) {
+            if let Some((_, b, who)) = self.focus(ev) {
                 answer["bbox"] = serde_json::json!(b);
+                region = format!(" The edited region is {who}'s {b:?}.");
             }
         }
         let used: Vec<String> = ev.features.iter().filter(|(k, _)| self.weighted(k)).map(|(k, v)| format!("{k}={v:.2}")).collect();
@@ -242,6 +284,7 @@ impl ScriptedPolicy {
             p[1],
             p[2]
         );
+        think += &region;
         if !ev.failures.is_empty() {
             think += &format!(" Some tools failed ({}), so their evidence is missing.", ev.failures.len());
         }
@@ -263,7 +306,7 @@ impl Policy for ScriptedPolicy {
     }
 
     fn next(&mut self, conv: &Conversation, _: ReplyLimits) -> Result<PolicyReply, PolicyError> {
-        let ev = read_evidence(conv);
+        let ev = read_evidence(conv, &self.fusion);
         if self.strategy == Strategy::None {
             let p = self.config.score(&BTreeMap::new());
             return Ok(PolicyReply::text(format!(
@@ -271,38 +314,96 @@ impl Policy for ScriptedPolicy {
                 p[0], p[1], p[2]
             )));
         }
-        let st = &self.config.stages;
-        let step = conv.assistant_turns();
-        let n_global = st.global_operators.len();
-        let text = if step < n_global {
-            let op = &st.global_operators[step];
-            let why = if step == 0 { "Global perception: start with low-level operators on the whole image." } else { "Global perception continues with another operator family." };
-            format!("<think>{why} Running {op} on image_clue_0.</think>\n{}", self.call(op, None, None))
-        } else if step == n_global {
-            let b = self.crop_box(&ev, Self::root_size(conv));
-            let reason = match self.focus(&ev) {
-                Some((z, r, op)) => format!("The most suspicious region is {op}'s {r:?} (z={z:.1})."),
-                None => "No operator reported a region, so I look at the centre.".into(),
-            };
-            let action = match self.strategy {
-                Strategy::Registry => format!("<tool_call>\n{{\"name\": \"crop\", \"arguments\": {{\"bbox\": [{}, {}, {}, {}]}}}}\n</tool_call>", b[0], b[1], b[2], b[3]),
-                _ => format!("<code>\ncrop = image_clue_0.crop(({}, {}, {}, {}))\nprint(crop.size)\nresult = crop\n</code>", b[0], b[1], b[2], b[3]),
-            };
-            format!("<think>Local focusing. {reason} Cropping it with a margin.</think>\n{action}")
-        } else if step < n_global + 1 + st.probe_operators.len() {
-            let op = &st.probe_operators[step - n_global - 1];
-            let crop_name = ev.crop_image.clone();
-            let call = match self.strategy {
-                Strategy::Pvr => self.call(op, None, Some("crop")),
-                // Hybrid: the crop was made in code and shown as the newest image.
-                _ => self.call(op, crop_name.as_deref().or(Some("image_clue_0")), None),
-            };
-            format!("<think>Iterative probing: {op} on the cropped region.</think>\n{call}")
-        } else {
-            self.answer(&ev)
+        let plan = self.plan();
+        let text = match plan.get(conv.assistant_turns()) {
+            Some(step) => self.write(step, &ev, conv),
+            None => self.answer(&ev),
         };
         Ok(PolicyReply::text(text))
     }
+}
+
+/// One action of the plan.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    /// Operators on the whole image: one tool call, or several in one code cell.
+    Global(Vec<String>),
+    /// Crop the candidate region with the `crop` tool.
+    CropTool,
+    /// Crop and zoom the candidate in code; with operators, probe the zoomed
+    /// crop in the same cell.
+    ZoomCode(Vec<String>),
+    /// One operator as a tool call on the newest crop or zoom.
+    Probe(String),
+}
+
+impl ScriptedPolicy {
+    /// The actions this strategy can express, in order (then the answer).
+    fn plan(&self) -> Vec<Step> {
+        let st = &self.config.stages;
+        let tool_globals = st.global_operators.iter().take(st.tool_globals).map(|op| Step::Global(vec![op.clone()]));
+        let probes = st.probe_operators.iter().map(|op| Step::Probe(op.clone()));
+        match self.strategy {
+            Strategy::Pvr => vec![Step::Global(st.global_operators.clone()), Step::ZoomCode(st.probe_operators.clone())],
+            Strategy::Registry => tool_globals.chain([Step::CropTool]).chain(probes).collect(),
+            Strategy::Hybrid => tool_globals.chain([Step::ZoomCode(vec![])]).chain(probes).collect(),
+            Strategy::None => vec![],
+        }
+    }
+
+    fn write(&self, step: &Step, ev: &Evidence, conv: &Conversation) -> String {
+        match step {
+            Step::Global(ops) if ops.len() == 1 => {
+                let op = &ops[0];
+                let why = if ev.global_runs.is_empty() { "Global perception: start with low-level operators on the whole image." } else { "Global perception continues with another operator family." };
+                format!("<think>{why} Running {op} on image_clue_0.</think>\n{}", tool_call(op, None))
+            }
+            Step::Global(ops) => {
+                let calls: Vec<String> = ops.iter().map(|op| format!("{op}(image_clue_0)")).collect();
+                format!("<think>Global perception: every operator family on the whole image at once, so their maps can be fused.</think>\n<code>\n{}\n</code>", calls.join("\n"))
+            }
+            Step::CropTool => {
+                let b = self.crop_box(ev, Self::root_size(conv));
+                format!(
+                    "<think>Local focusing. {} Cropping it with a margin.</think>\n<tool_call>\n{{\"name\": \"crop\", \"arguments\": {{\"bbox\": [{}, {}, {}, {}]}}}}\n</tool_call>",
+                    self.reason(ev),
+                    b[0], b[1], b[2], b[3]
+                )
+            }
+            Step::ZoomCode(probes) => {
+                let b = self.crop_box(ev, Self::root_size(conv));
+                let z = self.config.stages.zoom;
+                let (w, h) = (((b[2] - b[0]) as f64 * z).round().max(1.0) as u32, ((b[3] - b[1]) as f64 * z).round().max(1.0) as u32);
+                let mut code = format!("crop = image_clue_0.crop(({}, {}, {}, {}))\nzoomed = crop.resize(({w}, {h}))\n", b[0], b[1], b[2], b[3]);
+                if probes.is_empty() {
+                    code += "result = zoomed";
+                } else {
+                    code += &probes.iter().map(|op| format!("{op}(zoomed)")).collect::<Vec<_>>().join("\n");
+                }
+                format!("<think>Local focusing. {} Cropping it with a margin and zooming {z}x to probe it closely.</think>\n<code>\n{code}\n</code>", self.reason(ev))
+            }
+            Step::Probe(op) => {
+                let target = ev.shown_image.clone().or_else(|| ev.crop_image.clone());
+                format!("<think>Iterative probing: {op} on the candidate region.</think>\n{}", tool_call(op, target.as_deref()))
+            }
+        }
+    }
+
+    fn reason(&self, ev: &Evidence) -> String {
+        match self.focus(ev) {
+            Some((z, r, who)) => format!("The most suspicious region is {who}'s {r:?} (score {z:.1})."),
+            None => "No operator reported a region, so I look at the centre.".into(),
+        }
+    }
+}
+
+/// A registry tool call of `op`, on `image` (`image_clue_k`) or the default input.
+fn tool_call(op: &str, image: Option<&str>) -> String {
+    let args = match image {
+        Some(name) => format!("{{\"image\": \"{name}\"}}"),
+        None => "{}".to_string(),
+    };
+    format!("<tool_call>\n{{\"name\": \"{op}\", \"arguments\": {args}}}\n</tool_call>")
 }
 
 #[cfg(test)]
@@ -314,7 +415,23 @@ mod tests {
         let c = ScriptedConfig::builtin();
         let p = c.score(&BTreeMap::new());
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
-        assert!(c.stages.global_operators.len() + c.stages.probe_operators.len() + 1 <= 7, "plan exceeds ForenAgent's 7-call budget");
+        for strategy in [Strategy::Registry, Strategy::Hybrid, Strategy::Pvr] {
+            assert!(ScriptedPolicy::new(c.clone(), strategy).plan().len() <= 7, "{strategy:?}'s plan exceeds ForenAgent's 7-call budget");
+        }
+    }
+
+    #[test]
+    fn each_strategy_plans_what_it_can_express() {
+        let c = ScriptedConfig::builtin();
+        let n = c.stages.global_operators.len();
+        let pvr = ScriptedPolicy::new(c.clone(), Strategy::Pvr).plan();
+        assert_eq!(pvr, vec![Step::Global(c.stages.global_operators.clone()), Step::ZoomCode(c.stages.probe_operators.clone())], "pvr: two code cells");
+        let registry = ScriptedPolicy::new(c.clone(), Strategy::Registry).plan();
+        assert!(registry.iter().all(|s| matches!(s, Step::Global(ops) if ops.len() == 1) || matches!(s, Step::CropTool | Step::Probe(_))), "registry: single tool calls only");
+        assert_eq!(registry.iter().filter(|s| matches!(s, Step::Global(_))).count(), c.stages.tool_globals.min(n));
+        let hybrid = ScriptedPolicy::new(c.clone(), Strategy::Hybrid).plan();
+        assert!(hybrid.contains(&Step::ZoomCode(vec![])) && !hybrid.contains(&Step::CropTool), "hybrid: crop and zoom in code, operators as tools");
+        assert!(c.stages.tool_globals < n, "pvr fuses more maps than a tool-calling strategy can afford");
     }
 
     #[test]
@@ -333,6 +450,7 @@ mod tests {
             regions: regions.iter().map(|&(bbox, score)| trutheye_core::ScoredRegion { bbox, score }).collect(),
             frame: trutheye_core::RegionFrame::Root,
             maps: vec![],
+            heat: None,
         };
         (trutheye_core::observe::render_evidence(&ev), ev)
     }
@@ -372,7 +490,7 @@ mod tests {
             std::sync::Arc::new(trutheye_core::Registry::new()),
             &mut trutheye_core::NoArtifacts,
         );
-        let f = trajectory_features(&t);
+        let f = trajectory_features(&t, &FusionConfig::default());
         assert_eq!(f.get("srm.anomaly_z"), Some(&3.0));
         assert_eq!(f.get("resampling.anomaly_z"), Some(&10.0));
         assert_eq!(f.get("probe.srm.anomaly_z"), Some(&3.0), "{f:?}");
@@ -391,7 +509,7 @@ mod tests {
         conv.push(Role::Tool, "cropped [1, 2, 30, 40] of image_clue_0: new image image_clue_2 (29x38).", vec![]);
         let (text, prnu) = run("prnu", "image_clue_2", serde_json::json!({"anomaly_z": 1.5}), &[]);
         conv.push_observation(text, vec![], vec![prnu]);
-        let ev = read_evidence(&conv);
+        let ev = read_evidence(&conv, &FusionConfig::default());
         assert_eq!(ev.features.get("srm.anomaly_z"), Some(&4.5));
         assert_eq!(ev.features.get("probe.prnu.anomaly_z"), Some(&1.5));
         assert_eq!(ev.regions.len(), 2);
@@ -404,6 +522,6 @@ mod tests {
         // A tool message that only looks like operator output (code printing it) adds nothing.
         let mut conv = Conversation::default();
         conv.push(Role::Tool, "[srm on image_clue_0] summary\nstats: {\"anomaly_z\": 4.5}", vec![]);
-        assert!(read_evidence(&conv).features.is_empty());
+        assert!(read_evidence(&conv, &FusionConfig::default()).features.is_empty());
     }
 }

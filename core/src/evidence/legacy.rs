@@ -25,6 +25,7 @@ pub fn legacy_evidence_from_text(text: &str) -> Vec<Evidence> {
                     regions: Vec::new(),
                     frame: RegionFrame::Input,
                     maps: Vec::new(),
+                    heat: None,
                 });
             }
         }

@@ -3,12 +3,15 @@
 //! * [`scorer`]: the scripted policy's adjudication scorer, fitted on operator
 //!   evidence with cross-validation (`trutheye train scorer`); the maths is in
 //!   [`logreg`].
+//! * [`fusion`]: how operators' heat-maps are fused into the agent's mask,
+//!   fitted on masks with cross-validation (`trutheye train fusion`).
 //! * [`sft`] and [`grpo`]: LoRA fine-tuning of a local Qwen2.5-VL in candle
 //!   (`trutheye train sft`, `trutheye train grpo`), with resumable run
 //!   directories ([`run_state`]) and a saveable optimiser ([`adamw`]).
 
 pub mod adamw;
 pub mod chat_data;
+pub mod fusion;
 pub mod grpo;
 pub mod grpo_env;
 pub mod logreg;

@@ -324,14 +324,14 @@ fn sample_features(s: &Sample, base: &ScriptedConfig, agent: &AgentConfig, regis
     // The features come from registry episodes: the scorer is fitted on what
     // the tools report, whatever strategy later uses it.
     let strategy = trutheye_core::Strategy::Registry;
-    let mut policy = ScriptedPolicy::new(base.clone(), strategy);
+    let mut policy = ScriptedPolicy::new(base.clone(), strategy).with_fusion(agent.localization.clone());
     let mut executor = tool_executor(strategy).ok_or("the registry strategy has no tool executor")?;
     let input = EpisodeInput { id: s.id.clone(), images: vec![Arc::new(image)] };
     let t = catch_unwind(AssertUnwindSafe(|| run_episode(&mut policy, executor.as_mut(), input, agent, registry, &mut NoArtifacts))).map_err(|_| "internal error during the episode (panic)".to_string())?;
     if t.verdict.forced {
         return Err(format!("episode ended without an answer: {}", t.verdict.forced_reason.as_deref().unwrap_or("")));
     }
-    let f = trajectory_features(&t);
+    let f = trajectory_features(&t, &agent.localization);
     if f.is_empty() {
         return Err("no operator reported any statistic".to_string());
     }

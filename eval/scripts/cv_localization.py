@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Held-out localization of the scripted agent: each tampered image is scored
+with a fusion fitted without it.
+
+    python3 eval/scripts/cv_localization.py --trutheye target/release/trutheye \
+        --data ../shared/bench/dev --out runs/cv-loc [--folds 5] [--seed 42]
+
+1. ``trutheye train fusion --fold-configs OUT/folds`` fits the fusion on all
+   tampered images (``OUT/fusion.toml``; this is how ``configs/fusion.toml``
+   was made) and, for each fold, on the other folds only (``fold-K.toml``,
+   with the fold's ids in ``fold-K.ids``).
+2. Each fold's images are evaluated (``trutheye eval``, every strategy given)
+   with the agent config ``configs/default.toml`` plus that fold's
+   ``[localization]``, so no image is localized by a fusion fitted on it.
+3. The figures are pooled over folds (means over images) and printed next to
+   the in-sample ones of the fit on everything, read from ``--full-run`` when
+   given (a ``trutheye eval`` run directory over the same data).
+
+Only the standard library is used; ``--json`` prints one object.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+METRICS = ["pixel_f1_fixed", "pixel_iou_fixed", "bbox_iou", "pixel_f1_best"]
+
+
+def run(cmd):
+    print("+ " + " ".join(cmd), file=sys.stderr)
+    # The commands print their JSON reports; this script prints its own.
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def manifest_rows(data):
+    path = os.path.join(data, "manifest.jsonl") if os.path.isdir(data) else data
+    base = os.path.dirname(os.path.abspath(path))
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                for key in ("image", "mask"):
+                    if row.get(key) and not os.path.isabs(row[key]):
+                        row[key] = os.path.join(base, row[key])
+                rows.append(row)
+    return rows
+
+
+def localization(run_dir):
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+        groups = json.load(f)["groups"]
+    return {f"{g['policy']}/{g['strategy']}": g["localization"] for g in groups}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trutheye", default="target/release/trutheye")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--strategy", default="pvr,registry,hybrid")
+    ap.add_argument("--default-config", default=os.path.join(os.path.dirname(__file__), "../../configs/default.toml"))
+    ap.add_argument("--full-run", help="an eval run over the same data with the fit on everything (in-sample figures)")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+
+    os.makedirs(a.out, exist_ok=True)
+    folds_dir = os.path.join(a.out, "folds")
+    run([a.trutheye, "train", "fusion", "--data", a.data, "--out", os.path.join(a.out, "fusion.toml"),
+         "--folds", str(a.folds), "--seed", str(a.seed), "--fold-configs", folds_dir, "--json"])
+    rows = {r["id"]: r for r in manifest_rows(a.data)}
+    with open(a.default_config) as f:
+        base_config = f.read()
+
+    pooled = {}  # group -> metric -> [sum, n]
+    for k in range(a.folds):
+        with open(os.path.join(folds_dir, f"fold-{k}.ids")) as f:
+            ids = [l.strip() for l in f if l.strip()]
+        subset = os.path.join(a.out, f"fold-{k}.jsonl")
+        with open(subset, "w") as f:
+            for i in ids:
+                f.write(json.dumps(rows[i]) + "\n")
+        with open(os.path.join(folds_dir, f"fold-{k}.toml")) as f:
+            fusion = f.read()
+        config = os.path.join(a.out, f"fold-{k}.agent.toml")
+        with open(config, "w") as f:
+            f.write(base_config.rstrip() + "\n\n" + fusion)
+        run_dir = os.path.join(a.out, f"eval-{k}")
+        run([a.trutheye, "eval", "--data", subset, "--strategy", a.strategy, "--config", config,
+             "--out", run_dir, "--resume", "--json"])
+        for group, loc in localization(run_dir).items():
+            n = loc.get("n_with_mask") or 0
+            for m in METRICS:
+                if loc.get(m) is not None:
+                    s = pooled.setdefault(group, {}).setdefault(m, [0.0, 0])
+                    s[0] += loc[m] * n
+                    s[1] += n
+    held = {g: {m: round(100 * s / n, 1) for m, (s, n) in ms.items() if n} for g, ms in pooled.items()}
+    full = localization(a.full_run) if a.full_run else {}
+    if a.json:
+        print(json.dumps({"held_out": held, "in_sample": {g: {m: round(100 * full[g][m], 1) for m in METRICS if full[g].get(m) is not None} for g in held if g in full}}))
+        return
+    print(f"held-out localization on tampered images ({a.folds} folds, seed {a.seed}; %)")
+    print("| agent | " + " | ".join(METRICS) + " | in-sample pixel_f1_fixed |")
+    print("|---|" + "---:|" * (len(METRICS) + 1))
+    for g in sorted(held):
+        ins = full.get(g, {}).get("pixel_f1_fixed")
+        print(f"| {g} | " + " | ".join(str(held[g].get(m, "—")) for m in METRICS) + f" | {'—' if ins is None else round(100 * ins, 1)} |")
+
+
+if __name__ == "__main__":
+    main()
