@@ -70,8 +70,15 @@ fn analyze_runs_every_strategy_and_prints_json() {
         let scores = &v["scores"];
         let sum: f64 = ["authentic", "synthetic", "tampered"].iter().map(|k| scores[k].as_f64().unwrap_or(0.0)).sum();
         assert!((sum - 1.0).abs() < 0.01, "scores sum to 1: {v}");
-        if strategy != "none" {
-            assert!(v["tool_calls"].as_u64().unwrap_or(0) >= 4, "the scripted agent uses tools: {v}");
+        // pvr runs its eight global operators in one code cell and probes in a second.
+        let min_actions = match strategy {
+            "none" => 0,
+            "pvr" => 2,
+            _ => 4,
+        };
+        assert!(v["tool_calls"].as_u64().unwrap_or(0) >= min_actions, "the scripted agent uses tools: {v}");
+        if let Some(mask) = v["mask"].as_str() {
+            assert!(std::path::Path::new(mask).is_file(), "{strategy}: the verdict's mask {mask} is written");
         }
         let traj = std::fs::read_to_string(out.join("trajectories.jsonl")).expect("trajectory written");
         let t: serde_json::Value = serde_json::from_str(traj.lines().next().unwrap_or("")).expect("trajectory JSON");
