@@ -221,13 +221,9 @@ pub fn run(args: &FusionArgs, registry: Registry) -> Result<TrainFusionReport, T
 
 /// Writes one fold's fit and held-out ids.
 fn write_fold<'a>(dir: &std::path::Path, k: usize, fitted: &FusionConfig, ids: impl Iterator<Item = &'a str>) -> Result<(), TrainError> {
-    #[derive(Serialize)]
-    struct File<'a> {
-        localization: &'a FusionConfig,
-    }
     let bad = |p: &std::path::Path, e: String| TrainError::Scorer(format!("{}: {e}", p.display()));
     std::fs::create_dir_all(dir).map_err(|e| bad(dir, format!("cannot create: {e}")))?;
-    let body = toml::to_string(&File { localization: fitted }).map_err(|e| bad(dir, format!("cannot write TOML: {e}")))?;
+    let body = localization_toml(fitted)?;
     let toml_path = dir.join(format!("fold-{k}.toml"));
     std::fs::write(&toml_path, format!("# Fold {k}: fitted without this fold's images (fold-{k}.ids).\n{body}")).map_err(|e| bad(&toml_path, format!("cannot write: {e}")))?;
     let ids_path = dir.join(format!("fold-{k}.ids"));
@@ -364,11 +360,7 @@ fn round4(v: f64) -> f64 {
 
 /// The `[localization]` file, with how it was fitted in its header.
 pub fn fitted_toml(r: &TrainFusionReport, args: &FusionArgs) -> Result<String, TrainError> {
-    #[derive(Serialize)]
-    struct File<'a> {
-        localization: &'a FusionConfig,
-    }
-    let body = toml::to_string(&File { localization: &r.fusion }).map_err(|e| TrainError::Scorer(format!("cannot write the fusion as TOML: {e}")))?;
+    let body = localization_toml(&r.fusion)?;
     let singles: Vec<String> = r.cv_f1_single.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
     Ok(format!(
         "# Localization: how the agent's mask is fused from the heat-maps of the\n\
@@ -398,6 +390,15 @@ pub fn fitted_toml(r: &TrainFusionReport, args: &FusionArgs) -> Result<String, T
         train = r.train_f1,
         singles = singles.join(", "),
     ) + &body)
+}
+
+/// A fusion as the `[localization]` table `FusionConfig::from_toml` reads.
+fn localization_toml(fusion: &FusionConfig) -> Result<String, TrainError> {
+    #[derive(Serialize)]
+    struct File<'a> {
+        localization: &'a FusionConfig,
+    }
+    toml::to_string(&File { localization: fusion }).map_err(|e| TrainError::Scorer(format!("cannot write the fusion as TOML: {e}")))
 }
 
 /// The report as a few lines of text.
