@@ -92,19 +92,19 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DecodedJpeg, CodecError> 
 }
 
 /// The payload libjpeg's fatal-error callback unwinds with.
-struct LibjpegFatal(String);
+pub(crate) struct LibjpegFatal(pub(crate) String);
 
 /// libjpeg's `error_exit` must not return: it unwinds to [`with_decompressor`]'s
 /// `catch_unwind` (the C is built with `-fexceptions` for this). `resume_unwind`
 /// skips the panic hook, so nothing is printed on the way.
-unsafe extern "C-unwind" fn error_exit(cinfo: &mut ffi::jpeg_common_struct) {
+pub(crate) unsafe extern "C-unwind" fn error_exit(cinfo: &mut ffi::jpeg_common_struct) {
     let msg = format_message(cinfo);
     resume_unwind(Box::new(LibjpegFatal(msg)));
 }
 
 /// Warnings (corrupt-data recoveries) are not printed: Pillow ignores them too,
 /// and truncation is refused by the caller before decoding.
-unsafe extern "C-unwind" fn emit_message(_cinfo: &mut ffi::jpeg_common_struct, _level: c_int) {}
+pub(crate) unsafe extern "C-unwind" fn emit_message(_cinfo: &mut ffi::jpeg_common_struct, _level: c_int) {}
 
 /// Stops a progressive file with an absurd number of scans.
 unsafe extern "C-unwind" fn progress_monitor(cinfo: &mut ffi::jpeg_common_struct) {

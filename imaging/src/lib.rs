@@ -23,6 +23,8 @@
 pub mod exif;
 #[cfg(feature = "decode")]
 pub mod jpeg;
+#[cfg(feature = "decode")]
+pub mod jpeg_encode;
 pub mod pillow;
 pub mod quant;
 

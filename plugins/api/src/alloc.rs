@@ -52,16 +52,11 @@ unsafe impl GlobalAlloc for HugePageAlloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() < HUGE_PAGE_THRESHOLD {
-            return unsafe { System.alloc_zeroed(layout) };
-        }
-        // Zeroing after the advice lets the first touch fault in huge pages;
-        // calloc's fresh mmap would be zero already but touched in 4 KiB steps.
-        let p = unsafe { System.alloc(layout) };
+        // calloc does not touch a fresh mapping (it is zero already), so the
+        // advice still comes before the first touch; memory it reuses from the
+        // heap it zeroes, and those pages are resident anyway.
+        let p = unsafe { System.alloc_zeroed(layout) };
         advise(p, layout.size());
-        if !p.is_null() {
-            unsafe { std::ptr::write_bytes(p, 0, layout.size()) };
-        }
         p
     }
 

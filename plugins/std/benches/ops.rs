@@ -133,6 +133,24 @@ fn main() {
             rust.insert((op.name.to_string(), input.label), cell);
         }
     }
+    // The floor: one pass over the image, reading the RGB8 pixels once and
+    // writing the f32 luma plane every operator starts from. An operator's
+    // in-process time in units of this pass says how far from memory-bound it is.
+    for input in &inputs {
+        let image = ImageRef { width: input.rgb.width() as usize, height: input.rgb.height() as usize, rgb: input.rgb.as_raw(), encoded: None, format: None };
+        let floor = time_rust(|| {
+            std::hint::black_box(image.luma());
+            Ok(())
+        });
+        if let Ok((floor_ms, n)) = floor {
+            println!("[floor]  {} one pass RGB8 -> f32 luma {:10.2} ms  ({n} runs)", input.label, floor_ms);
+            for op in &names {
+                if let Some(Cell::Ms(ms)) = rust.get(&(op.clone(), input.label)) {
+                    println!("[floor]  {} {:<18} {:8.1} passes", input.label, op, ms / floor_ms.max(1e-9));
+                }
+            }
+        }
+    }
     let rust_done = started.elapsed();
 
     // ---------------------------------------------------------------- Python

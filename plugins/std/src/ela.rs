@@ -36,7 +36,8 @@ pub(crate) fn sampling_of(info: &jpeg::JpegInfo) -> Sampling {
         [_] => Sampling::Gray,
         [(_, h0, v0, _), (_, h1, v1, _), ..] => {
             let (h, v) = ((*h0).max(1) / (*h1).max(1), (*v0).max(1) / (*v1).max(1));
-            if jpeg_encoder::SamplingFactor::from_factors(h.max(1), v.max(1)).is_some() {
+            // libjpeg takes luma sampling factors 1..=4.
+            if (1..=4).contains(&h) && (1..=4).contains(&v) {
                 Sampling::Color(h.max(1), v.max(1))
             } else {
                 Sampling::Color(2, 2)
@@ -58,27 +59,17 @@ pub(crate) fn source_sampling(image: &ImageRef<'_>) -> (Sampling, Option<jpeg::J
     (Sampling::Color(2, 2), None)
 }
 
-/// Encodes RGB8 as a baseline JPEG with jpeg-encoder's IJG-scaled Annex K tables.
+/// Encodes RGB8 as a baseline JPEG exactly as Pillow's `save(..., quality=q)`
+/// does (libjpeg-turbo, `trutheye_imaging::jpeg_encode`), so the re-saved
+/// pixels, and the error levels and ghosts computed from them, are what a
+/// Pillow script computes.
 pub(crate) fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, sampling: Sampling) -> Result<Vec<u8>, String> {
-    if w == 0 || h == 0 || w > u16::MAX as usize || h > u16::MAX as usize {
-        return Err(format!("cannot JPEG-encode a {w}x{h} image (each side must be 1..=65535)"));
-    }
-    let mut buf = Vec::with_capacity(w * h / 2 + 1024);
-    let mut enc = jpeg_encoder::Encoder::new(&mut buf, quality.clamp(1, 100));
-    let res = match sampling {
-        Sampling::Gray => {
-            let gray: Vec<u8> = rgb.chunks_exact(3).map(|p| p[0]).collect();
-            enc.encode(&gray, w as u16, h as u16, jpeg_encoder::ColorType::Luma)
-        }
-        Sampling::Color(sh, sv) => {
-            let f = jpeg_encoder::SamplingFactor::from_factors(sh, sv).unwrap_or(jpeg_encoder::SamplingFactor::F_2_2);
-            enc.set_sampling_factor(f);
-            enc.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
-            enc.encode(rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
-        }
+    let layout = match sampling {
+        Sampling::Gray => trutheye_imaging::jpeg_encode::JpegLayout::Gray,
+        Sampling::Color(sh, sv) => trutheye_imaging::jpeg_encode::JpegLayout::Color(sh, sv),
     };
-    res.map_err(|e| format!("JPEG encoding failed: {e}"))?;
-    Ok(buf)
+    let (w, h) = (u32::try_from(w).map_err(|_| format!("cannot JPEG-encode a {w}-pixel-wide image"))?, u32::try_from(h).map_err(|_| format!("cannot JPEG-encode a {h}-pixel-high image"))?);
+    trutheye_imaging::jpeg_encode::encode_rgb(rgb, w, h, quality, layout).map_err(|e| format!("JPEG encoding failed: {e}"))
 }
 
 /// Decodes a JPEG to interleaved RGB8 of the expected size, with libjpeg-turbo
