@@ -22,7 +22,7 @@ pub struct TrainArgs {
 /// The `trutheye train` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum TrainCommand {
-    /// Fit the scripted policy's scorer on a labelled dataset (k-fold CV against the hand-set scorer) and write a scripted config.
+    /// Fit the scripted policy's scorer on a labelled dataset (k-fold CV against the base config's scorer) and write a scripted config.
     Scorer(ScorerArgs),
     /// Fit how operators' heat-maps are fused into the agent's mask (k-fold CV on the tampered images' masks) and write a [localization] file.
     Fusion(FusionArgs),
@@ -103,7 +103,7 @@ pub struct ScorerArgs {
     /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`.
     #[arg(long, default_value = "auto")]
     pub features: String,
-    /// Base scripted config (stages, clip, and the hand-set scorer compared against); default: the built-in configs/scripted.toml.
+    /// Base scripted config (stages, clip, and the scorer compared against); default: the built-in configs/scripted.toml.
     #[arg(long, value_name = "BASE.toml")]
     pub scripted_config: Option<PathBuf>,
     /// Agent configuration for the episodes; default: the built-in configs/default.toml.
@@ -151,7 +151,7 @@ pub struct FusionArgs {
     #[arg(long, value_name = "MANIFEST")]
     pub data: PathBuf,
     /// Operators whose heat-maps are fused (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "srm,fft_residual,jpeg_ghost,resampling,ela,median_traces,bayar,prnu")]
+    #[arg(long, value_delimiter = ',', default_value = "srm,fft_residual,jpeg_ghost,resampling,ela,median_traces,bayar,prnu,copy_move")]
     pub operators: Vec<String>,
     /// Cross-validation folds.
     #[arg(long, default_value_t = 5)]

@@ -70,7 +70,7 @@ fn analyze_runs_every_strategy_and_prints_json() {
         let scores = &v["scores"];
         let sum: f64 = ["authentic", "synthetic", "tampered"].iter().map(|k| scores[k].as_f64().unwrap_or(0.0)).sum();
         assert!((sum - 1.0).abs() < 0.01, "scores sum to 1: {v}");
-        // pvr runs its eight global operators in one code cell and probes in a second.
+        // pvr runs its nine global operators in one code cell and probes in a second.
         let min_actions = match strategy {
             "none" => 0,
             "pvr" => 2,
@@ -97,7 +97,7 @@ fn human_report_shows_verdict_and_trace() {
     let o = run(&["analyze", photo.to_str().expect("path"), "--strategy", "registry"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let s = text(&o.stdout);
-    for needle in ["verdict:", "scores:", "trace:", "think:", "tool: srm", "[srm on image_clue_0]", "answer:"] {
+    for needle in ["verdict:", "scores:", "trace:", "think:", "tool: fft_residual", "[fft_residual on image_clue_0]", "answer:"] {
         assert!(s.contains(needle), "report lacks {needle}:\n{s}");
     }
 }

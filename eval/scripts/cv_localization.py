@@ -62,6 +62,7 @@ def main():
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--strategy", default="pvr,registry,hybrid")
+    ap.add_argument("--operators", help="operators whose maps are fused (train fusion's --operators; default: its own)")
     ap.add_argument("--default-config", default=os.path.join(os.path.dirname(__file__), "../../configs/default.toml"))
     ap.add_argument("--full-run", help="an eval run over the same data with the fit on everything (in-sample figures)")
     ap.add_argument("--json", action="store_true")
@@ -70,7 +71,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     folds_dir = os.path.join(a.out, "folds")
     run([a.trutheye, "train", "fusion", "--data", a.data, "--out", os.path.join(a.out, "fusion.toml"),
-         "--folds", str(a.folds), "--seed", str(a.seed), "--fold-configs", folds_dir, "--json"])
+         "--folds", str(a.folds), "--seed", str(a.seed), "--fold-configs", folds_dir, "--json"]
+        + (["--operators", a.operators] if a.operators else []))
     rows = {r["id"]: r for r in manifest_rows(a.data)}
     with open(a.default_config) as f:
         base_config = f.read()

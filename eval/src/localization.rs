@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use trutheye_core::{BBox, BoxGeometry, Label};
+use trutheye_core::{BBox, BoxGeometry, Label, VerdictLabel};
 
 use super::dataset::GtMask;
 use super::heatmap::{self, HeatScores};
@@ -35,6 +35,14 @@ pub struct Localization {
     /// Mean pixel IoU at the best per-image threshold.
     #[serde(default)]
     pub pixel_iou_best: Option<f64>,
+    /// Mean pixel F1 at 0.5 where an image the method did not call tampered (or
+    /// fake) scores 0, for agents and baselines alike. Agents already score 0 there
+    /// (their verdict carries a mask only when it calls the image tampered), so for
+    /// them this equals `pixel_f1_fixed`; for a baseline it is its heat-map's F1
+    /// counted only where its own verdict said tampered: the like-for-like
+    /// comparison with an agent.
+    #[serde(default)]
+    pub pixel_f1_called: Option<f64>,
 }
 
 /// Pixel F1 and IoU of a box (rasterized, clipped to the mask) against a mask.
@@ -75,6 +83,12 @@ pub fn localization(g: &[&Prediction], masks: &HashMap<String, GtMask>, run_dir:
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
     let ious: Vec<f64> = tampered.iter().filter_map(|p| p.truth.bbox.map(|t| p.bbox.map(|b| t.iou(&b)).unwrap_or(0.0))).collect();
     let pix: Vec<(HeatScores, bool)> = tampered.iter().filter_map(|p| masks.get(&p.id).map(|m| prediction_scores(p, m, run_dir))).collect();
+    let called: Vec<f64> = tampered
+        .iter()
+        .filter(|p| masks.contains_key(&p.id))
+        .zip(&pix)
+        .map(|(p, (s, _))| if matches!(p.label, Some(VerdictLabel::Tampered | VerdictLabel::Fake)) { s.f1_fixed } else { 0.0 })
+        .collect();
     let col = |f: fn(&HeatScores) -> f64| mean(&pix.iter().map(|(s, _)| f(s)).collect::<Vec<f64>>());
     Localization {
         n_tampered: tampered.len(),
@@ -86,5 +100,6 @@ pub fn localization(g: &[&Prediction], masks: &HashMap<String, GtMask>, run_dir:
         pixel_iou_fixed: col(|s| s.iou_fixed),
         pixel_f1_best: col(|s| s.f1_best),
         pixel_iou_best: col(|s| s.iou_best),
+        pixel_f1_called: mean(&called),
     }
 }

@@ -186,4 +186,13 @@ fn heatmaps_are_scored_at_fixed_and_best_thresholds() {
     some(l.pixel_f1_fixed, (0.5 + 2.0 / 3.0) / 2.0);
     some(l.pixel_f1_best, (0.8 + 2.0 / 3.0) / 2.0);
     some(l.pixel_iou_best, (2.0 / 3.0 + 0.5) / 2.0);
+    // Both called tampered: the like-for-like column equals the fixed one.
+    some(l.pixel_f1_called, (0.5 + 2.0 / 3.0) / 2.0);
+    // A baseline whose verdict says authentic on "h" keeps its heat-map score in
+    // pixel_f1_fixed but scores 0 there in pixel_f1_called.
+    let text = text.replacen(r#""label":"tampered","scores""#, r#""label":"authentic","scores""#, 1);
+    let preds = parse_predictions(&text).expect("parses").predictions;
+    let l = &compute(&preds, &ctx).groups[0].localization;
+    some(l.pixel_f1_fixed, (0.5 + 2.0 / 3.0) / 2.0);
+    some(l.pixel_f1_called, (2.0 / 3.0) / 2.0);
 }

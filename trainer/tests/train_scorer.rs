@@ -49,8 +49,16 @@ fn optimiser_separates_a_separable_three_class_set() {
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
     }
-    // The separating directions: synthetic along feature 0, tampered along feature 1.
-    let (syn, tamp) = (&m.weights[0], &m.weights[1]);
+    // The separating directions, read from each class's weights centred over the
+    // three classes (the form the symmetric penalty shrinks): synthetic along
+    // feature 0, tampered along feature 1, feature 2 (noise) nowhere.
+    let centred = |k: usize| -> Vec<f64> {
+        (0..3).map(|j| {
+            let w = |c: usize| if c == 0 { 0.0 } else { m.weights[c - 1][j] };
+            w(k) - (w(0) + w(1) + w(2)) / 3.0
+        }).collect()
+    };
+    let (syn, tamp) = (centred(1), centred(2));
     assert!(syn[0] > 0.0 && syn[0] > 3.0 * syn[1].abs() && syn[0] > 3.0 * syn[2].abs(), "{syn:?}");
     assert!(tamp[1] > 0.0 && tamp[1] > 3.0 * tamp[0].abs() && tamp[1] > 3.0 * tamp[2].abs(), "{tamp:?}");
 }
@@ -65,14 +73,34 @@ fn l2_shrinks_the_weights() {
 
 #[test]
 fn optimiser_hits_a_known_optimum() {
-    // Two points x = -1 (class 0) and x = +1 (class 1): by symmetry the bias is 0 and
-    // the weight solves l2·w = 2·σ(−w) (gradient of 2·log(1+e^{−w}) + l2/2·w²).
+    // Two points x = -1 (class 0) and x = +1 (class 1): by symmetry the bias is 0.
+    // The symmetric penalty of two classes is l2/2·((w/2)² + (w/2)²) = l2/4·w², so
+    // the weight solves l2/2·w = 2·σ(−w) (gradient of 2·log(1+e^{−w}) + l2/4·w²).
     for l2 in [0.5, 1.0, 4.0] {
         let (m, rep) = LogReg::fit(&[vec![-1.0], vec![1.0]], &[0, 1], 2, l2).unwrap();
         let w = m.weights[0][0];
         assert!(rep.converged);
         assert!(m.bias[0].abs() < 1e-9, "bias {}", m.bias[0]);
-        assert!((l2 * w - 2.0 / (1.0 + w.exp())).abs() < 1e-9, "l2 {l2}: w {w}");
+        assert!((0.5 * l2 * w - 2.0 / (1.0 + w.exp())).abs() < 1e-9, "l2 {l2}: w {w}");
+    }
+}
+
+/// The penalty treats every class alike, so which class is the reference (class 0,
+/// score 0) changes the parameters but not one fitted probability.
+#[test]
+fn fitted_probabilities_do_not_depend_on_the_reference_class() {
+    let (x, y) = separable();
+    let l2 = 3.0;
+    let (m, _) = LogReg::fit(&x, &y, 3, l2).unwrap();
+    // Relabel: old class 2 becomes the reference.
+    let perm = [1usize, 2, 0];
+    let y2: Vec<usize> = y.iter().map(|&c| perm[c]).collect();
+    let (m2, _) = LogReg::fit(&x, &y2, 3, l2).unwrap();
+    for r in &x {
+        let (p, p2) = (m.probs(r), m2.probs(r));
+        for c in 0..3 {
+            assert!((p[c] - p2[perm[c]]).abs() < 1e-6, "{p:?} vs {p2:?}");
+        }
     }
 }
 

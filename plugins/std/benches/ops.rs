@@ -1,6 +1,6 @@
 //! Times every std operator through its ABI entry point (what the host calls) on a
 //! 1-megapixel and a 12-megapixel JPEG, then times the Python counterparts
-//! (`py_ops_a.py`, `py_ops_b.py`, via `run_python.py`) on the same files, and
+//! (`py_ops_a.py`, `py_ops_b.py`, `py_ops_c.py`, via `run_python.py`) on the same files, and
 //! prints a markdown table. See `README.md` beside this file.
 //!
 //! ```text

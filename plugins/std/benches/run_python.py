@@ -3,7 +3,7 @@
 
     python3 run_python.py --images a.jpg b.jpg [--ops sobel ela ...] [--json]
 
-Imports ``py_ops_a`` and ``py_ops_b`` from this file's directory (either may be
+Imports ``py_ops_a``, ``py_ops_b`` and ``py_ops_c`` from this file's directory (any may be
 missing; its operators are then reported as n/a), decodes each image once with
 Pillow into an HxWx3 uint8 array (decoding is not timed, as on the Rust side),
 and for every operator does one warm-up call, then repeats until it has at least
@@ -47,6 +47,7 @@ OPERATORS = {
     "local_correlation": "py_ops_b",
     "ela": "py_ops_b",
     "jpeg_quality": "py_ops_b",
+    "copy_move": "py_ops_c",
 }
 
 MIN_RUNS = 3

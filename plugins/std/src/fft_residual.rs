@@ -11,6 +11,19 @@
 //!   log-power is compared with the median of its radial ring (robust z); the
 //!   strongest off-centre (ρ ≥ 0.1, at least 4 bins from DC) local-maximum peak gives `spectral_peak_z` / `peak_freq`
 //!   (cycles per pixel, `[fx, fy]`, half-plane `fy > 0 or (fy = 0, fx ≥ 0)`).
+//! * Upsampling peaks: learned ×2/×4 upsamplers (nearest or transposed-convolution
+//!   stages in GAN and super-resolution generators such as Real-ESRGAN x4plus)
+//!   leave a periodic pattern in the fine residual with period 2 or 4 pixels, i.e.
+//!   sharp spectral peaks at 1/2 and 1/4 cycles/pixel on both axes (Odena et al.
+//!   2016; Frank et al., ICML 2020). A Welch spectrum of the 4-neighbour Laplacian
+//!   of luma (non-overlapping 128² Hann tiles, up to 64) gives each peak's
+//!   log-power contrast against the median of its neighbourhood (bins 2..=4 away):
+//!   `upsampling_peak_x4` (mean of the (1/4, 0) and (0, 1/4) contrasts) and
+//!   `upsampling_peak_x2` (same at 1/2). JPEG's 8×8 grid also puts peaks at
+//!   multiples of 1/8, which include 1/4 and 1/2, so the contrast of the odd
+//!   JPEG-only harmonics (1/8, 3/8) is reported next to them as
+//!   `jpeg_grid_peak`. On shared/bench/dev `upsampling_peak_x4` alone ranks the
+//!   20 Real-ESRGAN images above the rest with AUC 0.92 (eval/scripts/feature_auc.py).
 
 use std::sync::Arc;
 
@@ -265,6 +278,96 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
     (back.par_iter().map(|c| c.re * norm).collect(), ratio)
 }
 
+/// Log-power contrasts of the periodic upsampling and JPEG-grid peaks of the fine
+/// residual (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpsamplingPeaks {
+    /// Mean contrast (natural-log power) of the (1/4, 0) and (0, 1/4) peaks.
+    pub x4: f32,
+    /// Mean contrast of the (1/2, 0) and (0, 1/2) peaks.
+    pub x2: f32,
+    /// Mean contrast of the (1/8, 0), (3/8, 0), (0, 1/8), (0, 3/8) peaks.
+    pub jpeg_grid: f32,
+    /// Welch tile side used.
+    pub tile: usize,
+}
+
+/// The 4-neighbour Laplacian of luma over the `n x n` tile at `(x0, y0)` (the
+/// residual that carries an upsampler's pixel-periodic pattern, with image content
+/// largely removed), reflect-101 at the image border; only the tiles the Welch
+/// estimate uses are filtered, not the whole image.
+fn laplacian_tile(luma: &[f32], w: usize, h: usize, x0: usize, y0: usize, n: usize, out: &mut [f32]) {
+    for (ty, row) in out.chunks_mut(n).enumerate() {
+        let y = y0 + ty;
+        let (up, mid, down) = (crate::common::reflect(y as isize - 1, h), y, crate::common::reflect(y as isize + 1, h));
+        let (ru, rm, rd) = (&luma[up * w..(up + 1) * w], &luma[mid * w..(mid + 1) * w], &luma[down * w..(down + 1) * w]);
+        for (tx, o) in row.iter_mut().enumerate() {
+            let x = x0 + tx;
+            let (l, r) = (crate::common::reflect(x as isize - 1, w), crate::common::reflect(x as isize + 1, w));
+            *o = ru[x] + rd[x] + rm[l] + rm[r] - 4.0 * rm[x];
+        }
+    }
+}
+
+/// The upsampling-peak contrasts of `luma` (`w x h`), or `None` when the image is
+/// smaller than 32 pixels on a side.
+pub fn upsampling_peaks(luma: &[f32], w: usize, h: usize) -> Option<UpsamplingPeaks> {
+    let mut n = 128usize;
+    while n > 32 && n > w.min(h) {
+        n /= 2;
+    }
+    if n > w.min(h) {
+        return None;
+    }
+    let (tx, ty) = (w / n, h / n);
+    let step = ((tx * ty) as f64 / 64.0).sqrt().ceil().max(1.0) as usize;
+    let tiles: Vec<(usize, usize)> =
+        (0..ty).step_by(step).flat_map(|y| (0..tx).step_by(step).map(move |x| (x * n, y * n))).collect();
+    let fft = FftPlanner::<f32>::new().plan_fft_forward(n);
+    let psum = tiles
+        .par_iter()
+        .fold(
+            || (TileFft::new(fft.clone()), vec![0f32; n * n], vec![0f32; n * n], vec![0f64; n * n]),
+            |(mut tf, mut lap, mut p, mut acc), &(x0, y0)| {
+                laplacian_tile(luma, w, h, x0, y0, n, &mut lap);
+                tf.power(&lap, n, 0, 0, &mut p);
+                let tot: f64 = p.iter().map(|&v| v as f64).sum::<f64>();
+                if tot > 0.0 {
+                    acc.iter_mut().zip(&p).for_each(|(a, &v)| *a += v as f64 / tot);
+                }
+                (tf, lap, p, acc)
+            },
+        )
+        .map(|(_, _, _, acc)| acc)
+        .reduce(|| vec![0f64; n * n], |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+            a
+        });
+    let logp: Vec<f32> = psum.iter().map(|&v| (v / tiles.len() as f64 + 1e-12).ln() as f32).collect();
+    // Contrast of bin (kx, ky) against the median of the bins 2..=4 away
+    // (Chebyshev distance): the immediate neighbours share the Hann window's
+    // main lobe and are left out.
+    let contrast = |kx: usize, ky: usize| {
+        let mut ring = Vec::with_capacity(80);
+        for dy in -4isize..=4 {
+            for dx in -4isize..=4 {
+                if dx.abs().max(dy.abs()) >= 2 {
+                    let (x, y) = ((kx as isize + dx).rem_euclid(n as isize), (ky as isize + dy).rem_euclid(n as isize));
+                    ring.push(logp[y as usize * n + x as usize]);
+                }
+            }
+        }
+        logp[ky * n + kx] - crate::common::median(&ring)
+    };
+    let axes = |k: usize| 0.5 * (contrast(k, 0) + contrast(0, k));
+    Some(UpsamplingPeaks {
+        x4: axes(n / 4),
+        x2: axes(n / 2),
+        jpeg_grid: 0.5 * (axes(n / 8) + axes(3 * n / 8)),
+        tile: n,
+    })
+}
+
 trutheye_plugin_api::params! {
     /// Parameters of [`FftResidual`].
     pub struct FftResidualParams {
@@ -286,7 +389,11 @@ impl Operator for FftResidual {
         of block residual energy (high = unusually much fine detail/noise vs the rest of the image). A second visual is \
         the Welch log-power spectrum (centre = DC); isolated bright off-centre dots are periodic patterns (GAN/upscaler \
         artifacts, resampling, halftoning), reported as spectral_peak_z at peak_freq (cycles/pixel); dots at multiples \
-        of 1/8 usually come from JPEG blocking.";
+        of 1/8 usually come from JPEG blocking. upsampling_peak_x4 / upsampling_peak_x2 measure the peaks at 1/4 and 1/2 \
+        cycles/pixel of the fine (Laplacian) residual that learned x4 / x2 upsamplers leave (log-power above the \
+        surroundings; on shared/bench/dev Real-ESRGAN x4 images score 0.6 to 2.2, 12 of 20 camera photos below 0.3), \
+        with jpeg_grid_peak, the \
+        JPEG grid's own 1/8 and 3/8 peaks, for comparison.";
     const CATEGORY: &'static str = "frequency";
     type Params = FftResidualParams;
 
@@ -341,6 +448,7 @@ impl Operator for FftResidual {
         // from ρ = 0.1 (0.05 cycles/pixel) or 4 bins out, whichever is larger.
         let peaks = radial_peaks(&logp, n, 0.1f32.max(8.0 / n as f32), 3);
         let (spectral_peak_z, peak_freq) = peaks.first().map(|p| (p.z, [p.fx, p.fy])).unwrap_or((0.0, [0.0, 0.0]));
+        let up = upsampling_peaks(&luma, w, h);
         // fft-shifted spectrum visual
         let shifted: Vec<f32> = (0..n * n)
             .map(|i| {
@@ -357,7 +465,13 @@ impl Operator for FftResidual {
             100.0 * hf_energy_ratio,
             peak_freq[0],
             peak_freq[1]
-        );
+        ) + &up.map_or(String::new(), |u| {
+            format!(
+                " Periodic-upsampling peaks of the fine residual: {:.2} at 1/4 and {:.2} at 1/2 cycles/pixel \
+                 (log-power above their surroundings; the JPEG grid's own 1/8, 3/8 peaks: {:.2}).",
+                u.x4, u.x2, u.jpeg_grid
+            )
+        });
         Ok(Output {
             summary,
             stats: json!({
@@ -367,6 +481,9 @@ impl Operator for FftResidual {
                 "peak_freq": peak_freq,
                 "peaks": peaks.iter().map(|p| json!({"z": p.z, "freq": [p.fx, p.fy]})).collect::<Vec<_>>(),
                 "residual_std": residual_std,
+                "upsampling_peak_x4": up.map(|u| u.x4),
+                "upsampling_peak_x2": up.map(|u| u.x2),
+                "jpeg_grid_peak": up.map(|u| u.jpeg_grid),
                 "radius": radius, "block": block, "blocks": [bz.bw, bz.bh], "welch_tile": n, "welch_tiles": tiles.len()
             }),
             maps: vec![
@@ -417,5 +534,28 @@ mod tests {
         assert!((out.stats["hf_energy_ratio"].as_f64().unwrap() - 1.0).abs() < 1e-5);
         assert!(FftResidual.run(&img, &json!({"radius": 2.0})).is_err());
         assert!(out.maps.iter().all(|m| m.is_consistent()));
+    }
+    /// A learned upsampler's checkerboard is a fixed pattern repeating every 4
+    /// pixels added to the content; it puts peaks at 1/4 and 1/2 cycles/pixel that
+    /// stand far above their surroundings, while plain noise (flat spectrum) has
+    /// none; neither has an 8×8 grid.
+    #[test]
+    fn upsampling_peaks_see_a_4_periodic_pattern_and_not_noise() {
+        let (w, h) = (1024usize, 768usize);
+        let mut state = 12345u64;
+        let mut rnd = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % 256) as f32
+        };
+        let noise: Vec<f32> = (0..w * h).map(|_| rnd()).collect();
+        // An impulse grid: every 4th row and column brighter, all harmonics of 1/4 equal.
+        let grid = |x: usize, y: usize| 24.0 * ((x % 4 == 0) as u8 + (y % 4 == 0) as u8) as f32;
+        let up: Vec<f32> = (0..w * h).map(|i| noise[i] + grid(i % w, i / w)).collect();
+        let n = upsampling_peaks(&noise, w, h).unwrap();
+        let u = upsampling_peaks(&up, w, h).unwrap();
+        assert_eq!((n.tile, u.tile), (128, 128));
+        assert!(n.x4.abs() < 0.3 && n.x2.abs() < 0.3 && n.jpeg_grid.abs() < 0.3, "{n:?}");
+        assert!(u.x4 > 2.0 && u.x2 > 2.0, "{u:?}");
+        assert!(upsampling_peaks(&noise[..31 * 31], 31, 31).is_none());
     }
 }

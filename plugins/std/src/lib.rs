@@ -1,5 +1,5 @@
 //! The standard forensic operator plugin: ForenAgent's twelve low-level tools,
-//! error level analysis and a JPEG quantization report.
+//! error level analysis, a JPEG quantization report and a copy-move detector.
 //!
 //! Built as a `cdylib` (what the host loads) and an `rlib` (what tests and
 //! benchmarks call directly). Every operator follows the same contract: a visual
@@ -9,6 +9,7 @@
 
 pub mod common;
 pub mod bayar;
+pub mod copy_move;
 pub mod dct_highpass;
 pub mod dwt;
 pub mod ela;
@@ -47,5 +48,6 @@ trutheye_plugin_api::export_plugin! {
         local_correlation::LocalCorrelation,
         ela::Ela,
         jpeg_quality::JpegQuality,
+        copy_move::CopyMove,
     ],
 }

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 use trutheye_plugin_api::{testing, Operator, OperatorError, RawOperator};
 use trutheye_plugin_std::{
-    bayar::Bayar, dct_highpass::DctHighpass, dwt::DwtSubbands, ela::Ela, fft_residual::FftResidual,
+    bayar::Bayar, copy_move::CopyMove, dct_highpass::DctHighpass, dwt::DwtSubbands, ela::Ela, fft_residual::FftResidual,
     jpeg_ghost::JpegGhost, jpeg_quality::JpegQuality, laplacian::Laplacian, local_correlation::LocalCorrelation,
     median_traces::MedianTraces, prnu::Prnu, resampling::Resampling, sobel::Sobel, srm::Srm,
 };
@@ -24,7 +24,7 @@ fn all() -> Vec<(&'static str, Value, Result<(), OperatorError>)> {
     vec![
         one::<FftResidual>(), one::<DwtSubbands>(), one::<Resampling>(), one::<DctHighpass>(), one::<Srm>(),
         one::<Bayar>(), one::<Prnu>(), one::<Sobel>(), one::<Laplacian>(), one::<JpegGhost>(),
-        one::<MedianTraces>(), one::<LocalCorrelation>(), one::<Ela>(), one::<JpegQuality>(),
+        one::<MedianTraces>(), one::<LocalCorrelation>(), one::<Ela>(), one::<JpegQuality>(), one::<CopyMove>(),
     ]
 }
 

@@ -100,10 +100,30 @@ impl LogReg {
         argmax(&self.scores(x))
     }
 
-    /// Penalised negative log-likelihood: `Σ_i −log p(y_i | x_i) + l2/2 · Σ_k ‖w_k‖²` (biases are not penalised).
+    /// Penalised negative log-likelihood: `Σ_i −log p(y_i | x_i) + l2/2 · Σ_{k=0}^{K-1} ‖v_k‖²`
+    /// with `v_k = w_k − w̄` (`w_0 = 0`, `w̄` the mean over all K classes), biases
+    /// unpenalised. This is scikit-learn's symmetric multinomial penalty: its
+    /// per-class weights `v_k` are defined up to a common shift, and the shift that
+    /// minimises the penalty is `−w̄`, so the fit does not depend on which class is
+    /// the reference (a penalty on `w_k` alone would shrink every class towards
+    /// class 0 and favour it).
     pub fn objective(&self, x: &[Vec<f64>], y: &[usize], l2: f64) -> f64 {
         let nll: f64 = x.iter().zip(y).map(|(r, &c)| -log_softmax_ref(&self.scores(r))[c]).sum();
-        nll + 0.5 * l2 * self.weights.iter().flatten().map(|w| w * w).sum::<f64>()
+        nll + 0.5 * l2 * self.symmetric_penalty()
+    }
+
+    /// `Σ_{k=0}^{K-1} ‖w_k − w̄‖²` (see [`Self::objective`]).
+    fn symmetric_penalty(&self) -> f64 {
+        let d = self.weights.first().map_or(0, Vec::len);
+        let k = self.n_classes as f64;
+        (0..d)
+            .map(|j| {
+                let col: Vec<f64> = self.weights.iter().map(|w| w[j]).collect();
+                let mean = col.iter().sum::<f64>() / k;
+                // Class 0's weight is 0: its deviation is -mean.
+                mean * mean + col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>()
+            })
+            .sum()
     }
 
     fn params(&self) -> Vec<f64> {
@@ -173,11 +193,16 @@ impl LogReg {
                 }
             }
             let theta = model.params();
+            // The symmetric penalty: gradient l2·(w_a − Σ_b w_b / K), Hessian l2·(δ_ab − 1/K).
+            let inv_k = 1.0 / n_classes as f64;
             for a in 0..k1 {
                 for j in 1..=d {
                     let idx = a * (d + 1) + j;
-                    g[idx] += l2 * theta[idx];
-                    h[idx * np + idx] += l2;
+                    let sum: f64 = (0..k1).map(|b| theta[b * (d + 1) + j]).sum();
+                    g[idx] += l2 * (theta[idx] - inv_k * sum);
+                    for b in 0..k1 {
+                        h[idx * np + b * (d + 1) + j] += l2 * (if a == b { 1.0 } else { 0.0 } - inv_k);
+                    }
                 }
                 // A whisker of ridge on the bias keeps the system solvable when a class is absent.
                 h[a * (d + 1) * np + a * (d + 1)] += 1e-10;

@@ -11,7 +11,7 @@
 //!    standardised weights, Newton's method; then folded back into raw-feature
 //!    weights and biases, i.e. a [`Scorer`].
 //! 3. Stratified k-fold CV (seed `--seed`, default 42): held-out metrics of the
-//!    fitted scorer and of the base config's (hand-set) scorer on the same
+//!    fitted scorer and of the base config's scorer on the same
 //!    samples, both predicted through [`ScriptedConfig::score`] and the policy's
 //!    argmax, so the figures are what the policy would answer.
 //! 4. Fit on everything; write the base config with its `[scorer]` replaced.
@@ -58,7 +58,7 @@ pub struct ScorerArgs {
     pub l2: f64,
     /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`.
     pub features: String,
-    /// Base scripted config (stages, clip, and the hand-set scorer compared against); default: the built-in configs/scripted.toml.
+    /// Base scripted config (stages, clip, and the scorer compared against); default: the built-in configs/scripted.toml.
     pub scripted_config: Option<PathBuf>,
     /// Agent configuration for the episodes; default: the built-in configs/default.toml.
     pub config: Option<PathBuf>,
@@ -180,7 +180,7 @@ pub struct FoldResult {
     pub n_train: usize,
     /// The fitted scorer on the held-out samples.
     pub fitted: ClassMetrics,
-    /// The base (hand-set) scorer on the same samples.
+    /// The base config's scorer on the same samples.
     pub hand_set: ClassMetrics,
     /// The optimiser's report.
     pub fit: FitReport,

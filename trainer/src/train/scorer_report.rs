@@ -43,7 +43,7 @@ pub(super) fn header(args: &ScorerArgs, r: &TrainScorerReport) -> String {
         h += "binary data: the fake score is written to both synthetic and tampered (a fake class is answered exactly when the fake score > 0)\n";
     }
     h += &format!(
-        "{}-fold stratified CV (seed {}), held-out mean: fitted accuracy {:.3} (sd {:.3}), macro F1 {:.3}; hand-set (base) accuracy {:.3} (sd {:.3}), macro F1 {:.3}\n",
+        "{}-fold stratified CV (seed {}), held-out mean: fitted accuracy {:.3} (sd {:.3}), macro F1 {:.3}; base config's scorer accuracy {:.3} (sd {:.3}), macro F1 {:.3}\n",
         cv.k, cv.seed, cv.fitted_mean.accuracy, cv.fitted_mean.accuracy_sd, cv.fitted_mean.macro_f1, cv.hand_set_mean.accuracy, cv.hand_set_mean.accuracy_sd, cv.hand_set_mean.macro_f1
     );
     h += &format!("final fit on all samples: training accuracy {:.3} (in-sample)\n", r.train_accuracy);
@@ -74,7 +74,7 @@ pub fn to_table(r: &TrainScorerReport) -> String {
         s += &format!("failed: {id}: {e}\n");
     }
     s += &format!("{}-fold stratified CV (seed {}), l2 {}: held-out samples of each fold\n\n", cv.k, cv.seed, cv.l2);
-    s += "| fold | n test | fitted acc | fitted macro-F1 | hand-set acc | hand-set macro-F1 |\n|---:|---:|---:|---:|---:|---:|\n";
+    s += "| fold | n test | fitted acc | fitted macro-F1 | base acc | base macro-F1 |\n|---:|---:|---:|---:|---:|---:|\n";
     for f in &cv.folds {
         s += &format!("| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n", f.fold, f.fitted.n, f.fitted.accuracy, f.fitted.macro_f1, f.hand_set.accuracy, f.hand_set.macro_f1);
     }
@@ -85,9 +85,9 @@ pub fn to_table(r: &TrainScorerReport) -> String {
     let rec = |v: &[Option<f64>]| v.iter().map(|r| r.map_or("-".into(), |x| format!("{x:.3}"))).collect::<Vec<_>>().join(" | ");
     s += &format!("| scorer (mean over folds) | accuracy | macro F1 | {} |\n|---|---:|---:|{}\n", cv.classes.iter().map(|c| format!("recall {c}")).collect::<Vec<_>>().join(" | "), "---:|".repeat(cv.classes.len()));
     s += &format!("| fitted | {:.3} | {:.3} | {} |\n", cv.fitted_mean.accuracy, cv.fitted_mean.macro_f1, rec(&cv.fitted_mean.recall));
-    s += &format!("| hand-set | {:.3} | {:.3} | {} |\n", cv.hand_set_mean.accuracy, cv.hand_set_mean.macro_f1, rec(&cv.hand_set_mean.recall));
+    s += &format!("| base config | {:.3} | {:.3} | {} |\n", cv.hand_set_mean.accuracy, cv.hand_set_mean.macro_f1, rec(&cv.hand_set_mean.recall));
     s += &format!("| fitted (pooled out-of-fold) | {:.3} | {:.3} | {} |\n", cv.fitted_pooled.accuracy, cv.fitted_pooled.macro_f1, rec(&cv.fitted_pooled.recall));
-    s += &format!("| hand-set (pooled) | {:.3} | {:.3} | {} |\n\n", cv.hand_set_pooled.accuracy, cv.hand_set_pooled.macro_f1, rec(&cv.hand_set_pooled.recall));
+    s += &format!("| base config (pooled) | {:.3} | {:.3} | {} |\n\n", cv.hand_set_pooled.accuracy, cv.hand_set_pooled.macro_f1, rec(&cv.hand_set_pooled.recall));
     let nz = r.scorer.synthetic.weights.len().max(r.scorer.tampered.weights.len());
     s += &format!(
         "final fit on all {} samples: {} Newton iterations{}, training accuracy {:.3} (in-sample), {} non-zero weights per class\nwrote {}\n",

@@ -1,0 +1,687 @@
+//! Copy-move detection: the image is matched against itself with rotation-invariant
+//! keypoint descriptors, and a large group of matches that all move by about the
+//! same offset is a duplicated region.
+//!
+//! The pipeline is the keypoint family of copy-move detectors (Amerini et al.,
+//! IEEE TIFS 2011; compared with block-based ones in Christlein et al., IEEE TIFS
+//! 2012), with a descriptor chosen so that a pasted copy that was rotated a little
+//! and rescaled still matches its source:
+//! * keypoints: Harris corners (`cv2.cornerHarris(blur, 3, 3, 0.04)` on luma blurred
+//!   with σ = 1), 5×5 non-maximum suppression, the `keypoints` strongest;
+//! * descriptor: luma sampled on 7 rings (radius 2..=8 px, 32 samples each); per
+//!   ring the mean and the magnitudes of the first three angular Fourier
+//!   coefficients. A rotation only shifts the samples along each ring, which leaves
+//!   these magnitudes unchanged (polar Fourier descriptors). The ring means lose
+//!   the patch mean (brightness offsets) and the vector is L2-normalised (contrast);
+//!   the flattest 10% of patches are dropped, since they match anything;
+//! * matching: each keypoint's nearest neighbour at least `min_shift` px away,
+//!   kept when it is clearly nearer than the second (Lowe's ratio test, `ratio`);
+//! * grouping: a copy moves all its points by about the same offset, so the
+//!   matches are grouped by displacement (tolerance 10 px + 15% of its length,
+//!   which absorbs the ±15° rotations and 0.85–1.15 scalings of a typical copy).
+//!
+//! `cluster_matches` is the size of the largest group. Chance matches in textures
+//! also form small groups; `anomaly_z` compares the largest group with the largest
+//! group at a clearly different offset, `(c1 - c0) / sqrt(c0 + 1)`, so that an image
+//! with many repetitive textures is not flagged for them alone. Only a group with
+//! `anomaly_z >= min_z` names regions and fills the heat-map (grouped keypoints
+//! per block): a map of chance matches would otherwise be stretched to full
+//! strength by the fusion's per-map normalisation.
+//! On shared/bench/dev the Python twin (benches/py_ops_c.py) found groups of 20 to
+//! 131 matches in 5 of the 7 copy-move images, at most 8 in the 20 camera photos.
+
+use rayon::prelude::*;
+use serde_json::json;
+use trutheye_plugin_api::{ImageRef, Map, Operator, OperatorError, Output, Region};
+
+use crate::common::{reflect, require_size};
+
+/// Ring radii of the descriptor, pixels.
+const RINGS: std::ops::RangeInclusive<usize> = 2..=8;
+/// Samples per ring.
+const ANGLES: usize = 32;
+/// Angular Fourier coefficients kept per ring (after the mean).
+const HARMONICS: usize = 3;
+/// Descriptor length.
+const DIM: usize = 7 * (1 + HARMONICS);
+/// Outermost ring: keypoints closer than this to the border are skipped.
+const MARGIN: usize = 8;
+
+/// Rows `y - r ..= y + r` of a `w`-wide image of height `h`, reflect-101 at the
+/// top and bottom.
+fn row_window<'a>(src: &'a [f32], w: usize, h: usize, y: usize, r: usize) -> Vec<&'a [f32]> {
+    (0..=2 * r)
+        .map(|i| {
+            let sy = reflect(y as isize + i as isize - r as isize, h);
+            &src[sy * w..(sy + 1) * w]
+        })
+        .collect()
+}
+
+/// Horizontal correlation of every row of `src` with the odd kernel `k`
+/// (reflect-101 at the left and right): the interior runs on plain slices so it
+/// vectorises; only the `k.len() / 2` columns at each edge look up reflected indices.
+fn filter_rows(src: &[f32], w: usize, k: &[f32]) -> Vec<f32> {
+    let r = k.len() / 2;
+    let mut out = vec![0f32; src.len()];
+    out.par_chunks_mut(w)
+        .zip(src.par_chunks(w))
+        .for_each(|(o, line)| {
+            let edge = |x: usize| {
+                k.iter()
+                    .enumerate()
+                    .map(|(i, kv)| kv * line[reflect(x as isize + i as isize - r as isize, w)])
+                    .sum::<f32>()
+            };
+            if w > 2 * r {
+                for (i, kv) in k.iter().enumerate() {
+                    let src = &line[i..w - 2 * r + i];
+                    for (d, s) in o[r..w - r].iter_mut().zip(src) {
+                        *d += kv * s;
+                    }
+                }
+                for x in (0..r).chain(w - r..w) {
+                    o[x] = edge(x);
+                }
+            } else {
+                for (x, d) in o.iter_mut().enumerate() {
+                    *d = edge(x);
+                }
+            }
+        });
+    out
+}
+
+/// Vertical correlation of `src` (`w x h`) with the odd kernel `k`, reflect-101.
+fn filter_cols(src: &[f32], w: usize, h: usize, k: &[f32]) -> Vec<f32> {
+    let r = k.len() / 2;
+    let mut out = vec![0f32; src.len()];
+    out.par_chunks_mut(w).enumerate().for_each(|(y, o)| {
+        for (kv, line) in k.iter().zip(row_window(src, w, h, y, r)) {
+            for (d, s) in o.iter_mut().zip(line) {
+                *d += kv * s;
+            }
+        }
+    });
+    out
+}
+
+/// `cv2.GaussianBlur(src, (9, 9), 1.0)` of a single-channel image (separable,
+/// reflect-101 borders).
+pub fn gaussian_blur_sigma1(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let raw: Vec<f64> = (-4i32..=4).map(|i| (-(i * i) as f64 / 2.0).exp()).collect();
+    let sum: f64 = raw.iter().sum();
+    let k: Vec<f32> = raw.iter().map(|v| (v / sum) as f32).collect();
+    filter_cols(&filter_rows(src, w, &k), w, h, &k)
+}
+
+/// Harris corner response `det(M) - 0.04 trace(M)²` with 3×3 Sobel derivatives and
+/// a 3×3 box window (`cv2.cornerHarris(src, 3, 3, 0.04)` up to a constant factor),
+/// reflect-101 borders. Bands of rows are computed independently (derivatives,
+/// products and box sums in band-sized buffers) so that no full-size
+/// intermediate is allocated: on 12 MP that is most of the cost.
+pub fn harris_response(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+    const BAND: usize = 32;
+    let mut out = vec![0f32; w * h];
+    out.par_chunks_mut(BAND * w)
+        .enumerate()
+        .for_each(|(bi, band)| {
+            let y0 = bi * BAND;
+            let rows = band.len() / w;
+            // Products (Ix², Iy², IxIy) of rows y0-1 ..= y0+rows, reflect-101.
+            let mut prods = vec![[0f32; 3]; (rows + 2) * w];
+            for (k, pr) in prods.chunks_mut(w).enumerate() {
+                let y = reflect(y0 as isize + k as isize - 1, h);
+                let win = row_window(src, w, h, y, 1);
+                let (r0, r1, r2) = (win[0], win[1], win[2]);
+                // Vertical [1,2,1] smoothing and [-1,0,1] difference of the three rows.
+                let vs: Vec<f32> = (0..w).map(|x| r0[x] + 2.0 * r1[x] + r2[x]).collect();
+                let vd: Vec<f32> = (0..w).map(|x| r2[x] - r0[x]).collect();
+                let deriv = |l: usize, x: usize, r: usize| {
+                    let (ix, iy) = (vs[r] - vs[l], vd[l] + 2.0 * vd[x] + vd[r]);
+                    [ix * ix, iy * iy, ix * iy]
+                };
+                // Interior without index reflection (it vectorises); the two edge columns reflected.
+                for x in 1..w - 1 {
+                    pr[x] = deriv(x - 1, x, x + 1);
+                }
+                for x in [0, w - 1] {
+                    pr[x] = deriv(reflect(x as isize - 1, w), x, reflect(x as isize + 1, w));
+                }
+            }
+            let mut vsum = vec![[0f32; 3]; w];
+            for (k, o) in band.chunks_mut(w).enumerate() {
+                for (x, v) in vsum.iter_mut().enumerate() {
+                    let (a, b, c) = (
+                        prods[k * w + x],
+                        prods[(k + 1) * w + x],
+                        prods[(k + 2) * w + x],
+                    );
+                    *v = [a[0] + b[0] + c[0], a[1] + b[1] + c[1], a[2] + b[2] + c[2]];
+                }
+                let response = |l: usize, x: usize, r: usize| {
+                    let (a, b, c) = (vsum[l], vsum[x], vsum[r]);
+                    let (xx, yy, xy) = (a[0] + b[0] + c[0], a[1] + b[1] + c[1], a[2] + b[2] + c[2]);
+                    xx * yy - xy * xy - 0.04 * (xx + yy) * (xx + yy)
+                };
+                for x in 1..w - 1 {
+                    o[x] = response(x - 1, x, x + 1);
+                }
+                for x in [0, w - 1] {
+                    o[x] = response(reflect(x as isize - 1, w), x, reflect(x as isize + 1, w));
+                }
+            }
+        });
+    out
+}
+
+/// The `k` strongest positive 5×5 local maxima of `r` (`r` equal to the maximum of
+/// its 5×5 neighbourhood, as `r == cv2.dilate(r, 5x5)`), at least [`MARGIN`] px
+/// from the border, as `(x, y)`, strongest first (raster order among equals).
+fn strongest_corners(r: &[f32], w: usize, h: usize, k: usize) -> Vec<(usize, usize)> {
+    if w <= 2 * MARGIN || h <= 2 * MARGIN {
+        return Vec::new();
+    }
+    let mut cand: Vec<(f32, usize, usize)> = (MARGIN..h - MARGIN)
+        .into_par_iter()
+        .flat_map_iter(|y| {
+            // Column-wise max over the 5 rows, then a 5-wide max along the row.
+            let rows: Vec<&[f32]> = (y - 2..=y + 2).map(|yy| &r[yy * w..(yy + 1) * w]).collect();
+            let mut col = rows[0].to_vec();
+            for row in &rows[1..] {
+                col.iter_mut().zip(*row).for_each(|(c, &v)| *c = c.max(v));
+            }
+            let centre = rows[2];
+            (MARGIN..w - MARGIN).filter_map(move |x| {
+                let v = centre[x];
+                (v > 0.0 && col[x - 2..=x + 2].iter().all(|&c| c <= v)).then_some((v, x, y))
+            })
+        })
+        .collect();
+    let order = |a: &(f32, usize, usize), b: &(f32, usize, usize)| {
+        b.0.total_cmp(&a.0).then((a.2, a.1).cmp(&(b.2, b.1)))
+    };
+    // Only the k strongest are sorted: a 12 MP photo has a few hundred thousand maxima.
+    if cand.len() > k && k > 0 {
+        cand.select_nth_unstable_by(k - 1, order);
+    }
+    cand.truncate(k);
+    cand.sort_unstable_by(order);
+    cand.into_iter().map(|(_, x, y)| (x, y)).collect()
+}
+
+/// Rotation-invariant descriptor of the patch around `(x, y)` (see the module docs)
+/// and its norm before normalisation (how much structure the patch has).
+fn describe(
+    l: &[f32],
+    w: usize,
+    x: usize,
+    y: usize,
+    table: &[(Vec<(isize, isize)>, Vec<(f32, f32)>)],
+) -> ([f32; DIM], f32) {
+    let mut d = [0f32; DIM];
+    for (ri, (offsets, trig)) in table.iter().enumerate() {
+        let samples = offsets
+            .iter()
+            .map(|&(dx, dy)| l[(y as isize + dy) as usize * w + (x as isize + dx) as usize]);
+        let mut c = [(0f32, 0f32); HARMONICS + 1];
+        for (a, s) in samples.enumerate() {
+            for (k, ck) in c.iter_mut().enumerate() {
+                let (cos, sin) = trig[(a * k) % ANGLES];
+                ck.0 += s * cos;
+                ck.1 += s * sin;
+            }
+        }
+        let n = ANGLES as f32;
+        d[ri * (1 + HARMONICS)] = c[0].0 / n;
+        for k in 1..=HARMONICS {
+            d[ri * (1 + HARMONICS) + k] = (c[k].0 * c[k].0 + c[k].1 * c[k].1).sqrt() / n;
+        }
+    }
+    let rings = RINGS.count();
+    let mean = (0..rings).map(|r| d[r * (1 + HARMONICS)]).sum::<f32>() / rings as f32;
+    (0..rings).for_each(|r| d[r * (1 + HARMONICS)] -= mean);
+    let norm = d.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        d.iter_mut().for_each(|v| *v /= norm);
+    }
+    (d, norm)
+}
+
+/// Sampling offsets and `(cos, sin)` of each angle, per ring.
+fn ring_table() -> Vec<(Vec<(isize, isize)>, Vec<(f32, f32)>)> {
+    let trig: Vec<(f32, f32)> = (0..ANGLES)
+        .map(|a| {
+            let t = 2.0 * std::f32::consts::PI * a as f32 / ANGLES as f32;
+            (t.cos(), -t.sin())
+        })
+        .collect();
+    RINGS
+        .map(|r| {
+            let offs = trig
+                .iter()
+                .map(|&(c, s)| {
+                    (
+                        (r as f32 * c).round() as isize,
+                        (-(r as f32) * s).round() as isize,
+                    )
+                })
+                .collect();
+            (offs, trig.clone())
+        })
+        .collect()
+}
+
+/// A match between two keypoints.
+#[derive(Clone, Copy, Debug)]
+struct Pair {
+    a: (f32, f32),
+    b: (f32, f32),
+}
+
+impl Pair {
+    /// Displacement with a canonical sign (a copy and its source give opposite
+    /// signs depending on which end was the query).
+    fn shift(&self) -> (f32, f32) {
+        let (dx, dy) = (self.b.0 - self.a.0, self.b.1 - self.a.1);
+        if dx < 0.0 || (dx == 0.0 && dy < 0.0) {
+            (-dx, -dy)
+        } else {
+            (dx, dy)
+        }
+    }
+
+    /// The same pair with its ends swapped if needed so that `b - a == shift()`.
+    fn oriented(self) -> Pair {
+        if self.shift() == (self.b.0 - self.a.0, self.b.1 - self.a.1) {
+            self
+        } else {
+            Pair {
+                a: self.b,
+                b: self.a,
+            }
+        }
+    }
+}
+
+/// Whether two displacements are the same offset within the grouping tolerance.
+fn same_shift(u: (f32, f32), v: (f32, f32)) -> bool {
+    (u.0 - v.0).hypot(u.1 - v.1) < 10.0 + 0.15 * v.0.hypot(v.1)
+}
+
+/// Indices of the largest group of pairs sharing a displacement (seeded at each
+/// pair in turn; the first largest wins).
+fn largest_group(pairs: &[Pair], exclude: impl Fn(&Pair) -> bool + Sync) -> Vec<usize> {
+    let shifts: Vec<(f32, f32)> = pairs.iter().map(Pair::shift).collect();
+    let best = (0..pairs.len())
+        .into_par_iter()
+        .filter(|&i| !exclude(&pairs[i]))
+        .map(|i| {
+            let n = (0..pairs.len())
+                .filter(|&j| !exclude(&pairs[j]) && same_shift(shifts[j], shifts[i]))
+                .count();
+            (n, std::cmp::Reverse(i))
+        })
+        .max();
+    match best {
+        Some((_, std::cmp::Reverse(i))) => (0..pairs.len())
+            .filter(|&j| !exclude(&pairs[j]) && same_shift(shifts[j], shifts[i]))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+trutheye_plugin_api::params! {
+    /// Parameters of [`CopyMove`].
+    pub struct CopyMoveParams {
+        /// how many of the strongest Harris corners are described and matched
+        pub keypoints: usize = 3000, range(50, 20000);
+        /// Lowe's ratio: a match is kept when its descriptor distance is below this fraction of the second-best
+        pub ratio: f64 = 0.6, range(0.1, 1.0);
+        /// smallest distance in pixels between a point and its match (nearer points are the same structure, not a copy)
+        pub min_shift: usize = 30, range(4, 2000);
+        /// side in pixels of the heat-map's blocks
+        pub block: usize = 32, range(8, 256);
+        /// a group whose anomaly_z is below this is reported in the stats but leaves the heat-map empty and names no region
+        pub min_z: f64 = 3.0, range(0.0, 1000.0);
+    }
+}
+
+/// Copy-move (duplicated region) detector.
+#[derive(Default)]
+pub struct CopyMove;
+
+impl Operator for CopyMove {
+    const NAME: &'static str = "copy_move";
+    const DESCRIPTION: &'static str = "Copy-move detector: Harris keypoints with rotation-invariant ring descriptors are \
+        matched against the rest of the image, and matches that move by the same offset are grouped. A large group \
+        (cluster_matches, with anomaly_z comparing it with the best group at another offset) means a region was \
+        duplicated, possibly rotated or rescaled a little; the two regions are reported (which one is the copy is not \
+        known). The visual marks the grouped keypoints on the dimmed image; the heat-map counts them per block.";
+    const CATEGORY: &'static str = "copy-move";
+    type Params = CopyMoveParams;
+
+    fn analyze(&self, image: &ImageRef<'_>, p: CopyMoveParams) -> Result<Output, OperatorError> {
+        let (w, h) = (image.width, image.height);
+        require_size(Self::NAME, w, h, 2 * MARGIN + p.min_shift.max(p.block))?;
+        let luma = crate::srm::luma_par(image);
+        let blur = gaussian_blur_sigma1(&luma, w, h);
+        let corners = strongest_corners(&harris_response(&blur, w, h), w, h, p.keypoints);
+        let table = ring_table();
+        let described: Vec<((usize, usize), [f32; DIM], f32)> = corners
+            .par_iter()
+            .map(|&(x, y)| {
+                let (d, n) = describe(&blur, w, x, y, &table);
+                ((x, y), d, n)
+            })
+            .collect();
+        // The flattest tenth of the patches describe nothing in particular.
+        let mut norms: Vec<f32> = described.iter().map(|d| d.2).collect();
+        norms.sort_unstable_by(f32::total_cmp);
+        let floor = norms.get(norms.len() / 10).copied().unwrap_or(0.0);
+        let kept: Vec<&((usize, usize), [f32; DIM], f32)> =
+            described.iter().filter(|d| d.2 > floor).collect();
+        let min2 = (p.min_shift * p.min_shift) as f32;
+        let ratio2 = (p.ratio * p.ratio) as f32;
+        // Nearest and second-nearest descriptor (squared distance 2 - 2 cos) among
+        // keypoints at least min_shift away.
+        let nearest: Vec<Option<usize>> = kept
+            .par_iter()
+            .map(|&&((x, y), ref d, _)| {
+                let (mut b, mut s, mut bi) = (f32::MAX, f32::MAX, usize::MAX);
+                for (j, &&((xj, yj), ref dj, _)) in kept.iter().enumerate() {
+                    let (dx, dy) = (xj as f32 - x as f32, yj as f32 - y as f32);
+                    if dx * dx + dy * dy < min2 {
+                        continue;
+                    }
+                    let dist = 2.0 - 2.0 * d.iter().zip(dj).map(|(a, b)| a * b).sum::<f32>();
+                    if dist < b {
+                        (s, b, bi) = (b, dist, j);
+                    } else if dist < s {
+                        s = dist;
+                    }
+                }
+                (bi != usize::MAX && b < ratio2 * s).then_some(bi)
+            })
+            .collect();
+        // A mutual match is one pair, not two.
+        let pairs: Vec<Pair> = nearest
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                let j = (*m)?;
+                (i < j || nearest[j] != Some(i)).then(|| {
+                    let (a, b) = (kept[i].0, kept[j].0);
+                    Pair {
+                        a: (a.0 as f32, a.1 as f32),
+                        b: (b.0 as f32, b.1 as f32),
+                    }
+                })
+            })
+            .collect();
+        let group = largest_group(&pairs, |_| false);
+        let c1 = group.len();
+        let lead = group.first().map(|&i| pairs[i].shift());
+        // The chance level: the largest group at an offset clearly unlike the lead's.
+        let c0 = match lead {
+            Some(v) => largest_group(&pairs, |q| {
+                let u = q.shift();
+                (u.0 - v.0).hypot(u.1 - v.1) < 2.0 * (10.0 + 0.15 * v.0.hypot(v.1))
+            })
+            .len(),
+            None => 0,
+        };
+        let anomaly_z = (c1 as f32 - c0 as f32) / (c0 as f32 + 1.0).sqrt();
+
+        // Heat: grouped keypoints per block (both ends), spread over the 3x3 blocks around.
+        let (bw, bh) = (w / p.block, h / p.block);
+        let mut counts = vec![0f32; bw * bh];
+        // Oriented so that every member's `b - a` is the canonical shift: all `a` ends
+        // then lie in one of the two regions and all `b` ends in the other.
+        // A group at the chance level marks nothing: the map stays empty so that
+        // fusing it (robustly normalised, trutheye_core::fusion) adds nothing.
+        let significant = c1 >= 3 && anomaly_z as f64 >= p.min_z;
+        let members: Vec<Pair> = if significant {
+            group.iter().map(|&i| pairs[i].oriented()).collect()
+        } else {
+            Vec::new()
+        };
+        for q in &members {
+            for (x, y) in [q.a, q.b] {
+                let (bx, by) = (
+                    (x as usize / p.block).min(bw - 1),
+                    (y as usize / p.block).min(bh - 1),
+                );
+                counts[by * bw + bx] += 1.0;
+            }
+        }
+        let heat: Vec<f32> = (0..bw * bh)
+            .map(|i| {
+                let (bx, by) = ((i % bw) as isize, (i / bw) as isize);
+                let mut s = 0.0;
+                for dy in -1..=1 {
+                    for dx in -1..=1 {
+                        let (x, y) = (bx + dx, by + dy);
+                        if x >= 0 && y >= 0 && (x as usize) < bw && (y as usize) < bh {
+                            s += counts[y as usize * bw + x as usize];
+                        }
+                    }
+                }
+                s
+            })
+            .collect();
+        let regions: Vec<Region> = if significant {
+            let ends: [fn(&Pair) -> (f32, f32); 2] = [|q| q.a, |q| q.b];
+            let pad = *RINGS.end() as f32;
+            ends.iter()
+                .map(|end| {
+                    let (mut x1, mut y1, mut x2, mut y2) = (f32::MAX, f32::MAX, 0f32, 0f32);
+                    for (x, y) in members.iter().map(end) {
+                        (x1, y1, x2, y2) = (x1.min(x), y1.min(y), x2.max(x), y2.max(y));
+                    }
+                    let bbox = [
+                        (x1 - pad).max(0.0) as u32,
+                        (y1 - pad).max(0.0) as u32,
+                        (x2 + pad + 1.0).min(w as f32) as u32,
+                        (y2 + pad + 1.0).min(h as f32) as u32,
+                    ];
+                    Region {
+                        bbox,
+                        score: anomaly_z,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut visual: Vec<u8> = luma
+            .par_iter()
+            .map(|&v| (v * 0.4).clamp(0.0, 255.0) as u8)
+            .collect();
+        for q in &members {
+            for (x, y) in [q.a, q.b] {
+                for yy in (y as usize).saturating_sub(2)..(y as usize + 3).min(h) {
+                    for xx in (x as usize).saturating_sub(2)..(x as usize + 3).min(w) {
+                        visual[yy * w + xx] = 255;
+                    }
+                }
+            }
+        }
+        let summary = match (regions.first(), regions.get(1), lead) {
+            (Some(a), Some(b), Some(v)) => format!(
+                "Copy-move: {} of {} keypoint matches move by about ({:.0}, {:.0}) px, between [{},{},{},{}] and [{},{},{},{}] \
+                 ({anomaly_z:.1} above the largest group at another offset, {c0}).",
+                c1, pairs.len(), v.0, v.1, a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], b.bbox[0], b.bbox[1], b.bbox[2], b.bbox[3]
+            ),
+            _ => format!(
+                "Copy-move: no duplicated region; {} keypoint matches, largest consistent group {c1} \
+                 ({anomaly_z:.1} above the largest group at another offset, {c0}).",
+                pairs.len()
+            ),
+        };
+        Ok(Output {
+            summary,
+            stats: json!({
+                "anomaly_z": anomaly_z,
+                "cluster_matches": c1,
+                "chance_group": c0,
+                "matches": pairs.len(),
+                "keypoints": kept.len(),
+                "shift": lead.map(|v| [v.0, v.1]),
+                "ratio": p.ratio, "min_shift": p.min_shift, "block": p.block, "min_z": p.min_z,
+            }),
+            maps: vec![
+                Map::visual("visual", w, h, 1, visual),
+                Map::heatmap("grouped_keypoints", bw, bh, heat),
+            ],
+            regions,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trutheye_plugin_api::{MapData, RawOperator};
+
+    fn textured(w: usize, h: usize, seed: u64) -> Vec<u8> {
+        // Smoothed noise: texture with corners at many scales, no exact repeats.
+        let mut s = seed;
+        let noise: Vec<f32> = (0..w * h)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 33) % 256) as f32
+            })
+            .collect();
+        let b = gaussian_blur_sigma1(&gaussian_blur_sigma1(&noise, w, h), w, h);
+        b.iter()
+            .flat_map(|&v| {
+                let v = ((v - 128.0) * 3.0 + 128.0).clamp(0.0, 255.0) as u8;
+                [v, v, v]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gaussian_blur_keeps_constants_and_spreads_an_impulse() {
+        let (w, h) = (21usize, 21usize);
+        let flat = vec![7.0f32; w * h];
+        assert!(gaussian_blur_sigma1(&flat, w, h)
+            .iter()
+            .all(|v| (v - 7.0).abs() < 1e-4));
+        let mut imp = vec![0f32; w * h];
+        imp[10 * w + 10] = 1.0;
+        let b = gaussian_blur_sigma1(&imp, w, h);
+        // Separable Gaussian, sigma 1: centre weight g(0)^2 with g(0) = 1 / sum_{-4..4} e^{-i²/2}.
+        let g0 = 1.0
+            / (-4i32..=4)
+                .map(|i| (-(i * i) as f64 / 2.0).exp())
+                .sum::<f64>();
+        assert!((b[10 * w + 10] as f64 - g0 * g0).abs() < 1e-6);
+        assert!((b[10 * w + 11] as f64 - g0 * g0 * (-0.5f64).exp()).abs() < 1e-6);
+        assert!((b.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn harris_is_positive_at_a_corner_and_negative_on_an_edge() {
+        let (w, h) = (32usize, 32usize);
+        // A bright square whose corner is at (16, 16).
+        let img: Vec<f32> = (0..w * h)
+            .map(|i| {
+                if i % w >= 16 && i / w >= 16 {
+                    200.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let r = harris_response(&img, w, h);
+        assert!(r[16 * w + 16] > 0.0);
+        assert!(r[24 * w + 16] < 0.0, "edge");
+        assert_eq!(r[4 * w + 4], 0.0, "flat");
+    }
+
+    #[test]
+    fn descriptor_is_rotation_invariant_for_a_quarter_turn() {
+        let (w, h) = (41usize, 41usize);
+        let img: Vec<f32> = (0..w * h)
+            .map(|i| ((i % w) as f32 * 1.7 + (i / w) as f32 * 0.3).sin() * 50.0 + (i % 7) as f32)
+            .collect();
+        // The same image turned 90° about the centre (20, 20).
+        let rot: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                img[(w - 1 - x) * w + y]
+            })
+            .collect();
+        let t = ring_table();
+        let (a, _) = describe(&img, w, 20, 20, &t);
+        let (b, _) = describe(&rot, w, 20, 20, &t);
+        let dist: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+        assert!(dist < 1e-3, "{dist}");
+    }
+
+    #[test]
+    fn finds_a_pasted_copy_and_not_plain_texture() {
+        let (w, h) = (320usize, 240usize);
+        let plain = textured(w, h, 99);
+        let mut forged = plain.clone();
+        // Copy the 60x60 block at (30, 40) to (200, 150).
+        for y in 0..60 {
+            for x in 0..60 {
+                for c in 0..3 {
+                    forged[((150 + y) * w + 200 + x) * 3 + c] =
+                        plain[((40 + y) * w + 30 + x) * 3 + c];
+                }
+            }
+        }
+        let clean = CopyMove
+            .run(&ImageRef::from_rgb(w, h, &plain).unwrap(), &json!({}))
+            .unwrap();
+        let out = CopyMove
+            .run(&ImageRef::from_rgb(w, h, &forged).unwrap(), &json!({}))
+            .unwrap();
+        let c1 = out.stats["cluster_matches"].as_u64().unwrap();
+        assert!(c1 >= 10, "{}", out.summary);
+        assert!(
+            clean.stats["cluster_matches"].as_u64().unwrap() < 5,
+            "{}",
+            clean.summary
+        );
+        assert!(
+            clean.regions.is_empty()
+                && matches!(&clean.maps[1].data, MapData::F32(v) if v.iter().all(|&x| x == 0.0)),
+            "chance groups mark nothing"
+        );
+        assert!(out.stats["anomaly_z"].as_f64().unwrap() > 3.0);
+        let shift = out.stats["shift"].as_array().unwrap();
+        assert!(
+            (shift[0].as_f64().unwrap() - 170.0).abs() < 2.0
+                && (shift[1].as_f64().unwrap() - 110.0).abs() < 2.0
+        );
+        // The two regions are the source and the copy.
+        let mut boxes: Vec<[u32; 4]> = out.regions.iter().map(|r| r.bbox).collect();
+        boxes.sort();
+        assert!(
+            boxes[0][0] >= 22 && boxes[0][2] <= 98 && boxes[0][1] >= 32 && boxes[0][3] <= 108,
+            "{boxes:?}"
+        );
+        assert!(
+            boxes[1][0] >= 192 && boxes[1][2] <= 268 && boxes[1][1] >= 142 && boxes[1][3] <= 218,
+            "{boxes:?}"
+        );
+        assert!(out.maps.iter().all(|m| m.is_consistent()));
+        assert!(CopyMove
+            .run(
+                &ImageRef::from_rgb(w, h, &plain).unwrap(),
+                &json!({"ratio": 2.0})
+            )
+            .is_err());
+        let tiny = [0u8; 3 * 20 * 20];
+        assert!(CopyMove
+            .run(&ImageRef::from_rgb(20, 20, &tiny).unwrap(), &json!({}))
+            .is_err());
+    }
+}
