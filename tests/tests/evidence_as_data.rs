@@ -12,7 +12,9 @@ use trutheye_core::executors::{HybridExecutor, RegistryExecutor};
 use trutheye_core::{run_episode, AgentConfig, EpisodeInput, Executor, ImageBuf, NoArtifacts, RegionFrame, Registry, Strategy};
 use trutheye_model::scripted::trajectory_features;
 use trutheye_model::{ScriptedConfig, ScriptedPolicy};
-use trutheye_plugin_std::{fft_residual::FftResidual, jpeg_ghost::JpegGhost, resampling::Resampling, srm::Srm};
+use trutheye_plugin_std::{
+    copy_move::CopyMove, ela::Ela, fft_residual::FftResidual, jpeg_ghost::JpegGhost, prnu::Prnu, resampling::Resampling, srm::Srm,
+};
 use trutheye_sandbox::{PvrExecutor, PvrLimits};
 
 fn registry() -> Arc<Registry> {
@@ -21,6 +23,10 @@ fn registry() -> Arc<Registry> {
     r.register_native::<FftResidual>();
     r.register_native::<JpegGhost>();
     r.register_native::<Resampling>();
+    // The scripted plan's tool globals (configs/scripted.toml).
+    r.register_native::<CopyMove>();
+    r.register_native::<Prnu>();
+    r.register_native::<Ela>();
     Arc::new(r)
 }
 
