@@ -151,7 +151,7 @@ pub struct FusionArgs {
     #[arg(long, value_name = "MANIFEST")]
     pub data: PathBuf,
     /// Operators whose heat-maps are fused (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "srm,fft_residual,jpeg_ghost,resampling,ela,median_traces,bayar,prnu,copy_move")]
+    #[arg(long, value_delimiter = ',', default_value = "srm,fft_residual,jpeg_ghost,resampling,ela,median_traces,bayar,prnu,copy_move,laplacian")]
     pub operators: Vec<String>,
     /// Cross-validation folds.
     #[arg(long, default_value_t = 5)]

@@ -468,12 +468,12 @@ mod tests {
                 let body = "cropped [0, 0, 32, 32] of image_clue_0: new image image_clue_1 (32x32).".to_string();
                 return trutheye_core::Observation { text: body, ..Default::default() };
             }
-            let op = ["copy_move", "fft_residual", "jpeg_ghost", "prnu", "ela", "srm", "resampling"]
+            let op = ["copy_move", "fft_residual", "jpeg_ghost", "prnu", "laplacian", "ela", "srm", "resampling"]
                 .into_iter()
                 .find(|o| text.contains(o))
                 .unwrap_or("srm");
             let on = if text.contains("image_clue_1") { "image_clue_1" } else { "image_clue_0" };
-            let stats = serde_json::json!({"anomaly_z": op.len(), "residual_std": 3.5, "upsampling_peak_x4": 0.75, "top_block_ghost_strength": 1.5});
+            let stats = serde_json::json!({"anomaly_z": op.len(), "residual_std": 3.5, "upsampling_parity": -5.25, "top_block_ghost_strength": 1.5});
             let (body, ev) = run(op, on, stats, &[]);
             trutheye_core::Observation { text: body, evidence: vec![ev], ..Default::default() }
         }
@@ -496,8 +496,9 @@ mod tests {
         let f = trajectory_features(&t, &FusionConfig::default());
         // The registry plan's five tool globals, each reporting its name's length.
         assert_eq!(f.get("copy_move.anomaly_z"), Some(&9.0));
-        assert_eq!(f.get("fft_residual.upsampling_peak_x4"), Some(&0.75));
-        assert_eq!(f.get("ela.anomaly_z"), Some(&3.0));
+        assert_eq!(f.get("fft_residual.upsampling_parity"), Some(&-5.25));
+        assert_eq!(f.get("laplacian.anomaly_z"), Some(&9.0));
+        assert_eq!(f.get("ela.anomaly_z"), None, "not among the registry's tool globals");
         assert_eq!(f.get("resampling.anomaly_z"), None, "not among the registry's tool globals");
         assert_eq!(f.get("probe.srm.anomaly_z"), Some(&3.0), "{f:?}");
         let s = t.verdict.scores.expect("scores");

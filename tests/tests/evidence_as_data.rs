@@ -13,7 +13,8 @@ use trutheye_core::{run_episode, AgentConfig, EpisodeInput, Executor, ImageBuf, 
 use trutheye_model::scripted::trajectory_features;
 use trutheye_model::{ScriptedConfig, ScriptedPolicy};
 use trutheye_plugin_std::{
-    copy_move::CopyMove, ela::Ela, fft_residual::FftResidual, jpeg_ghost::JpegGhost, prnu::Prnu, resampling::Resampling, srm::Srm,
+    copy_move::CopyMove, ela::Ela, fft_residual::FftResidual, jpeg_ghost::JpegGhost, laplacian::Laplacian, prnu::Prnu, resampling::Resampling,
+    srm::Srm,
 };
 use trutheye_sandbox::{PvrExecutor, PvrLimits};
 
@@ -26,6 +27,7 @@ fn registry() -> Arc<Registry> {
     // The scripted plan's tool globals (configs/scripted.toml).
     r.register_native::<CopyMove>();
     r.register_native::<Prnu>();
+    r.register_native::<Laplacian>();
     r.register_native::<Ela>();
     Arc::new(r)
 }
@@ -56,7 +58,8 @@ fn evidence_is_what_the_text_shows_for_the_scripted_policy() {
                 }
                 runs += o.evidence.len();
             }
-            assert!(runs >= 5, "{name} {strategy:?}: {runs} operator runs");
+            // The five tool globals and the probe (pvr: its registered globals and the probe).
+            assert!(runs >= 6, "{name} {strategy:?}: {runs} operator runs");
             // The scorer's features from the data and from the text (as an old file) agree.
             let mut old = t.clone();
             old.turns.iter_mut().filter_map(|turn| turn.observation.as_mut()).for_each(|o| o.evidence.clear());

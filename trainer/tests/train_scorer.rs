@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use trutheye_model::ScriptedConfig;
 use trutheye_trainer::train::logreg::{class_metrics, fold_standardization, stratified_folds, LogReg, Standardizer};
-use trutheye_trainer::train::scorer::{cross_validate, fit_scorer, fitted_toml, to_scorer, FeatureTable, Task};
+use trutheye_trainer::train::scorer::{cross_validate, fit_scorer, fitted_toml, to_scorer, univariate_aucs, FeatureTable, Task};
 
 /// A deterministic pseudo-random number in [-0.5, 0.5).
 fn jitter(i: usize, j: usize) -> f64 {
@@ -202,6 +202,35 @@ fn cross_validation_on_separable_features_beats_the_hand_set_scorer() {
     assert_eq!(cv.fitted_pooled.accuracy, 1.0);
     // The built-in scorer knows none of these features: it answers one class.
     assert!(cv.hand_set_pooled.accuracy < 0.5);
+    // Out-of-fold 1 − p(authentic) ranks every fake above every authentic
+    // sample; the built-in scorer gives every sample the same score (ties: 1/2).
+    assert_eq!(cv.fitted_pooled_real_fake_auc, Some(1.0));
+    assert_eq!(cv.hand_set_real_fake_auc, Some(0.5));
+}
+
+#[test]
+fn univariate_aucs_match_a_hand_count() {
+    // Classes 0,0,1,1,2 with values 1,2,3,0,5.
+    // class 1 vs 0: (3>1, 3>2, 0<1, 0<2) = 2/4; class 2 vs 0: 2/2;
+    // fake vs real: 3 beats both, 0 neither, 5 both = 4/6.
+    let name = "op.stat".to_string();
+    let t = FeatureTable {
+        ids: (0..5).map(|i| format!("s{i}")).collect(),
+        labels: vec![0, 0, 1, 1, 2],
+        features: [1.0, 2.0, 3.0, 0.0, 5.0].iter().map(|&v| BTreeMap::from([(name.clone(), v)])).collect(),
+    };
+    let u = univariate_aucs(&t, std::slice::from_ref(&name), 3, 10.0);
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0].vs_reference, vec![Some(0.5), Some(1.0)]);
+    assert!((u[0].fake_vs_real.unwrap() - 4.0 / 6.0).abs() < 1e-12);
+    // Clipped as the scorer clips: at ±1.5 the values 2, 3 and 5 tie.
+    let clipped = univariate_aucs(&t, std::slice::from_ref(&name), 3, 1.5);
+    assert_eq!(clipped[0].vs_reference[1], Some(0.75), "5 and 2 tie at the clip, 5 beats 1");
+    // On the separable table: feature a tells synthetic, b tampered.
+    let (t, names) = table();
+    let u = univariate_aucs(&t, &names, 3, 10.0);
+    assert_eq!(u[0].vs_reference[0], Some(1.0));
+    assert_eq!(u[1].vs_reference[1], Some(1.0));
 }
 
 #[test]

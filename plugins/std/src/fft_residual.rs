@@ -22,8 +22,16 @@
 //!   `upsampling_peak_x2` (same at 1/2). JPEG's 8×8 grid also puts peaks at
 //!   multiples of 1/8, which include 1/4 and 1/2, so the contrast of the odd
 //!   JPEG-only harmonics (1/8, 3/8) is reported next to them as
-//!   `jpeg_grid_peak`. On shared/bench/dev `upsampling_peak_x4` alone ranks the
-//!   20 Real-ESRGAN images above the rest with AUC 0.92 (eval/scripts/feature_auc.py).
+//!   `jpeg_grid_peak`.
+//! * Upsampling parity: the same ×2/×4 grid makes the Laplacian residual's
+//!   energy differ between even and odd columns and rows, with a phase fixed by
+//!   the output grid, so a whole-image mean sees it. JPEG's block edges, which
+//!   put their own peaks at 1/4 and 1/2 and make strongly blocked camera photos
+//!   look upsampled to the Welch peaks, fall between an odd column (7) and an
+//!   even one (0) and cancel: `upsampling_parity` is the log of that even/odd
+//!   contrast. On shared/bench/dev (`trutheye train scorer`'s table of each
+//!   feature alone) it ranks the 20 Real-ESRGAN images above the 20 camera
+//!   photos with AUC 0.895, `upsampling_peak_x4` with 0.835.
 
 use std::sync::Arc;
 
@@ -309,6 +317,50 @@ fn laplacian_tile(luma: &[f32], w: usize, h: usize, x0: usize, y0: usize, n: usi
     }
 }
 
+/// Parity contrast of the fine residual's energy: `ln((|E_even − E_odd|_columns +
+/// |E_even − E_odd|_rows) / (E_even + E_odd))`, where `E` is the mean |4-neighbour
+/// Laplacian| over interior pixels in even or odd columns (rows). An upsampler's
+/// 2- or 4-pixel-periodic pattern makes the residual's energy alternate with pixel
+/// parity, with a phase fixed by the output grid, so it survives averaging over the
+/// whole image. JPEG's 8×8 block boundaries, which dominate every other phase
+/// profile of a JPEG, fall between a column 7 (odd) and a column 0 (even) and
+/// cancel here. `None` for images under 3 pixels on a side or without texture.
+pub fn upsampling_parity(luma: &[f32], w: usize, h: usize) -> Option<f32> {
+    if w < 3 || h < 3 || luma.len() < w * h {
+        return None;
+    }
+    // Per row: [even columns, odd columns] sums, folded into the row's parity bucket.
+    let sums = (1..h - 1)
+        .into_par_iter()
+        .fold(
+            || [0f64; 4],
+            |mut acc, y| {
+                let (ru, rm, rd) = (&luma[(y - 1) * w..y * w], &luma[y * w..(y + 1) * w], &luma[(y + 1) * w..(y + 2) * w]);
+                let mut cols = [0f32; 2];
+                for x in 1..w - 1 {
+                    cols[x & 1] += (ru[x] + rd[x] + rm[x - 1] + rm[x + 1] - 4.0 * rm[x]).abs();
+                }
+                acc[0] += cols[0] as f64;
+                acc[1] += cols[1] as f64;
+                acc[2 + (y & 1)] += (cols[0] + cols[1]) as f64;
+                acc
+            },
+        )
+        .reduce(|| [0f64; 4], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]);
+    // Means, not sums: the even and odd sets differ by one column or row when the
+    // interior has an odd size.
+    let count = |n: usize, parity: usize| (1..n - 1).filter(|i| i & 1 == parity).count().max(1) as f64;
+    let (cw, ch) = ((w - 2) as f64, (h - 2) as f64);
+    let col = [sums[0] / (count(w, 0) * ch), sums[1] / (count(w, 1) * ch)];
+    let row = [sums[2] / (count(h, 0) * cw), sums[3] / (count(h, 1) * cw)];
+    let total = col[0] + col[1];
+    if !(total > 1e-9) {
+        return None;
+    }
+    let c = ((col[0] - col[1]).abs() + (row[0] - row[1]).abs()) / total;
+    Some(c.max(1e-6).ln() as f32)
+}
+
 /// The upsampling-peak contrasts of `luma` (`w x h`), or `None` when the image is
 /// smaller than 32 pixels on a side.
 pub fn upsampling_peaks(luma: &[f32], w: usize, h: usize) -> Option<UpsamplingPeaks> {
@@ -393,7 +445,10 @@ impl Operator for FftResidual {
         cycles/pixel of the fine (Laplacian) residual that learned x4 / x2 upsamplers leave (log-power above the \
         surroundings; on shared/bench/dev Real-ESRGAN x4 images score 0.6 to 2.2, 12 of 20 camera photos below 0.3), \
         with jpeg_grid_peak, the \
-        JPEG grid's own 1/8 and 3/8 peaks, for comparison.";
+        JPEG grid's own 1/8 and 3/8 peaks, for comparison. upsampling_parity is the natural log of how much the \
+        residual's energy differs between even and odd columns and rows, relative to its mean: an upsampler's grid \
+        makes it alternate, JPEG's block boundaries cancel out (on shared/bench/dev camera photos score -7.2 to -5.6, \
+        Real-ESRGAN x4 images -6.6 to -3.6).";
     const CATEGORY: &'static str = "frequency";
     type Params = FftResidualParams;
 
@@ -449,6 +504,7 @@ impl Operator for FftResidual {
         let peaks = radial_peaks(&logp, n, 0.1f32.max(8.0 / n as f32), 3);
         let (spectral_peak_z, peak_freq) = peaks.first().map(|p| (p.z, [p.fx, p.fy])).unwrap_or((0.0, [0.0, 0.0]));
         let up = upsampling_peaks(&luma, w, h);
+        let parity = upsampling_parity(&luma, w, h);
         // fft-shifted spectrum visual
         let shifted: Vec<f32> = (0..n * n)
             .map(|i| {
@@ -471,6 +527,8 @@ impl Operator for FftResidual {
                  (log-power above their surroundings; the JPEG grid's own 1/8, 3/8 peaks: {:.2}).",
                 u.x4, u.x2, u.jpeg_grid
             )
+        }) + &parity.map_or(String::new(), |p| {
+            format!(" Even/odd parity contrast of the residual's energy: {p:.2} (natural log; higher = more upsampler-like).")
         });
         Ok(Output {
             summary,
@@ -484,6 +542,7 @@ impl Operator for FftResidual {
                 "upsampling_peak_x4": up.map(|u| u.x4),
                 "upsampling_peak_x2": up.map(|u| u.x2),
                 "jpeg_grid_peak": up.map(|u| u.jpeg_grid),
+                "upsampling_parity": parity,
                 "radius": radius, "block": block, "blocks": [bz.bw, bz.bh], "welch_tile": n, "welch_tiles": tiles.len()
             }),
             maps: vec![
@@ -539,6 +598,28 @@ mod tests {
     /// pixels added to the content; it puts peaks at 1/4 and 1/2 cycles/pixel that
     /// stand far above their surroundings, while plain noise (flat spectrum) has
     /// none; neither has an 8×8 grid.
+    #[test]
+    fn upsampling_parity_sees_an_upsampler_grid_and_not_jpeg_block_edges() {
+        let (w, h) = (512usize, 384usize);
+        let mut state = 99u64;
+        let mut rnd = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % 256) as f32 / 8.0
+        };
+        let noise: Vec<f32> = (0..w * h).map(|_| rnd()).collect();
+        // JPEG-like block edges: a step at every 8th column and row (between 7 and 0).
+        let blocky: Vec<f32> = (0..w * h).map(|i| noise[i] + 6.0 * (((i % w) / 8 + (i / w) / 8) % 2) as f32).collect();
+        // An x4 upsampler-like pattern: a fixed 4x4 kernel stamped on every cell,
+        // stronger on even pixels than on odd ones.
+        let cell = [[3.0f32, -1.0, 2.0, 0.0], [-1.0, 0.0, -2.0, 1.0], [2.0, -1.0, 3.0, 0.0], [0.0, 1.0, 0.0, -1.0]];
+        let upsampled: Vec<f32> = (0..w * h).map(|i| noise[i] + 2.0 * cell[(i / w) % 4][(i % w) % 4]).collect();
+        let (n, b, u) = (upsampling_parity(&noise, w, h).unwrap(), upsampling_parity(&blocky, w, h).unwrap(), upsampling_parity(&upsampled, w, h).unwrap());
+        assert!(n < -4.0 && b < -4.0, "noise {n}, JPEG-like block edges {b}");
+        assert!(u > n + 2.0 && u > b + 2.0, "upsampler grid {u} vs noise {n} and block edges {b}");
+        assert!(upsampling_parity(&noise[..2 * w], w, 2).is_none());
+        assert!(upsampling_parity(&vec![7.0; w * h], w, h).is_none(), "a flat image has no residual");
+    }
+
     #[test]
     fn upsampling_peaks_see_a_4_periodic_pattern_and_not_noise() {
         let (w, h) = (1024usize, 768usize);

@@ -238,6 +238,12 @@ pub struct CvReport {
     pub fitted_pooled: ClassMetrics,
     /// Hand-set scorer on all samples pooled.
     pub hand_set_pooled: ClassMetrics,
+    /// ROC AUC of real vs fake (authentic vs synthetic or tampered) ranked by the
+    /// fitted scorer's out-of-fold `1 − p(authentic)`, all folds pooled: the
+    /// held-out counterpart of the evaluator's real/fake AUC. `None` without both.
+    pub fitted_pooled_real_fake_auc: Option<f64>,
+    /// The same AUC for the base config's scorer.
+    pub hand_set_real_fake_auc: Option<f64>,
 }
 
 fn config_with(base: &ScriptedConfig, scorer: Scorer) -> ScriptedConfig {
@@ -251,6 +257,8 @@ pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: 
     let clip = base.scorer.clip;
     let hand: Vec<usize> = table.features.iter().map(|f| task.class_of_probs(&base.score(f))).collect();
     let mut oof = vec![0usize; table.labels.len()];
+    // Out-of-fold `1 − p(authentic)`, for the real/fake AUC.
+    let mut oof_fake = vec![0f64; table.labels.len()];
     let mut folds = Vec::new();
     for f in 0..k {
         let train: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] != f).collect();
@@ -261,9 +269,11 @@ pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: 
         let (scorer, fit) = fit_scorer(table, &train, names, task, l2, clip)?;
         let cfg = config_with(base, scorer);
         let truth: Vec<usize> = test.iter().map(|&i| table.labels[i]).collect();
-        let pred: Vec<usize> = test.iter().map(|&i| task.class_of_probs(&cfg.score(&table.features[i]))).collect();
-        for (&i, &p) in test.iter().zip(&pred) {
+        let probs: Vec<[f64; 3]> = test.iter().map(|&i| cfg.score(&table.features[i])).collect();
+        let pred: Vec<usize> = probs.iter().map(|p| task.class_of_probs(p)).collect();
+        for ((&i, &p), pr) in test.iter().zip(&pred).zip(&probs) {
             oof[i] = p;
+            oof_fake[i] = 1.0 - pr[0];
         }
         let hp: Vec<usize> = test.iter().map(|&i| hand[i]).collect();
         folds.push(FoldResult { fold: f + 1, n_train: train.len(), fitted: class_metrics(&truth, &pred, n_classes), hand_set: class_metrics(&truth, &hp, n_classes), fit });
@@ -279,8 +289,17 @@ pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: 
         hand_set_mean: mean_of(&folds.iter().map(|f| &f.hand_set).collect::<Vec<_>>()),
         fitted_pooled: class_metrics(&table.labels, &oof, n_classes),
         hand_set_pooled: class_metrics(&table.labels, &hand, n_classes),
+        fitted_pooled_real_fake_auc: real_fake_auc(&table.labels, &oof_fake),
+        hand_set_real_fake_auc: real_fake_auc(&table.labels, &table.features.iter().map(|f| 1.0 - base.score(f)[0]).collect::<Vec<_>>()),
         folds,
     })
+}
+
+/// Real/fake ROC AUC of `fake_score` (higher = more likely fake); class 0 is
+/// authentic (three-class) or real (binary), every other class is fake.
+fn real_fake_auc(labels: &[usize], fake_score: &[f64]) -> Option<f64> {
+    let scored: Vec<(f64, bool)> = labels.iter().zip(fake_score).map(|(&l, &s)| (s, l != 0)).collect();
+    trutheye_eval::metrics::auc(&scored)
 }
 
 /// One sample's features, or why they could not be extracted.
@@ -361,6 +380,42 @@ pub struct TrainScorerReport {
     pub scorer: Scorer,
     /// Where the config was written.
     pub out: PathBuf,
+    /// Each feature alone: how well it ranks each other class above the
+    /// reference class (no fitting, so no held-out split is needed).
+    pub univariate: Vec<FeatureAuc>,
+}
+
+/// ROC AUCs of one raw feature (clipped as the scorer clips it): class `k`
+/// (k ≥ 1) against class 0, and every other class against class 0. Above 0.5:
+/// the feature is higher on that class; below 0.5: lower.
+#[derive(Clone, Debug, Serialize)]
+pub struct FeatureAuc {
+    /// `<op>.<stat>`.
+    pub feature: String,
+    /// `[class 1 vs 0, class 2 vs 0]` (three-class) or `[fake vs real]` (binary).
+    pub vs_reference: Vec<Option<f64>>,
+    /// All non-reference classes pooled against class 0 (real/fake).
+    pub fake_vs_real: Option<f64>,
+}
+
+/// Univariate AUCs of every feature in `names`.
+pub fn univariate_aucs(table: &FeatureTable, names: &[String], n_classes: usize, clip: f64) -> Vec<FeatureAuc> {
+    let all: Vec<usize> = (0..table.labels.len()).collect();
+    let x = table.matrix(&all, names, clip);
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let pairs = |keep: &dyn Fn(usize) -> bool| -> Vec<(f64, bool)> {
+                table.labels.iter().zip(&x).filter(|(&l, _)| l == 0 || keep(l)).map(|(&l, row)| (row[j], l != 0)).collect()
+            };
+            FeatureAuc {
+                feature: name.clone(),
+                vs_reference: (1..n_classes).map(|k| trutheye_eval::metrics::auc(&pairs(&|l| l == k))).collect(),
+                fake_vs_real: trutheye_eval::metrics::auc(&pairs(&|_| true)),
+            }
+        })
+        .collect()
 }
 
 /// Runs `trutheye train scorer`.
@@ -436,7 +491,8 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
     let fitted = config_with(&base, scorer.clone());
     let train_pred: Vec<usize> = table.features.iter().map(|f| task.class_of_probs(&fitted.score(f))).collect();
     let train_accuracy = class_metrics(&table.labels, &train_pred, n_classes).accuracy;
-    let report = TrainScorerReport { data: args.data.clone(), samples: ds.samples.len(), failed, class_counts, cv, constant_features, train_accuracy, fit, scorer, out: args.out.clone() };
+    let univariate = univariate_aucs(&table, &names, n_classes, base.scorer.clip);
+    let report = TrainScorerReport { data: args.data.clone(), samples: ds.samples.len(), failed, class_counts, cv, constant_features, train_accuracy, fit, scorer, out: args.out.clone(), univariate };
     let text = fitted_toml(&fitted, &header(args, &report))?;
     // What we write must be what the policy loads.
     let reloaded = ScriptedConfig::from_toml(&text, &args.out.display().to_string())?;

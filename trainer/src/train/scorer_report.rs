@@ -88,6 +88,30 @@ pub fn to_table(r: &TrainScorerReport) -> String {
     s += &format!("| base config | {:.3} | {:.3} | {} |\n", cv.hand_set_mean.accuracy, cv.hand_set_mean.macro_f1, rec(&cv.hand_set_mean.recall));
     s += &format!("| fitted (pooled out-of-fold) | {:.3} | {:.3} | {} |\n", cv.fitted_pooled.accuracy, cv.fitted_pooled.macro_f1, rec(&cv.fitted_pooled.recall));
     s += &format!("| base config (pooled) | {:.3} | {:.3} | {} |\n\n", cv.hand_set_pooled.accuracy, cv.hand_set_pooled.macro_f1, rec(&cv.hand_set_pooled.recall));
+    let auc = |a: Option<f64>| a.map_or("-".to_string(), |x| format!("{x:.3}"));
+    s += &format!(
+        "real/fake ROC AUC (1 − p(authentic), pooled out-of-fold): fitted {}, base config {} (in-sample for the base config unless it was fitted on other data)\n\n",
+        auc(cv.fitted_pooled_real_fake_auc),
+        auc(cv.hand_set_real_fake_auc)
+    );
+    if !r.univariate.is_empty() {
+        let others = &cv.classes[1..];
+        s += &format!(
+            "each feature alone (ROC AUC against {}, in-sample; < 0.5 means lower on that class)\n\n| feature | {} |{}\n|---|{}\n",
+            cv.classes[0],
+            others.iter().map(|c| format!("{c} vs {}", cv.classes[0])).collect::<Vec<_>>().join(" | "),
+            if others.len() > 1 { " fake vs real |" } else { "" },
+            "---:|".repeat(others.len() + usize::from(others.len() > 1))
+        );
+        for u in &r.univariate {
+            let mut cells: Vec<String> = u.vs_reference.iter().map(|&a| auc(a)).collect();
+            if others.len() > 1 {
+                cells.push(auc(u.fake_vs_real));
+            }
+            s += &format!("| {} | {} |\n", u.feature, cells.join(" | "));
+        }
+        s += "\n";
+    }
     let nz = r.scorer.synthetic.weights.len().max(r.scorer.tampered.weights.len());
     s += &format!(
         "final fit on all {} samples: {} Newton iterations{}, training accuracy {:.3} (in-sample), {} non-zero weights per class\nwrote {}\n",
