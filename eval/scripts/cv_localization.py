@@ -24,7 +24,9 @@ import os
 import subprocess
 import sys
 
-METRICS = ["pixel_f1_fixed", "pixel_iou_fixed", "bbox_iou", "pixel_f1_best"]
+# pixel_f1_map: the agent's fused map whatever its verdict (map quality with
+# detection left out, the counterpart of a baseline's pixel_f1_fixed).
+METRICS = ["pixel_f1_fixed", "pixel_iou_fixed", "bbox_iou", "pixel_f1_best", "pixel_f1_map"]
 
 
 def run(cmd):
@@ -106,11 +108,12 @@ def main():
         print(json.dumps({"held_out": held, "in_sample": {g: {m: round(100 * full[g][m], 1) for m in METRICS if full[g].get(m) is not None} for g in held if g in full}}))
         return
     print(f"held-out localization on tampered images ({a.folds} folds, seed {a.seed}; %)")
-    print("| agent | " + " | ".join(METRICS) + " | in-sample pixel_f1_fixed |")
-    print("|---|" + "---:|" * (len(METRICS) + 1))
+    print("| agent | " + " | ".join(METRICS) + " | in-sample pixel_f1_fixed | in-sample pixel_f1_map |")
+    print("|---|" + "---:|" * (len(METRICS) + 2))
     for g in sorted(held):
-        ins = full.get(g, {}).get("pixel_f1_fixed")
-        print(f"| {g} | " + " | ".join(str(held[g].get(m, "—")) for m in METRICS) + f" | {'—' if ins is None else round(100 * ins, 1)} |")
+        ins = [full.get(g, {}).get(m) for m in ("pixel_f1_fixed", "pixel_f1_map")]
+        print(f"| {g} | " + " | ".join(str(held[g].get(m, "—")) for m in METRICS)
+              + "".join(f" | {'—' if v is None else round(100 * v, 1)}" for v in ins) + " |")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,12 @@ pub struct Localization {
     /// comparison with an agent.
     #[serde(default)]
     pub pixel_f1_called: Option<f64>,
+    /// Mean pixel F1 at 0.5 of every row's map with detection left out: a
+    /// baseline's heat-map (its `pixel_f1_fixed`), an agent's fused map of the
+    /// whole image whatever its verdict (`Prediction::map`; 0 where it has
+    /// none). The other like-for-like comparison: map quality alone.
+    #[serde(default)]
+    pub pixel_f1_map: Option<f64>,
 }
 
 /// Pixel F1 and IoU of a box (rasterized, clipped to the mask) against a mask.
@@ -89,6 +95,20 @@ pub fn localization(g: &[&Prediction], masks: &HashMap<String, GtMask>, run_dir:
         .zip(&pix)
         .map(|(p, (s, _))| if matches!(p.label, Some(VerdictLabel::Tampered | VerdictLabel::Fake)) { s.f1_fixed } else { 0.0 })
         .collect();
+    let map_f1: Vec<f64> = tampered
+        .iter()
+        .filter_map(|p| masks.get(&p.id).map(|m| (p, m)))
+        .zip(&pix)
+        .map(|((p, m), (s, heat))| match (&p.map, run_dir) {
+            (Some(rel), Some(dir)) => heatmap::load(dir, rel, m.width, m.height).and_then(|h| heatmap::scores(m, &h)).map(|s| s.f1_fixed).unwrap_or_else(|e| {
+                tracing::warn!("{e}; `{}`'s map scores 0", p.id);
+                0.0
+            }),
+            // A baseline's heat-map is already its ungated map.
+            _ if p.strategy == super::baseline::BASELINE_STRATEGY && *heat => s.f1_fixed,
+            _ => 0.0,
+        })
+        .collect();
     let col = |f: fn(&HeatScores) -> f64| mean(&pix.iter().map(|(s, _)| f(s)).collect::<Vec<f64>>());
     Localization {
         n_tampered: tampered.len(),
@@ -101,5 +121,6 @@ pub fn localization(g: &[&Prediction], masks: &HashMap<String, GtMask>, run_dir:
         pixel_f1_best: col(|s| s.f1_best),
         pixel_iou_best: col(|s| s.iou_best),
         pixel_f1_called: mean(&called),
+        pixel_f1_map: mean(&map_f1),
     }
 }

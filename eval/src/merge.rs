@@ -84,7 +84,7 @@ pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, EvalEr
     for key in &plan {
         let (si, p) = &found[key];
         summary.failed += p.error.is_some() as usize;
-        if let Some(rel) = p.mask.as_deref().filter(|m| is_inside(m)) {
+        for rel in [p.mask.as_deref(), p.map.as_deref()].into_iter().flatten().filter(|m| is_inside(m)) {
             let (from, to) = (shards[*si].dir.join(rel), out.join(rel));
             if from.is_file() {
                 if let Some(parent) = to.parent() {

@@ -39,6 +39,14 @@ pub struct Prediction {
     /// map, or an agent's verdict mask (`heatmaps/<policy>.<strategy>/<id>.png`,
     /// level 128 = the mask's edge); null when the episode made none.
     pub mask: Option<String>,
+    /// An agent's fused localization map of the whole image, whatever its
+    /// verdict (`heatmaps/<policy>.<strategy>.map/<id>.png`, saved on tampered
+    /// images with a ground-truth mask): the map its verdict mask is cut from
+    /// when it calls the image tampered. Scored by `pixel_f1_map`, the agent's
+    /// counterpart of a baseline's ungated heat-map. Null for baselines (their
+    /// `mask` is already ungated) and for agents that ran no operator with a map.
+    #[serde(default)]
+    pub map: Option<String>,
     /// Why the episode produced no verdict, or null.
     pub error: Option<String>,
     /// Ground truth.
@@ -81,6 +89,7 @@ impl Prediction {
             scores: None,
             bbox: None,
             mask: None,
+            map: None,
             error: Some(error),
             truth: Self::truth_of(s),
             forced: false,
@@ -104,6 +113,7 @@ impl Prediction {
             scores: v.scores,
             bbox: v.bbox,
             mask: v.mask.clone(),
+            map: None,
             error: None,
             truth: Self::truth_of(s),
             forced: v.forced,

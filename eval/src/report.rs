@@ -64,12 +64,12 @@ pub fn markdown(m: &Metrics, dataset: &str, bad_rows: &[BadRow]) -> String {
             let _ = writeln!(s, "| {} | {} | {} | {} | {} |", row_name(g), a("authentic"), a("synthetic"), a("tampered"), pct(g.binary.auc));
         }
     }
-    s.push_str("\n## Localization on tampered images (%)\n\n| Method | tampered | with box | bbox IoU | with mask | scored by heat-map | pixel_f1_fixed | pixel_iou_fixed | pixel_f1_best | pixel_iou_best | pixel_f1_called |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("\n## Localization on tampered images (%)\n\n| Method | tampered | with box | bbox IoU | with mask | scored by heat-map | pixel_f1_fixed | pixel_iou_fixed | pixel_f1_best | pixel_iou_best | pixel_f1_called | pixel_f1_map |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for g in &m.groups {
         let l = &g.localization;
-        let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |", row_name(g), l.n_tampered, l.n_with_box, pct(l.bbox_iou), l.n_with_mask, l.n_heatmaps, pct(l.pixel_f1_fixed), pct(l.pixel_iou_fixed), pct(l.pixel_f1_best), pct(l.pixel_iou_best), pct(l.pixel_f1_called));
+        let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |", row_name(g), l.n_tampered, l.n_with_box, pct(l.bbox_iou), l.n_with_mask, l.n_heatmaps, pct(l.pixel_f1_fixed), pct(l.pixel_iou_fixed), pct(l.pixel_f1_best), pct(l.pixel_iou_best), pct(l.pixel_f1_called), pct(l.pixel_f1_map));
     }
-    s.push_str("\n`_fixed`: heat ≥ 0.5; `_best`: the best threshold per image (an oracle upper bound, not comparable to `_fixed`). Baselines are scored by their operator's heat-map; agents by their verdict's fused mask (`scored by heat-map`), else by their box (best = fixed); a tampered image an agent did not call tampered scores 0. `pixel_f1_called` applies that rule to every row: a baseline's heat-map counts only on the images its own verdict called tampered (for agents it equals `pixel_f1_fixed`), so agents and baselines are compared on the same terms.\n");
+    s.push_str("\n`_fixed`: heat ≥ 0.5; `_best`: the best threshold per image (an oracle upper bound, not comparable to `_fixed`). Baselines are scored by their operator's heat-map; agents by their verdict's fused mask (`scored by heat-map`), else by their box (best = fixed); a tampered image an agent did not call tampered scores 0. `pixel_f1_called` applies that rule to every row: a baseline's heat-map counts only on the images its own verdict called tampered (for agents it equals `pixel_f1_fixed`), so agents and baselines are compared on the same terms. `pixel_f1_map` is the other like-for-like comparison, map quality with detection left out: a baseline's heat-map (its `pixel_f1_fixed`) against an agent's fused map of the whole image whatever its verdict (the map its mask is cut from).\n");
     s.push_str("\n## Process\n\n| Method | mean turns | tool calls/episode | tool calls by true class | format-error rate | forced rate | error rate | s/image |\n|---|---:|---:|---|---:|---:|---:|---:|\n");
     for g in &m.groups {
         let p = &g.process;

@@ -238,12 +238,27 @@ fn run_job(job: &Job, samples: &[Sample], factory: &dyn EpisodeFactory, threshol
                 Ok(mut t) => {
                     t.policy = policy.clone();
                     t.strategy = strategy.clone();
-                    (Prediction::from_trajectory(s, policy, strategy, &t), Some(t.to_json_line()))
+                    let mut pred = Prediction::from_trajectory(s, policy, strategy, &t);
+                    pred.map = save_fused_map(s, &t, config, out, &format!("{policy}.{strategy}.map"));
+                    (pred, Some(t.to_json_line()))
                 }
                 Err(_) => fail("internal error during the episode (panic)".into()),
             }
         }
     }
+}
+
+/// On a tampered sample with a ground-truth mask, saves the fused localization
+/// of every whole-image operator map the episode gathered, whatever its verdict
+/// (the same [`trutheye_core::fusion::fuse`] the verdict's mask comes from), so
+/// that `pixel_f1_map` can score an agent's map as a baseline's is scored.
+fn save_fused_map(s: &Sample, t: &trutheye_core::Trajectory, config: &AgentConfig, run_dir: &Path, group: &str) -> Option<String> {
+    if s.mask.is_none() || s.label.three_class() != Some(trutheye_core::Label::Tampered) {
+        return None;
+    }
+    let root = t.images.first().map(|i| (i.width, i.height))?;
+    let fused = trutheye_core::fusion::fuse(&trutheye_core::evidence::trajectory_evidence(t), root, &config.localization)?;
+    crate::heatmap::save(run_dir, group, &s.id, &fused.heat_image()).map_err(|e| tracing::warn!("{e}")).ok()
 }
 
 /// Saves nothing of an episode but its verdict's mask, as a heat-map of the

@@ -195,4 +195,24 @@ fn heatmaps_are_scored_at_fixed_and_best_thresholds() {
     let l = &compute(&preds, &ctx).groups[0].localization;
     some(l.pixel_f1_fixed, (0.5 + 2.0 / 3.0) / 2.0);
     some(l.pixel_f1_called, (2.0 / 3.0) / 2.0);
+    // Map quality alone: "h"'s heat-map scores 0.5 whatever the verdict; "b" has
+    // no heat-map (its box is not a map), so 0.
+    some(l.pixel_f1_map, 0.5 / 2.0);
+
+    // An agent that calls "h" authentic has no verdict mask, so pixel_f1_fixed
+    // is 0; its fused map (`map`) is still scored by pixel_f1_map. Another that
+    // called "h" tampered but left no map scores 0 there.
+    let agent = |label: &str, map: &str| {
+        format!(r#"{{"id":"h","policy":"scripted","strategy":"registry","label":"{label}","scores":null,"bbox":null,"mask":null,"map":{map},"error":null,"truth":{{"label":"tampered","bbox":null,"mask":"m.png"}},"forced":false,"turns":3,"tool_calls":2,"format_errors":0,"wall_ms":1,"tools_used":["x"]}}"#)
+    };
+    let text = format!("{}\n", agent("authentic", &format!("\"{rel}\"")));
+    let preds = parse_predictions(&text).expect("parses").predictions;
+    let l = &compute(&preds, &ctx).groups[0].localization;
+    some(l.pixel_f1_fixed, 0.0);
+    some(l.pixel_f1_called, 0.0);
+    some(l.pixel_f1_map, 0.5);
+    let preds = parse_predictions(&format!("{}\n", agent("tampered", "null"))).expect("parses").predictions;
+    some(compute(&preds, &ctx).groups[0].localization.pixel_f1_map, 0.0);
+    // Old prediction files have no `map` field: it reads as none.
+    assert!(parse_predictions(&format!("{}\n", line("h", "null"))).expect("parses").predictions[0].map.is_none());
 }
