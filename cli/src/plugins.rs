@@ -81,9 +81,15 @@ pub struct OpArgs {
     /// Parameter as key=value (value parsed as JSON, else taken as a string); repeatable.
     #[arg(long = "param", short = 'p', value_name = "K=V")]
     pub params: Vec<String>,
-    /// Save the operator's visual map here (other maps go beside it with their names).
+    /// Save the operator's first map here (its visual unless `--maps` picks others;
+    /// the other maps go beside it, named `OUT_<map>.png`).
     #[arg(short = 'o', long = "output", value_name = "OUT.png")]
     pub output: Option<PathBuf>,
+    /// Which maps `-o` saves: map names or roles (`visual`, `heatmap`, `mask`),
+    /// comma-separated; default every map. `--maps heatmap` skips writing a
+    /// full-resolution visual (a 12-megapixel PNG takes ~40 ms to write).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub maps: Vec<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -117,7 +123,17 @@ pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
     let mut saved = Vec::new();
     if let Some(path) = &args.output {
         let stem = path.with_extension("");
-        for (i, map) in out.maps.iter().enumerate() {
+        let role = |m: &trutheye_plugin_api::Map| match m.role {
+            trutheye_plugin_api::MapRole::Visual => "visual",
+            trutheye_plugin_api::MapRole::Heatmap => "heatmap",
+            trutheye_plugin_api::MapRole::Mask => "mask",
+        };
+        let wanted: Vec<&trutheye_plugin_api::Map> = out.maps.iter().filter(|m| args.maps.is_empty() || args.maps.iter().any(|w| *w == m.name || *w == role(m))).collect();
+        if wanted.is_empty() && !out.maps.is_empty() {
+            let have: Vec<String> = out.maps.iter().map(|m| format!("{} ({})", m.name, role(m))).collect();
+            bail!("--maps {} matches none of `{}`'s maps: {}", args.maps.join(","), args.name, have.join(", "));
+        }
+        for (i, map) in wanted.into_iter().enumerate() {
             let Some(img) = map_to_image(map) else { continue };
             let p = if i == 0 { path.clone() } else { PathBuf::from(format!("{}_{}.png", stem.display(), map.name)) };
             trutheye_core::image::save_png_fast(&img, &p).with_context(|| format!("cannot write {}", p.display()))?;

@@ -190,6 +190,19 @@ fn plugins_list_and_op_work() {
     let o = run(&["op", "srm", photo.to_str().expect("p"), "-o", out.to_str().expect("p"), "--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(out.exists());
+    // `--maps heatmap` writes the heat-map alone, to OUT.png; a name that matches
+    // no map is an error listing the maps there are.
+    let heat = dir.path().join("heat.png");
+    let o = run(&["op", "srm", photo.to_str().expect("p"), "-o", heat.to_str().expect("p"), "--maps", "heatmap", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["saved"].as_array().map(|a| a.len()), Some(1), "{v}");
+    let heat_map = v["maps"].as_array().expect("maps").iter().find(|m| m["role"] == "heatmap").expect("srm has a heat-map").clone();
+    let png = image::open(&heat).expect("heat.png reads").to_luma8();
+    assert_eq!((png.width() as u64, png.height() as u64), (heat_map["width"].as_u64().unwrap(), heat_map["height"].as_u64().unwrap()));
+    let o = run(&["op", "srm", photo.to_str().expect("p"), "-o", heat.to_str().expect("p"), "--maps", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("matches none of `srm`'s maps"), "{}", text(&o.stderr));
     let o = run(&["op", "nope", photo.to_str().expect("p")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("unknown operator `nope`"));

@@ -7,9 +7,13 @@
 What a user waits for when they run one operator on one file: start the
 process, decode the JPEG, run the operator, write its map as a PNG.
 
-* Rust: ``trutheye op NAME IMAGE -o OUT.png --json`` as a subprocess; the JSON
-  also gives the operator's in-process time (``ms``: the operator alone, the
-  image already decoded).
+* Rust: ``trutheye op NAME IMAGE -o OUT.png --maps heatmap,mask --json`` as a
+  subprocess; the JSON also gives the operator's in-process time (``ms``: the
+  operator alone, the image already decoded). ``--maps`` makes it write the
+  heat-map alone, the map the twin writes: by default ``-o`` also writes the
+  operator's full-resolution visual (~40 ms for a 12 MP PNG), which the twins
+  neither compute nor write. The operator still computes its visual, so the
+  in-process time includes it.
 * Python: a fresh interpreter (``sys.executable``) that imports NumPy, OpenCV,
   SciPy, PyWavelets and Pillow as the twin needs them, decodes the file with
   Pillow, calls the twin from ``py_ops_a`` / ``py_ops_b`` (the functions
@@ -18,8 +22,9 @@ process, decode the JPEG, run the operator, write its map as a PNG.
 
 Each side runs ``--runs`` times (after one warm-up run each); the table shows
 medians and the ratios Python / Rust (above 1: Rust is faster). The machine is
-shared and noisy; read the ratios, not the absolute times. ``jpeg_quality`` has
-no map on either side.
+shared and noisy; read the ratios, not the absolute times. ``jpeg_quality``
+writes no map on either side (its Rust visual, a picture of its tables, is not
+saved).
 """
 import argparse
 import json
@@ -63,9 +68,14 @@ print(ms)
 """
 
 
+NO_HEATMAP = {"jpeg_quality"}
+
+
 def run_rust(exe, op, image, out):
     t = time.perf_counter()
-    p = subprocess.run([exe, "op", op, image, "-o", out, "--json"], capture_output=True, text=True)
+    # jpeg_quality's only map is a visual, and its twin writes none.
+    save = [] if op in NO_HEATMAP else ["-o", out, "--maps", "heatmap,mask"]
+    p = subprocess.run([exe, "op", op, image] + save + ["--json"], capture_output=True, text=True)
     wall = time.perf_counter() - t
     if p.returncode != 0:
         raise RuntimeError(f"trutheye op {op}: {p.stderr.strip()[-300:]}")
