@@ -594,19 +594,24 @@ mod tests {
         assert!(FftResidual.run(&img, &json!({"radius": 2.0})).is_err());
         assert!(out.maps.iter().all(|m| m.is_consistent()));
     }
-    /// A learned upsampler's checkerboard is a fixed pattern repeating every 4
-    /// pixels added to the content; it puts peaks at 1/4 and 1/2 cycles/pixel that
-    /// stand far above their surroundings, while plain noise (flat spectrum) has
-    /// none; neither has an 8×8 grid.
+    /// `n` uniform integers in 0..256 from a seeded LCG (no RNG crate in tests).
+    fn lcg_noise(seed: u64, n: usize) -> Vec<f32> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 33) % 256) as f32
+            })
+            .collect()
+    }
+
+    /// An upsampler's grid stamps the same 4×4 cell everywhere, so the residual's
+    /// energy differs between even and odd pixels; JPEG-like 8×8 block edges
+    /// (a step between columns 7 and 0) and noise leave the parity near zero.
     #[test]
     fn upsampling_parity_sees_an_upsampler_grid_and_not_jpeg_block_edges() {
         let (w, h) = (512usize, 384usize);
-        let mut state = 99u64;
-        let mut rnd = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((state >> 33) % 256) as f32 / 8.0
-        };
-        let noise: Vec<f32> = (0..w * h).map(|_| rnd()).collect();
+        let noise: Vec<f32> = lcg_noise(99, w * h).into_iter().map(|v| v / 8.0).collect();
         // JPEG-like block edges: a step at every 8th column and row (between 7 and 0).
         let blocky: Vec<f32> = (0..w * h).map(|i| noise[i] + 6.0 * (((i % w) / 8 + (i / w) / 8) % 2) as f32).collect();
         // An x4 upsampler-like pattern: a fixed 4x4 kernel stamped on every cell,
@@ -620,15 +625,14 @@ mod tests {
         assert!(upsampling_parity(&vec![7.0; w * h], w, h).is_none(), "a flat image has no residual");
     }
 
+    /// A learned upsampler's checkerboard is a fixed pattern repeating every 4
+    /// pixels added to the content; it puts peaks at 1/4 and 1/2 cycles/pixel that
+    /// stand far above their surroundings, while plain noise (flat spectrum) has
+    /// none; neither has an 8×8 grid.
     #[test]
     fn upsampling_peaks_see_a_4_periodic_pattern_and_not_noise() {
         let (w, h) = (1024usize, 768usize);
-        let mut state = 12345u64;
-        let mut rnd = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((state >> 33) % 256) as f32
-        };
-        let noise: Vec<f32> = (0..w * h).map(|_| rnd()).collect();
+        let noise = lcg_noise(12345, w * h);
         // An impulse grid: every 4th row and column brighter, all harmonics of 1/4 equal.
         let grid = |x: usize, y: usize| 24.0 * ((x % 4 == 0) as u8 + (y % 4 == 0) as u8) as f32;
         let up: Vec<f32> = (0..w * h).map(|i| noise[i] + grid(i % w, i / w)).collect();
