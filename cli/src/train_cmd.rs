@@ -100,7 +100,7 @@ pub struct ScorerArgs {
     /// L2 penalty on the standardised weights (objective: Σ −log p + l2/2·‖w‖², like scikit-learn's C = 1/l2).
     #[arg(long, default_value_t = 1.0)]
     pub l2: f64,
-    /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`.
+    /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`; `<class>:<feature>` lets only that class's score weight it (e.g. `synthetic:fft_residual.upsampling_peak_x4`).
     #[arg(long, default_value = "auto")]
     pub features: String,
     /// Base scripted config (stages, clip, and the scorer compared against); default: the built-in configs/scripted.toml.

@@ -12,7 +12,13 @@ with a fusion fitted without it.
 2. Each fold's images are evaluated (``trutheye eval``, every strategy given)
    with the agent config ``configs/default.toml`` plus that fold's
    ``[localization]``, so no image is localized by a fusion fitted on it.
-3. The figures are pooled over folds (means over images) and printed next to
+3. With ``--scorer-features``, the verdict is held out too: each fold's
+   scripted scorer is refitted (``trutheye train scorer``) without that fold's
+   images (the other classes' images are dealt to the folds in turn, so every
+   split keeps the set's class balance), and the fold is evaluated with it. Without it
+   the shipped scorer (fitted on the whole set) decides which images are
+   called tampered, so only the masks are held out.
+4. The figures are pooled over folds (means over images) and printed next to
    the in-sample ones of the fit on everything, read from ``--full-run`` when
    given (a ``trutheye eval`` run directory over the same data).
 
@@ -66,6 +72,8 @@ def main():
     ap.add_argument("--strategy", default="pvr,registry,hybrid")
     ap.add_argument("--operators", help="operators whose maps are fused (train fusion's --operators; default: its own)")
     ap.add_argument("--default-config", default=os.path.join(os.path.dirname(__file__), "../../configs/default.toml"))
+    ap.add_argument("--scorer-features", help="refit the scripted scorer per fold on these features (train scorer's --features; see configs/scripted.toml)")
+    ap.add_argument("--scorer-l2", default="10", help="train scorer's --l2 for --scorer-features")
     ap.add_argument("--full-run", help="an eval run over the same data with the fit on everything (in-sample figures)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -79,6 +87,14 @@ def main():
     with open(a.default_config) as f:
         base_config = f.read()
 
+    tampered_ids = set()
+    for k in range(a.folds):
+        with open(os.path.join(folds_dir, f"fold-{k}.ids")) as f:
+            tampered_ids |= {l.strip() for l in f if l.strip()}
+    others_in_fold = {}
+    for label in sorted({r.get("label") for i, r in rows.items() if i not in tampered_ids}, key=str):
+        same = sorted(i for i, r in rows.items() if i not in tampered_ids and r.get("label") == label)
+        others_in_fold.update({i: n % a.folds for n, i in enumerate(same)})
     pooled = {}  # group -> metric -> [sum, n]
     for k in range(a.folds):
         with open(os.path.join(folds_dir, f"fold-{k}.ids")) as f:
@@ -92,9 +108,25 @@ def main():
         config = os.path.join(a.out, f"fold-{k}.agent.toml")
         with open(config, "w") as f:
             f.write(base_config.rstrip() + "\n\n" + fusion)
+        scorer = []
+        if a.scorer_features:
+            # The other classes' images are dealt to the folds in turn too (by
+            # id within each label), so each training split keeps the class
+            # balance of the whole set, as train scorer's own CV does; they
+            # are only left out of fitting, never localized.
+            held_ids = set(ids) | {i for i in others_in_fold if others_in_fold[i] == k}
+            train = os.path.join(a.out, f"fold-{k}.train.jsonl")
+            with open(train, "w") as f:
+                for i, r in rows.items():
+                    if i not in held_ids:
+                        f.write(json.dumps(r) + "\n")
+            scripted = os.path.join(a.out, f"fold-{k}.scripted.toml")
+            run([a.trutheye, "train", "scorer", "--data", train, "--features", a.scorer_features,
+                 "--l2", a.scorer_l2, "--config", config, "--out", scripted, "--json"])
+            scorer = ["--scripted-config", scripted]
         run_dir = os.path.join(a.out, f"eval-{k}")
         run([a.trutheye, "eval", "--data", subset, "--strategy", a.strategy, "--config", config,
-             "--out", run_dir, "--resume", "--json"])
+             "--out", run_dir, "--resume", "--json"] + scorer)
         for group, loc in localization(run_dir).items():
             n = loc.get("n_with_mask") or 0
             for m in METRICS:
@@ -105,9 +137,10 @@ def main():
     held = {g: {m: round(100 * s / n, 1) for m, (s, n) in ms.items() if n} for g, ms in pooled.items()}
     full = localization(a.full_run) if a.full_run else {}
     if a.json:
-        print(json.dumps({"held_out": held, "in_sample": {g: {m: round(100 * full[g][m], 1) for m in METRICS if full[g].get(m) is not None} for g in held if g in full}}))
+        print(json.dumps({"verdict_held_out": bool(a.scorer_features), "held_out": held, "in_sample": {g: {m: round(100 * full[g][m], 1) for m in METRICS if full[g].get(m) is not None} for g in held if g in full}}))
         return
-    print(f"held-out localization on tampered images ({a.folds} folds, seed {a.seed}; %)")
+    verdict = "verdict held out too" if a.scorer_features else "masks held out, verdict by the shipped scorer"
+    print(f"held-out localization on tampered images ({a.folds} folds, seed {a.seed}, {verdict}; %)")
     print("| agent | " + " | ".join(METRICS) + " | in-sample pixel_f1_fixed | in-sample pixel_f1_map |")
     print("|---|" + "---:|" * (len(METRICS) + 2))
     for g in sorted(held):

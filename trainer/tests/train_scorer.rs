@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use trutheye_model::ScriptedConfig;
 use trutheye_trainer::train::logreg::{class_metrics, fold_standardization, stratified_folds, LogReg, Standardizer};
-use trutheye_trainer::train::scorer::{cross_validate, fit_scorer, fitted_toml, to_scorer, univariate_aucs, FeatureTable, Task};
+use trutheye_trainer::train::scorer::{cross_validate, fit_scorer, fitted_toml, to_scorer, univariate_aucs, FeatureSpec, FeatureTable, Task};
 
 /// A deterministic pseudo-random number in [-0.5, 0.5).
 fn jitter(i: usize, j: usize) -> f64 {
@@ -61,6 +61,59 @@ fn optimiser_separates_a_separable_three_class_set() {
     let (syn, tamp) = (centred(1), centred(2));
     assert!(syn[0] > 0.0 && syn[0] > 3.0 * syn[1].abs() && syn[0] > 3.0 * syn[2].abs(), "{syn:?}");
     assert!(tamp[1] > 0.0 && tamp[1] > 3.0 * tamp[0].abs() && tamp[1] > 3.0 * tamp[2].abs(), "{tamp:?}");
+}
+
+#[test]
+fn restricted_weights_stay_zero_and_the_rest_is_optimal() {
+    let (x, y) = separable();
+    // Feature 0 may be weighted by synthetic only, feature 1 by tampered only.
+    let free = vec![vec![true, false, true], vec![false, true, true]];
+    let (m, rep) = LogReg::fit_restricted(&x, &y, 3, 1.0, Some(&free)).unwrap();
+    assert!(rep.converged, "{rep:?}");
+    assert_eq!((m.weights[0][1], m.weights[1][0]), (0.0, 0.0), "held weights are exactly 0");
+    assert!(m.weights[0][0] > 0.0 && m.weights[1][1] > 0.0, "{:?}", m.weights);
+    // Optimal over the free parameters: no small move of one lowers the objective.
+    let f0 = m.objective(&x, &y, 1.0);
+    for (k, j) in [(0, 0), (0, 2), (1, 1), (1, 2)] {
+        for h in [-1e-4, 1e-4] {
+            let mut p = m.clone();
+            p.weights[k][j] += h;
+            assert!(p.objective(&x, &y, 1.0) >= f0 - 1e-9, "weight [{k}][{j}] moved by {h} lowers the objective");
+        }
+    }
+    for k in 0..2 {
+        let mut p = m.clone();
+        p.bias[k] += 1e-4;
+        assert!(p.objective(&x, &y, 1.0) >= f0 - 1e-9);
+    }
+    // Holding weights can only cost objective; holding none is the plain fit.
+    let (plain, _) = LogReg::fit(&x, &y, 3, 1.0).unwrap();
+    assert!(plain.objective(&x, &y, 1.0) < f0);
+    let (all_free, _) = LogReg::fit_restricted(&x, &y, 3, 1.0, Some(&[vec![true; 3], vec![true; 3]])).unwrap();
+    assert_eq!(all_free, plain);
+    assert!(LogReg::fit_restricted(&x, &y, 3, 1.0, Some(&[vec![true; 2]])).is_err(), "a restriction of the wrong shape");
+}
+
+#[test]
+fn a_feature_restricted_to_one_class_is_only_in_its_weights() {
+    let (t, names) = table();
+    assert_eq!(FeatureSpec::parse("synthetic:a.anomaly_z", Task::ThreeClass).unwrap(), FeatureSpec { name: "a.anomaly_z".into(), only: Some(1) });
+    assert_eq!(FeatureSpec::parse("c.noise", Task::ThreeClass).unwrap(), FeatureSpec::shared("c.noise"));
+    assert_eq!(FeatureSpec::parse("tampered:probe.b.anomaly_z", Task::ThreeClass).unwrap().display(Task::ThreeClass), "tampered:probe.b.anomaly_z");
+    for bad in ["authentic:a.anomaly_z", "fake:a.anomaly_z"] {
+        let e = FeatureSpec::parse(bad, Task::ThreeClass).unwrap_err().to_string();
+        assert!(e.contains("synthetic, tampered"), "{e}");
+    }
+    assert!(FeatureSpec::parse("synthetic:a.anomaly_z", Task::Binary).unwrap_err().to_string().contains("binary"));
+    let specs = vec![FeatureSpec { name: names[0].clone(), only: Some(1) }, FeatureSpec { name: names[1].clone(), only: Some(2) }, FeatureSpec::shared(names[2].clone())];
+    let all: Vec<usize> = (0..t.labels.len()).collect();
+    let (scorer, _) = fit_scorer(&t, &all, &specs, Task::ThreeClass, 1.0, 10.0).unwrap();
+    assert!(scorer.synthetic.weights.contains_key(&names[0]) && !scorer.synthetic.weights.contains_key(&names[1]), "{scorer:?}");
+    assert!(scorer.tampered.weights.contains_key(&names[1]) && !scorer.tampered.weights.contains_key(&names[0]), "{scorer:?}");
+    assert!(scorer.synthetic.weights.contains_key(&names[2]) && scorer.tampered.weights.contains_key(&names[2]));
+    let cv = cross_validate(&t, &specs, Task::ThreeClass, &ScriptedConfig::builtin(), 5, 0.1, 42).unwrap();
+    assert_eq!(cv.features, vec!["synthetic:a.anomaly_z", "tampered:probe.b.anomaly_z", "c.noise"]);
+    assert_eq!(cv.fitted_pooled.accuracy, 1.0, "each class keeps the feature that separates it");
 }
 
 #[test]
@@ -158,6 +211,10 @@ fn folding_standardisation_into_raw_weights_keeps_predictions() {
     }
 }
 
+fn shared(names: &[String]) -> Vec<FeatureSpec> {
+    names.iter().map(FeatureSpec::shared).collect()
+}
+
 fn table() -> (FeatureTable, Vec<String>) {
     let (x, y) = separable();
     let names = vec!["a.anomaly_z".to_string(), "probe.b.anomaly_z".to_string(), "c.noise".to_string()];
@@ -174,7 +231,7 @@ fn fitted_toml_round_trips_through_scripted_config() {
     let (t, names) = table();
     let base = ScriptedConfig::builtin();
     let all: Vec<usize> = (0..t.labels.len()).collect();
-    let (scorer, _) = fit_scorer(&t, &all, &names, Task::ThreeClass, 1.0, base.scorer.clip).unwrap();
+    let (scorer, _) = fit_scorer(&t, &all, &shared(&names), Task::ThreeClass, 1.0, base.scorer.clip).unwrap();
     let fitted = ScriptedConfig { stages: base.stages.clone(), scorer };
     let text = fitted_toml(&fitted, "fitted by a test\ncommand: x\n").unwrap();
     assert!(text.starts_with("# fitted by a test\n# command: x\n"));
@@ -194,7 +251,7 @@ fn fitted_toml_round_trips_through_scripted_config() {
 fn cross_validation_on_separable_features_beats_the_hand_set_scorer() {
     let (t, names) = table();
     let base = ScriptedConfig::builtin();
-    let cv = cross_validate(&t, &names, Task::ThreeClass, &base, 5, 0.1, 42).unwrap();
+    let cv = cross_validate(&t, &shared(&names), Task::ThreeClass, &base, 5, 0.1, 42).unwrap();
     assert_eq!(cv.folds.len(), 5);
     assert_eq!(cv.folds.iter().map(|f| f.fitted.n).sum::<usize>(), 30, "every sample held out once");
     assert!(cv.folds.iter().all(|f| f.n_train + f.fitted.n == 30 && f.hand_set.n == f.fitted.n));
@@ -238,12 +295,12 @@ fn binary_task_writes_the_fake_score_to_both_fake_classes() {
     let (mut t, names) = table();
     t.labels = t.labels.iter().map(|&c| usize::from(c != 0)).collect();
     let all: Vec<usize> = (0..t.labels.len()).collect();
-    let (scorer, _) = fit_scorer(&t, &all, &names, Task::Binary, 0.1, 10.0).unwrap();
+    let (scorer, _) = fit_scorer(&t, &all, &shared(&names), Task::Binary, 0.1, 10.0).unwrap();
     assert_eq!(scorer.synthetic, scorer.tampered);
     let cfg = ScriptedConfig { stages: ScriptedConfig::builtin().stages, scorer };
     let pred: Vec<usize> = t.features.iter().map(|f| Task::Binary.class_of_probs(&cfg.score(f))).collect();
     assert_eq!(class_metrics(&t.labels, &pred, 2).accuracy, 1.0);
-    let cv = cross_validate(&t, &names, Task::Binary, &ScriptedConfig::builtin(), 3, 0.1, 1).unwrap();
+    let cv = cross_validate(&t, &shared(&names), Task::Binary, &ScriptedConfig::builtin(), 3, 0.1, 1).unwrap();
     assert_eq!(cv.classes, vec!["real", "fake"]);
     assert_eq!(cv.fitted_pooled.recall.len(), 2);
 }

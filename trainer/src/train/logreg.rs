@@ -144,6 +144,15 @@ impl LogReg {
     /// `l2` must be positive: it makes the objective strictly convex, so the
     /// optimum is unique and finite even on separable data.
     pub fn fit(x: &[Vec<f64>], y: &[usize], n_classes: usize, l2: f64) -> Result<(Self, FitReport), TrainError> {
+        Self::fit_restricted(x, y, n_classes, l2, None)
+    }
+
+    /// [`Self::fit`] with some weights held at 0: `free[k-1][j]` says whether
+    /// class k's score may weight feature j (`None`: all may). A feature that is
+    /// evidence for one class only (an upsampler's spectral peak says
+    /// "synthetic", not "tampered") is then fitted in that class's score alone.
+    /// The penalty is the same symmetric one, with the held weights at 0.
+    pub fn fit_restricted(x: &[Vec<f64>], y: &[usize], n_classes: usize, l2: f64, free: Option<&[Vec<bool>]>) -> Result<(Self, FitReport), TrainError> {
         if n_classes < 2 {
             return Err(TrainError::Scorer("need at least two classes".to_string()));
         }
@@ -159,6 +168,15 @@ impl LogReg {
         let d = x[0].len();
         let k1 = n_classes - 1;
         let np = k1 * (d + 1);
+        if let Some(f) = free {
+            if f.len() != k1 || f.iter().any(|r| r.len() != d) {
+                return Err(TrainError::Scorer(format!("weight restriction is {}×{}, the model {k1}×{d}", f.len(), f.first().map_or(0, Vec::len))));
+            }
+        }
+        // Parameter indices held at 0 (the bias of each class is always free).
+        let held: Vec<usize> = free.map_or_else(Vec::new, |f| {
+            (0..k1).flat_map(|a| (0..d).filter(move |&j| !f[a][j]).map(move |j| a * (d + 1) + 1 + j)).collect()
+        });
         let mut model = Self::zeros(n_classes, d);
         let mut report = FitReport::default();
         let mut f = model.objective(x, y, l2);
@@ -206,6 +224,17 @@ impl LogReg {
                 }
                 // A whisker of ridge on the bias keeps the system solvable when a class is absent.
                 h[a * (d + 1) * np + a * (d + 1)] += 1e-10;
+            }
+            // A held weight starts at 0 and gets a zero Newton step: its
+            // gradient is dropped and its Hessian row and column become the
+            // identity's, which keeps the system positive definite.
+            for &i in &held {
+                g[i] = 0.0;
+                for j in 0..np {
+                    h[i * np + j] = 0.0;
+                    h[j * np + i] = 0.0;
+                }
+                h[i * np + i] = 1.0;
             }
             report.grad_max = g.iter().fold(0.0, |m: f64, v| m.max(v.abs()));
             report.iterations = it;

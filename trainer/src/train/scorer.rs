@@ -56,7 +56,7 @@ pub struct ScorerArgs {
     pub folds: usize,
     /// L2 penalty on the standardised weights (objective: Σ −log p + l2/2·‖w‖², like scikit-learn's C = 1/l2).
     pub l2: f64,
-    /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`.
+    /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`; `<class>:<feature>` lets only that class's score weight it (e.g. `synthetic:fft_residual.upsampling_peak_x4`).
     pub features: String,
     /// Base scripted config (stages, clip, and the scorer compared against); default: the built-in configs/scripted.toml.
     pub scripted_config: Option<PathBuf>,
@@ -147,15 +147,67 @@ impl FeatureTable {
     }
 }
 
+/// One input of the scorer: a feature, and which classes' scores may weight it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FeatureSpec {
+    /// `<op>.<stat>` or `probe.<op>.<stat>`, as the scorer reads it.
+    pub name: String,
+    /// `Some(k)`: only class k's score weights it (`--features <class>:<name>`),
+    /// the other classes' weights are held at 0; `None`: every class's may.
+    pub only: Option<usize>,
+}
+
+impl FeatureSpec {
+    /// A feature every class's score may weight.
+    pub fn shared(name: impl Into<String>) -> Self {
+        Self { name: name.into(), only: None }
+    }
+
+    /// Parses `<name>` or `<class>:<name>` (class: a non-reference class of `task`).
+    pub fn parse(s: &str, task: Task) -> Result<Self, TrainError> {
+        let Some((class, name)) = s.split_once(':') else { return Ok(Self::shared(s.trim())) };
+        let classes = task.classes();
+        if task == Task::Binary {
+            return Err(TrainError::Scorer(format!("`{s}`: a binary dataset has one fake score; a feature cannot be restricted to a class")));
+        }
+        match classes.iter().position(|c| *c == class.trim()) {
+            Some(k) if k > 0 => Ok(Self { name: name.trim().to_string(), only: Some(k) }),
+            _ => Err(TrainError::Scorer(format!("`{s}`: `{}` is not a class whose score a feature can be restricted to (one of: {})", class.trim(), classes[1..].join(", ")))),
+        }
+    }
+
+    /// How it is written on the command line and in reports.
+    pub fn display(&self, task: Task) -> String {
+        match self.only {
+            Some(k) => format!("{}:{}", task.classes()[k], self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// Which weights [`LogReg::fit_restricted`] may fit: `[class k − 1][feature j]`;
+/// `None` when no feature is restricted.
+fn free_weights(specs: &[FeatureSpec], task: Task) -> Option<Vec<Vec<bool>>> {
+    specs.iter().any(|f| f.only.is_some()).then(|| (1..task.classes().len()).map(|k| specs.iter().map(|f| f.only.is_none_or(|o| o == k)).collect()).collect())
+}
+
+/// The names of `specs`, in order (the columns of the design matrix).
+pub fn spec_names(specs: &[FeatureSpec]) -> Vec<String> {
+    specs.iter().map(|f| f.name.clone()).collect()
+}
+
 /// Fits a scorer on `rows` of the table: standardise, fit, fold back, and write
-/// it in the scripted scorer's form (zero weights dropped).
-pub fn fit_scorer(table: &FeatureTable, rows: &[usize], names: &[String], task: Task, l2: f64, clip: f64) -> Result<(Scorer, FitReport), TrainError> {
-    let x = table.matrix(rows, names, clip);
+/// it in the scripted scorer's form (zero weights dropped, so a feature
+/// restricted to one class appears in that class's weights only).
+pub fn fit_scorer(table: &FeatureTable, rows: &[usize], specs: &[FeatureSpec], task: Task, l2: f64, clip: f64) -> Result<(Scorer, FitReport), TrainError> {
+    let names = spec_names(specs);
+    let x = table.matrix(rows, &names, clip);
     let y: Vec<usize> = rows.iter().map(|&i| table.labels[i]).collect();
     let st = Standardizer::fit(&x);
     let z: Vec<Vec<f64>> = x.iter().map(|r| st.apply(r)).collect();
-    let (m, report) = LogReg::fit(&z, &y, task.classes().len(), l2)?;
-    Ok((to_scorer(&fold_standardization(&m, &st), names, task, clip), report))
+    let free = free_weights(specs, task);
+    let (m, report) = LogReg::fit_restricted(&z, &y, task.classes().len(), l2, free.as_deref())?;
+    Ok((to_scorer(&fold_standardization(&m, &st), &names, task, clip), report))
 }
 
 /// A raw-feature model in the scorer's form. Three-class: classes 1 and 2 are
@@ -226,7 +278,7 @@ pub struct CvReport {
     pub seed: u64,
     /// L2 penalty.
     pub l2: f64,
-    /// Feature names used.
+    /// Features used, as given (`<class>:<name>` when restricted to one class).
     pub features: Vec<String>,
     /// Per fold.
     pub folds: Vec<FoldResult>,
@@ -251,7 +303,7 @@ fn config_with(base: &ScriptedConfig, scorer: Scorer) -> ScriptedConfig {
 }
 
 /// Stratified k-fold cross-validation of the fitted scorer against the base config's scorer.
-pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: &ScriptedConfig, k: usize, l2: f64, seed: u64) -> Result<CvReport, TrainError> {
+pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, base: &ScriptedConfig, k: usize, l2: f64, seed: u64) -> Result<CvReport, TrainError> {
     let n_classes = task.classes().len();
     let fold_of = stratified_folds(&table.labels, k, seed);
     let clip = base.scorer.clip;
@@ -266,7 +318,7 @@ pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: 
         if test.is_empty() {
             continue;
         }
-        let (scorer, fit) = fit_scorer(table, &train, names, task, l2, clip)?;
+        let (scorer, fit) = fit_scorer(table, &train, specs, task, l2, clip)?;
         let cfg = config_with(base, scorer);
         let truth: Vec<usize> = test.iter().map(|&i| table.labels[i]).collect();
         let probs: Vec<[f64; 3]> = test.iter().map(|&i| cfg.score(&table.features[i])).collect();
@@ -284,7 +336,7 @@ pub fn cross_validate(table: &FeatureTable, names: &[String], task: Task, base: 
         k,
         seed,
         l2,
-        features: names.to_vec(),
+        features: specs.iter().map(|f| f.display(task)).collect(),
         fitted_mean: mean_of(&folds.iter().map(|f| &f.fitted).collect::<Vec<_>>()),
         hand_set_mean: mean_of(&folds.iter().map(|f| &f.hand_set).collect::<Vec<_>>()),
         fitted_pooled: class_metrics(&table.labels, &oof, n_classes),
@@ -470,24 +522,28 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
     if let Some(c) = class_counts.iter().position(|&n| n < args.folds) {
         return Err(TrainError::Scorer(format!("class `{}` has {} usable sample(s), fewer than --folds {}", task.classes()[c], class_counts[c], args.folds)));
     }
-    let names = if args.features.trim() == "auto" {
-        table.common_features(AUTO_PRESENCE)
+    let specs: Vec<FeatureSpec> = if args.features.trim() == "auto" {
+        table.common_features(AUTO_PRESENCE).into_iter().map(FeatureSpec::shared).collect()
     } else {
-        let list: Vec<String> = args.features.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let list = args.features.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| FeatureSpec::parse(s, task)).collect::<Result<Vec<_>, _>>()?;
         let known = table.common_features(0.0);
-        if let Some(bad) = list.iter().find(|f| !known.contains(f)) {
-            return Err(TrainError::Scorer(format!("feature `{bad}` was reported by no sample; known: {}", known.join(", "))));
+        if let Some(bad) = list.iter().find(|f| !known.contains(&f.name)) {
+            return Err(TrainError::Scorer(format!("feature `{}` was reported by no sample; known: {}", bad.name, known.join(", "))));
+        }
+        if let Some((i, f)) = list.iter().enumerate().find(|(i, f)| list[..*i].iter().any(|g| g.name == f.name)) {
+            return Err(TrainError::Scorer(format!("feature `{}` is given twice (item {}); list it once, restricted to one class or not", f.name, i + 1)));
         }
         list
     };
-    if names.is_empty() {
+    if specs.is_empty() {
         return Err(TrainError::Scorer("no features to fit on".to_string()));
     }
-    let cv = cross_validate(&table, &names, task, &base, args.folds, args.l2, args.seed)?;
+    let names = spec_names(&specs);
+    let cv = cross_validate(&table, &specs, task, &base, args.folds, args.l2, args.seed)?;
     let all: Vec<usize> = (0..table.labels.len()).collect();
     let st = Standardizer::fit(&table.matrix(&all, &names, base.scorer.clip));
     let constant_features: Vec<String> = names.iter().zip(&st.scale).filter(|(_, s)| **s == 0.0).map(|(n, _)| n.clone()).collect();
-    let (scorer, fit) = fit_scorer(&table, &all, &names, task, args.l2, base.scorer.clip)?;
+    let (scorer, fit) = fit_scorer(&table, &all, &specs, task, args.l2, base.scorer.clip)?;
     let fitted = config_with(&base, scorer.clone());
     let train_pred: Vec<usize> = table.features.iter().map(|f| task.class_of_probs(&fitted.score(f))).collect();
     let train_accuracy = class_metrics(&table.labels, &train_pred, n_classes).accuracy;
