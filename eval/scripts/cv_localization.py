@@ -14,8 +14,11 @@ with a fusion fitted without it.
    ``[localization]``, so no image is localized by a fusion fitted on it.
 3. With ``--scorer-features``, the verdict is held out too: each fold's
    scripted scorer is refitted (``trutheye train scorer``) without that fold's
-   images (the other classes' images are dealt to the folds in turn, so every
-   split keeps the set's class balance), and the fold is evaluated with it. Without it
+   images (the images the fusion's folds do not cover, i.e. those without a
+   mask, are shuffled with ``--seed`` within each label and dealt to the folds
+   in turn, the deal continuing across labels as ``train scorer``'s own folds
+   do, so every split keeps the set's class balance), and the fold is
+   evaluated with it. The feature list itself was chosen on the whole set. Without it
    the shipped scorer (fitted on the whole set) decides which images are
    called tampered, so only the masks are held out.
 4. The figures are pooled over folds (means over images) and printed next to
@@ -27,6 +30,8 @@ Only the standard library is used; ``--json`` prints one object.
 import argparse
 import json
 import os
+import random
+import shutil
 import subprocess
 import sys
 
@@ -92,9 +97,14 @@ def main():
         with open(os.path.join(folds_dir, f"fold-{k}.ids")) as f:
             tampered_ids |= {l.strip() for l in f if l.strip()}
     others_in_fold = {}
+    rng = random.Random(a.seed)
+    deal = 0
     for label in sorted({r.get("label") for i, r in rows.items() if i not in tampered_ids}, key=str):
         same = sorted(i for i, r in rows.items() if i not in tampered_ids and r.get("label") == label)
-        others_in_fold.update({i: n % a.folds for n, i in enumerate(same)})
+        rng.shuffle(same)
+        for i in same:
+            others_in_fold[i] = deal % a.folds
+            deal += 1
     pooled = {}  # group -> metric -> [sum, n]
     for k in range(a.folds):
         with open(os.path.join(folds_dir, f"fold-{k}.ids")) as f:
@@ -110,10 +120,8 @@ def main():
             f.write(base_config.rstrip() + "\n\n" + fusion)
         scorer = []
         if a.scorer_features:
-            # The other classes' images are dealt to the folds in turn too (by
-            # id within each label), so each training split keeps the class
-            # balance of the whole set, as train scorer's own CV does; they
-            # are only left out of fitting, never localized.
+            # The images without a mask are only left out of fitting, never
+            # localized (see the docstring).
             held_ids = set(ids) | {i for i in others_in_fold if others_in_fold[i] == k}
             train = os.path.join(a.out, f"fold-{k}.train.jsonl")
             with open(train, "w") as f:
@@ -124,9 +132,13 @@ def main():
             run([a.trutheye, "train", "scorer", "--data", train, "--features", a.scorer_features,
                  "--l2", a.scorer_l2, "--config", config, "--out", scripted, "--json"])
             scorer = ["--scripted-config", scripted]
-        run_dir = os.path.join(a.out, f"eval-{k}")
+        # --resume reuses earlier predictions, which a refitted scorer (of
+        # whatever feature list) would not have made: those runs start afresh.
+        run_dir = os.path.join(a.out, f"eval-{k}" + ("-scorer" if a.scorer_features else ""))
+        if a.scorer_features and os.path.isdir(run_dir):
+            shutil.rmtree(run_dir)
         run([a.trutheye, "eval", "--data", subset, "--strategy", a.strategy, "--config", config,
-             "--out", run_dir, "--resume", "--json"] + scorer)
+             "--out", run_dir, "--json"] + ([] if a.scorer_features else ["--resume"]) + scorer)
         for group, loc in localization(run_dir).items():
             n = loc.get("n_with_mask") or 0
             for m in METRICS:

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use trutheye_model::ScriptedConfig;
 use trutheye_trainer::train::logreg::{class_metrics, fold_standardization, stratified_folds, LogReg, Standardizer};
-use trutheye_trainer::train::scorer::{cross_validate, fit_scorer, fitted_toml, to_scorer, univariate_aucs, FeatureSpec, FeatureTable, Task};
+use trutheye_trainer::train::scorer::{cross_validate, fit_scorer, fitted_toml, parse_feature_list, to_scorer, univariate_aucs, FeatureSpec, FeatureTable, Task};
 
 /// A deterministic pseudo-random number in [-0.5, 0.5).
 fn jitter(i: usize, j: usize) -> f64 {
@@ -82,16 +82,19 @@ fn restricted_weights_stay_zero_and_the_rest_is_optimal() {
         }
     }
     for k in 0..2 {
-        let mut p = m.clone();
-        p.bias[k] += 1e-4;
-        assert!(p.objective(&x, &y, 1.0) >= f0 - 1e-9);
+        for h in [-1e-4, 1e-4] {
+            let mut p = m.clone();
+            p.bias[k] += h;
+            assert!(p.objective(&x, &y, 1.0) >= f0 - 1e-9, "bias [{k}] moved by {h} lowers the objective");
+        }
     }
     // Holding weights can only cost objective; holding none is the plain fit.
     let (plain, _) = LogReg::fit(&x, &y, 3, 1.0).unwrap();
     assert!(plain.objective(&x, &y, 1.0) < f0);
     let (all_free, _) = LogReg::fit_restricted(&x, &y, 3, 1.0, Some(&[vec![true; 3], vec![true; 3]])).unwrap();
     assert_eq!(all_free, plain);
-    assert!(LogReg::fit_restricted(&x, &y, 3, 1.0, Some(&[vec![true; 2]])).is_err(), "a restriction of the wrong shape");
+    assert!(LogReg::fit_restricted(&x, &y, 3, 1.0, Some(&[vec![true; 3]])).is_err(), "a restriction with too few classes");
+    assert!(LogReg::fit_restricted(&x, &y, 3, 1.0, Some(&[vec![true; 2], vec![true; 2]])).is_err(), "a restriction with too few features");
 }
 
 #[test]
@@ -105,6 +108,18 @@ fn a_feature_restricted_to_one_class_is_only_in_its_weights() {
         assert!(e.contains("synthetic, tampered"), "{e}");
     }
     assert!(FeatureSpec::parse("synthetic:a.anomaly_z", Task::Binary).unwrap_err().to_string().contains("binary"));
+    for bad in ["synthetic:", ":a.anomaly_z", " : "] {
+        assert!(FeatureSpec::parse(bad, Task::ThreeClass).unwrap_err().to_string().contains("both parts non-empty"), "{bad}");
+    }
+    let list = parse_feature_list(" a.anomaly_z, tampered:c.noise ,", Task::ThreeClass, &names).unwrap();
+    assert_eq!(list, vec![FeatureSpec::shared("a.anomaly_z"), FeatureSpec { name: "c.noise".into(), only: Some(2) }]);
+    let twice = parse_feature_list("a.anomaly_z,synthetic:a.anomaly_z", Task::ThreeClass, &names).unwrap_err().to_string();
+    assert!(twice.contains("`a.anomaly_z` is given twice (item 2)"), "{twice}");
+    let unknown = parse_feature_list("synthetic:z.none", Task::ThreeClass, &names).unwrap_err().to_string();
+    assert!(unknown.contains("`z.none` was reported by no sample"), "{unknown}");
+    let all_rows: Vec<usize> = (0..t.labels.len()).collect();
+    let reference_only = [FeatureSpec { name: names[0].clone(), only: Some(0) }];
+    assert!(fit_scorer(&t, &all_rows, &reference_only, Task::ThreeClass, 1.0, 10.0).is_err(), "the reference class has no score");
     let specs = vec![FeatureSpec { name: names[0].clone(), only: Some(1) }, FeatureSpec { name: names[1].clone(), only: Some(2) }, FeatureSpec::shared(names[2].clone())];
     let all: Vec<usize> = (0..t.labels.len()).collect();
     let (scorer, _) = fit_scorer(&t, &all, &specs, Task::ThreeClass, 1.0, 10.0).unwrap();

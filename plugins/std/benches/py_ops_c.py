@@ -6,7 +6,8 @@ Same algorithm and constants as plugins/std/src/copy_move.rs: Harris corners of
 luma blurred with sigma 1, 5x5 non-maximum suppression, the 3000 strongest; ring
 descriptors (radius 2..8, 32 samples, mean and |first three angular DFT
 coefficients| per ring, ring means centred, L2-normalised, flattest tenth
-dropped); nearest neighbour at least 30 px away with Lowe's ratio 0.6; the
+dropped), each candidate also described on rings x1.12 and /1.12 (the nearest
+scale counts); nearest neighbour at least 30 px away with Lowe's ratio 0.6; the
 largest group of matches sharing a displacement (10 px + 15 %). Returns the
 heat-map (grouped keypoints per 32-px block, summed over the 3x3 blocks around)
 as float32; ``copy_move_stats`` also returns the group sizes, which is what
@@ -19,14 +20,24 @@ _BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 RINGS = np.arange(2, 9)
 ANGLES = 32
 HARMONICS = 3
-MARGIN = 8
+OUTER = 8
 
 
-def _ring_offsets():
-    t = 2 * np.pi * np.arange(ANGLES) / ANGLES
-    dx = np.rint(RINGS[:, None] * np.cos(t)[None, :]).astype(np.int64)
-    dy = np.rint(RINGS[:, None] * np.sin(t)[None, :]).astype(np.int64)
+def _ring_offsets(scale):
+    t = 2 * np.pi * np.arange(ANGLES, dtype=np.float32) / ANGLES
+    r = RINGS.astype(np.float32)[:, None] * np.float32(scale)
+    dx = np.rint(r * np.cos(t)[None, :]).astype(np.int64)
+    dy = np.rint(r * np.sin(t)[None, :]).astype(np.int64)
     return dx, dy
+
+
+def _describe(blur, xs, ys, scale):
+    dx, dy = _ring_offsets(scale)
+    samples = blur[ys[:, None, None] + dy[None], xs[:, None, None] + dx[None]]  # N x rings x angles
+    f = np.fft.rfft(samples, axis=2)[:, :, : HARMONICS + 1] / ANGLES
+    desc = np.concatenate([f[:, :, :1].real, np.abs(f[:, :, 1:])], axis=2)
+    desc[:, :, 0] -= desc[:, :, 0].mean(1, keepdims=True)
+    return desc.reshape(len(xs), -1)
 
 
 def _shift(v):
@@ -46,27 +57,29 @@ def _largest_group(shifts, allowed):
     return idx[same[best]]
 
 
-def copy_move_stats(rgb, keypoints=3000, ratio=0.6, min_shift=30, block=32):
+def copy_move_stats(rgb, keypoints=3000, ratio=0.6, min_shift=30, block=32, scale_step=1.12):
     luma = rgb.astype(np.float32) @ _BT601
     h, w = luma.shape
     blur = cv2.GaussianBlur(luma, (9, 9), 1.0)
     r = cv2.cornerHarris(blur, 3, 3, 0.04)
+    scales = [1.0, scale_step, 1.0 / scale_step] if scale_step > 1 else [1.0]
+    margin = int(np.ceil(np.float32(OUTER) * np.float32(max(scales))))
     peak = (r == cv2.dilate(r, np.ones((5, 5), np.uint8))) & (r > 0)
-    peak[:MARGIN] = peak[h - MARGIN:] = False
-    peak[:, :MARGIN] = peak[:, w - MARGIN:] = False
+    peak[:margin] = peak[h - margin:] = False
+    peak[:, :margin] = peak[:, w - margin:] = False
     ys, xs = np.nonzero(peak)
     order = np.argsort(-r[ys, xs], kind="stable")[:keypoints]
     ys, xs = ys[order], xs[order]
-    dx, dy = _ring_offsets()
-    samples = blur[ys[:, None, None] + dy[None], xs[:, None, None] + dx[None]]  # N x rings x angles
-    f = np.fft.rfft(samples, axis=2)[:, :, : HARMONICS + 1] / ANGLES
-    desc = np.concatenate([f[:, :, :1].real, np.abs(f[:, :, 1:])], axis=2)
-    desc[:, :, 0] -= desc[:, :, 0].mean(1, keepdims=True)
-    desc = desc.reshape(len(xs), -1)
+    desc = _describe(blur, xs, ys, 1.0)
     norm = np.linalg.norm(desc, axis=1)
     keep = norm > (np.sort(norm)[len(norm) // 10] if len(norm) else 0)
     desc, pts = desc[keep] / norm[keep, None], np.stack([xs[keep], ys[keep]], 1).astype(np.float32)
-    d2 = 2 - 2 * desc @ desc.T
+    sim = desc @ desc.T
+    for sc in scales[1:]:
+        other = _describe(blur, xs[keep], ys[keep], sc)
+        other /= np.maximum(np.linalg.norm(other, axis=1), 1e-30)[:, None]
+        np.maximum(sim, desc @ other.T, out=sim)
+    d2 = 2 - 2 * sim
     near = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) < min_shift
     d2[near] = np.inf
     if len(pts) < 3:

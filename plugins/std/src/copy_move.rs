@@ -14,6 +14,11 @@
 //!   these magnitudes unchanged (polar Fourier descriptors). The ring means lose
 //!   the patch mean (brightness offsets) and the vector is L2-normalised (contrast);
 //!   the flattest 10% of patches are dropped, since they match anything;
+//! * scale: a rescaled copy moves every ring to another radius, which the
+//!   descriptor does not absorb (a copy scaled by 1.13 on shared/bench/dev went
+//!   unnoticed). Each keypoint is therefore also described on rings of radius
+//!   ×`scale_step` and ÷`scale_step`, and a query (radius ×1) is compared with
+//!   each candidate at all three scales, the nearest counting;
 //! * matching: each keypoint's nearest neighbour at least `min_shift` px away,
 //!   kept when it is clearly nearer than the second (Lowe's ratio test, `ratio`);
 //! * grouping: a copy moves all its points by about the same offset, so the
@@ -27,8 +32,9 @@
 //! `anomaly_z >= min_z` names regions and fills the heat-map (grouped keypoints
 //! per block): a map of chance matches would otherwise be stretched to full
 //! strength by the fusion's per-map normalisation.
-//! On shared/bench/dev the Python twin (benches/py_ops_c.py) found groups of 20 to
-//! 131 matches in 5 of the 7 copy-move images, at most 8 in the 20 camera photos.
+//! On shared/bench/dev, with one scale only, the Python twin (benches/py_ops_c.py)
+//! found groups of 20 to 131 matches in 5 of the 7 copy-move images, at most 8 in
+//! the 20 camera photos; with the three scales, see docs/plugins.md.
 
 use rayon::prelude::*;
 use serde_json::json;
@@ -44,8 +50,22 @@ const ANGLES: usize = 32;
 const HARMONICS: usize = 3;
 /// Descriptor length.
 const DIM: usize = 7 * (1 + HARMONICS);
-/// Outermost ring: keypoints closer than this to the border are skipped.
-const MARGIN: usize = 8;
+/// Outermost ring at scale 1, pixels.
+const OUTER: usize = 8;
+
+/// Ring scales a candidate is described at: 1, and ×/÷`step` when `step` > 1.
+fn scales(step: f64) -> Vec<f32> {
+    if step > 1.0 {
+        vec![1.0, step as f32, 1.0 / step as f32]
+    } else {
+        vec![1.0]
+    }
+}
+
+/// Keypoints closer than this to the border are skipped: the largest ring fits.
+fn margin(scales: &[f32]) -> usize {
+    (OUTER as f32 * scales.iter().fold(1f32, |m, &s| m.max(s))).ceil() as usize
+}
 
 /// Rows `y - r ..= y + r` of a `w`-wide image of height `h`, reflect-101 at the
 /// top and bottom.
@@ -176,13 +196,13 @@ pub fn harris_response(src: &[f32], w: usize, h: usize) -> Vec<f32> {
 }
 
 /// The `k` strongest positive 5×5 local maxima of `r` (`r` equal to the maximum of
-/// its 5×5 neighbourhood, as `r == cv2.dilate(r, 5x5)`), at least [`MARGIN`] px
+/// its 5×5 neighbourhood, as `r == cv2.dilate(r, 5x5)`), at least `margin` px
 /// from the border, as `(x, y)`, strongest first (raster order among equals).
-fn strongest_corners(r: &[f32], w: usize, h: usize, k: usize) -> Vec<(usize, usize)> {
-    if w <= 2 * MARGIN || h <= 2 * MARGIN {
+fn strongest_corners(r: &[f32], w: usize, h: usize, k: usize, margin: usize) -> Vec<(usize, usize)> {
+    if w <= 2 * margin || h <= 2 * margin {
         return Vec::new();
     }
-    let mut cand: Vec<(f32, usize, usize)> = (MARGIN..h - MARGIN)
+    let mut cand: Vec<(f32, usize, usize)> = (margin..h - margin)
         .into_par_iter()
         .flat_map_iter(|y| {
             // Column-wise max over the 5 rows, then a 5-wide max along the row.
@@ -191,10 +211,14 @@ fn strongest_corners(r: &[f32], w: usize, h: usize, k: usize) -> Vec<(usize, usi
             for row in &rows[1..] {
                 col.iter_mut().zip(*row).for_each(|(c, &v)| *c = c.max(v));
             }
+            // The 5-wide max along the row, `around[x - 2]` for x: one
+            // branch-free pass, so the test per pixel is one comparison (a
+            // pixel is a maximum when it is at least that max, which includes it).
+            let around: Vec<f32> = col.windows(5).map(|c| c[0].max(c[1]).max(c[2]).max(c[3]).max(c[4])).collect();
             let centre = rows[2];
-            (MARGIN..w - MARGIN).filter_map(move |x| {
+            (margin..w - margin).filter_map(move |x| {
                 let v = centre[x];
-                (v > 0.0 && col[x - 2..=x + 2].iter().all(|&c| c <= v)).then_some((v, x, y))
+                (v > 0.0 && v >= around[x - 2]).then_some((v, x, y))
             })
         })
         .collect();
@@ -248,8 +272,8 @@ fn describe(
     (d, norm)
 }
 
-/// Sampling offsets and `(cos, sin)` of each angle, per ring.
-fn ring_table() -> Vec<(Vec<(isize, isize)>, Vec<(f32, f32)>)> {
+/// Sampling offsets and `(cos, sin)` of each angle, per ring, the radii times `scale`.
+fn ring_table(scale: f32) -> Vec<(Vec<(isize, isize)>, Vec<(f32, f32)>)> {
     let trig: Vec<(f32, f32)> = (0..ANGLES)
         .map(|a| {
             let t = 2.0 * std::f32::consts::PI * a as f32 / ANGLES as f32;
@@ -262,13 +286,71 @@ fn ring_table() -> Vec<(Vec<(isize, isize)>, Vec<(f32, f32)>)> {
                 .iter()
                 .map(|&(c, s)| {
                     (
-                        (r as f32 * c).round() as isize,
-                        (-(r as f32) * s).round() as isize,
+                        (r as f32 * scale * c).round() as isize,
+                        (-(r as f32) * scale * s).round() as isize,
                     )
                 })
                 .collect();
             (offs, trig.clone())
         })
+        .collect()
+}
+
+/// For each kept keypoint, its match: the nearest descriptor (squared distance
+/// `2 − 2·cos`; the query at scale 1 against each candidate at every scale, the
+/// nearest scale counting) among keypoints at least `min_shift` px away, kept
+/// when it is nearer than `ratio` times the second nearest (Lowe's test on
+/// distances, i.e. `ratio²` on squared ones).
+///
+/// The candidates' descriptors are stored transposed (one row per descriptor
+/// component), so a query's similarities to all of them are a few long
+/// multiply-adds over contiguous rows, which the compiler vectorises.
+fn nearest_matches(kept: &[&((usize, usize), Vec<[f32; DIM]>, f32)], n_scales: usize, min_shift: usize, ratio: f64) -> Vec<Option<usize>> {
+    let n = kept.len();
+    let columns: Vec<Vec<f32>> = (0..n_scales)
+        .map(|s| {
+            let mut t = vec![0f32; DIM * n];
+            for (j, k) in kept.iter().enumerate() {
+                for (d, v) in k.1[s].iter().enumerate() {
+                    t[d * n + j] = *v;
+                }
+            }
+            t
+        })
+        .collect();
+    let min2 = (min_shift * min_shift) as f32;
+    let ratio2 = (ratio * ratio) as f32;
+    (0..n)
+        .into_par_iter()
+        .map_init(
+            || (vec![0f32; n], vec![0f32; n]),
+            |(best_sim, acc), i| {
+                let ((x, y), ref ds, _) = *kept[i];
+                best_sim.fill(f32::MIN);
+                for t in &columns {
+                    acc.fill(0.0);
+                    for (d, &q) in ds[0].iter().enumerate() {
+                        acc.iter_mut().zip(&t[d * n..(d + 1) * n]).for_each(|(a, &c)| *a += q * c);
+                    }
+                    best_sim.iter_mut().zip(acc.iter()).for_each(|(b, &a)| *b = b.max(a));
+                }
+                let (mut b, mut s, mut bi) = (f32::MAX, f32::MAX, usize::MAX);
+                for (j, &sim) in best_sim.iter().enumerate() {
+                    let (xj, yj) = kept[j].0;
+                    let (dx, dy) = (xj as f32 - x as f32, yj as f32 - y as f32);
+                    if dx * dx + dy * dy < min2 {
+                        continue;
+                    }
+                    let dist = 2.0 - 2.0 * sim;
+                    if dist < b {
+                        (s, b, bi) = (b, dist, j);
+                    } else if dist < s {
+                        s = dist;
+                    }
+                }
+                (bi != usize::MAX && b < ratio2 * s).then_some(bi)
+            },
+        )
         .collect()
 }
 
@@ -344,6 +426,8 @@ trutheye_plugin_api::params! {
         pub block: usize = 32, range(8, 256);
         /// a group whose anomaly_z is below this is reported in the stats but leaves the heat-map empty and names no region
         pub min_z: f64 = 3.0, range(0.0, 1000.0);
+        /// candidates are also described on rings this much larger and smaller, so that a copy rescaled by about this factor still matches its source (1: one scale only)
+        pub scale_step: f64 = 1.12, range(1.0, 1.5);
     }
 }
 
@@ -363,47 +447,31 @@ impl Operator for CopyMove {
 
     fn analyze(&self, image: &ImageRef<'_>, p: CopyMoveParams) -> Result<Output, OperatorError> {
         let (w, h) = (image.width, image.height);
-        require_size(Self::NAME, w, h, 2 * MARGIN + p.min_shift.max(p.block))?;
+        let scales = scales(p.scale_step);
+        let margin = margin(&scales);
+        require_size(Self::NAME, w, h, 2 * margin + p.min_shift.max(p.block))?;
         let luma = crate::srm::luma_par(image);
         let blur = gaussian_blur_sigma1(&luma, w, h);
-        let corners = strongest_corners(&harris_response(&blur, w, h), w, h, p.keypoints);
-        let table = ring_table();
-        let described: Vec<((usize, usize), [f32; DIM], f32)> = corners
+        let corners = strongest_corners(&harris_response(&blur, w, h), w, h, p.keypoints, margin);
+        let tables: Vec<_> = scales.iter().map(|&s| ring_table(s)).collect();
+        // Per corner: its descriptor at each scale (scale 1 first) and the
+        // scale-1 norm.
+        let described: Vec<((usize, usize), Vec<[f32; DIM]>, f32)> = corners
             .par_iter()
             .map(|&(x, y)| {
-                let (d, n) = describe(&blur, w, x, y, &table);
-                ((x, y), d, n)
+                let (d, n) = describe(&blur, w, x, y, &tables[0]);
+                let mut ds = vec![d];
+                ds.extend(tables[1..].iter().map(|t| describe(&blur, w, x, y, t).0));
+                ((x, y), ds, n)
             })
             .collect();
         // The flattest tenth of the patches describe nothing in particular.
         let mut norms: Vec<f32> = described.iter().map(|d| d.2).collect();
         norms.sort_unstable_by(f32::total_cmp);
         let floor = norms.get(norms.len() / 10).copied().unwrap_or(0.0);
-        let kept: Vec<&((usize, usize), [f32; DIM], f32)> =
+        let kept: Vec<&((usize, usize), Vec<[f32; DIM]>, f32)> =
             described.iter().filter(|d| d.2 > floor).collect();
-        let min2 = (p.min_shift * p.min_shift) as f32;
-        let ratio2 = (p.ratio * p.ratio) as f32;
-        // Nearest and second-nearest descriptor (squared distance 2 - 2 cos) among
-        // keypoints at least min_shift away.
-        let nearest: Vec<Option<usize>> = kept
-            .par_iter()
-            .map(|&&((x, y), ref d, _)| {
-                let (mut b, mut s, mut bi) = (f32::MAX, f32::MAX, usize::MAX);
-                for (j, &&((xj, yj), ref dj, _)) in kept.iter().enumerate() {
-                    let (dx, dy) = (xj as f32 - x as f32, yj as f32 - y as f32);
-                    if dx * dx + dy * dy < min2 {
-                        continue;
-                    }
-                    let dist = 2.0 - 2.0 * d.iter().zip(dj).map(|(a, b)| a * b).sum::<f32>();
-                    if dist < b {
-                        (s, b, bi) = (b, dist, j);
-                    } else if dist < s {
-                        s = dist;
-                    }
-                }
-                (bi != usize::MAX && b < ratio2 * s).then_some(bi)
-            })
-            .collect();
+        let nearest = nearest_matches(&kept, scales.len(), p.min_shift, p.ratio);
         // A mutual match is one pair, not two.
         let pairs: Vec<Pair> = nearest
             .iter()
@@ -528,7 +596,7 @@ impl Operator for CopyMove {
                 "matches": pairs.len(),
                 "keypoints": kept.len(),
                 "shift": lead.map(|v| [v.0, v.1]),
-                "ratio": p.ratio, "min_shift": p.min_shift, "block": p.block, "min_z": p.min_z,
+                "ratio": p.ratio, "min_shift": p.min_shift, "block": p.block, "min_z": p.min_z, "scale_step": p.scale_step,
             }),
             maps: vec![
                 Map::visual("visual", w, h, 1, visual),
@@ -616,11 +684,56 @@ mod tests {
                 img[(w - 1 - x) * w + y]
             })
             .collect();
-        let t = ring_table();
+        let t = ring_table(1.0);
         let (a, _) = describe(&img, w, 20, 20, &t);
         let (b, _) = describe(&rot, w, 20, 20, &t);
         let dist: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
         assert!(dist < 1e-3, "{dist}");
+    }
+
+    /// `plain` with a disc of radius 36 around `(cx, cy)` replaced by the disc
+    /// around `(sx, sy)` rotated by `deg` and enlarged by `scale` (bilinear).
+    fn paste_scaled(plain: &[u8], (w, h): (usize, usize), (sx, sy): (f32, f32), (cx, cy): (f32, f32), deg: f32, scale: f32) -> Vec<u8> {
+        let mut out = plain.to_vec();
+        let (sin, cos) = deg.to_radians().sin_cos();
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+                if dx.hypot(dy) > 36.0 {
+                    continue;
+                }
+                // Inverse map: undo the scale, then the rotation.
+                let (ux, uy) = (dx / scale, dy / scale);
+                let (px, py) = (sx + cos * ux + sin * uy, sy - sin * ux + cos * uy);
+                let (x0, y0, fx, fy) = (px.floor() as usize, py.floor() as usize, px.fract(), py.fract());
+                for c in 0..3 {
+                    let at = |xx: usize, yy: usize| plain[(yy * w + xx) * 3 + c] as f32;
+                    let v = (at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx) * (1.0 - fy) + (at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
+                    out[(y * w + x) * 3 + c] = v.round() as u8;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn finds_a_copy_enlarged_by_an_eighth_only_with_the_scaled_rings() {
+        let (w, h) = (320usize, 240usize);
+        let plain = textured(w, h, 7);
+        // The disc around (70, 80), turned 8° and enlarged 1.13 times, pasted at (230, 150).
+        let forged = paste_scaled(&plain, (w, h), (70.0, 80.0), (230.0, 150.0), 8.0, 1.13);
+        let image = ImageRef::from_rgb(w, h, &forged).unwrap();
+        let three = CopyMove.run(&image, &json!({})).unwrap();
+        let one = CopyMove.run(&image, &json!({"scale_step": 1.0})).unwrap();
+        let z = |o: &Output| o.stats["anomaly_z"].as_f64().unwrap();
+        assert!(z(&three) > 3.0 && !three.regions.is_empty(), "{}", three.summary);
+        assert!(z(&one) < 3.0 && one.regions.is_empty(), "one scale: {}", one.summary);
+        let shift = three.stats["shift"].as_array().unwrap();
+        let (sx, sy) = (shift[0].as_f64().unwrap(), shift[1].as_f64().unwrap());
+        // Offsets within the copy spread by its rotation and scale; their centre is (160, 70).
+        assert!((sx - 160.0).abs() < 20.0 && (sy - 70.0).abs() < 20.0, "{sx} {sy}");
+        let clean = CopyMove.run(&ImageRef::from_rgb(w, h, &plain).unwrap(), &json!({})).unwrap();
+        assert!(clean.regions.is_empty(), "three scales on plain texture: {}", clean.summary);
     }
 
     #[test]

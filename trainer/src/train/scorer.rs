@@ -166,13 +166,17 @@ impl FeatureSpec {
     /// Parses `<name>` or `<class>:<name>` (class: a non-reference class of `task`).
     pub fn parse(s: &str, task: Task) -> Result<Self, TrainError> {
         let Some((class, name)) = s.split_once(':') else { return Ok(Self::shared(s.trim())) };
+        let (class, name) = (class.trim(), name.trim());
         let classes = task.classes();
+        if class.is_empty() || name.is_empty() {
+            return Err(TrainError::Scorer(format!("`{s}`: write `<class>:<feature>`, both parts non-empty")));
+        }
         if task == Task::Binary {
             return Err(TrainError::Scorer(format!("`{s}`: a binary dataset has one fake score; a feature cannot be restricted to a class")));
         }
-        match classes.iter().position(|c| *c == class.trim()) {
-            Some(k) if k > 0 => Ok(Self { name: name.trim().to_string(), only: Some(k) }),
-            _ => Err(TrainError::Scorer(format!("`{s}`: `{}` is not a class whose score a feature can be restricted to (one of: {})", class.trim(), classes[1..].join(", ")))),
+        match classes.iter().position(|c| *c == class) {
+            Some(k) if k > 0 => Ok(Self { name: name.to_string(), only: Some(k) }),
+            _ => Err(TrainError::Scorer(format!("`{s}`: `{class}` is not a class whose score a feature can be restricted to (one of: {})", classes[1..].join(", ")))),
         }
     }
 
@@ -183,6 +187,20 @@ impl FeatureSpec {
             None => self.name.clone(),
         }
     }
+}
+
+/// Parses `--features` (a comma-separated list of [`FeatureSpec`]s), checking
+/// each name against the features the samples reported (`known`) and that no
+/// feature is listed twice.
+pub fn parse_feature_list(text: &str, task: Task, known: &[String]) -> Result<Vec<FeatureSpec>, TrainError> {
+    let list = text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| FeatureSpec::parse(s, task)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(bad) = list.iter().find(|f| !known.contains(&f.name)) {
+        return Err(TrainError::Scorer(format!("feature `{}` was reported by no sample; known: {}", bad.name, known.join(", "))));
+    }
+    if let Some((i, f)) = list.iter().enumerate().find(|(i, f)| list[..*i].iter().any(|g| g.name == f.name)) {
+        return Err(TrainError::Scorer(format!("feature `{}` is given twice (item {}); list it once, restricted to one class or not", f.name, i + 1)));
+    }
+    Ok(list)
 }
 
 /// Which weights [`LogReg::fit_restricted`] may fit: `[class k − 1][feature j]`;
@@ -200,13 +218,17 @@ pub fn spec_names(specs: &[FeatureSpec]) -> Vec<String> {
 /// it in the scripted scorer's form (zero weights dropped, so a feature
 /// restricted to one class appears in that class's weights only).
 pub fn fit_scorer(table: &FeatureTable, rows: &[usize], specs: &[FeatureSpec], task: Task, l2: f64, clip: f64) -> Result<(Scorer, FitReport), TrainError> {
+    let n_classes = task.classes().len();
+    if let Some(f) = specs.iter().find(|f| f.only.is_some_and(|k| k == 0 || k >= n_classes)) {
+        return Err(TrainError::Scorer(format!("feature `{}` is restricted to class {:?}, which has no score of its own", f.name, f.only)));
+    }
     let names = spec_names(specs);
     let x = table.matrix(rows, &names, clip);
     let y: Vec<usize> = rows.iter().map(|&i| table.labels[i]).collect();
     let st = Standardizer::fit(&x);
     let z: Vec<Vec<f64>> = x.iter().map(|r| st.apply(r)).collect();
     let free = free_weights(specs, task);
-    let (m, report) = LogReg::fit_restricted(&z, &y, task.classes().len(), l2, free.as_deref())?;
+    let (m, report) = LogReg::fit_restricted(&z, &y, n_classes, l2, free.as_deref())?;
     Ok((to_scorer(&fold_standardization(&m, &st), &names, task, clip), report))
 }
 
@@ -525,15 +547,7 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
     let specs: Vec<FeatureSpec> = if args.features.trim() == "auto" {
         table.common_features(AUTO_PRESENCE).into_iter().map(FeatureSpec::shared).collect()
     } else {
-        let list = args.features.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| FeatureSpec::parse(s, task)).collect::<Result<Vec<_>, _>>()?;
-        let known = table.common_features(0.0);
-        if let Some(bad) = list.iter().find(|f| !known.contains(&f.name)) {
-            return Err(TrainError::Scorer(format!("feature `{}` was reported by no sample; known: {}", bad.name, known.join(", "))));
-        }
-        if let Some((i, f)) = list.iter().enumerate().find(|(i, f)| list[..*i].iter().any(|g| g.name == f.name)) {
-            return Err(TrainError::Scorer(format!("feature `{}` is given twice (item {}); list it once, restricted to one class or not", f.name, i + 1)));
-        }
-        list
+        parse_feature_list(&args.features, task, &table.common_features(0.0))?
     };
     if specs.is_empty() {
         return Err(TrainError::Scorer("no features to fit on".to_string()));
