@@ -171,6 +171,10 @@ pub struct FusionArgs {
     /// Also write each fold's fit (fold-K.toml, fitted without it) and held-out ids (fold-K.ids) here.
     #[arg(long, value_name = "DIR")]
     pub fold_configs: Option<PathBuf>,
+    /// Fuse only the operators forward selection keeps (inner cross-validation
+    /// on the fitting images; the held-out figure redoes the selection per fold).
+    #[arg(long)]
+    pub select: bool,
     /// Parallel images (default: number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -181,7 +185,19 @@ pub struct FusionArgs {
 
 impl From<&FusionArgs> for fusion::FusionArgs {
     fn from(a: &FusionArgs) -> Self {
-        fusion::FusionArgs { data: a.data.clone(), operators: a.operators.clone(), folds: a.folds, l2: a.l2, seed: a.seed, config: a.config.clone(), out: a.out.clone(), jobs: a.jobs, quiet: a.json, fold_configs: a.fold_configs.clone() }
+        fusion::FusionArgs {
+            data: a.data.clone(),
+            operators: a.operators.clone(),
+            folds: a.folds,
+            l2: a.l2,
+            seed: a.seed,
+            config: a.config.clone(),
+            out: a.out.clone(),
+            jobs: a.jobs,
+            quiet: a.json,
+            fold_configs: a.fold_configs.clone(),
+            select: a.select,
+        }
     }
 }
 

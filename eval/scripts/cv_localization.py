@@ -8,7 +8,9 @@ with a fusion fitted without it.
 1. ``trutheye train fusion --fold-configs OUT/folds`` fits the fusion on all
    tampered images (``OUT/fusion.toml``; this is how ``configs/fusion.toml``
    was made) and, for each fold, on the other folds only (``fold-K.toml``,
-   with the fold's ids in ``fold-K.ids``).
+   with the fold's ids in ``fold-K.ids``). ``--select`` passes train fusion's
+   ``--select`` (each fold's fit also chooses its maps); ``--fusion-folds DIR``
+   reuses such a directory from an earlier run with the same ``--seed``.
 2. Each fold's images are evaluated (``trutheye eval``, every strategy given)
    with the agent config ``configs/default.toml`` plus that fold's
    ``[localization]``, so no image is localized by a fusion fitted on it.
@@ -76,6 +78,8 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--strategy", default="pvr,registry,hybrid")
     ap.add_argument("--operators", help="operators whose maps are fused (train fusion's --operators; default: its own)")
+    ap.add_argument("--select", action="store_true", help="train fusion's --select: each fold's fusion also chooses which maps to fuse")
+    ap.add_argument("--fusion-folds", help="reuse the fold fits of an earlier `train fusion --fold-configs DIR` (same data, --folds and --seed) instead of fitting them again")
     ap.add_argument("--default-config", default=os.path.join(os.path.dirname(__file__), "../../configs/default.toml"))
     ap.add_argument("--scorer-features", help="refit the scripted scorer per fold on these features (train scorer's --features; see configs/scripted.toml)")
     ap.add_argument("--scorer-l2", default="10", help="train scorer's --l2 for --scorer-features")
@@ -84,10 +88,15 @@ def main():
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
-    folds_dir = os.path.join(a.out, "folds")
-    run([a.trutheye, "train", "fusion", "--data", a.data, "--out", os.path.join(a.out, "fusion.toml"),
-         "--folds", str(a.folds), "--seed", str(a.seed), "--fold-configs", folds_dir, "--json"]
-        + (["--operators", a.operators] if a.operators else []))
+    folds_dir = a.fusion_folds or os.path.join(a.out, "folds")
+    if a.fusion_folds:
+        missing = [f for k in range(a.folds) for f in (f"fold-{k}.toml", f"fold-{k}.ids") if not os.path.isfile(os.path.join(folds_dir, f))]
+        if missing:
+            sys.exit(f"--fusion-folds {folds_dir}: missing {', '.join(missing)} (made with another --folds?)")
+    else:
+        run([a.trutheye, "train", "fusion", "--data", a.data, "--out", os.path.join(a.out, "fusion.toml"),
+             "--folds", str(a.folds), "--seed", str(a.seed), "--fold-configs", folds_dir, "--json"]
+            + (["--operators", a.operators] if a.operators else []) + (["--select"] if a.select else []))
     rows = {r["id"]: r for r in manifest_rows(a.data)}
     with open(a.default_config) as f:
         base_config = f.read()

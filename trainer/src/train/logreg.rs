@@ -72,9 +72,14 @@ pub struct FitReport {
 }
 
 fn log_softmax_ref(scores: &[f64]) -> Vec<f64> {
-    let m = scores.iter().cloned().fold(f64::MIN, f64::max);
-    let lse = m + scores.iter().map(|s| (s - m).exp()).sum::<f64>().ln();
+    let lse = log_sum_exp(scores);
     scores.iter().map(|s| s - lse).collect()
+}
+
+/// `log Σ exp(s)`, shifted by the maximum so no term overflows.
+fn log_sum_exp(scores: &[f64]) -> f64 {
+    let m = scores.iter().cloned().fold(f64::MIN, f64::max);
+    m + scores.iter().map(|s| (s - m).exp()).sum::<f64>().ln()
 }
 
 impl LogReg {
@@ -88,6 +93,15 @@ impl LogReg {
         let mut s = vec![0.0];
         s.extend(self.bias.iter().zip(&self.weights).map(|(b, w)| b + w.iter().zip(x).map(|(a, c)| a * c).sum::<f64>()));
         s
+    }
+
+    /// [`Self::scores`] into `out` (one slot per class): the fitting loops
+    /// call this for every sample, so it does not allocate.
+    fn scores_into(&self, x: &[f64], out: &mut [f64]) {
+        out[0] = 0.0;
+        for (o, (b, w)) in out[1..].iter_mut().zip(self.bias.iter().zip(&self.weights)) {
+            *o = b + w.iter().zip(x).map(|(a, c)| a * c).sum::<f64>();
+        }
     }
 
     /// Class probabilities (softmax of [`Self::scores`]).
@@ -108,7 +122,15 @@ impl LogReg {
     /// the reference (a penalty on `w_k` alone would shrink every class towards
     /// class 0 and favour it).
     pub fn objective(&self, x: &[Vec<f64>], y: &[usize], l2: f64) -> f64 {
-        let nll: f64 = x.iter().zip(y).map(|(r, &c)| -log_softmax_ref(&self.scores(r))[c]).sum();
+        let mut s = vec![0.0; self.n_classes];
+        let nll: f64 = x
+            .iter()
+            .zip(y)
+            .map(|(r, &c)| {
+                self.scores_into(r, &mut s);
+                log_sum_exp(&s) - s[c]
+            })
+            .sum();
         nll + 0.5 * l2 * self.symmetric_penalty()
     }
 
@@ -166,6 +188,9 @@ impl LogReg {
             return Err(TrainError::Scorer(format!("class {bad} out of range")));
         }
         let d = x[0].len();
+        if let Some(r) = x.iter().find(|r| r.len() != d) {
+            return Err(TrainError::Scorer(format!("samples have {} and {d} features", r.len())));
+        }
         let k1 = n_classes - 1;
         let np = k1 * (d + 1);
         if let Some(f) = free {
@@ -185,9 +210,15 @@ impl LogReg {
             // Gradient and Hessian of the penalised objective.
             let mut g = vec![0.0; np];
             let mut h = vec![0.0; np * np];
+            // Per-sample buffers, reused: this loop runs over every sample (tens
+            // of thousands of grid cells for `train fusion`) each iteration.
+            let mut p = vec![0.0; n_classes];
+            let mut xt = vec![1.0; d + 1];
             for (r, &c) in x.iter().zip(y) {
-                let p = model.probs(r);
-                let xt: Vec<f64> = std::iter::once(1.0).chain(r.iter().cloned()).collect();
+                model.scores_into(r, &mut p);
+                let lse = log_sum_exp(&p);
+                p.iter_mut().for_each(|v| *v = (*v - lse).exp());
+                xt[1..].copy_from_slice(r);
                 for a in 0..k1 {
                     let ya = if c == a + 1 { 1.0 } else { 0.0 };
                     let pa = p[a + 1];

@@ -4,7 +4,8 @@
 //!   evidence with cross-validation (`trutheye train scorer`); the maths is in
 //!   [`logreg`].
 //! * [`fusion`]: how operators' heat-maps are fused into the agent's mask,
-//!   fitted on masks with cross-validation (`trutheye train fusion`).
+//!   fitted on masks with cross-validation (`trutheye train fusion`); it
+//!   scores candidate masks through [`stretch`].
 //! * [`sft`] and [`grpo`]: LoRA fine-tuning of a local Qwen2.5-VL in candle
 //!   (`trutheye train sft`, `trutheye train grpo`), with resumable run
 //!   directories ([`run_state`]) and a saveable optimiser ([`adamw`]).
@@ -20,6 +21,7 @@ pub mod run_state;
 pub mod scorer;
 pub mod scorer_report;
 pub mod sft;
+pub mod stretch;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
