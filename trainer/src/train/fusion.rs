@@ -28,8 +28,6 @@
 use crate::TrainError;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use serde::Serialize;
 use trutheye_core::fusion::{fuse_layers, FusionConfig, Layers};
@@ -39,6 +37,7 @@ use trutheye_eval::Dataset;
 
 use super::logreg::{fold_standardization, LogReg, Standardizer};
 use super::stretch::HeatScorer;
+use super::parallel_map;
 
 /// Long side of the masks fits are scored on (the evaluator scores at full size;
 /// a fused grid of 64 cells carries no detail finer than this).
@@ -149,30 +148,20 @@ pub fn run(args: &FusionArgs, registry: Registry) -> Result<TrainFusionReport, T
     }
     let base = agent.localization.clone();
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
-    let results: Mutex<Vec<Option<Result<Case, String>>>> = Mutex::new((0..samples.len()).map(|_| None).collect());
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(samples.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(s) = samples.get(i) else { break };
-                let r = load_case(s, &args.operators, &agent, &registry, &base);
-                if !args.quiet {
-                    eprintln!("maps {}/{}: {}{}", i + 1, samples.len(), s.id, r.as_ref().err().map(|e| format!(" (skipped: {e})")).unwrap_or_default());
-                }
-                if let Ok(mut v) = results.lock() {
-                    v[i] = Some(r);
-                }
-            });
+    let results = parallel_map(&samples, jobs, |i, s| {
+        let r = load_case(s, &args.operators, &agent, &registry, &base);
+        if !args.quiet {
+            eprintln!("maps {}/{}: {}{}", i + 1, samples.len(), s.id, r.as_ref().err().map(|e| format!(" (skipped: {e})")).unwrap_or_default());
         }
+        r
     });
     let mut cases = Vec::new();
     let mut failed = Vec::new();
-    for (s, r) in samples.iter().zip(results.into_inner().unwrap_or_default()) {
+    for (s, r) in samples.iter().zip(results) {
         match r {
             Some(Ok(c)) => cases.push(c),
             Some(Err(e)) => failed.push((s.id.clone(), e)),
-            None => failed.push((s.id.clone(), "not run".into())),
+            None => failed.push((s.id.clone(), "internal error while computing the maps (panic)".into())),
         }
     }
     if cases.len() < args.folds {
@@ -356,24 +345,10 @@ fn select(cases: &[Case], rows: &[usize], candidates: &[String], args: &FusionAr
         if open.is_empty() {
             break;
         }
-        let scores: Mutex<Vec<Option<Result<f64, TrainError>>>> = Mutex::new((0..open.len()).map(|_| None).collect());
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..jobs.min(open.len()) {
-                scope.spawn(|| loop {
-                    let j = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(op) = open.get(j) else { break };
-                    let trial: Vec<String> = chosen.iter().cloned().chain([(*op).clone()]).collect();
-                    let r = inner_cv(&trial);
-                    if let Ok(mut v) = scores.lock() {
-                        v[j] = Some(r);
-                    }
-                });
-            }
-        });
+        let scores = parallel_map(&open, jobs, |_, op| inner_cv(&chosen.iter().cloned().chain([(*op).clone()]).collect::<Vec<_>>()));
         let mut top: Option<(f64, &String)> = None;
-        for (op, r) in open.iter().zip(scores.into_inner().unwrap_or_default()) {
-            let s = r.ok_or_else(|| TrainError::Scorer("internal error: a selection trial did not run".into()))??;
+        for (op, r) in open.iter().zip(scores) {
+            let s = r.ok_or_else(|| TrainError::Scorer(format!("internal error while scoring {op} for selection (panic)")))??;
             if top.is_none_or(|(t, _)| s > t) {
                 top = Some((s, op));
             }
@@ -476,8 +451,7 @@ pub fn fitted_toml(r: &TrainFusionReport, args: &FusionArgs) -> Result<String, T
          # with bias offset, peak_fraction, smoothing and largest_only chosen for the\n\
          # best mean pixel F1 at the mask's edge on the fitting images.\n\
          # Held-out mean pixel F1 ({folds}-fold{nested}): {cv:.3} (folds: {fold}); on the fitting images: {train:.3}.\n\
-         # Fused: {selected}.{fold_selected}\n\
-         # Each operator's map alone, thresholded the same way, held out: {singles}.\n",
+         {selected}# Each operator's map alone, thresholded the same way, held out: {singles}.\n",
         data = args.data.display(),
         ops = args.operators.join(","),
         folds = args.folds,
@@ -485,8 +459,11 @@ pub fn fitted_toml(r: &TrainFusionReport, args: &FusionArgs) -> Result<String, T
         seed = args.seed,
         select = if args.select { " --select" } else { "" },
         nested = if args.select { ", the selection redone in each" } else { "" },
-        selected = r.selected.join(", "),
-        fold_selected = if r.fold_selected.is_empty() { String::new() } else { format!(" Each fold's selection: {}.", r.fold_selected.iter().map(|f| f.join("+")).collect::<Vec<_>>().join("; ")) },
+        selected = if args.select {
+            format!("# Selected: {}. Each fold's selection: {}.\n", r.selected.join(", "), r.fold_selected.iter().map(|f| f.join("+")).collect::<Vec<_>>().join("; "))
+        } else {
+            String::new()
+        },
         n = r.images,
         cv = r.cv_f1,
         fold = r.fold_f1.iter().map(|f| format!("{f:.3}")).collect::<Vec<_>>().join(", "),

@@ -26,8 +26,7 @@ use crate::TrainError;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -382,8 +381,6 @@ pub type SampleFeatures = Result<BTreeMap<String, f64>, String>;
 /// Runs one scripted registry episode per sample (in parallel over `jobs`
 /// threads) and returns each sample's features or why it failed.
 pub fn extract_features(samples: &[Sample], base: &ScriptedConfig, agent: &AgentConfig, registry: Arc<Registry>, jobs: usize, progress: bool) -> Vec<SampleFeatures> {
-    let out: Mutex<Vec<Option<SampleFeatures>>> = Mutex::new(vec![None; samples.len()]);
-    let next = AtomicUsize::new(0);
     let bar = if progress && !samples.is_empty() {
         let b = ProgressBar::with_draw_target(Some(samples.len() as u64), ProgressDrawTarget::stderr());
         b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} eta {eta} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
@@ -391,25 +388,17 @@ pub fn extract_features(samples: &[Sample], base: &ScriptedConfig, agent: &Agent
     } else {
         ProgressBar::hidden()
     };
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(samples.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(s) = samples.get(i) else { break };
-                let r = sample_features(s, base, agent, registry.clone());
-                if let Err(e) = &r {
-                    bar.suspend(|| eprintln!("warning: {}: {e} (skipped)", s.id));
-                }
-                if let Ok(mut o) = out.lock() {
-                    o[i] = Some(r);
-                }
-                bar.set_message(s.id.clone());
-                bar.inc(1);
-            });
+    let out = super::parallel_map(samples, jobs, |_, s| {
+        let r = sample_features(s, base, agent, registry.clone());
+        if let Err(e) = &r {
+            bar.suspend(|| eprintln!("warning: {}: {e} (skipped)", s.id));
         }
+        bar.set_message(s.id.clone());
+        bar.inc(1);
+        r
     });
     bar.finish_and_clear();
-    out.into_inner().unwrap_or_default().into_iter().map(|r| r.unwrap_or_else(|| Err("not run".to_string()))).collect()
+    out.into_iter().map(|r| r.unwrap_or_else(|| Err("internal error during the episode (panic)".to_string()))).collect()
 }
 
 fn sample_features(s: &Sample, base: &ScriptedConfig, agent: &AgentConfig, registry: Arc<Registry>) -> SampleFeatures {
