@@ -18,9 +18,11 @@
 //! 4. With `--select`, which maps are fused is fitted too: greedy forward
 //!    selection, adding the operator that most raises the mean pixel F1 of an
 //!    inner cross-validation on the fitting images (steps 2–3 refitted per
-//!    inner fold) and stopping when no operator adds [`MIN_GAIN`]. With a few
-//!    dozen masks, every extra map is a chance to fit noise: on dev, the ten
-//!    maps fused held out worse than five of them.
+//!    inner fold) and stopping when no operator adds [`MIN_GAIN`]. Every map
+//!    fused is a chance to fit noise, and so is every choice of maps: on dev
+//!    (20 masks) the selection held out worse than fusing all ten, each fold
+//!    choosing a different set (trainer/README.md), so the shipped fusion
+//!    does not use it.
 //! 5. Held out: images are split into `--folds` folds (seeded); each fold is
 //!    scored by the fusion fitted (selection included) on the others. Then
 //!    everything is refitted on all images and written as a `[localization]` file.
