@@ -366,28 +366,23 @@ fn nearest_matches(kept: &[&((usize, usize), Vec<[f32; DIM]>, f32)], n_scales: u
 }
 
 /// Grouped keypoints per block (both ends), summed over about 32 px around: the
-/// heat-map when the regions did not verify densely.
+/// heat-map when the regions did not verify densely. Each keypoint adds to the
+/// blocks around it, so the cost follows the keypoints, not the image (an empty
+/// group costs one zeroed buffer).
 fn keypoint_heat(members: &[Pair], bw: usize, bh: usize, block: usize) -> Vec<f32> {
-    let mut counts = vec![0f32; bw * bh];
+    let mut heat = vec![0f32; bw * bh];
+    let r = 32usize.div_ceil(block);
     for q in members {
         for (x, y) in [q.a, q.b] {
             let (bx, by) = ((x as usize / block).min(bw - 1), (y as usize / block).min(bh - 1));
-            counts[by * bw + bx] += 1.0;
-        }
-    }
-    let r = 32usize.div_ceil(block) as isize;
-    (0..bw * bh)
-        .map(|i| {
-            let (bx, by) = ((i % bw) as isize, (i / bw) as isize);
-            let mut s = 0.0;
-            for y in (by - r).max(0)..=(by + r).min(bh as isize - 1) {
-                for x in (bx - r).max(0)..=(bx + r).min(bw as isize - 1) {
-                    s += counts[y as usize * bw + x as usize];
+            for yy in by.saturating_sub(r)..=(by + r).min(bh - 1) {
+                for cell in &mut heat[yy * bw + bx.saturating_sub(r)..=yy * bw + (bx + r).min(bw - 1)] {
+                    *cell += 1.0;
                 }
             }
-            s
-        })
-        .collect()
+        }
+    }
+    heat
 }
 
 /// Box of keypoints, grown by the descriptor's outer radius and clipped to the image.
@@ -714,6 +709,22 @@ mod tests {
         assert!(r[16 * w + 16] > 0.0);
         assert!(r[24 * w + 16] < 0.0, "edge");
         assert_eq!(r[4 * w + 4], 0.0, "flat");
+    }
+
+    #[test]
+    fn keypoint_heat_sums_the_keypoints_within_32_px_of_each_block() {
+        let members = [Pair { a: (3.0, 3.0), b: (70.0, 40.0) }, Pair { a: (9.0, 1.0), b: (78.0, 44.0) }];
+        let (bw, bh, block) = (12usize, 7usize, 8usize);
+        let heat = keypoint_heat(&members, bw, bh, block);
+        // Brute force: a block counts every keypoint whose block is within 4 blocks (32 px) of it.
+        let points: Vec<(usize, usize)> = members.iter().flat_map(|q| [q.a, q.b]).map(|(x, y)| (x as usize / block, y as usize / block)).collect();
+        for by in 0..bh {
+            for bx in 0..bw {
+                let want = points.iter().filter(|&&(px, py)| px.abs_diff(bx) <= 4 && py.abs_diff(by) <= 4).count() as f32;
+                assert_eq!(heat[by * bw + bx], want, "block ({bx}, {by})");
+            }
+        }
+        assert!(keypoint_heat(&[], bw, bh, block).iter().all(|&v| v == 0.0));
     }
 
     #[test]
