@@ -195,10 +195,11 @@ def copy_move_stats(rgb, keypoints=3000, ratio=0.6, min_shift=30, block=8, scale
     if details is not None:
         details["regions"] = found
         details["map"] = _fit_affine(a, b)
-    if found is not None and (found[0].any() or found[1].any()):
+    # A duplication has two regions: one side alone falls back to the keypoints.
+    if found is not None and found[0].any() and found[1].any():
         side_a, side_b, ra, rb = found
         lo, hi = min(ra, rb), max(ra, rb)
-        if side_a.any() and side_b.any() and hi >= 1.3 * lo and hi > 0:
+        if hi >= 1.3 * lo and hi > 0:
             return (side_a if ra < rb else side_b).astype(np.float32), c1, c0
         return (side_a | side_b).astype(np.float32), c1, c0
     counts = np.zeros((bh, bw), np.float32)

@@ -171,6 +171,11 @@ impl Side {
     pub fn len(&self) -> usize {
         self.blocks.iter().filter(|&&b| b).count()
     }
+
+    /// Whether the region has no block.
+    pub fn is_empty(&self) -> bool {
+        !self.blocks.contains(&true)
+    }
 }
 
 /// Which end of the group's oriented pairs a region belongs to.
@@ -210,7 +215,7 @@ impl Verified {
     /// at least [`COPY_RATIO`] times smaller; `None` when the two are too close
     /// to call (a copy moved without resampling) or a side is empty.
     pub fn copy(&self) -> Option<End> {
-        if self.a.len() == 0 || self.b.len() == 0 || self.residual_ratio() < COPY_RATIO {
+        if self.a.is_empty() || self.b.is_empty() || self.residual_ratio() < COPY_RATIO {
             return None;
         }
         Some(if self.a.residual < self.b.residual { End::A } else { End::B })
@@ -220,14 +225,16 @@ impl Verified {
 /// Verifies the duplication that maps each `a` to its `b` (the group's oriented
 /// pairs): fits the affine map, correlates every block near each side's keypoints
 /// with the other side warped onto it, keeps the connected blocks that pass and
-/// touch a keypoint. `None` when no map can be fitted or neither side keeps a block.
+/// touch a keypoint. `None` when no map can be fitted or either side keeps no
+/// block: a duplication has two regions, and one alone would be named as a copy
+/// of nothing (the caller then falls back to the keypoints).
 pub(super) fn verify(luma: &[f32], w: usize, h: usize, block: usize, a: &[(f32, f32)], b: &[(f32, f32)]) -> Option<Verified> {
     let map = Affine::fit(a, b)?;
     let back = map.inverse()?;
     // Side a's pixels are compared with the image at map(p), side b's at back(p).
     let side_a = side(luma, w, h, block, a, &map);
     let side_b = side(luma, w, h, block, b, &back);
-    (side_a.len() + side_b.len() > 0).then_some(Verified { a: side_a, b: side_b, map })
+    (!side_a.is_empty() && !side_b.is_empty()).then_some(Verified { a: side_a, b: side_b, map })
 }
 
 /// Per-block correlation statistics of one block against its warped counterpart.
