@@ -49,9 +49,13 @@ use rayon::prelude::*;
 use serde_json::json;
 use trutheye_plugin_api::{ImageRef, Map, Operator, OperatorError, Output, Region};
 
-use crate::common::{reflect, require_size};
+use crate::common::require_size;
 
+mod keypoints;
+mod matching;
 mod verify;
+
+use matching::Described;
 
 /// Ring radii of the descriptor, pixels.
 const RINGS: std::ops::RangeInclusive<usize> = 2..=8;
@@ -76,173 +80,6 @@ fn scales(step: f64) -> Vec<f32> {
 /// Keypoints closer than this to the border are skipped: the largest ring fits.
 fn margin(scales: &[f32]) -> usize {
     (OUTER as f32 * scales.iter().fold(1f32, |m, &s| m.max(s))).ceil() as usize
-}
-
-/// Rows `y - r ..= y + r` of a `w`-wide image of height `h`, reflect-101 at the
-/// top and bottom.
-fn row_window<'a>(src: &'a [f32], w: usize, h: usize, y: usize, r: usize) -> Vec<&'a [f32]> {
-    (0..=2 * r)
-        .map(|i| {
-            let sy = reflect(y as isize + i as isize - r as isize, h);
-            &src[sy * w..(sy + 1) * w]
-        })
-        .collect()
-}
-
-/// Horizontal correlation of every row of `src` with the odd kernel `k`
-/// (reflect-101 at the left and right): the interior runs on plain slices so it
-/// vectorises; only the `k.len() / 2` columns at each edge look up reflected indices.
-fn filter_rows(src: &[f32], w: usize, k: &[f32]) -> Vec<f32> {
-    let r = k.len() / 2;
-    let mut out = vec![0f32; src.len()];
-    out.par_chunks_mut(w)
-        .zip(src.par_chunks(w))
-        .for_each(|(o, line)| {
-            let edge = |x: usize| {
-                k.iter()
-                    .enumerate()
-                    .map(|(i, kv)| kv * line[reflect(x as isize + i as isize - r as isize, w)])
-                    .sum::<f32>()
-            };
-            if w > 2 * r {
-                for (i, kv) in k.iter().enumerate() {
-                    let src = &line[i..w - 2 * r + i];
-                    for (d, s) in o[r..w - r].iter_mut().zip(src) {
-                        *d += kv * s;
-                    }
-                }
-                for x in (0..r).chain(w - r..w) {
-                    o[x] = edge(x);
-                }
-            } else {
-                for (x, d) in o.iter_mut().enumerate() {
-                    *d = edge(x);
-                }
-            }
-        });
-    out
-}
-
-/// Vertical correlation of `src` (`w x h`) with the odd kernel `k`, reflect-101.
-fn filter_cols(src: &[f32], w: usize, h: usize, k: &[f32]) -> Vec<f32> {
-    let r = k.len() / 2;
-    let mut out = vec![0f32; src.len()];
-    out.par_chunks_mut(w).enumerate().for_each(|(y, o)| {
-        for (kv, line) in k.iter().zip(row_window(src, w, h, y, r)) {
-            for (d, s) in o.iter_mut().zip(line) {
-                *d += kv * s;
-            }
-        }
-    });
-    out
-}
-
-/// `cv2.GaussianBlur(src, (9, 9), 1.0)` of a single-channel image (separable,
-/// reflect-101 borders).
-pub fn gaussian_blur_sigma1(src: &[f32], w: usize, h: usize) -> Vec<f32> {
-    let raw: Vec<f64> = (-4i32..=4).map(|i| (-(i * i) as f64 / 2.0).exp()).collect();
-    let sum: f64 = raw.iter().sum();
-    let k: Vec<f32> = raw.iter().map(|v| (v / sum) as f32).collect();
-    filter_cols(&filter_rows(src, w, &k), w, h, &k)
-}
-
-/// Harris corner response `det(M) - 0.04 trace(M)²` with 3×3 Sobel derivatives and
-/// a 3×3 box window (`cv2.cornerHarris(src, 3, 3, 0.04)` up to a constant factor),
-/// reflect-101 borders. Bands of rows are computed independently (derivatives,
-/// products and box sums in band-sized buffers) so that no full-size
-/// intermediate is allocated: on 12 MP that is most of the cost.
-pub fn harris_response(src: &[f32], w: usize, h: usize) -> Vec<f32> {
-    const BAND: usize = 32;
-    let mut out = vec![0f32; w * h];
-    out.par_chunks_mut(BAND * w)
-        .enumerate()
-        .for_each(|(bi, band)| {
-            let y0 = bi * BAND;
-            let rows = band.len() / w;
-            // Products (Ix², Iy², IxIy) of rows y0-1 ..= y0+rows, reflect-101.
-            let mut prods = vec![[0f32; 3]; (rows + 2) * w];
-            for (k, pr) in prods.chunks_mut(w).enumerate() {
-                let y = reflect(y0 as isize + k as isize - 1, h);
-                let win = row_window(src, w, h, y, 1);
-                let (r0, r1, r2) = (win[0], win[1], win[2]);
-                // Vertical [1,2,1] smoothing and [-1,0,1] difference of the three rows.
-                let vs: Vec<f32> = (0..w).map(|x| r0[x] + 2.0 * r1[x] + r2[x]).collect();
-                let vd: Vec<f32> = (0..w).map(|x| r2[x] - r0[x]).collect();
-                let deriv = |l: usize, x: usize, r: usize| {
-                    let (ix, iy) = (vs[r] - vs[l], vd[l] + 2.0 * vd[x] + vd[r]);
-                    [ix * ix, iy * iy, ix * iy]
-                };
-                // Interior without index reflection (it vectorises); the two edge columns reflected.
-                for x in 1..w - 1 {
-                    pr[x] = deriv(x - 1, x, x + 1);
-                }
-                for x in [0, w - 1] {
-                    pr[x] = deriv(reflect(x as isize - 1, w), x, reflect(x as isize + 1, w));
-                }
-            }
-            let mut vsum = vec![[0f32; 3]; w];
-            for (k, o) in band.chunks_mut(w).enumerate() {
-                for (x, v) in vsum.iter_mut().enumerate() {
-                    let (a, b, c) = (
-                        prods[k * w + x],
-                        prods[(k + 1) * w + x],
-                        prods[(k + 2) * w + x],
-                    );
-                    *v = [a[0] + b[0] + c[0], a[1] + b[1] + c[1], a[2] + b[2] + c[2]];
-                }
-                let response = |l: usize, x: usize, r: usize| {
-                    let (a, b, c) = (vsum[l], vsum[x], vsum[r]);
-                    let (xx, yy, xy) = (a[0] + b[0] + c[0], a[1] + b[1] + c[1], a[2] + b[2] + c[2]);
-                    xx * yy - xy * xy - 0.04 * (xx + yy) * (xx + yy)
-                };
-                for x in 1..w - 1 {
-                    o[x] = response(x - 1, x, x + 1);
-                }
-                for x in [0, w - 1] {
-                    o[x] = response(reflect(x as isize - 1, w), x, reflect(x as isize + 1, w));
-                }
-            }
-        });
-    out
-}
-
-/// The `k` strongest positive 5×5 local maxima of `r` (`r` equal to the maximum of
-/// its 5×5 neighbourhood, as `r == cv2.dilate(r, 5x5)`), at least `margin` px
-/// from the border, as `(x, y)`, strongest first (raster order among equals).
-fn strongest_corners(r: &[f32], w: usize, h: usize, k: usize, margin: usize) -> Vec<(usize, usize)> {
-    if w <= 2 * margin || h <= 2 * margin {
-        return Vec::new();
-    }
-    let mut cand: Vec<(f32, usize, usize)> = (margin..h - margin)
-        .into_par_iter()
-        .flat_map_iter(|y| {
-            // Column-wise max over the 5 rows, then a 5-wide max along the row.
-            let rows: Vec<&[f32]> = (y - 2..=y + 2).map(|yy| &r[yy * w..(yy + 1) * w]).collect();
-            let mut col = rows[0].to_vec();
-            for row in &rows[1..] {
-                col.iter_mut().zip(*row).for_each(|(c, &v)| *c = c.max(v));
-            }
-            // The 5-wide max along the row, `around[x - 2]` for x: one
-            // branch-free pass, so the test per pixel is one comparison (a
-            // pixel is a maximum when it is at least that max, which includes it).
-            let around: Vec<f32> = col.windows(5).map(|c| c[0].max(c[1]).max(c[2]).max(c[3]).max(c[4])).collect();
-            let centre = rows[2];
-            (margin..w - margin).filter_map(move |x| {
-                let v = centre[x];
-                (v > 0.0 && v >= around[x - 2]).then_some((v, x, y))
-            })
-        })
-        .collect();
-    let order = |a: &(f32, usize, usize), b: &(f32, usize, usize)| {
-        b.0.total_cmp(&a.0).then((a.2, a.1).cmp(&(b.2, b.1)))
-    };
-    // Only the k strongest are sorted: a 12 MP photo has a few hundred thousand maxima.
-    if cand.len() > k && k > 0 {
-        cand.select_nth_unstable_by(k - 1, order);
-    }
-    cand.truncate(k);
-    cand.sort_unstable_by(order);
-    cand.into_iter().map(|(_, x, y)| (x, y)).collect()
 }
 
 /// Rotation-invariant descriptor of the patch around `(x, y)` (see the module docs)
@@ -304,64 +141,6 @@ fn ring_table(scale: f32) -> Vec<(Vec<(isize, isize)>, Vec<(f32, f32)>)> {
                 .collect();
             (offs, trig.clone())
         })
-        .collect()
-}
-
-/// For each kept keypoint, its match: the nearest descriptor (squared distance
-/// `2 − 2·cos`; the query at scale 1 against each candidate at every scale, the
-/// nearest scale counting) among keypoints at least `min_shift` px away, kept
-/// when it is nearer than `ratio` times the second nearest (Lowe's test on
-/// distances, i.e. `ratio²` on squared ones).
-///
-/// The candidates' descriptors are stored transposed (one row per descriptor
-/// component), so a query's similarities to all of them are a few long
-/// multiply-adds over contiguous rows, which the compiler vectorises.
-fn nearest_matches(kept: &[&((usize, usize), Vec<[f32; DIM]>, f32)], n_scales: usize, min_shift: usize, ratio: f64) -> Vec<Option<usize>> {
-    let n = kept.len();
-    let columns: Vec<Vec<f32>> = (0..n_scales)
-        .map(|s| {
-            let mut t = vec![0f32; DIM * n];
-            for (j, k) in kept.iter().enumerate() {
-                for (d, v) in k.1[s].iter().enumerate() {
-                    t[d * n + j] = *v;
-                }
-            }
-            t
-        })
-        .collect();
-    let min2 = (min_shift * min_shift) as f32;
-    let ratio2 = (ratio * ratio) as f32;
-    (0..n)
-        .into_par_iter()
-        .map_init(
-            || (vec![0f32; n], vec![0f32; n]),
-            |(best_sim, acc), i| {
-                let ((x, y), ref ds, _) = *kept[i];
-                best_sim.fill(f32::MIN);
-                for t in &columns {
-                    acc.fill(0.0);
-                    for (d, &q) in ds[0].iter().enumerate() {
-                        acc.iter_mut().zip(&t[d * n..(d + 1) * n]).for_each(|(a, &c)| *a += q * c);
-                    }
-                    best_sim.iter_mut().zip(acc.iter()).for_each(|(b, &a)| *b = b.max(a));
-                }
-                let (mut b, mut s, mut bi) = (f32::MAX, f32::MAX, usize::MAX);
-                for (j, &sim) in best_sim.iter().enumerate() {
-                    let (xj, yj) = kept[j].0;
-                    let (dx, dy) = (xj as f32 - x as f32, yj as f32 - y as f32);
-                    if dx * dx + dy * dy < min2 {
-                        continue;
-                    }
-                    let dist = 2.0 - 2.0 * sim;
-                    if dist < b {
-                        (s, b, bi) = (b, dist, j);
-                    } else if dist < s {
-                        s = dist;
-                    }
-                }
-                (bi != usize::MAX && b < ratio2 * s).then_some(bi)
-            },
-        )
         .collect()
 }
 
@@ -493,13 +272,13 @@ impl Operator for CopyMove {
         let scales = scales(p.scale_step);
         let margin = margin(&scales);
         require_size(Self::NAME, w, h, 2 * margin + p.min_shift.max(p.block))?;
-        let luma = crate::srm::luma_par(image);
-        let blur = gaussian_blur_sigma1(&luma, w, h);
-        let corners = strongest_corners(&harris_response(&blur, w, h), w, h, p.keypoints, margin);
+        // The visual's dimmed background comes out of the blur's pass over the luma.
+        let (blur, mut visual) = keypoints::blurred_luma(image);
+        let corners = keypoints::strongest_corners(&blur, w, h, p.keypoints, margin);
         let tables: Vec<_> = scales.iter().map(|&s| ring_table(s)).collect();
         // Per corner: its descriptor at each scale (scale 1 first) and the
         // scale-1 norm.
-        let described: Vec<((usize, usize), Vec<[f32; DIM]>, f32)> = corners
+        let described: Vec<Described> = corners
             .par_iter()
             .map(|&(x, y)| {
                 let (d, n) = describe(&blur, w, x, y, &tables[0]);
@@ -512,9 +291,8 @@ impl Operator for CopyMove {
         let mut norms: Vec<f32> = described.iter().map(|d| d.2).collect();
         norms.sort_unstable_by(f32::total_cmp);
         let floor = norms.get(norms.len() / 10).copied().unwrap_or(0.0);
-        let kept: Vec<&((usize, usize), Vec<[f32; DIM]>, f32)> =
-            described.iter().filter(|d| d.2 > floor).collect();
-        let nearest = nearest_matches(&kept, scales.len(), p.min_shift, p.ratio);
+        let kept: Vec<&Described> = described.iter().filter(|d| d.2 > floor).collect();
+        let nearest = matching::nearest_matches(&kept, scales.len(), p.min_shift, p.ratio);
         // A mutual match is one pair, not two.
         let pairs: Vec<Pair> = nearest
             .iter()
@@ -557,7 +335,8 @@ impl Operator for CopyMove {
         let (bw, bh) = (w / p.block, h / p.block);
         let a_ends: Vec<(f32, f32)> = members.iter().map(|q| q.a).collect();
         let b_ends: Vec<(f32, f32)> = members.iter().map(|q| q.b).collect();
-        let verified = if significant { verify::verify(&luma, w, h, p.block, &a_ends, &b_ends) } else { None };
+        // Verification reads the luma itself; most images have no group to verify.
+        let verified = if significant { verify::verify(&crate::srm::luma_par(image), w, h, p.block, &a_ends, &b_ends) } else { None };
         let copy = verified.as_ref().and_then(verify::Verified::copy);
         // Heat: the verified region(s), 1 per block (only the copy when it is
         // known); without a verified region, the grouped keypoints per block
@@ -582,10 +361,6 @@ impl Operator for CopyMove {
             None if significant => [&a_ends, &b_ends].iter().map(|ends| Region { bbox: keypoint_box(ends, w, h), score: anomaly_z }).collect(),
             None => Vec::new(),
         };
-        let mut visual: Vec<u8> = luma
-            .par_iter()
-            .map(|&v| (v * 0.4).clamp(0.0, 255.0) as u8)
-            .collect();
         for q in &members {
             for (x, y) in [q.a, q.b] {
                 for yy in (y as usize).saturating_sub(2)..(y as usize + 3).min(h) {
@@ -663,52 +438,13 @@ mod tests {
                 ((s >> 33) % 256) as f32
             })
             .collect();
-        let b = gaussian_blur_sigma1(&gaussian_blur_sigma1(&noise, w, h), w, h);
+        let b = keypoints::gaussian_blur_sigma1(&keypoints::gaussian_blur_sigma1(&noise, w, h), w, h);
         b.iter()
             .flat_map(|&v| {
                 let v = ((v - 128.0) * 3.0 + 128.0).clamp(0.0, 255.0) as u8;
                 [v, v, v]
             })
             .collect()
-    }
-
-    #[test]
-    fn gaussian_blur_keeps_constants_and_spreads_an_impulse() {
-        let (w, h) = (21usize, 21usize);
-        let flat = vec![7.0f32; w * h];
-        assert!(gaussian_blur_sigma1(&flat, w, h)
-            .iter()
-            .all(|v| (v - 7.0).abs() < 1e-4));
-        let mut imp = vec![0f32; w * h];
-        imp[10 * w + 10] = 1.0;
-        let b = gaussian_blur_sigma1(&imp, w, h);
-        // Separable Gaussian, sigma 1: centre weight g(0)^2 with g(0) = 1 / sum_{-4..4} e^{-i²/2}.
-        let g0 = 1.0
-            / (-4i32..=4)
-                .map(|i| (-(i * i) as f64 / 2.0).exp())
-                .sum::<f64>();
-        assert!((b[10 * w + 10] as f64 - g0 * g0).abs() < 1e-6);
-        assert!((b[10 * w + 11] as f64 - g0 * g0 * (-0.5f64).exp()).abs() < 1e-6);
-        assert!((b.iter().sum::<f32>() - 1.0).abs() < 1e-4);
-    }
-
-    #[test]
-    fn harris_is_positive_at_a_corner_and_negative_on_an_edge() {
-        let (w, h) = (32usize, 32usize);
-        // A bright square whose corner is at (16, 16).
-        let img: Vec<f32> = (0..w * h)
-            .map(|i| {
-                if i % w >= 16 && i / w >= 16 {
-                    200.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let r = harris_response(&img, w, h);
-        assert!(r[16 * w + 16] > 0.0);
-        assert!(r[24 * w + 16] < 0.0, "edge");
-        assert_eq!(r[4 * w + 4], 0.0, "flat");
     }
 
     #[test]
