@@ -21,7 +21,7 @@ use image::GrayImage;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{Evidence, HeatGrid};
-use crate::verdict::BBox;
+use crate::verdict::{BBox, BoxGeometry};
 use crate::CoreError;
 
 /// The built-in fusion (`configs/fusion.toml`).
@@ -52,6 +52,18 @@ pub struct FusionConfig {
     /// common scale across images; their peaks do mark the edit).
     #[serde(default)]
     pub peak_fraction: f64,
+    /// When `copy_move` names which region of a duplication is the copy (its
+    /// `copy_region`: both regions verified densely and the copy told from its
+    /// source by the interpolation residual), the mask is that region, read off
+    /// `copy_move`'s own map, instead of the fusion. Fusing texture-driven maps
+    /// into a verified copy only blurs it: on shared/bench/dev's named copies
+    /// `copy_move`'s map alone scores pixel F1 0.91–0.96, the fused mask 0.66–0.81.
+    #[serde(default = "named_copy_default")]
+    pub named_copy_as_mask: bool,
+}
+
+fn named_copy_default() -> bool {
+    true
 }
 
 impl Default for FusionConfig {
@@ -182,8 +194,36 @@ pub struct FusedMap {
 
 /// Fuses the whole-image heat-maps in `evidence`; `None` when no weighted
 /// operator left one.
+///
+/// With [`FusionConfig::named_copy_as_mask`], a copy that `copy_move` named
+/// replaces the fused mask and box ([`named_copy`]); the region features stay
+/// those of the fusion.
 pub fn fuse(evidence: &[Evidence], root: (u32, u32), cfg: &FusionConfig) -> Option<FusedMap> {
-    fuse_layers(&Layers::from_evidence(evidence, root, cfg), root, cfg)
+    let fused = fuse_layers(&Layers::from_evidence(evidence, root, cfg), root, cfg);
+    match cfg.named_copy_as_mask.then(|| named_copy(evidence, root)).flatten() {
+        Some(copy) => Some(FusedMap { features: fused.map(|f| f.features).unwrap_or_default(), ..copy }),
+        None => fused,
+    }
+}
+
+/// The copy of a duplicated region as a mask, when the latest whole-image
+/// `copy_move` run named it: its heat-map then marks the copy alone (1 per
+/// verified block, block-averaged onto the evidence grid), and the mask is
+/// the cells at least half covered, on that grid; the box is the operator's
+/// `copy_region`. `None` when no run named a copy, or nothing of its map is left.
+pub fn named_copy(evidence: &[Evidence], root: (u32, u32)) -> Option<FusedMap> {
+    let full = [0, 0, root.0, root.1];
+    let run = evidence.iter().rev().find(|e| e.operator == "copy_move" && e.heat.as_ref().is_some_and(|g| g.region == Some(full)))?;
+    let corners: Vec<f64> = run.stats.get("copy_region")?.as_array()?.iter().filter_map(serde_json::Value::as_f64).collect();
+    let bbox = <[f64; 4]>::try_from(corners).ok().and_then(|raw| BBox::clamped(raw, Some(root)))?;
+    let grid = run.heat.as_ref()?;
+    let mask: Vec<bool> = grid.values.iter().map(|&v| v >= 0.5).collect();
+    if !mask.iter().any(|&m| m) {
+        return None;
+    }
+    // A confident logit either side: the heat image is the mask, read at 128.
+    let logit = mask.iter().map(|&m| if m { 4.0 } else { -4.0 }).collect();
+    Some(FusedMap { width: grid.width as usize, height: grid.height as usize, logit, mask, bbox: Some(bbox), operators: vec!["copy_move".into()], features: BTreeMap::new() })
 }
 
 /// [`fuse`] on layers already built (what fitting calls for every candidate setting).
@@ -406,13 +446,40 @@ mod tests {
         Evidence { operator: op.into(), image: "image_clue_0".into(), summary: String::new(), stats: Default::default(), regions: vec![], frame: RegionFrame::Root, maps: vec![], heat: Some(grid) }
     }
 
+    #[test]
+    fn a_named_copy_is_the_mask_and_box() {
+        let root = (160, 120);
+        let whole = |values: Vec<f32>| HeatGrid { map: "m".into(), width: 16, height: 12, values, region: Some([0, 0, 160, 120]) };
+        // copy_move marks its copy, blocks (1..4, 2..5): what it does when it names one.
+        let copy: Vec<f32> = (0..16 * 12).map(|i| if (1..4).contains(&(i % 16)) && (2..5).contains(&(i / 16)) { 1.0 } else { 0.0 }).collect();
+        let mut cm = run("copy_move", whole(copy.clone()));
+        cm.stats.insert("copy_region".into(), serde_json::json!([10, 20, 40, 50]));
+        let evidence = [run("srm", whole(patch_map(5.0))), cm.clone()];
+        let cfg = config(&[("srm", 1.0), ("copy_move", 1.0)], -0.5);
+        let f = fuse(&evidence, root, &cfg).expect("fused");
+        assert_eq!(f.bbox, Some([10, 20, 40, 50]));
+        assert_eq!(f.operators, vec!["copy_move".to_string()]);
+        assert_eq!(f.mask, copy.iter().map(|&v| v >= 0.5).collect::<Vec<_>>());
+        assert!(!f.features.is_empty(), "the fusion's region features are kept");
+        // Off, or with no copy named (the map then marks both regions), the fusion decides.
+        let fused = fuse(&evidence, root, &FusionConfig { named_copy_as_mask: false, ..cfg.clone() }).expect("fused");
+        assert_ne!(fused.bbox, Some([10, 20, 40, 50]));
+        assert_eq!(fused.width, 32);
+        cm.stats.insert("copy_region".into(), serde_json::Value::Null);
+        assert_eq!(fuse(&[run("srm", whole(patch_map(5.0))), cm.clone()], root, &cfg), Some(fused.clone()));
+        // A run on a crop, or an empty map, names nothing.
+        cm.stats.insert("copy_region".into(), serde_json::json!([10, 20, 40, 50]));
+        assert!(named_copy(&[Evidence { heat: Some(HeatGrid { region: Some([0, 0, 80, 60]), ..whole(copy.clone()) }), ..cm.clone() }], root).is_none());
+        assert!(named_copy(&[Evidence { heat: Some(whole(vec![0.2; 16 * 12])), ..cm }], root).is_none());
+    }
+
     /// A 16×12 block map with a hot 4×3 patch at blocks (8..12, 4..7) over low noise.
     fn patch_map(hot: f32) -> Vec<f32> {
         (0..16 * 12).map(|i| if (8..12).contains(&(i % 16)) && (4..7).contains(&(i / 16)) { hot } else { ((i * 7919) % 13) as f32 * 0.01 }).collect()
     }
 
     fn config(weights: &[(&str, f64)], bias: f64) -> FusionConfig {
-        FusionConfig { grid: 32, clip: 8.0, bias, weights: weights.iter().map(|(k, v)| (k.to_string(), *v)).collect(), smooth: 0, largest_only: true, peak_fraction: 0.0 }
+        FusionConfig { grid: 32, clip: 8.0, bias, weights: weights.iter().map(|(k, v)| (k.to_string(), *v)).collect(), smooth: 0, largest_only: true, peak_fraction: 0.0, named_copy_as_mask: true }
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl ArtifactSink for Keep {
 
 fn run(answer: &str) -> (trutheye_core::Trajectory, Vec<GrayImage>) {
     let mut cfg = AgentConfig::default_config();
-    cfg.localization = FusionConfig { grid: 32, clip: 8.0, bias: -0.5, weights: [("srm".to_string(), 1.0)].into(), smooth: 0, largest_only: true, peak_fraction: 0.0 };
+    cfg.localization = FusionConfig { grid: 32, clip: 8.0, bias: -0.5, weights: [("srm".to_string(), 1.0)].into(), smooth: 0, largest_only: true, peak_fraction: 0.0, named_copy_as_mask: true };
     let image = Arc::new(ImageBuf::derived(RgbImage::from_pixel(320, 240, Rgb([90, 90, 90])), "photo.png"));
     let keep = Keep::default();
     let mut ep = Episode::new("e", &cfg, Box::new(HotPatch), vec![image], Arc::new(Registry::new())).with_sink(Box::new(keep.clone()));

@@ -61,7 +61,7 @@ fn the_agents_mask_is_saved_named_and_scored() {
     std::fs::write(data.join("manifest.jsonl"), lines.join("\n") + "\n").expect("manifest");
     let ds = Dataset::load(&data.join("manifest.jsonl")).expect("loads");
     let mut config = AgentConfig::default_config();
-    config.localization = FusionConfig { grid: 16, clip: 8.0, bias: -0.5, weights: [("srm".to_string(), 1.0)].into(), smooth: 0, largest_only: true, peak_fraction: 0.0 };
+    config.localization = FusionConfig { grid: 16, clip: 8.0, bias: -0.5, weights: [("srm".to_string(), 1.0)].into(), smooth: 0, largest_only: true, peak_fraction: 0.0, named_copy_as_mask: true };
     let out = tmp.path().join("run");
     let opts = RunOptions { out: out.clone(), policies: vec!["fuser".into()], strategies: vec!["registry".into()], jobs: 1, limit: None, resume: false, shard: None, baselines: None, progress: false, args: serde_json::json!({}) };
     run_eval(&ds, &Factory(config, Arc::new(Registry::new())), &opts).expect("runs");

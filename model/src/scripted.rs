@@ -161,6 +161,9 @@ pub(crate) struct Evidence {
     pub global_runs: Vec<trutheye_core::Evidence>,
     /// The fused localization of `global_runs`.
     pub fused_box: Option<[u32; 4]>,
+    /// Whether that box is the copy `copy_move` named, which replaces the
+    /// fusion ([`FusionConfig::named_copy_as_mask`]).
+    pub fused_is_named_copy: bool,
 }
 
 /// Reads the evidence so far. Operator outputs come from the data each
@@ -199,6 +202,7 @@ fn add_fusion(ev: &mut Evidence, root: Option<(u32, u32)>, fusion: &FusionConfig
     let Some(fused) = root.and_then(|r| fusion::fuse(&ev.global_runs, r, fusion)) else { return };
     ev.features.extend(fused.features);
     ev.fused_box = fused.bbox;
+    ev.fused_is_named_copy = fusion.named_copy_as_mask && root.and_then(|r| fusion::named_copy(&ev.global_runs, r)).is_some();
 }
 
 /// Adds one operator run: its numeric stats as `<op>.<stat>` on `image_clue_0`
@@ -250,7 +254,8 @@ impl ScriptedPolicy {
     /// reported one, else the strongest region of any operator.
     fn focus(&self, ev: &Evidence) -> Option<(f64, [u32; 4], String)> {
         if let Some(b) = ev.fused_box {
-            return Some((ev.features.get("fusion.contrast").copied().unwrap_or(0.0), b, "the fused localization".into()));
+            let who = if ev.fused_is_named_copy { "copy_move" } else { "the fused localization" };
+            return Some((ev.features.get("fusion.contrast").copied().unwrap_or(0.0), b, who.into()));
         }
         self.config
             .stages
