@@ -10,6 +10,7 @@ use trutheye_core::image::{ImageBuf, DEFAULT_MAX_PIXELS};
 use trutheye_core::loader::{load_dirs, load_plugins, search_dirs, LoadReport};
 use trutheye_core::observe::{map_to_image, operator_observation};
 use trutheye_core::{EpisodeState, ExecLimits, Registry};
+use trutheye_plugin_api::{MapRole, MapRoles};
 
 /// Where plugins come from; flattened into every command that needs operators.
 #[derive(Args, Debug, Clone, Default)]
@@ -86,8 +87,9 @@ pub struct OpArgs {
     #[arg(short = 'o', long = "output", value_name = "OUT.png")]
     pub output: Option<PathBuf>,
     /// Which maps `-o` saves: map names or roles (`visual`, `heatmap`, `mask`),
-    /// comma-separated; default every map. `--maps heatmap` skips writing a
-    /// full-resolution visual (a 12-megapixel PNG takes ~40 ms to write).
+    /// comma-separated; default every map. `--maps heatmap` skips the
+    /// full-resolution visual: operators do not render it (a pass over the
+    /// image) and `-o` does not write it (a 12-megapixel PNG takes ~40 ms).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub maps: Vec<String>,
     /// Print one JSON object.
@@ -109,6 +111,23 @@ pub fn parse_params(pairs: &[String]) -> Result<serde_json::Value> {
     Ok(serde_json::Value::Object(map))
 }
 
+/// The map roles `trutheye op` reads: every role, unless `-o` saves only maps
+/// named by role (`--maps heatmap,mask`) and no text observation is printed
+/// (`--json`), which would describe the visual. A map named by its own name
+/// could have any role, so it keeps every role.
+fn roles_read(args: &OpArgs) -> MapRoles {
+    let role = |w: &str| match w {
+        "visual" => Some(MapRole::Visual),
+        "heatmap" => Some(MapRole::Heatmap),
+        "mask" => Some(MapRole::Mask),
+        _ => None,
+    };
+    match args.maps.iter().map(|w| role(w)).collect::<Option<Vec<_>>>() {
+        Some(roles) if args.json && !roles.is_empty() => MapRoles::of(&roles),
+        _ => MapRoles::ALL,
+    }
+}
+
 /// Runs `trutheye op`.
 pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
     let (registry, _) = dirs.load();
@@ -118,7 +137,7 @@ pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
     let image = ImageBuf::open(&args.image, args.max_pixels)?;
     let params = parse_params(&args.params)?;
     let started = std::time::Instant::now();
-    let out = registry.call(&args.name, &image, &params).map_err(|e| anyhow::anyhow!("{}: {e}", args.image.display()))?;
+    let out = registry.call_for(&args.name, &image, &params, roles_read(args)).map_err(|e| anyhow::anyhow!("{}: {e}", args.image.display()))?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut saved = Vec::new();
     if let Some(path) = &args.output {

@@ -190,6 +190,9 @@ fn plugins_list_and_op_work() {
     let o = run(&["op", "srm", photo.to_str().expect("p"), "-o", out.to_str().expect("p"), "--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(out.exists());
+    let every: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let roles = |v: &serde_json::Value| v["maps"].as_array().expect("maps").iter().map(|m| m["role"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>();
+    assert_eq!(roles(&every), ["visual", "heatmap"]);
     // `--maps heatmap` writes the heat-map alone, to OUT.png; a name that matches
     // no map is an error listing the maps there are.
     let heat = dir.path().join("heat.png");
@@ -197,6 +200,9 @@ fn plugins_list_and_op_work() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["saved"].as_array().map(|a| a.len()), Some(1), "{v}");
+    // ... and the operator is told so: it renders no visual, and nothing else changes.
+    assert_eq!(roles(&v), ["heatmap"]);
+    assert_eq!((&v["stats"], &v["regions"], &v["summary"]), (&every["stats"], &every["regions"], &every["summary"]));
     let heat_map = v["maps"].as_array().expect("maps").iter().find(|m| m["role"] == "heatmap").expect("srm has a heat-map").clone();
     let png = image::open(&heat).expect("heat.png reads").to_luma8();
     assert_eq!((png.width() as u64, png.height() as u64), (heat_map["width"].as_u64().unwrap(), heat_map["height"].as_u64().unwrap()));

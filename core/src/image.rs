@@ -255,6 +255,7 @@ impl ImageBuf {
             rgb: self.rgb.as_raw(),
             encoded: self.encoded.as_deref().map(|v| v.as_slice()),
             format: self.meta.format.as_deref(),
+            wanted: trutheye_plugin_api::MapRoles::ALL,
         }
     }
 

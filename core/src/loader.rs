@@ -305,7 +305,7 @@ impl ForensicOperator for PluginOperator {
     fn spec(&self) -> &OperatorSpec {
         &self.spec
     }
-    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, OperatorError> {
-        run_abi(&self.decl, image, params)
+    fn run(&self, image: &ImageBuf, params: &serde_json::Value, wanted: trutheye_plugin_api::MapRoles) -> Result<Output, OperatorError> {
+        run_abi(&self.decl, image, params, wanted)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use trutheye_plugin_api::{RawOperator, Output, OperatorError};
+use trutheye_plugin_api::{MapRoles, RawOperator, Output, OperatorError};
 
 use crate::aliases::{tool_key, Resolved, ToolAlias};
 use crate::executor::ToolKind;
@@ -35,8 +35,10 @@ pub struct OperatorSpec {
 pub trait ForensicOperator: Send + Sync {
     /// Name, description, schema.
     fn spec(&self) -> &OperatorSpec;
-    /// Runs on an image with already-validated parameters.
-    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, OperatorError>;
+    /// Runs on an image with already-validated parameters, for a caller that
+    /// reads only maps of the roles in `wanted` (the operator may leave the others
+    /// out; [`MapRoles::ALL`] for everything).
+    fn run(&self, image: &ImageBuf, params: &serde_json::Value, wanted: MapRoles) -> Result<Output, OperatorError>;
 }
 
 /// Why an operator call failed; the text is what the model sees.
@@ -245,12 +247,19 @@ impl Registry {
         Ok(())
     }
 
-    /// Validates and runs an operator.
+    /// Validates and runs an operator for a caller that reads every map.
     pub fn call(&self, name: &str, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, CallError> {
+        self.call_for(name, image, params, MapRoles::ALL)
+    }
+
+    /// [`Registry::call`] for a caller that reads only maps of the roles in
+    /// `wanted`: operators may skip the rest (a heat-map reader need not wait for
+    /// a full-resolution visual).
+    pub fn call_for(&self, name: &str, image: &ImageBuf, params: &serde_json::Value, wanted: MapRoles) -> Result<Output, CallError> {
         self.validate(name, params)?;
         let entry = self.entries.get(name).ok_or_else(|| self.unknown(name))?;
         let started = std::time::Instant::now();
-        let out = entry.op.run(image, params).map_err(|e| CallError::Failed { name: name.into(), detail: e.to_string() });
+        let out = entry.op.run(image, params, wanted).map_err(|e| CallError::Failed { name: name.into(), detail: e.to_string() });
         tracing::debug!(operator = name, ms = started.elapsed().as_millis() as u64, ok = out.is_ok(), "operator call");
         out
     }
@@ -287,8 +296,8 @@ impl<O: RawOperator> ForensicOperator for NativeOperator<O> {
     fn spec(&self) -> &OperatorSpec {
         &self.spec
     }
-    fn run(&self, image: &ImageBuf, params: &serde_json::Value) -> Result<Output, OperatorError> {
-        run_abi(&self.decl, image, params)
+    fn run(&self, image: &ImageBuf, params: &serde_json::Value, wanted: MapRoles) -> Result<Output, OperatorError> {
+        run_abi(&self.decl, image, params, wanted)
     }
 }
 
@@ -322,9 +331,10 @@ pub(crate) fn run_abi(
     decl: &trutheye_plugin_api::abi::AbiOperator,
     image: &ImageBuf,
     params: &serde_json::Value,
+    wanted: MapRoles,
 ) -> Result<Output, OperatorError> {
     let params = params.to_string();
-    let view = image.as_ref();
+    let view = image.as_ref().wanting(wanted);
     let result = (decl.run)(view.to_abi(), params.as_str().into());
     match result.into_result() {
         Ok(out) => Output::from_abi(out),

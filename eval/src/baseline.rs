@@ -14,6 +14,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use trutheye_core::{ImageBuf, Registry, Scores, VerdictLabel};
+use trutheye_plugin_api::{MapRole, MapRoles};
 
 use super::dataset::Sample;
 use super::heatmap;
@@ -40,7 +41,8 @@ pub fn baseline_operator(policy: &str) -> Option<&str> {
 pub fn predict(registry: &Registry, op: &str, sample: &Sample, image: &ImageBuf, threshold: f64, run_dir: Option<&Path>) -> Prediction {
     let started = Instant::now();
     let policy = baseline_policy(op);
-    let out = match registry.call(op, image, &serde_json::json!({})) {
+    // A baseline reads the heat-map, stats and regions: no visual is rendered for it.
+    let out = match registry.call_for(op, image, &serde_json::json!({}), MapRoles::of(&[MapRole::Heatmap, MapRole::Mask])) {
         Ok(o) => o,
         Err(e) => return Prediction::failed(sample, &policy, BASELINE_STRATEGY, format!("operator `{op}` failed: {e}"), started.elapsed().as_millis() as u64),
     };

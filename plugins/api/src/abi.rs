@@ -26,6 +26,13 @@ pub struct AbiImage<'a> {
     pub encoded: RSlice<'a, u8>,
     /// Lower-case format of `encoded` (`"jpeg"`, `"png"`, ...), empty when unknown.
     pub format: RStr<'a>,
+    /// The map roles the caller will read, one bit per [`AbiMapRole`]
+    /// (`1 << role`). An operator may skip computing maps of the other roles (a
+    /// full-resolution visual costs a pass over the image and a page-faulted
+    /// buffer); returning them anyway is allowed. Hosts set every bit unless they
+    /// know they read fewer (`trutheye op --maps heatmap`, the evaluator's
+    /// baselines, `train fusion`).
+    pub wanted_roles: u8,
 }
 
 /// How a map is meant to be read.

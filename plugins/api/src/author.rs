@@ -88,6 +88,14 @@ impl Map {
         Self { name: name.into(), width, height, channels, role: MapRole::Visual, data: MapData::U8(pixels) }
     }
 
+    /// [`Map::visual`] of what `render` draws, or `None` without calling it when the
+    /// caller reads no visuals ([`ImageRef::wants`]), so an operator skips the
+    /// rendering pass (and any buffer it keeps only for the picture) for hosts that
+    /// read heat-maps alone.
+    pub fn visual_for(image: &ImageRef<'_>, name: &str, width: usize, height: usize, channels: usize, render: impl FnOnce() -> Vec<u8>) -> Option<Self> {
+        image.wants(MapRole::Visual).then(|| Self::visual(name, width, height, channels, render()))
+    }
+
     /// A 0/255 mask.
     pub fn mask(name: &str, width: usize, height: usize, pixels: Vec<u8>) -> Self {
         Self { name: name.into(), width, height, channels: 1, role: MapRole::Mask, data: MapData::U8(pixels) }

@@ -1,6 +1,50 @@
 //! A borrowed RGB8 image with the helpers nearly every operator needs.
 
 use crate::abi::AbiImage;
+use crate::author::MapRole;
+
+/// A set of [`MapRole`]s: which maps the caller of an operator will read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapRoles(u8);
+
+impl MapRoles {
+    /// Every role: what a caller that shows or saves everything asks for.
+    pub const ALL: Self = Self(0b111);
+
+    /// Exactly `roles`.
+    pub fn of(roles: &[MapRole]) -> Self {
+        Self(roles.iter().fold(0, |bits, r| bits | Self::bit(*r)))
+    }
+
+    /// Whether `role` is in the set.
+    pub fn contains(self, role: MapRole) -> bool {
+        self.0 & Self::bit(role) != 0
+    }
+
+    /// The ABI bit set ([`AbiImage::wanted_roles`]).
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// From the ABI bit set; unknown bits are dropped.
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits & Self::ALL.0)
+    }
+
+    fn bit(role: MapRole) -> u8 {
+        1 << match role {
+            MapRole::Visual => 0,
+            MapRole::Heatmap => 1,
+            MapRole::Mask => 2,
+        }
+    }
+}
+
+impl Default for MapRoles {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
 
 /// A borrowed interleaved RGB8 image, as an operator receives it.
 #[derive(Clone, Copy, Debug)]
@@ -15,6 +59,8 @@ pub struct ImageRef<'a> {
     pub encoded: Option<&'a [u8]>,
     /// Format of `encoded` (`"jpeg"`, `"png"`, ...).
     pub format: Option<&'a str>,
+    /// The map roles the caller will read; see [`ImageRef::wants`].
+    pub wanted: MapRoles,
 }
 
 impl<'a> ImageRef<'a> {
@@ -28,7 +74,21 @@ impl<'a> ImageRef<'a> {
             rgb,
             encoded: None,
             format: None,
+            wanted: MapRoles::ALL,
         })
+    }
+
+    /// Whether the caller reads maps of `role`. An operator may skip building a
+    /// map the caller does not read, and the pass that renders it: a 12 MP visual
+    /// is a 12 MB buffer the kernel zeroes page by page, plus a pass over the
+    /// response (see [`Map::visual_for`](crate::Map::visual_for)).
+    pub fn wants(&self, role: MapRole) -> bool {
+        self.wanted.contains(role)
+    }
+
+    /// The same image for a caller that reads only maps of the roles in `wanted`.
+    pub fn wanting(self, wanted: MapRoles) -> Self {
+        Self { wanted, ..self }
     }
 
     /// Number of pixels.
@@ -54,7 +114,11 @@ impl<'a> ImageRef<'a> {
         self.format == Some("jpeg") && self.encoded.is_some()
     }
 
-    pub(crate) fn from_abi(img: &AbiImage<'a>) -> Result<Self, String> {
+    /// Checks and wraps what crossed the boundary (the buffer length must match
+    /// the size); what the [`export_plugin!`](crate::export_plugin) trampoline
+    /// calls, and what a plugin that writes its own entry points (the ONNX one)
+    /// calls too.
+    pub fn from_abi(img: &AbiImage<'a>) -> Result<Self, String> {
         let (w, h) = (img.width as usize, img.height as usize);
         let rgb = img.rgb.as_slice();
         if w.checked_mul(h).and_then(|n| n.checked_mul(3)) != Some(rgb.len()) {
@@ -71,6 +135,7 @@ impl<'a> ImageRef<'a> {
             rgb,
             encoded: (!encoded.is_empty()).then_some(encoded),
             format: (!format.is_empty()).then_some(format),
+            wanted: MapRoles::from_bits(img.wanted_roles),
         })
     }
 
@@ -82,6 +147,35 @@ impl<'a> ImageRef<'a> {
             rgb: self.rgb.into(),
             encoded: self.encoded.unwrap_or(&[]).into(),
             format: self.format.unwrap_or("").into(),
+            wanted_roles: self.wanted.bits(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Map;
+
+    #[test]
+    fn roles_cross_the_boundary() {
+        let rgb = [0u8; 12];
+        let all = ImageRef::from_rgb(2, 2, &rgb).expect("2x2");
+        assert!([MapRole::Visual, MapRole::Heatmap, MapRole::Mask].iter().all(|r| all.wants(*r)));
+        let heat = all.wanting(MapRoles::of(&[MapRole::Heatmap]));
+        assert!(heat.wants(MapRole::Heatmap) && !heat.wants(MapRole::Visual) && !heat.wants(MapRole::Mask));
+        let back = ImageRef::from_abi(&heat.to_abi()).expect("same buffer");
+        assert_eq!(back.wanted, heat.wanted);
+        assert_eq!(MapRoles::from_bits(0xFF), MapRoles::ALL);
+        assert_eq!(MapRoles::of(&[]).bits(), 0);
+    }
+
+    #[test]
+    fn visual_for_renders_only_for_visual_readers() {
+        let rgb = [0u8; 12];
+        let all = ImageRef::from_rgb(2, 2, &rgb).expect("2x2");
+        assert_eq!(Map::visual_for(&all, "v", 2, 2, 1, || vec![7; 4]), Some(Map::visual("v", 2, 2, 1, vec![7; 4])));
+        let heat = all.wanting(MapRoles::of(&[MapRole::Heatmap, MapRole::Mask]));
+        assert_eq!(Map::visual_for(&heat, "v", 2, 2, 1, || panic!("rendered for a heat-map reader")), None);
     }
 }

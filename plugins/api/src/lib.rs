@@ -52,7 +52,7 @@ pub use abi_stable;
 pub use trutheye_imaging::{pillow, quant as jpeg};
 pub use author::{declare, Map, MapData, MapRole, RawOperator, Output, Region};
 pub use export::LIB_HEADER_SYMBOL;
-pub use image::ImageRef;
+pub use image::{ImageRef, MapRoles};
 pub use params::Params;
 pub use schemars;
 pub use serde;

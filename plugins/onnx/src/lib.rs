@@ -36,7 +36,7 @@ pub const SLOTS: usize = 16;
 extern "C" fn run_slot<const I: usize>(image: AbiImage<'_>, params: RStr<'_>) -> RResult<AbiOutput, RString> {
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<AbiOutput, String> {
         let model = catalog::get().models.get(I).ok_or_else(|| format!("ONNX operator slot {I} is not bound"))?;
-        let image = image_from_abi(&image)?;
+        let image = ImageRef::from_abi(&image)?;
         let params: serde_json::Value = if params.as_str().trim().is_empty() {
             serde_json::json!({})
         } else {
@@ -49,16 +49,6 @@ extern "C" fn run_slot<const I: usize>(image: AbiImage<'_>, params: RStr<'_>) ->
         Ok(Err(msg)) => RErr(msg.into()),
         Err(_) => RErr("ONNX operator panicked (see stderr)".to_string().into()),
     }
-}
-
-/// `ImageRef::from_abi` is crate-private in the API, so the checked conversion is repeated here.
-fn image_from_abi<'a>(img: &AbiImage<'a>) -> Result<ImageRef<'a>, String> {
-    let (w, h) = (img.width as usize, img.height as usize);
-    let mut r = ImageRef::from_rgb(w, h, img.rgb.as_slice())
-        .ok_or_else(|| format!("image buffer has {} bytes, expected {w}x{h}x3", img.rgb.len()))?;
-    r.encoded = (!img.encoded.is_empty()).then(|| img.encoded.as_slice());
-    r.format = (!img.format.is_empty()).then(|| img.format.as_str());
-    Ok(r)
 }
 
 type SlotFn = extern "C" fn(AbiImage<'_>, RStr<'_>) -> RResult<AbiOutput, RString>;

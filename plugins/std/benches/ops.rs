@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use image::imageops::FilterType;
 use image::RgbImage;
 use trutheye_plugin_api::abi_stable::std_types::{RStr, RString};
-use trutheye_plugin_api::ImageRef;
+use trutheye_plugin_api::{ImageRef, MapRoles};
 
 const MIN_RUNS: usize = 3;
 const MAX_RUNS: usize = 10;
@@ -113,6 +113,9 @@ fn main() {
             rgb: input.rgb.as_raw(),
             encoded: Some(&input.jpeg),
             format: Some("jpeg"),
+            // Every map, visuals included: the operator as an agent runs it (the
+            // twins compute only the heat-map, so this is the harder comparison).
+            wanted: MapRoles::ALL,
         };
         for op in &operators {
             let call = || (op.run)(image.to_abi(), RStr::from("{}")).into_result().map(drop);
@@ -137,7 +140,7 @@ fn main() {
     // writing the f32 luma plane every operator starts from. An operator's
     // in-process time in units of this pass says how far from memory-bound it is.
     for input in &inputs {
-        let image = ImageRef { width: input.rgb.width() as usize, height: input.rgb.height() as usize, rgb: input.rgb.as_raw(), encoded: None, format: None };
+        let image = ImageRef { width: input.rgb.width() as usize, height: input.rgb.height() as usize, rgb: input.rgb.as_raw(), encoded: None, format: None, wanted: MapRoles::ALL };
         let floor = time_rust(|| {
             std::hint::black_box(image.luma());
             Ok(())

@@ -95,10 +95,7 @@ impl Operator for Bayar {
         Ok(Output {
             summary,
             stats: json!({"anomaly_z": a, "smooth_z": s, "residual_std": residual_std, "block": block, "blocks": [bz.bw, bz.bh]}),
-            maps: vec![
-                Map::visual("visual", w, h, 1, fast_visual(&rms)),
-                Map::heatmap("energy_abs_z", bz.bw, bz.bh, abs),
-            ],
+            maps: Map::visual_for(image, "visual", w, h, 1, || fast_visual(&rms)).into_iter().chain([Map::heatmap("energy_abs_z", bz.bw, bz.bh, abs)]).collect(),
             regions,
         })
     }

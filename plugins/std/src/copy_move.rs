@@ -413,10 +413,7 @@ impl Operator for CopyMove {
                 "affine": verified.as_ref().map(|v| v.map.0),
                 "ratio": p.ratio, "min_shift": p.min_shift, "block": p.block, "min_z": p.min_z, "scale_step": p.scale_step,
             }),
-            maps: vec![
-                Map::visual("visual", w, h, 1, visual),
-                Map::heatmap("duplicated", bw, bh, heat),
-            ],
+            maps: Map::visual_for(image, "visual", w, h, 1, || visual).into_iter().chain([Map::heatmap("duplicated", bw, bh, heat)]).collect(),
             regions,
         })
     }

@@ -212,7 +212,7 @@ impl Operator for DctHighpass {
                 "anomaly_z": anomaly_z, "smooth_z": smooth_z, "hf_ratio": hf_ratio, "residual_std": residual_std,
                 "cutoff": cutoff, "block": block, "blocks": [bz.bw, bz.bh]
             }),
-            maps: vec![Map::visual("visual", w, h, 1, fast_visual_with(&res, f32::abs)), Map::heatmap("energy_z", bz.bw, bz.bh, bz.z)],
+            maps: Map::visual_for(image, "visual", w, h, 1, || fast_visual_with(&res, f32::abs)).into_iter().chain([Map::heatmap("energy_z", bz.bw, bz.bh, bz.z)]).collect(),
             regions,
         })
     }

@@ -154,17 +154,20 @@ impl Operator for DwtSubbands {
         let regions = top_regions(&bz.z, bz.bw, bz.bh, bz.block, 3.0, 5);
         // Visual: PyWavelets tiling, detail bands as magnitude.
         let (vw, vh) = (2 * b1.sw, 2 * b1.sh);
-        let mut canvas = vec![0u8; vw * vh];
-        for (i, b) in bands.iter().enumerate().rev() {
-            let (ox, oy) = (0, 0); // every level's sub-bands tile the top-left LL area
-            let abs = |v: &[f32]| -> Vec<u8> { fast_visual_with(v, f32::abs) };
-            if i + 1 == levels {
-                blit(&mut canvas, vw, vh, &fast_visual(&b.ll), b.sw, b.sh, ox, oy);
+        let render = || {
+            let mut canvas = vec![0u8; vw * vh];
+            for (i, b) in bands.iter().enumerate().rev() {
+                let (ox, oy) = (0, 0); // every level's sub-bands tile the top-left LL area
+                let abs = |v: &[f32]| -> Vec<u8> { fast_visual_with(v, f32::abs) };
+                if i + 1 == levels {
+                    blit(&mut canvas, vw, vh, &fast_visual(&b.ll), b.sw, b.sh, ox, oy);
+                }
+                blit(&mut canvas, vw, vh, &abs(&b.lh), b.sw, b.sh, ox + b.sw, oy);
+                blit(&mut canvas, vw, vh, &abs(&b.hl), b.sw, b.sh, ox, oy + b.sh);
+                blit(&mut canvas, vw, vh, &abs(&b.hh), b.sw, b.sh, ox + b.sw, oy + b.sh);
             }
-            blit(&mut canvas, vw, vh, &abs(&b.lh), b.sw, b.sh, ox + b.sw, oy);
-            blit(&mut canvas, vw, vh, &abs(&b.hl), b.sw, b.sh, ox, oy + b.sh);
-            blit(&mut canvas, vw, vh, &abs(&b.hh), b.sw, b.sh, ox + b.sw, oy + b.sh);
-        }
+            canvas
+        };
         let l1 = &level_stats[0];
         let hh_ratio = l1["hh_ratio"].as_f64().unwrap_or(0.0);
         let summary = format!(
@@ -182,7 +185,7 @@ impl Operator for DwtSubbands {
                 "hl_energy": l1["hl_energy"], "hh_energy": l1["hh_energy"],
                 "levels": level_stats, "block": bz.block, "blocks": [bz.bw, bz.bh]
             }),
-            maps: vec![Map::visual("visual", vw, vh, 1, canvas), Map::heatmap("hh_energy_z", bz.bw, bz.bh, bz.z)],
+            maps: Map::visual_for(image, "visual", vw, vh, 1, render).into_iter().chain([Map::heatmap("hh_energy_z", bz.bw, bz.bh, bz.z)]).collect(),
             regions,
         })
     }

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{jpeg, ImageRef, Map, Operator, Output, OperatorError};
+use trutheye_plugin_api::{jpeg, ImageRef, Map, MapRole, Operator, Output, OperatorError};
 
 use crate::common::{block_means, robust_z, top_regions};
 
@@ -126,24 +126,30 @@ impl Operator for Ela {
         let (sampling, info) = source_sampling(image);
         let re = recompress(image.rgb, w, h, quality, sampling)?;
 
-        let mut err = vec![0f32; w * h];
-        let mut vis = vec![0u8; w * h * 3];
-        err.par_chunks_mut(w)
-            .zip(vis.par_chunks_mut(w * 3))
-            .enumerate()
-            .for_each(|(y, (erow, vrow))| {
-                let a = &image.rgb[y * w * 3..(y + 1) * w * 3];
-                let b = &re[y * w * 3..(y + 1) * w * 3];
-                for x in 0..w {
-                    let mut s = 0f32;
-                    for c in 0..3 {
-                        let d = (a[3 * x + c] as f32 - b[3 * x + c] as f32).abs();
-                        s += d;
-                        vrow[3 * x + c] = (d * scale).min(255.0) as u8;
+        // One pass gives the error map and, when the caller reads it, the visual.
+        let row = |y: usize, erow: &mut [f32], mut vrow: Option<&mut [u8]>| {
+            let a = &image.rgb[y * w * 3..(y + 1) * w * 3];
+            let b = &re[y * w * 3..(y + 1) * w * 3];
+            for x in 0..w {
+                let mut s = 0f32;
+                for c in 0..3 {
+                    let d = (a[3 * x + c] as f32 - b[3 * x + c] as f32).abs();
+                    s += d;
+                    if let Some(v) = vrow.as_deref_mut() {
+                        v[3 * x + c] = (d * scale).min(255.0) as u8;
                     }
-                    erow[x] = s / 3.0;
                 }
-            });
+                erow[x] = s / 3.0;
+            }
+        };
+        let mut err = vec![0f32; w * h];
+        let mut vis = Vec::new();
+        if image.wants(MapRole::Visual) {
+            vis = vec![0u8; w * h * 3];
+            err.par_chunks_mut(w).zip(vis.par_chunks_mut(w * 3)).enumerate().for_each(|(y, (e, v))| row(y, e, Some(v)));
+        } else {
+            err.par_chunks_mut(w).enumerate().for_each(|(y, e)| row(y, e, None));
+        }
         let mean_error = err.iter().map(|&v| v as f64).sum::<f64>() / (w * h) as f64;
         let (bm, bw, bh) = block_means(&err, w, h, block);
         let (z, med, _) = robust_z(&bm);
@@ -191,7 +197,7 @@ impl Operator for Ela {
                 "subsampling": sampling.name(),
                 "source_quality": src_q,
             }),
-            maps: vec![Map::visual("visual", w, h, 3, vis), Map::heatmap("ela_abs_z", bw, bh, heat)],
+            maps: Map::visual_for(image, "visual", w, h, 3, || vis).into_iter().chain([Map::heatmap("ela_abs_z", bw, bh, heat)]).collect(),
             regions,
         })
     }

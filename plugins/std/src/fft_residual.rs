@@ -545,11 +545,14 @@ impl Operator for FftResidual {
                 "upsampling_parity": parity,
                 "radius": radius, "block": block, "blocks": [bz.bw, bz.bh], "welch_tile": n, "welch_tiles": tiles.len()
             }),
-            maps: vec![
-                Map::visual("visual", w, h, 1, fast_visual_with(&residual, f32::abs)),
-                Map::visual("spectrum", n, n, 1, fast_visual(&shifted)),
-                Map::heatmap("energy_z", bz.bw, bz.bh, bz.z),
-            ],
+            maps: [
+                Map::visual_for(image, "visual", w, h, 1, || fast_visual_with(&residual, f32::abs)),
+                Map::visual_for(image, "spectrum", n, n, 1, || fast_visual(&shifted)),
+                Some(Map::heatmap("energy_z", bz.bw, bz.bh, bz.z)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             regions,
         })
     }

@@ -186,10 +186,7 @@ impl Operator for JpegGhost {
                 "per_quality": per_quality,
                 "block": block,
             }),
-            maps: vec![
-                Map::visual("visual", bw, bh, 1, to_visual(&strength)),
-                Map::heatmap("ghost_z", bw, bh, z),
-            ],
+            maps: Map::visual_for(image, "visual", bw, bh, 1, || to_visual(&strength)).into_iter().chain([Map::heatmap("ghost_z", bw, bh, z)]).collect(),
             regions,
         })
     }

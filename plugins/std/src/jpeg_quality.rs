@@ -50,10 +50,16 @@ impl Operator for JpegQuality {
 
         let max = luma.iter().copied().max().unwrap_or(1).max(1) as f32;
         let side = 8 * CELL;
-        let mut vis = vec![0u8; side * side];
-        for (i, px) in vis.iter_mut().enumerate() {
-            let (y, x) = (i / side / CELL, (i % side) / CELL);
-            *px = (luma[y * 8 + x] as f32 / max * 255.0).round() as u8;
+        // One grey level per table entry, then each CELL x CELL square filled with it
+        // (rounding once per entry, not once per pixel, keeps the call near the cost of
+        // reading the tables).
+        let levels: Vec<u8> = luma.iter().map(|&q| (q as f32 / max * 255.0).round() as u8).collect();
+        let mut vis = Vec::with_capacity(side * side);
+        for row in levels.chunks_exact(8) {
+            let line: Vec<u8> = row.iter().flat_map(|&v| [v; CELL]).collect();
+            for _ in 0..CELL {
+                vis.extend_from_slice(&line);
+            }
         }
         let summary = format!(
             "JPEG quantization: luma tables match IJG quality {quality}{}, chroma {}; {} tables; subsampling {subsampling}; {}. \
@@ -86,7 +92,7 @@ impl Operator for JpegQuality {
             }),
             // Only the picture of the table: it is not a spatial map of the image, so it
             // must not pass for a heat-map (the evaluator scores heat-maps against masks).
-            maps: vec![Map::visual("visual", side, side, 1, vis)],
+            maps: Map::visual_for(image, "visual", side, side, 1, || vis).into_iter().collect(),
             regions: Vec::new(),
         })
     }

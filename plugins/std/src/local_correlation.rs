@@ -98,7 +98,7 @@ impl Operator for LocalCorrelation {
                 "median_corr": med,
                 "block": block,
             }),
-            maps: vec![Map::visual("visual", bw, bh, 1, vis), Map::heatmap("correlation_z", bw, bh, z)],
+            maps: Map::visual_for(image, "visual", bw, bh, 1, || vis).into_iter().chain([Map::heatmap("correlation_z", bw, bh, z)]).collect(),
             regions,
         })
     }

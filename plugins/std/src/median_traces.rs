@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
+use trutheye_plugin_api::{ImageRef, Map, MapRole, Operator, Output, OperatorError};
 
 use crate::common::{robust_z, top_regions};
 use crate::sobel::{band_rows, luma_bands, map3x3, round_u8, stencil_row};
@@ -143,8 +143,10 @@ fn band_hist(band: &[u8], start: usize, step: usize) -> [u64; 256] {
 fn analyse(image: &ImageRef<'_>, block: usize) -> Pass {
     let (w, h) = (image.width, image.height);
     let step = (w * h / 1_000_000).max(1);
-    let mut resid = vec![0u8; w * h];
-    let bands = luma_bands(image, band_rows(block), round_u8, &mut resid, |y0, l, out| {
+    // The full-size residual is kept only for the visual.
+    let mut resid = if image.wants(MapRole::Visual) { vec![0u8; w * h] } else { Vec::new() };
+    let keep = (!resid.is_empty()).then_some(resid.as_mut_slice());
+    let bands = luma_bands(image, band_rows(block), round_u8, keep, |y0, l, out| {
         for (j, row) in out.chunks_exact_mut(w).enumerate() {
             stencil_row(&l[j * w..][..w], &l[(j + 1) * w..][..w], &l[(j + 2) * w..][..w], row, |p| {
                 med9(p).abs_diff(p[4])
@@ -257,10 +259,10 @@ impl Operator for MedianTraces {
                 "top_block_residual_activity_ratio": top_ratio,
                 "block": block,
             }),
-            maps: vec![
-                Map::visual("visual", w, h, 1, visual_u8(pass.resid, &pass.hist)),
-                Map::heatmap("median_filtered_z", bw, bh, z),
-            ],
+            maps: Map::visual_for(image, "visual", w, h, 1, || visual_u8(pass.resid, &pass.hist))
+                .into_iter()
+                .chain([Map::heatmap("median_filtered_z", bw, bh, z)])
+                .collect(),
             regions,
         })
     }

@@ -180,7 +180,7 @@ impl Operator for Prnu {
                 "noise_std": noise_std, "mean_block_corr": mean_block_corr, "k_hat": k_hat,
                 "block": block, "blocks": [bw, bh]
             }),
-            maps: vec![Map::visual("visual", w, h, 1, fast_visual(&res)), Map::heatmap("inconsistency_z", bw, bh, heat)],
+            maps: Map::visual_for(image, "visual", w, h, 1, || fast_visual(&res)).into_iter().chain([Map::heatmap("inconsistency_z", bw, bh, heat)]).collect(),
             regions,
         })
     }

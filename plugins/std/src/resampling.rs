@@ -150,7 +150,7 @@ impl Operator for Resampling {
                 "anomaly_z": anomaly_z, "periodicity_score": periodicity_score, "peak_freqs": peak_freqs,
                 "top_block_peak_freq": top_block_peak, "block": block, "blocks": [bw, bh]
             }),
-            maps: vec![Map::visual("visual", w, h, 1, fast_visual(&p)), Map::heatmap("periodicity_z", bw, bh, bz.z)],
+            maps: Map::visual_for(image, "visual", w, h, 1, || fast_visual(&p)).into_iter().chain([Map::heatmap("periodicity_z", bw, bh, bz.z)]).collect(),
             regions,
         })
     }

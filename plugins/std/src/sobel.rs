@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
+use trutheye_plugin_api::{ImageRef, Map, MapRole, Operator, Output, OperatorError};
 
 use crate::common::{reflect, robust_z, top_regions};
 
@@ -87,39 +87,57 @@ pub(crate) fn par_luma(image: &ImageRef<'_>) -> Vec<f32> {
     out
 }
 
-/// Splits the `w x h` output map `out` into bands of `rows` rows and runs
+/// Splits the `w x h` output map into bands of `rows` rows and runs
 /// `f(y0, luma, band)` on them in parallel, returning the results in band order.
 /// `luma` holds `conv(luma)` of image rows `y0-1 ..= y0+n` (n = rows in the band,
 /// reflect-101 at the top and bottom), i.e. band row `j` has its neighbourhood in
 /// `luma` rows `j..j+3`. Computing luma per band keeps it in cache and costs only two
 /// extra rows per band.
-pub(crate) fn luma_bands<T: Send, U: Send, R: Send>(
+///
+/// With `out`, `band` is that band of `out`; with `None` (nobody reads the per-pixel
+/// map, only what `f` returns), it is a scratch band, so no full-size map is
+/// allocated and page-faulted.
+pub(crate) fn luma_bands<T: Send, U: Send + Copy + Default, R: Send>(
     image: &ImageRef<'_>,
     rows: usize,
     conv: impl Fn(f32) -> T + Sync,
-    out: &mut [U],
+    out: Option<&mut [U]>,
     f: impl Fn(usize, &[T], &mut [U]) -> R + Sync,
 ) -> Vec<R> {
     let (w, h) = (image.width, image.height);
-    if w == 0 || h == 0 || out.len() != w * h || image.rgb.len() != w * h * 3 {
+    if w == 0 || h == 0 || out.as_ref().is_some_and(|o| o.len() != w * h) || image.rgb.len() != w * h * 3 {
         return Vec::new();
     }
     let rows = rows.max(1);
-    out.par_chunks_mut(rows * w)
-        .enumerate()
-        .map(|(band, chunk)| {
-            let y0 = band * rows;
-            let n = chunk.len() / w;
-            let mut buf = Vec::with_capacity((n + 2) * w);
-            let mut row = vec![0f32; w];
-            for j in 0..n + 2 {
-                let y = reflect((y0 + j) as isize - 1, h);
-                crate::common::luma_row(&image.rgb[y * w * 3..(y + 1) * w * 3], &mut row);
-                buf.extend(row.iter().map(|&v| conv(v)));
-            }
-            f(y0, &buf, chunk)
-        })
-        .collect()
+    let band_luma = |y0: usize, n: usize| {
+        let mut buf = Vec::with_capacity((n + 2) * w);
+        let mut row = vec![0f32; w];
+        for j in 0..n + 2 {
+            let y = reflect((y0 + j) as isize - 1, h);
+            crate::common::luma_row(&image.rgb[y * w * 3..(y + 1) * w * 3], &mut row);
+            buf.extend(row.iter().map(|&v| conv(v)));
+        }
+        buf
+    };
+    match out {
+        Some(out) => out
+            .par_chunks_mut(rows * w)
+            .enumerate()
+            .map(|(band, chunk)| {
+                let y0 = band * rows;
+                f(y0, &band_luma(y0, chunk.len() / w), chunk)
+            })
+            .collect(),
+        None => (0..h.div_ceil(rows))
+            .into_par_iter()
+            .map_init(Vec::new, |scratch, band| {
+                let y0 = band * rows;
+                let n = rows.min(h - y0);
+                scratch.resize(n * w, U::default());
+                f(y0, &band_luma(y0, n), &mut scratch[..n * w])
+            })
+            .collect(),
+    }
 }
 
 /// Rows per band for a pass that also sums `block x block` tiles: a whole number of
@@ -254,8 +272,10 @@ impl Operator for Sobel {
             return Err(OperatorError::Image(format!("sobel needs an image of at least one {block}x{block} block, got {w}x{h}")));
         }
         // One fused pass per band: luma, magnitude, tile sums, total and edge count.
-        let mut mag = vec![0f32; w * h];
-        let bands = luma_bands(image, band_rows(block), |v| v, &mut mag, |y0, l, out| {
+        // The full-size magnitude is kept only for the visual.
+        let mut mag = if image.wants(MapRole::Visual) { vec![0f32; w * h] } else { Vec::new() };
+        let keep = (!mag.is_empty()).then_some(mag.as_mut_slice());
+        let bands = luma_bands(image, band_rows(block), |v| v, keep, |y0, l, out| {
             pulp::Arch::new().dispatch(SobelBand { w, h, y0, block, thr, l, out })
         });
         let n = (w * h) as f64;
@@ -287,7 +307,7 @@ impl Operator for Sobel {
                 "edge_threshold": thr,
                 "block": block,
             }),
-            maps: vec![Map::visual("visual", w, h, 1, fast_visual(&mag)), Map::heatmap("edge_energy_z", bw, bh, z)],
+            maps: Map::visual_for(image, "visual", w, h, 1, || fast_visual(&mag)).into_iter().chain([Map::heatmap("edge_energy_z", bw, bh, z)]).collect(),
             regions,
         })
     }

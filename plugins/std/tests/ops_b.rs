@@ -2,7 +2,7 @@
 //! local_correlation, ela and jpeg_quality on synthetic images.
 
 use serde_json::json;
-use trutheye_plugin_api::{jpeg, ImageRef, MapRole, RawOperator, Output, OperatorError};
+use trutheye_plugin_api::{jpeg, ImageRef, MapRole, MapRoles, RawOperator, Output, OperatorError};
 use trutheye_plugin_std::{
     ela::Ela, jpeg_ghost::JpegGhost, jpeg_quality::JpegQuality, laplacian::Laplacian,
     local_correlation::LocalCorrelation, median_traces::{median3x3, MedianTraces}, sobel::Sobel,
@@ -92,7 +92,7 @@ fn check_found(out: &Output, what: &str) {
 #[test]
 fn jpeg_ghost_finds_the_q60_patch() {
     let (file, px) = double_compressed_composite();
-    let img = ImageRef { width: W, height: H, rgb: &px, encoded: Some(&file), format: Some("jpeg") };
+    let img = ImageRef { width: W, height: H, rgb: &px, encoded: Some(&file), format: Some("jpeg"), wanted: MapRoles::ALL };
     let out = JpegGhost.run(&img, &json!({})).expect("runs");
     check_found(&out, "jpeg_ghost");
     assert_eq!(out.stats["primary_quality"], json!(90));
@@ -126,7 +126,7 @@ fn jpeg_ghost_on_png_like_input_and_bad_params() {
 #[test]
 fn ela_finds_the_q60_patch() {
     let (file, px) = double_compressed_composite();
-    let img = ImageRef { width: W, height: H, rgb: &px, encoded: Some(&file), format: Some("jpeg") };
+    let img = ImageRef { width: W, height: H, rgb: &px, encoded: Some(&file), format: Some("jpeg"), wanted: MapRoles::ALL };
     // At quality 75 (Forensically's default) the patch, already quantized at q60, barely
     // changes while the q95-then-q90 background loses detail: a low-error outlier.
     let out = Ela.run(&img, &json!({"quality": 75})).expect("runs");
@@ -201,7 +201,7 @@ fn jpeg_quality_estimates_jpeg_encoder_files() {
             assert_eq!(info.luma_table(), Some(&jpeg::ijg_table(&jpeg::IJG_LUMA, q)));
             assert_eq!(info.chroma_table(), Some(&jpeg::ijg_table(&jpeg::IJG_CHROMA, q)));
             let px = decode(&file);
-            let img = ImageRef { width: 48, height: 40, rgb: &px, encoded: Some(&file), format: Some("jpeg") };
+            let img = ImageRef { width: 48, height: 40, rgb: &px, encoded: Some(&file), format: Some("jpeg"), wanted: MapRoles::ALL };
             let out = JpegQuality.run(&img, &json!({})).expect("runs");
             assert_eq!(out.stats["quality"], json!(q));
             assert_eq!(out.stats["chroma_quality"], json!(q));
@@ -212,6 +212,14 @@ fn jpeg_quality_estimates_jpeg_encoder_files() {
             assert!(out.maps.iter().all(|m| m.is_consistent()));
             // One picture of the table; no 8x8 "heat-map" that could pass for a spatial map.
             assert_eq!(out.maps.iter().map(|m| (m.width, m.role)).collect::<Vec<_>>(), [(128, MapRole::Visual)]);
+            // Each 16x16 square is its table entry, scaled so the coarsest step is 255.
+            let luma = jpeg::ijg_table(&jpeg::IJG_LUMA, q);
+            let max = *luma.iter().max().unwrap() as f32;
+            let trutheye_plugin_api::MapData::U8(vis) = &out.maps[0].data else { panic!("the visual is 8-bit") };
+            for (i, &px) in vis.iter().enumerate() {
+                let (y, x) = (i / 128 / 16, i % 128 / 16);
+                assert_eq!(px, (luma[y * 8 + x] as f32 / max * 255.0).round() as u8, "pixel {i}");
+            }
         }
     }
 }
@@ -235,7 +243,7 @@ fn jpeg_quality_custom_tables() {
         enc.set_progressive(true);
         enc.encode(&rgb, 32, 32, jpeg_encoder::ColorType::Rgb).unwrap();
         let px = decode(&buf);
-        let img = ImageRef { width: 32, height: 32, rgb: &px, encoded: Some(&buf), format: Some("jpeg") };
+        let img = ImageRef { width: 32, height: 32, rgb: &px, encoded: Some(&buf), format: Some("jpeg"), wanted: MapRoles::ALL };
         let out = JpegQuality.run(&img, &json!({})).unwrap();
         assert_eq!(out.stats["quality"], json!(80));
         assert_eq!(out.stats["exact_ijg"], json!(exact));
@@ -278,7 +286,7 @@ fn tiny_and_odd_sizes_never_panic() {
         let rgb: Vec<u8> = (0..w * h * 3).map(|_| (r.next() & 255) as u8).collect();
         let file = encode(&rgb, w, h, 85, jpeg_encoder::SamplingFactor::F_2_2);
         let px = decode(&file);
-        let img = ImageRef { width: w, height: h, rgb: &px, encoded: Some(&file), format: Some("jpeg") };
+        let img = ImageRef { width: w, height: h, rgb: &px, encoded: Some(&file), format: Some("jpeg"), wanted: MapRoles::ALL };
         for params in [json!({}), json!({"block": 4})] {
             for (name, res) in run_all(&img, &params) {
                 match res {
@@ -335,7 +343,7 @@ fn clean_controls_score_far_below_the_planted_cases() {
     let orig = textured(W, H, 42);
     let file = encode(&decode(&encode(&orig, W, H, 95, F_2_2)), W, H, 90, F_2_2);
     let px = decode(&file);
-    let jimg = ImageRef { width: W, height: H, rgb: &px, encoded: Some(&file), format: Some("jpeg") };
+    let jimg = ImageRef { width: W, height: H, rgb: &px, encoded: Some(&file), format: Some("jpeg"), wanted: MapRoles::ALL };
     let clean = textured(W, H, 7);
     let img = ImageRef::from_rgb(W, H, &clean).unwrap();
     let cases = [

@@ -34,6 +34,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use trutheye_core::fusion::{fuse_layers, FusionConfig, Layers};
 use trutheye_core::{AgentConfig, HeatGrid, ImageBuf, Registry, VerdictLabel};
+use trutheye_plugin_api::{MapRole, MapRoles};
 use trutheye_eval::dataset::GtMask;
 use trutheye_eval::Dataset;
 
@@ -252,7 +253,8 @@ fn load_case(s: &trutheye_eval::dataset::Sample, operators: &[String], agent: &A
     }
     let mut grids: Vec<(String, HeatGrid)> = Vec::new();
     for op in operators {
-        let out = registry.call(op, &image, &serde_json::json!({})).map_err(|e| format!("{op}: {e}"))?;
+        // The fit reads heat-maps only, so operators skip their visuals.
+        let out = registry.call_for(op, &image, &serde_json::json!({}), MapRoles::of(&[MapRole::Heatmap])).map_err(|e| format!("{op}: {e}"))?;
         let grid = HeatGrid::from_output(&out, Some([0, 0, root.0, root.1])).ok_or_else(|| format!("{op} returned no float heat-map"))?;
         grids.push((op.clone(), grid));
     }
