@@ -37,6 +37,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use rustfft::num_complex::Complex;
+use realfft::RealFftPlanner;
 use rustfft::{Fft, FftPlanner};
 use serde_json::json;
 use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
@@ -228,11 +229,26 @@ pub(crate) fn radial_peaks(logp: &[f32], n: usize, rho_min: f32, k: usize) -> Ve
 /// ring into the residual. With `radius = 0` the residual is the periodic
 /// component minus its mean.
 pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<f32>, f32) {
+    // The image is real, so its spectrum is Hermitian: only columns kx = 0..=w/2
+    // are transformed (real-to-complex row FFTs, complex column FFTs), filtered
+    // and transformed back (complex column FFTs, complex-to-real row FFTs), half
+    // the work of a complex 2-D FFT. The filter is symmetric under
+    // (kx, ky) -> (-kx, -ky), so the result is the same residual.
+    let wc = w / 2 + 1;
+    let mut real = RealFftPlanner::<f32>::new();
     let mut planner = FftPlanner::<f32>::new();
-    let mut buf: Vec<C> = luma.par_iter().map(|&v| C::new(v, 0.0)).collect();
-    fft_rows(&mut buf, &planner.plan_fft_forward(w));
-    let mut t = transpose(&buf, w, h); // w rows of h: t[kx * h + y]
-    drop(buf);
+    let mut rows = vec![C::default(); h * wc];
+    let r2c = real.plan_fft_forward(w);
+    rows.par_chunks_mut(wc).zip(luma.par_chunks(w)).for_each_init(
+        || (r2c.make_input_vec(), r2c.make_scratch_vec()),
+        |(input, scratch), (out, src)| {
+            input.copy_from_slice(src);
+            // Lengths come from the plan, so this cannot fail.
+            let _ = r2c.process_with_scratch(input, out, scratch);
+        },
+    );
+    let mut t = transpose(&rows, wc, h); // wc rows of h: t[kx * h + y]
+    drop(rows);
     fft_rows(&mut t, &planner.plan_fft_forward(h)); // t[kx * h + ky]
     // Boundary image of the periodic/smooth decomposition, in Fourier form:
     // v[0, :] = u[h-1, :] - u[0, :] = dr, v[h-1, :] = -dr; same for columns.
@@ -274,16 +290,33 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
                     hf += p;
                 }
             }
-            (hf, tot)
+            // Column kx stands for itself and, unless it is its own mirror (0, and
+            // w/2 for even w), for the column w - kx that was not computed.
+            let k = if kx == 0 || 2 * kx == w { 1.0 } else { 2.0 };
+            (k * hf, k * tot)
         })
         .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
     let ratio = if total > 0.0 { (hf / total) as f32 } else { 0.0 };
     fft_rows(&mut t, &planner.plan_fft_inverse(h));
-    let mut back = transpose(&t, h, w);
+    let mut back = transpose(&t, h, wc);
     drop(t);
-    fft_rows(&mut back, &planner.plan_fft_inverse(w));
+    let c2r = real.plan_fft_inverse(w);
     let norm = 1.0 / (w * h) as f32;
-    (back.par_iter().map(|c| c.re * norm).collect(), ratio)
+    let mut out = vec![0f32; w * h];
+    out.par_chunks_mut(w).zip(back.par_chunks_mut(wc)).for_each_init(
+        || c2r.make_scratch_vec(),
+        |scratch, (dst, spec)| {
+            // The DC (and, for even w, Nyquist) bins of a real row are real; what is
+            // left there is rounding, which `irfft` ignores too.
+            spec[0].im = 0.0;
+            if w % 2 == 0 {
+                spec[wc - 1].im = 0.0;
+            }
+            let _ = c2r.process_with_scratch(spec, dst, scratch);
+            dst.iter_mut().for_each(|v| *v *= norm);
+        },
+    );
+    (out, ratio)
 }
 
 /// Log-power contrasts of the periodic upsampling and JPEG-grid peaks of the fine
@@ -598,6 +631,82 @@ mod tests {
         assert!(out.maps.iter().all(|m| m.is_consistent()));
     }
     /// `n` uniform integers in 0..256 from a seeded LCG (no RNG crate in tests).
+    /// The residual as it was computed before the real-input transforms: complex
+    /// 2-D FFT of the whole spectrum, the same filter, complex inverse, real part.
+    fn complex_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<f32>, f32) {
+        let mut planner = FftPlanner::<f32>::new();
+        let mut buf: Vec<C> = luma.par_iter().map(|&v| C::new(v, 0.0)).collect();
+        fft_rows(&mut buf, &planner.plan_fft_forward(w));
+        let mut t = transpose(&buf, w, h); // w rows of h: t[kx * h + y]
+        drop(buf);
+        fft_rows(&mut t, &planner.plan_fft_forward(h)); // t[kx * h + ky]
+        // Boundary image of the periodic/smooth decomposition, in Fourier form:
+        // v[0, :] = u[h-1, :] - u[0, :] = dr, v[h-1, :] = -dr; same for columns.
+        let mut dr: Vec<C> = (0..w).map(|x| C::new(luma[(h - 1) * w + x] - luma[x], 0.0)).collect();
+        let mut dc: Vec<C> = (0..h).map(|y| C::new(luma[y * w + w - 1] - luma[y * w], 0.0)).collect();
+        planner.plan_fft_forward(w).process(&mut dr);
+        planner.plan_fft_forward(h).process(&mut dc);
+        let tau = 2.0 * std::f64::consts::PI;
+        let r2 = radius * radius;
+        // Per-row-frequency tables: (1 - e^{i a}, 2 cos a, f) for a = 2π ky / h.
+        let ytab: Vec<(C, f32, f32)> = (0..h)
+            .map(|ky| {
+                let ay = tau * ky as f64 / h as f64;
+                (C::new((1.0 - ay.cos()) as f32, (-ay.sin()) as f32), (2.0 * ay.cos()) as f32, freq(ky, h))
+            })
+            .collect();
+        let (hf, total): (f64, f64) = t
+            .par_chunks_mut(h)
+            .enumerate()
+            .map(|(kx, col)| {
+                let fx = freq(kx, w);
+                let ax = tau * kx as f64 / w as f64;
+                let ex = C::new((1.0 - ax.cos()) as f32, (-ax.sin()) as f32); // 1 - e^{i ax}
+                let (mut hf, mut tot) = (0f64, 0f64);
+                let cx2 = (2.0 * ax.cos() - 4.0) as f32;
+                let (drx, fx2) = (dr[kx], 4.0 * fx * fx);
+                for (ky, (c, &(ey, cy2, fy))) in col.iter_mut().zip(&ytab).enumerate() {
+                    if kx == 0 && ky == 0 {
+                        *c = C::default();
+                        continue;
+                    }
+                    let v = drx * ey + dc[ky] * ex;
+                    *c -= v * (1.0 / (cx2 + cy2));
+                    let p = c.norm_sqr() as f64;
+                    tot += p;
+                    if fx2 + 4.0 * fy * fy < r2 {
+                        *c = C::default();
+                    } else {
+                        hf += p;
+                    }
+                }
+                (hf, tot)
+            })
+            .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let ratio = if total > 0.0 { (hf / total) as f32 } else { 0.0 };
+        fft_rows(&mut t, &planner.plan_fft_inverse(h));
+        let mut back = transpose(&t, h, w);
+        drop(t);
+        fft_rows(&mut back, &planner.plan_fft_inverse(w));
+        let norm = 1.0 / (w * h) as f32;
+        (back.par_iter().map(|c| c.re * norm).collect(), ratio)
+    }
+
+    #[test]
+    fn half_spectrum_residual_equals_the_full_complex_one() {
+        for (w, h) in [(64usize, 48usize), (63, 50), (65, 47), (40, 41)] {
+            let luma: Vec<f32> = lcg_noise(w as u64 * 31 + h as u64, w * h).iter().enumerate().map(|(i, v)| v * 0.3 + (i % w) as f32).collect();
+            for radius in [0.0f32, 0.1, 0.35, 0.9] {
+                let (got, got_ratio) = highpass_residual(&luma, w, h, radius);
+                let (want, want_ratio) = complex_residual(&luma, w, h, radius);
+                assert!((got_ratio - want_ratio).abs() < 1e-5, "{w}x{h} r={radius}: ratio {got_ratio} vs {want_ratio}");
+                let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
+                let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(worst <= 1e-4 * scale, "{w}x{h} r={radius}: max |diff| {worst} against max |residual| {scale}");
+            }
+        }
+    }
+
     fn lcg_noise(seed: u64, n: usize) -> Vec<f32> {
         let mut state = seed;
         (0..n)
