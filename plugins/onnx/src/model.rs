@@ -169,7 +169,8 @@ impl Model {
             residual::check_size(&self.manifest.name, image.width, image.height, block)?;
             let input = prepare(image, &self.manifest.input)?;
             let backend = self.backend();
-            let r = residual::Report { block, truncate: t, what: &o.what, backend: &backend };
+            let visual = image.wants(trutheye_plugin_api::MapRole::Visual);
+            let r = residual::Report { block, truncate: t, what: &o.what, backend: &backend, visual };
             let (w, h) = (image.width, image.height);
             return self.infer_with(input.view(), |shape, data| {
                 if shape.len() != 4 || shape[2] != h || shape[3] != w {

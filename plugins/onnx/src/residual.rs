@@ -101,6 +101,9 @@ pub struct Report<'a> {
     pub what: &'a str,
     /// Backend label appended to the summary.
     pub backend: &'a str,
+    /// Whether the caller reads visuals ([`ImageRef::wants`](trutheye_plugin_api::ImageRef::wants));
+    /// without them the picture of the residual is not rendered.
+    pub visual: bool,
 }
 
 /// Builds the native-style report from `k` residual planes (`[k][h][w]`).
@@ -148,6 +151,6 @@ pub fn report(planes: &[f32], k: usize, w: usize, h: usize, r: &Report<'_>) -> O
         stats: json!({"anomaly_z": a, "smooth_z": s, "residual_std": residual_std, "block": block, "truncate": t,
                       "blocks": [bw, bh], "backend": backend}),
         regions: top_regions(&abs, bw, block, 3.0, 5),
-        maps: vec![Map::visual("visual", w, h, 1, visual(&rms)), Map::heatmap("energy_abs_z", bw, bh, abs)],
+        maps: r.visual.then(|| Map::visual("visual", w, h, 1, visual(&rms))).into_iter().chain([Map::heatmap("energy_abs_z", bw, bh, abs)]).collect(),
     }
 }
