@@ -250,6 +250,38 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
     let mut t = transpose(&rows, wc, h); // wc rows of h: t[kx * h + y]
     drop(rows);
     fft_rows(&mut t, &planner.plan_fft_forward(h)); // t[kx * h + ky]
+    let (hf, total) = filter_columns(&mut t, luma, w, h, radius, &mut planner);
+    let ratio = if total > 0.0 { (hf / total) as f32 } else { 0.0 };
+    fft_rows(&mut t, &planner.plan_fft_inverse(h));
+    let mut back = transpose(&t, h, wc);
+    drop(t);
+    let c2r = real.plan_fft_inverse(w);
+    let norm = 1.0 / (w * h) as f32;
+    let mut out = vec![0f32; w * h];
+    out.par_chunks_mut(w).zip(back.par_chunks_mut(wc)).for_each_init(
+        || c2r.make_scratch_vec(),
+        |scratch, (dst, spec)| {
+            // The DC (and, for even w, Nyquist) bins of a real row are real; what is
+            // left there is rounding, which `irfft` ignores too.
+            spec[0].im = 0.0;
+            if w % 2 == 0 {
+                spec[wc - 1].im = 0.0;
+            }
+            let _ = c2r.process_with_scratch(spec, dst, scratch);
+            dst.iter_mut().for_each(|v| *v *= norm);
+        },
+    );
+    (out, ratio)
+}
+
+/// Turns the spectrum columns `t` (`t[kx * h + ky]`, columns `kx = 0..t.len() / h`)
+/// of the image `luma` into those of its periodic component (Moisan 2011) with
+/// every bin below `radius` (and DC) zeroed. Returns the high-pass and total
+/// non-DC energy of the whole `w`-column spectrum: with fewer than `w` columns
+/// (the half spectrum of a real image) a column that has an uncomputed mirror
+/// counts twice.
+fn filter_columns(t: &mut [C], luma: &[f32], w: usize, h: usize, radius: f32, planner: &mut FftPlanner<f32>) -> (f64, f64) {
+    let half = t.len() / h < w;
     // Boundary image of the periodic/smooth decomposition, in Fourier form:
     // v[0, :] = u[h-1, :] - u[0, :] = dr, v[h-1, :] = -dr; same for columns.
     let mut dr: Vec<C> = (0..w).map(|x| C::new(luma[(h - 1) * w + x] - luma[x], 0.0)).collect();
@@ -265,8 +297,7 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
             (C::new((1.0 - ay.cos()) as f32, (-ay.sin()) as f32), (2.0 * ay.cos()) as f32, freq(ky, h))
         })
         .collect();
-    let (hf, total): (f64, f64) = t
-        .par_chunks_mut(h)
+    t.par_chunks_mut(h)
         .enumerate()
         .map(|(kx, col)| {
             let fx = freq(kx, w);
@@ -292,31 +323,10 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
             }
             // Column kx stands for itself and, unless it is its own mirror (0, and
             // w/2 for even w), for the column w - kx that was not computed.
-            let k = if kx == 0 || 2 * kx == w { 1.0 } else { 2.0 };
+            let k = if !half || kx == 0 || 2 * kx == w { 1.0 } else { 2.0 };
             (k * hf, k * tot)
         })
-        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-    let ratio = if total > 0.0 { (hf / total) as f32 } else { 0.0 };
-    fft_rows(&mut t, &planner.plan_fft_inverse(h));
-    let mut back = transpose(&t, h, wc);
-    drop(t);
-    let c2r = real.plan_fft_inverse(w);
-    let norm = 1.0 / (w * h) as f32;
-    let mut out = vec![0f32; w * h];
-    out.par_chunks_mut(w).zip(back.par_chunks_mut(wc)).for_each_init(
-        || c2r.make_scratch_vec(),
-        |scratch, (dst, spec)| {
-            // The DC (and, for even w, Nyquist) bins of a real row are real; what is
-            // left there is rounding, which `irfft` ignores too.
-            spec[0].im = 0.0;
-            if w % 2 == 0 {
-                spec[wc - 1].im = 0.0;
-            }
-            let _ = c2r.process_with_scratch(spec, dst, scratch);
-            dst.iter_mut().for_each(|v| *v *= norm);
-        },
-    );
-    (out, ratio)
+        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
 /// Log-power contrasts of the periodic upsampling and JPEG-grid peaks of the fine
@@ -632,7 +642,8 @@ mod tests {
     }
     /// `n` uniform integers in 0..256 from a seeded LCG (no RNG crate in tests).
     /// The residual as it was computed before the real-input transforms: complex
-    /// 2-D FFT of the whole spectrum, the same filter, complex inverse, real part.
+    /// 2-D FFT of the whole spectrum, the same filter on every column, complex
+    /// inverse, real part.
     fn complex_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<f32>, f32) {
         let mut planner = FftPlanner::<f32>::new();
         let mut buf: Vec<C> = luma.par_iter().map(|&v| C::new(v, 0.0)).collect();
@@ -640,49 +651,7 @@ mod tests {
         let mut t = transpose(&buf, w, h); // w rows of h: t[kx * h + y]
         drop(buf);
         fft_rows(&mut t, &planner.plan_fft_forward(h)); // t[kx * h + ky]
-        // Boundary image of the periodic/smooth decomposition, in Fourier form:
-        // v[0, :] = u[h-1, :] - u[0, :] = dr, v[h-1, :] = -dr; same for columns.
-        let mut dr: Vec<C> = (0..w).map(|x| C::new(luma[(h - 1) * w + x] - luma[x], 0.0)).collect();
-        let mut dc: Vec<C> = (0..h).map(|y| C::new(luma[y * w + w - 1] - luma[y * w], 0.0)).collect();
-        planner.plan_fft_forward(w).process(&mut dr);
-        planner.plan_fft_forward(h).process(&mut dc);
-        let tau = 2.0 * std::f64::consts::PI;
-        let r2 = radius * radius;
-        // Per-row-frequency tables: (1 - e^{i a}, 2 cos a, f) for a = 2π ky / h.
-        let ytab: Vec<(C, f32, f32)> = (0..h)
-            .map(|ky| {
-                let ay = tau * ky as f64 / h as f64;
-                (C::new((1.0 - ay.cos()) as f32, (-ay.sin()) as f32), (2.0 * ay.cos()) as f32, freq(ky, h))
-            })
-            .collect();
-        let (hf, total): (f64, f64) = t
-            .par_chunks_mut(h)
-            .enumerate()
-            .map(|(kx, col)| {
-                let fx = freq(kx, w);
-                let ax = tau * kx as f64 / w as f64;
-                let ex = C::new((1.0 - ax.cos()) as f32, (-ax.sin()) as f32); // 1 - e^{i ax}
-                let (mut hf, mut tot) = (0f64, 0f64);
-                let cx2 = (2.0 * ax.cos() - 4.0) as f32;
-                let (drx, fx2) = (dr[kx], 4.0 * fx * fx);
-                for (ky, (c, &(ey, cy2, fy))) in col.iter_mut().zip(&ytab).enumerate() {
-                    if kx == 0 && ky == 0 {
-                        *c = C::default();
-                        continue;
-                    }
-                    let v = drx * ey + dc[ky] * ex;
-                    *c -= v * (1.0 / (cx2 + cy2));
-                    let p = c.norm_sqr() as f64;
-                    tot += p;
-                    if fx2 + 4.0 * fy * fy < r2 {
-                        *c = C::default();
-                    } else {
-                        hf += p;
-                    }
-                }
-                (hf, tot)
-            })
-            .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let (hf, total) = filter_columns(&mut t, luma, w, h, radius, &mut planner);
         let ratio = if total > 0.0 { (hf / total) as f32 } else { 0.0 };
         fft_rows(&mut t, &planner.plan_fft_inverse(h));
         let mut back = transpose(&t, h, w);
