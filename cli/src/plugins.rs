@@ -87,9 +87,10 @@ pub struct OpArgs {
     #[arg(short = 'o', long = "output", value_name = "OUT.png")]
     pub output: Option<PathBuf>,
     /// Which maps `-o` saves: map names or roles (`visual`, `heatmap`, `mask`),
-    /// comma-separated; default every map. `--maps heatmap` skips the
-    /// full-resolution visual: operators do not render it (a pass over the
-    /// image) and `-o` does not write it (a 12-megapixel PNG takes ~40 ms).
+    /// comma-separated; default every map. `--maps heatmap` does not write the
+    /// full-resolution visual (a 12-megapixel PNG takes ~40 ms); with `--json`
+    /// as well, operators are told so and do not render it either (a pass over
+    /// the image).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub maps: Vec<String>,
     /// Print one JSON object.
@@ -116,6 +117,9 @@ pub fn parse_params(pairs: &[String]) -> Result<serde_json::Value> {
 /// (`--json`), which would describe the visual. A map named by its own name
 /// could have any role, so it keeps every role.
 fn roles_read(args: &OpArgs) -> MapRoles {
+    if args.output.is_none() {
+        return MapRoles::ALL;
+    }
     let role = |w: &str| match w {
         "visual" => Some(MapRole::Visual),
         "heatmap" => Some(MapRole::Heatmap),
@@ -137,7 +141,8 @@ pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
     let image = ImageBuf::open(&args.image, args.max_pixels)?;
     let params = parse_params(&args.params)?;
     let started = std::time::Instant::now();
-    let out = registry.call_for(&args.name, &image, &params, roles_read(args)).map_err(|e| anyhow::anyhow!("{}: {e}", args.image.display()))?;
+    let roles = roles_read(args);
+    let out = registry.call_for(&args.name, &image, &params, roles).map_err(|e| anyhow::anyhow!("{}: {e}", args.image.display()))?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut saved = Vec::new();
     if let Some(path) = &args.output {
@@ -148,8 +153,11 @@ pub fn run_op(args: &OpArgs, dirs: &PluginDirs) -> Result<()> {
             trutheye_plugin_api::MapRole::Mask => "mask",
         };
         let wanted: Vec<&trutheye_plugin_api::Map> = out.maps.iter().filter(|m| args.maps.is_empty() || args.maps.iter().any(|w| *w == m.name || *w == role(m))).collect();
-        if wanted.is_empty() && !out.maps.is_empty() {
-            let have: Vec<String> = out.maps.iter().map(|m| format!("{} ({})", m.name, role(m))).collect();
+        if wanted.is_empty() && (!out.maps.is_empty() || roles != MapRoles::ALL) {
+            // Name every map the operator makes, including those it skipped for
+            // the narrowed call (an error path, so running it again is fine).
+            let every = if roles == MapRoles::ALL { None } else { registry.call(&args.name, &image, &params).ok() };
+            let have: Vec<String> = every.as_ref().unwrap_or(&out).maps.iter().map(|m| format!("{} ({})", m.name, role(m))).collect();
             bail!("--maps {} matches none of `{}`'s maps: {}", args.maps.join(","), args.name, have.join(", "));
         }
         for (i, map) in wanted.into_iter().enumerate() {

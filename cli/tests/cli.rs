@@ -209,6 +209,11 @@ fn plugins_list_and_op_work() {
     let o = run(&["op", "srm", photo.to_str().expect("p"), "-o", heat.to_str().expect("p"), "--maps", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("matches none of `srm`'s maps"), "{}", text(&o.stderr));
+    // jpeg_quality makes only a visual: asked for heat-maps only it returns no map,
+    // and the error still names the visual it would have made.
+    let o = run(&["op", "jpeg_quality", photo.to_str().expect("p"), "-o", heat.to_str().expect("p"), "--maps", "heatmap", "--json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
+    assert!(text(&o.stderr).contains("matches none of `jpeg_quality`'s maps: visual (visual)"), "{}", text(&o.stderr));
     let o = run(&["op", "nope", photo.to_str().expect("p")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("unknown operator `nope`"));

@@ -76,5 +76,5 @@ pub fn predict(registry: &Registry, op: &str, sample: &Sample, image: &ImageBuf,
 
 /// Whether an operator can serve as a baseline: it reports `anomaly_z` on `probe`.
 pub fn has_anomaly_z(registry: &Registry, op: &str, probe: &ImageBuf) -> bool {
-    registry.call(op, probe, &serde_json::json!({})).map(|o| o.stats.get("anomaly_z").and_then(|v| v.as_f64()).is_some()).unwrap_or(false)
+    registry.call_for(op, probe, &serde_json::json!({}), MapRoles::of(&[MapRole::Heatmap])).map(|o| o.stats.get("anomaly_z").and_then(|v| v.as_f64()).is_some()).unwrap_or(false)
 }

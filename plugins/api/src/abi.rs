@@ -30,7 +30,7 @@ pub struct AbiImage<'a> {
     /// (`1 << role`). An operator may skip computing maps of the other roles (a
     /// full-resolution visual costs a pass over the image and a page-faulted
     /// buffer); returning them anyway is allowed. Hosts set every bit unless they
-    /// know they read fewer (`trutheye op --maps heatmap`, the evaluator's
+    /// know they read fewer (`trutheye op --maps heatmap --json`, the evaluator's
     /// baselines, `train fusion`).
     pub wanted_roles: u8,
 }

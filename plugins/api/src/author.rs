@@ -51,6 +51,16 @@ pub enum MapRole {
     Mask,
 }
 
+impl From<MapRole> for AbiMapRole {
+    fn from(role: MapRole) -> Self {
+        match role {
+            MapRole::Visual => AbiMapRole::Visual,
+            MapRole::Heatmap => AbiMapRole::Heatmap,
+            MapRole::Mask => AbiMapRole::Mask,
+        }
+    }
+}
+
 /// Samples of a map.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MapData {
@@ -187,11 +197,7 @@ fn map_to_abi(m: Map) -> AbiMap {
         width: m.width as u32,
         height: m.height as u32,
         channels: m.channels as u32,
-        role: match m.role {
-            MapRole::Visual => AbiMapRole::Visual,
-            MapRole::Heatmap => AbiMapRole::Heatmap,
-            MapRole::Mask => AbiMapRole::Mask,
-        },
+        role: m.role.into(),
         data: match m.data {
             MapData::U8(v) => AbiMapData::U8(v.into()),
             MapData::F32(v) => AbiMapData::F32(v.into()),

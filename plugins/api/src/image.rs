@@ -31,12 +31,9 @@ impl MapRoles {
         Self(bits & Self::ALL.0)
     }
 
+    /// `1 << role`, the rule [`AbiImage::wanted_roles`] documents.
     fn bit(role: MapRole) -> u8 {
-        1 << match role {
-            MapRole::Visual => 0,
-            MapRole::Heatmap => 1,
-            MapRole::Mask => 2,
-        }
+        1 << crate::abi::AbiMapRole::from(role) as u8
     }
 }
 

@@ -361,11 +361,14 @@ impl Operator for CopyMove {
             None if significant => [&a_ends, &b_ends].iter().map(|ends| Region { bbox: keypoint_box(ends, w, h), score: anomaly_z }).collect(),
             None => Vec::new(),
         };
-        for q in &members {
-            for (x, y) in [q.a, q.b] {
-                for yy in (y as usize).saturating_sub(2)..(y as usize + 3).min(h) {
-                    for xx in (x as usize).saturating_sub(2)..(x as usize + 3).min(w) {
-                        visual[yy * w + xx] = 255;
+        // Mark the matched keypoints on the visual, when there is one.
+        if !visual.is_empty() {
+            for q in &members {
+                for (x, y) in [q.a, q.b] {
+                    for yy in (y as usize).saturating_sub(2)..(y as usize + 3).min(h) {
+                        for xx in (x as usize).saturating_sub(2)..(x as usize + 3).min(w) {
+                            visual[yy * w + xx] = 255;
+                        }
                     }
                 }
             }

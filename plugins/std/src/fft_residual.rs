@@ -640,7 +640,7 @@ mod tests {
         assert!(FftResidual.run(&img, &json!({"radius": 2.0})).is_err());
         assert!(out.maps.iter().all(|m| m.is_consistent()));
     }
-    /// `n` uniform integers in 0..256 from a seeded LCG (no RNG crate in tests).
+
     /// The residual as it was computed before the real-input transforms: complex
     /// 2-D FFT of the whole spectrum, the same filter on every column, complex
     /// inverse, real part.
@@ -676,6 +676,7 @@ mod tests {
         }
     }
 
+    /// `n` uniform integers in 0..256 from a seeded LCG (no RNG crate in tests).
     fn lcg_noise(seed: u64, n: usize) -> Vec<f32> {
         let mut state = seed;
         (0..n)

@@ -1,10 +1,10 @@
 //! Laplacian high-pass of luma (OpenCV `cv2.Laplacian`, BORDER_REFLECT_101).
 
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, MapRole, Operator, Output, OperatorError};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{robust_z, top_regions};
-use crate::sobel::{band_block_sums, band_rows, fast_visual, luma_bands, map3x3, stencil_row};
+use crate::sobel::{band_block_sums, band_rows, fast_visual, luma_bands, map3x3, map_for_visual, stencil_row};
 
 /// `cv2.Laplacian(ksize=1)`: the 4-neighbour kernel.
 pub const LAPLACIAN_K1: [f32; 9] = [0.0, 1.0, 0.0, 1.0, -4.0, 1.0, 0.0, 1.0, 0.0];
@@ -40,9 +40,8 @@ pub fn laplacian_response(luma: &[f32], w: usize, h: usize, ksize: usize) -> Vec
 /// `abs` is empty when the caller reads no visual (the only reader of the full map).
 fn abs_response(image: &ImageRef<'_>, ksize: usize, block: usize) -> (Vec<f32>, Vec<f64>, f64) {
     let (w, h) = (image.width, image.height);
-    let mut abs = if image.wants(MapRole::Visual) { vec![0f32; w * h] } else { Vec::new() };
-    let keep = (!abs.is_empty()).then_some(abs.as_mut_slice());
-    let bands = luma_bands(image, band_rows(block), |v| v, keep, |y0, l, out| {
+    let mut abs = map_for_visual(image, w * h);
+    let bands = luma_bands(image, band_rows(block), |v| v, &mut abs, |y0, l, out| {
         pulp::Arch::new().dispatch(LaplacianBand { w, h, y0, block, ksize, l, out })
     });
     let total = bands.iter().map(|b| b.1).sum();

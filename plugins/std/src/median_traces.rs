@@ -4,10 +4,10 @@
 
 use rayon::prelude::*;
 use serde_json::json;
-use trutheye_plugin_api::{ImageRef, Map, MapRole, Operator, Output, OperatorError};
+use trutheye_plugin_api::{ImageRef, Map, Operator, Output, OperatorError};
 
 use crate::common::{robust_z, top_regions};
-use crate::sobel::{band_rows, luma_bands, map3x3, round_u8, stencil_row};
+use crate::sobel::{band_rows, luma_bands, map3x3, map_for_visual, round_u8, stencil_row};
 
 /// Compare-exchange on anything ordered (`min`/`max`, branch-free for f32 and u8, so
 /// the network below vectorises: `minps`/`maxps`, `pminub`/`pmaxub`).
@@ -69,7 +69,8 @@ pub fn median3x3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
 /// Everything the operator needs from one pass over the 8-bit luma: the |MFR| map
 /// (`|median3x3(L) - L|`, exact in u8 because L is integral), the integer tile sums
 /// (see [`band_stats`]) and a histogram of every `step`-th |MFR| value (for the visual's
-/// percentiles).
+/// percentiles). The map and the histogram serve only the visual: for a caller
+/// that reads none, the map is empty and the histogram all zeros.
 struct Pass {
     resid: Vec<u8>,
     sums: Vec<[u32; 4]>,
@@ -143,16 +144,15 @@ fn band_hist(band: &[u8], start: usize, step: usize) -> [u64; 256] {
 fn analyse(image: &ImageRef<'_>, block: usize) -> Pass {
     let (w, h) = (image.width, image.height);
     let step = (w * h / 1_000_000).max(1);
-    // The full-size residual is kept only for the visual.
-    let mut resid = if image.wants(MapRole::Visual) { vec![0u8; w * h] } else { Vec::new() };
-    let keep = (!resid.is_empty()).then_some(resid.as_mut_slice());
-    let bands = luma_bands(image, band_rows(block), round_u8, keep, |y0, l, out| {
+    let mut resid = map_for_visual(image, w * h);
+    let visual = !resid.is_empty();
+    let bands = luma_bands(image, band_rows(block), round_u8, &mut resid, |y0, l, out| {
         for (j, row) in out.chunks_exact_mut(w).enumerate() {
             stencil_row(&l[j * w..][..w], &l[(j + 1) * w..][..w], &l[(j + 2) * w..][..w], row, |p| {
                 med9(p).abs_diff(p[4])
             });
         }
-        (band_stats(l, out, w, h, y0, block), band_hist(out, y0 * w, step))
+        (band_stats(l, out, w, h, y0, block), if visual { band_hist(out, y0 * w, step) } else { [0; 256] })
     });
     let mut hist = [0u64; 256];
     let mut sums = Vec::with_capacity((w / block) * (h / block));

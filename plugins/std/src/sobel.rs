@@ -94,18 +94,20 @@ pub(crate) fn par_luma(image: &ImageRef<'_>) -> Vec<f32> {
 /// `luma` rows `j..j+3`. Computing luma per band keeps it in cache and costs only two
 /// extra rows per band.
 ///
-/// With `out`, `band` is that band of `out`; with `None` (nobody reads the per-pixel
-/// map, only what `f` returns), it is a scratch band, so no full-size map is
-/// allocated and page-faulted.
+/// With a `w x h` `out`, `band` is that band of `out`. With an empty `out` (nobody
+/// reads the per-pixel map, only what `f` returns; see [`map_for_visual`]) it is a
+/// per-thread scratch band that still holds an earlier band's values, so no
+/// full-size map is allocated and page-faulted: `f` must write every element of
+/// `band` before it reads one.
 pub(crate) fn luma_bands<T: Send, U: Send + Copy + Default, R: Send>(
     image: &ImageRef<'_>,
     rows: usize,
     conv: impl Fn(f32) -> T + Sync,
-    out: Option<&mut [U]>,
+    out: &mut [U],
     f: impl Fn(usize, &[T], &mut [U]) -> R + Sync,
 ) -> Vec<R> {
     let (w, h) = (image.width, image.height);
-    if w == 0 || h == 0 || out.as_ref().is_some_and(|o| o.len() != w * h) || image.rgb.len() != w * h * 3 {
+    if w == 0 || h == 0 || !(out.is_empty() || out.len() == w * h) || image.rgb.len() != w * h * 3 {
         return Vec::new();
     }
     let rows = rows.max(1);
@@ -119,16 +121,8 @@ pub(crate) fn luma_bands<T: Send, U: Send + Copy + Default, R: Send>(
         }
         buf
     };
-    match out {
-        Some(out) => out
-            .par_chunks_mut(rows * w)
-            .enumerate()
-            .map(|(band, chunk)| {
-                let y0 = band * rows;
-                f(y0, &band_luma(y0, chunk.len() / w), chunk)
-            })
-            .collect(),
-        None => (0..h.div_ceil(rows))
+    if out.is_empty() {
+        (0..h.div_ceil(rows))
             .into_par_iter()
             .map_init(Vec::new, |scratch, band| {
                 let y0 = band * rows;
@@ -136,7 +130,26 @@ pub(crate) fn luma_bands<T: Send, U: Send + Copy + Default, R: Send>(
                 scratch.resize(n * w, U::default());
                 f(y0, &band_luma(y0, n), &mut scratch[..n * w])
             })
-            .collect(),
+            .collect()
+    } else {
+        out.par_chunks_mut(rows * w)
+            .enumerate()
+            .map(|(band, chunk)| {
+                let y0 = band * rows;
+                f(y0, &band_luma(y0, chunk.len() / w), chunk)
+            })
+            .collect()
+    }
+}
+
+/// The zeroed full-size map a pass keeps only to draw the visual from: `len`
+/// samples when the caller reads visuals, else empty, which makes [`luma_bands`]
+/// work in scratch bands.
+pub(crate) fn map_for_visual<U: Copy + Default>(image: &ImageRef<'_>, len: usize) -> Vec<U> {
+    if image.wants(MapRole::Visual) {
+        vec![U::default(); len]
+    } else {
+        Vec::new()
     }
 }
 
@@ -272,10 +285,8 @@ impl Operator for Sobel {
             return Err(OperatorError::Image(format!("sobel needs an image of at least one {block}x{block} block, got {w}x{h}")));
         }
         // One fused pass per band: luma, magnitude, tile sums, total and edge count.
-        // The full-size magnitude is kept only for the visual.
-        let mut mag = if image.wants(MapRole::Visual) { vec![0f32; w * h] } else { Vec::new() };
-        let keep = (!mag.is_empty()).then_some(mag.as_mut_slice());
-        let bands = luma_bands(image, band_rows(block), |v| v, keep, |y0, l, out| {
+        let mut mag = map_for_visual(image, w * h);
+        let bands = luma_bands(image, band_rows(block), |v| v, &mut mag, |y0, l, out| {
             pulp::Arch::new().dispatch(SobelBand { w, h, y0, block, thr, l, out })
         });
         let n = (w * h) as f64;

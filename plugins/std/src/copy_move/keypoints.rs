@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use trutheye_plugin_api::ImageRef;
 
 use crate::common::{luma_row, reflect};
+use crate::sobel::map_for_visual;
 
 /// Output rows per parallel band. The blur recomputes 8 rows of its horizontal
 /// pass per band and the corner search 4 Harris rows, so bands are tall enough
@@ -58,19 +59,25 @@ fn filter_line(line: &[f32], k: &[f32], o: &mut [f32]) {
 }
 
 /// `cv2.GaussianBlur(luma, (9, 9), 1.0)` of `image`'s luma (reflect-101 borders),
-/// and the visual's background, luma × 0.4 as u8, from the same luma rows.
+/// and the visual's background, luma × 0.4 as u8, from the same luma rows (empty
+/// when the caller reads no visual).
 pub(super) fn blurred_luma(image: &ImageRef<'_>) -> (Vec<f32>, Vec<u8>) {
     let (w, h) = (image.width, image.height);
     let mut blur = vec![0f32; w * h];
-    let mut dim = vec![0u8; w * h];
+    let mut dim = map_for_visual(image, w * h);
     if w == 0 || h == 0 || image.rgb.len() != w * h * 3 {
         return (blur, dim);
     }
     let k = gaussian9();
-    blur.par_chunks_mut(BAND * w)
-        .zip(dim.par_chunks_mut(BAND * w))
-        .enumerate()
-        .for_each_init(|| (Vec::new(), Vec::new()), |(rows, luma), (band, (out, dim))| pulp::Arch::new().dispatch(BlurBand { image, k: &k, y0: band * BAND, out, dim, rows, luma }));
+    let bands = blur.par_chunks_mut(BAND * w).enumerate();
+    let scratch = || (Vec::new(), Vec::new());
+    if dim.is_empty() {
+        bands.for_each_init(scratch, |(rows, luma), (band, out)| pulp::Arch::new().dispatch(BlurBand { image, k: &k, y0: band * BAND, out, dim: &mut [], rows, luma }));
+    } else {
+        bands
+            .zip(dim.par_chunks_mut(BAND * w))
+            .for_each_init(scratch, |(rows, luma), ((band, out), dim)| pulp::Arch::new().dispatch(BlurBand { image, k: &k, y0: band * BAND, out, dim, rows, luma }));
+    }
     (blur, dim)
 }
 
@@ -103,7 +110,7 @@ impl pulp::WithSimd for BlurBand<'_> {
             let y = reflect((y0 + j) as isize - BLUR_R as isize, h);
             luma_row(&image.rgb[y * w * 3..(y + 1) * w * 3], luma);
             filter_line(luma, k, row);
-            if (BLUR_R..BLUR_R + n).contains(&j) {
+            if !dim.is_empty() && (BLUR_R..BLUR_R + n).contains(&j) {
                 let d = &mut dim[(j - BLUR_R) * w..][..w];
                 d.iter_mut().zip(luma.iter()).for_each(|(d, &v)| *d = (v * 0.4).clamp(0.0, 255.0) as u8);
             }
