@@ -247,14 +247,7 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
             let _ = r2c.process_with_scratch(input, out, scratch);
         },
     );
-    let mut t = transpose(&rows, wc, h); // wc rows of h: t[kx * h + y]
-    drop(rows);
-    fft_rows(&mut t, &planner.plan_fft_forward(h)); // t[kx * h + ky]
-    let (hf, total) = filter_columns(&mut t, luma, w, h, radius, &mut planner);
-    let ratio = if total > 0.0 { (hf / total) as f32 } else { 0.0 };
-    fft_rows(&mut t, &planner.plan_fft_inverse(h));
-    let mut back = transpose(&t, h, wc);
-    drop(t);
+    let (mut back, ratio) = filter_rows_spectrum(rows, wc, luma, w, h, radius, &mut planner);
     let c2r = real.plan_fft_inverse(w);
     let norm = 1.0 / (w * h) as f32;
     let mut out = vec![0f32; w * h];
@@ -272,6 +265,21 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
         },
     );
     (out, ratio)
+}
+
+/// The column half of the 2-D filtering: `rows` holds the row FFTs of the image
+/// (`h` rows of `cols` bins, all `w` of them or the `w/2 + 1` of a real-to-complex
+/// transform). Transforms the columns, applies [`filter_columns`], transforms them
+/// back and returns the rows (same layout, ready for the inverse row FFTs) with the
+/// high-pass share of the non-DC energy.
+fn filter_rows_spectrum(rows: Vec<C>, cols: usize, luma: &[f32], w: usize, h: usize, radius: f32, planner: &mut FftPlanner<f32>) -> (Vec<C>, f32) {
+    let mut t = transpose(&rows, cols, h); // cols rows of h: t[kx * h + y]
+    drop(rows);
+    fft_rows(&mut t, &planner.plan_fft_forward(h)); // t[kx * h + ky]
+    let (hf, total) = filter_columns(&mut t, luma, w, h, radius, planner);
+    fft_rows(&mut t, &planner.plan_fft_inverse(h));
+    let ratio = if total > 0.0 { (hf / total) as f32 } else { 0.0 };
+    (transpose(&t, h, cols), ratio)
 }
 
 /// Turns the spectrum columns `t` (`t[kx * h + ky]`, columns `kx = 0..t.len() / h`)
@@ -648,14 +656,7 @@ mod tests {
         let mut planner = FftPlanner::<f32>::new();
         let mut buf: Vec<C> = luma.par_iter().map(|&v| C::new(v, 0.0)).collect();
         fft_rows(&mut buf, &planner.plan_fft_forward(w));
-        let mut t = transpose(&buf, w, h); // w rows of h: t[kx * h + y]
-        drop(buf);
-        fft_rows(&mut t, &planner.plan_fft_forward(h)); // t[kx * h + ky]
-        let (hf, total) = filter_columns(&mut t, luma, w, h, radius, &mut planner);
-        let ratio = if total > 0.0 { (hf / total) as f32 } else { 0.0 };
-        fft_rows(&mut t, &planner.plan_fft_inverse(h));
-        let mut back = transpose(&t, h, w);
-        drop(t);
+        let (mut back, ratio) = filter_rows_spectrum(buf, w, luma, w, h, radius, &mut planner);
         fft_rows(&mut back, &planner.plan_fft_inverse(w));
         let norm = 1.0 / (w * h) as f32;
         (back.par_iter().map(|c| c.re * norm).collect(), ratio)
