@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
+use trutheye_core::Strategy;
 use trutheye_trainer::train::scorer::DEFAULT_SEED;
 use trutheye_trainer::train::{fusion, grpo, grpo_env, run_state, scorer, sft};
 
@@ -124,6 +125,12 @@ pub struct ScorerArgs {
     /// Print the report as one JSON object (no progress bar).
     #[arg(long)]
     pub json: bool,
+    /// Read the features from the episodes recorded in this run (a `trutheye eval --out` or `analyze --out` directory, or its trajectories.jsonl) instead of running registry episodes: fits the scorer on what that strategy (or a model) gathered. `fusion.*` features are recomputed with --config's [localization].
+    #[arg(long, value_name = "RUN")]
+    pub from_run: Option<PathBuf>,
+    /// With --from-run: whose episodes to read (default: the run's only strategy). Without it only `registry` (the episodes this command runs).
+    #[arg(long, value_parser = crate::choices::strategy())]
+    pub strategy: Option<Strategy>,
 }
 
 impl From<&ScorerArgs> for trutheye_trainer::train::scorer::ScorerArgs {
@@ -140,6 +147,8 @@ impl From<&ScorerArgs> for trutheye_trainer::train::scorer::ScorerArgs {
             seed: a.seed,
             features_out: a.features_out.clone(),
             json: a.json,
+            from_run: a.from_run.clone(),
+            strategy: a.strategy,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod lora_args;
 pub mod run_state;
 pub mod scorer;
 pub mod scorer_report;
+pub mod scorer_run;
 pub mod sft;
 pub mod stretch;
 

@@ -4,7 +4,9 @@
 //!    strategy, `trutheye_core::run_episode`) and its features are read from the
 //!    observations exactly as the policy reads them
 //!    ([`trutheye_model::scripted::trajectory_features`]). The features depend on
-//!    the base config's stages only, never on its scorer.
+//!    the base config's stages only, never on its scorer. With `--from-run` they
+//!    are read from episodes already recorded, of any strategy and policy
+//!    ([`super::scorer_run`]).
 //! 2. Model: multinomial logistic regression with authentic as the reference
 //!    class, on the features clipped to ±clip (missing = 0, as the scorer does),
 //!    standardised (mean/std of the training data), L2 penalty on the
@@ -31,12 +33,13 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use trutheye_core::executors::tool_executor;
-use trutheye_core::{run_episode, AgentConfig, EpisodeInput, ImageBuf, NoArtifacts, Registry, VerdictLabel};
+use trutheye_core::{run_episode, AgentConfig, EpisodeInput, ImageBuf, NoArtifacts, Registry, Strategy, VerdictLabel};
 use trutheye_model::scripted::{trajectory_features, ClassScore, Scorer};
 use trutheye_model::{ScriptedConfig, ScriptedPolicy};
 
 pub use super::scorer_report::{fitted_toml, to_table};
 use super::scorer_report::header;
+use super::scorer_run::RecordedRun;
 use super::logreg::{argmax, class_metrics, fold_standardization, stratified_folds, ClassMetrics, FitReport, LogReg, Standardizer};
 use trutheye_eval::dataset::Sample;
 use trutheye_eval::Dataset;
@@ -71,6 +74,13 @@ pub struct ScorerArgs {
     pub features_out: Option<PathBuf>,
     /// Print the report as one JSON object (no progress bar).
     pub json: bool,
+    /// Read the features from this run's recorded episodes (a run directory or
+    /// its `trajectories.jsonl`) instead of running registry episodes
+    /// ([`super::scorer_run`]).
+    pub from_run: Option<PathBuf>,
+    /// Whose episodes: with `from_run`, that strategy's (default: the run's
+    /// only one); without, only `registry` (the episodes this command runs).
+    pub strategy: Option<Strategy>,
 }
 
 /// Three-class or binary (real/fake) task.
@@ -443,6 +453,9 @@ pub struct TrainScorerReport {
     pub scorer: Scorer,
     /// Where the config was written.
     pub out: PathBuf,
+    /// Where the features came from: fresh registry episodes, or a recorded
+    /// run and strategy (`--from-run`).
+    pub features_from: String,
     /// Each feature alone: how well it ranks each other class above the
     /// reference class (no fitting, so no held-out split is needed).
     pub univariate: Vec<FeatureAuc>,
@@ -504,12 +517,30 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
     if ds.samples.is_empty() {
         return Err(TrainError::Scorer(format!("{}: no usable samples", args.data.display())));
     }
-    if registry.is_empty() {
-        return Err(TrainError::Scorer("no forensic operators loaded: build the plugins (`cargo build --release`) or pass --plugin-dir".to_string()));
-    }
     let task = if ds.is_binary() { Task::Binary } else { Task::ThreeClass };
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
-    let feats = extract_features(&ds.samples, &base, &agent, Arc::new(registry), jobs, !args.json);
+    let (feats, features_from) = match &args.from_run {
+        Some(run) => {
+            let recorded = RecordedRun::read(run)?;
+            if let Some((line, why)) = recorded.bad_lines.first() {
+                eprintln!("warning: {} unreadable line(s) of the run skipped; first: line {line}: {why}", recorded.bad_lines.len());
+            }
+            let strategy = recorded.pick_strategy(args.strategy)?;
+            (recorded.features(strategy, &ds.samples, &agent.localization)?, format!("`{}` episodes recorded in {}", strategy.as_str(), run.display()))
+        }
+        None => {
+            if let Some(s) = args.strategy.filter(|s| *s != Strategy::Registry) {
+                return Err(TrainError::Scorer(format!(
+                    "--strategy {0} needs --from-run: the episodes this command runs are registry episodes; record {0} episodes first (`trutheye eval --strategy {0} --out RUN`) and pass --from-run RUN",
+                    s.as_str()
+                )));
+            }
+            if registry.is_empty() {
+                return Err(TrainError::Scorer("no forensic operators loaded: build the plugins (`cargo build --release`) or pass --plugin-dir".to_string()));
+            }
+            let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+            (extract_features(&ds.samples, &base, &agent, Arc::new(registry), jobs, !args.json), "scripted registry episodes run by this command".to_string())
+        }
+    };
     let mut table = FeatureTable::default();
     let mut failed = Vec::new();
     for (s, f) in ds.samples.iter().zip(feats) {
@@ -551,7 +582,7 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
     let train_pred: Vec<usize> = table.features.iter().map(|f| task.class_of_probs(&fitted.score(f))).collect();
     let train_accuracy = class_metrics(&table.labels, &train_pred, n_classes).accuracy;
     let univariate = univariate_aucs(&table, &names, n_classes, base.scorer.clip);
-    let report = TrainScorerReport { data: args.data.clone(), samples: ds.samples.len(), failed, class_counts, cv, constant_features, train_accuracy, fit, scorer, out: args.out.clone(), univariate };
+    let report = TrainScorerReport { data: args.data.clone(), samples: ds.samples.len(), failed, class_counts, cv, constant_features, train_accuracy, fit, scorer, out: args.out.clone(), features_from, univariate };
     let text = fitted_toml(&fitted, &header(args, &report))?;
     // What we write must be what the policy loads.
     let reloaded = ScriptedConfig::from_toml(&text, &args.out.display().to_string())?;

@@ -30,6 +30,7 @@ pub(super) fn header(args: &ScorerArgs, r: &TrainScorerReport) -> String {
     h += &format!("command: {}\n", argv.join(" "));
     h += &format!("date: {}\n", utc_now());
     h += &format!("data: {} ({} used: {}; {} failed and skipped)\n", args.data.display(), r.class_counts.iter().sum::<usize>(), counts.join(", "), r.failed.len());
+    h += &format!("features from: {}\n", r.features_from);
     h += &format!("base config: {} (stages and clip kept; the features depend on the stages)\n", args.scripted_config.as_ref().map_or("built-in configs/scripted.toml".to_string(), |p| p.display().to_string()));
     h += &format!(
         "model: multinomial logistic regression, {} the reference class, L2 {} on features clipped to +-{} and standardised (mean/std), folded back into raw-feature weights; {} features ({})\n",
