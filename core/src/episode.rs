@@ -235,11 +235,15 @@ impl<'a> Episode<'a> {
             }
         };
         let text = turn.observation.as_ref().map(|o| o.text.clone());
-        let evidence = turn.observation.as_ref().map(|o| o.evidence.clone()).unwrap_or_default();
+        let data = crate::policy::ObservationData {
+            images: images.clone(),
+            evidence: turn.observation.as_ref().map(|o| o.evidence.clone()).unwrap_or_default(),
+            error: turn.observation.as_ref().and_then(|o| o.error.clone()),
+        };
         self.turns.push(turn);
         // The last feedback of an episode that just ended goes to nobody.
         if let (Some(t), false) = (&text, self.done()) {
-            self.conversation.push_observation(t.clone(), images.iter().map(|n| n.image.clone()).collect(), evidence);
+            self.conversation.push_observation(t.clone(), data);
         }
         if !self.done() && self.turns.len() >= self.config.budget.max_turns {
             self.forced_reason = Some(format!("turn budget of {} exhausted without an answer", self.config.budget.max_turns));

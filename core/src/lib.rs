@@ -28,7 +28,7 @@ pub mod policy;
 
 pub use evidence::{Evidence, HeatGrid, MapFate, MapSummary, RegionFrame, ScoredRegion};
 pub use executor::{EpisodeState, ExecLimits, Executor, NamedImage, Observation, ToolKind, ToolUse};
-pub use policy::{Conversation, Message, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
+pub use policy::{Conversation, Message, ObservationData, Policy, PolicyError, PolicyReply, ReplyLimits, Role};
 pub mod agent;
 pub mod episode;
 pub mod config;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::Evidence;
+use crate::executor::NamedImage;
 use crate::image::ImageBuf;
 
 /// Who said a message.
@@ -33,6 +34,24 @@ pub struct Message {
     /// The operator runs a tool message shows, as data (policies that read
     /// numbers, like the scripted one, read these rather than `text`).
     pub evidence: Vec<Evidence>,
+    /// On a tool message, the names (`image_clue_k`) of `images`, in order:
+    /// what the next action calls them (a policy that probes a crop it just
+    /// made reads its name here, not from the text).
+    pub image_names: Vec<String>,
+    /// On a tool message, the action's error when it failed (also in `text`).
+    pub error: Option<String>,
+}
+
+/// What an action's observation carries besides its text, for
+/// [`Conversation::push_observation`].
+#[derive(Clone, Debug, Default)]
+pub struct ObservationData {
+    /// The images shown, with their names.
+    pub images: Vec<NamedImage>,
+    /// The operator runs, as data.
+    pub evidence: Vec<Evidence>,
+    /// The action's error, when it failed.
+    pub error: Option<String>,
 }
 
 /// The conversation so far, as a model sees it.
@@ -50,14 +69,17 @@ impl Conversation {
         let start = self.images.len();
         let n = images.len();
         self.images.extend(images);
-        self.messages.push(Message { role, text: text.into(), images: (start..start + n).collect(), evidence: Vec::new() });
+        self.messages.push(Message { role, text: text.into(), images: (start..start + n).collect(), evidence: Vec::new(), image_names: Vec::new(), error: None });
     }
 
-    /// Appends an observation (a [`Role::Tool`] message) with its evidence.
-    pub fn push_observation(&mut self, text: impl Into<String>, images: Vec<Arc<ImageBuf>>, evidence: Vec<Evidence>) {
-        self.push(Role::Tool, text, images);
+    /// Appends an observation (a [`Role::Tool`] message) with what it carries as data.
+    pub fn push_observation(&mut self, text: impl Into<String>, data: ObservationData) {
+        let names = data.images.iter().map(|i| i.name.clone()).collect();
+        self.push(Role::Tool, text, data.images.into_iter().map(|i| i.image).collect());
         if let Some(m) = self.messages.last_mut() {
-            m.evidence = evidence;
+            m.evidence = data.evidence;
+            m.image_names = names;
+            m.error = data.error;
         }
     }
 

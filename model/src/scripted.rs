@@ -152,10 +152,11 @@ pub(crate) struct Evidence {
     pub features: BTreeMap<String, f64>,
     /// (score, bbox in image_clue_0 pixels, operator) of global regions.
     pub regions: Vec<(f64, [u32; 4], String)>,
-    /// Name of the crop image in the registry style (`image_clue_k`).
-    pub crop_image: Option<String>,
-    /// The image code showed last (`[shown as image_clue_k: …]`).
-    pub shown_image: Option<String>,
+    /// The candidate region as an image to probe (`image_clue_k`): the first
+    /// image shown by the newest action that ran no operator (the `crop`
+    /// tool's crop, or the zoom a code cell showed).
+    pub focus_image: Option<String>,
+    /// Errors of failed actions.
     pub failures: Vec<String>,
     /// Every whole-image operator run, as data (what fusion reads).
     pub global_runs: Vec<trutheye_core::Evidence>,
@@ -166,30 +167,22 @@ pub(crate) struct Evidence {
     pub fused_is_named_copy: bool,
 }
 
-/// Reads the evidence so far. Operator outputs come from the data each
-/// observation carries ([`trutheye_core::Evidence`]); two things that are not
-/// operator outputs are read from the text the model read: the crop's name
-/// (`cropped … new image image_clue_k`) and error lines (`Error…`).
+/// Reads the evidence so far, all of it from what the observations carry as
+/// data: operator runs ([`trutheye_core::Evidence`]), the names of the images
+/// actions showed, and errors. Nothing is read back from the text.
 pub(crate) fn read_evidence(conv: &Conversation, fusion: &FusionConfig) -> Evidence {
     let mut ev = Evidence::default();
     for m in conv.messages.iter().filter(|m| m.role == Role::Tool) {
         for run in &m.evidence {
             add_operator_run(&mut ev, run);
         }
-        for line in m.text.lines() {
-            let line = line.trim();
-            if let Some(idx) = line.find("new image image_clue_") {
-                let name: String = line[idx + "new image ".len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                if line.starts_with("cropped") {
-                    ev.crop_image = Some(name);
-                }
+        if m.evidence.is_empty() {
+            if let Some(name) = m.image_names.first() {
+                ev.focus_image = Some(name.clone());
             }
-            if let Some(rest) = line.strip_prefix("[shown as ") {
-                ev.shown_image = Some(rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect());
-            }
-            if line.starts_with("Error") {
-                ev.failures.push(line.chars().take(120).collect());
-            }
+        }
+        if let Some(e) = &m.error {
+            ev.failures.push(e.chars().take(120).collect());
         }
     }
     let root = conv.images.first().map(|i| (i.width(), i.height()));
@@ -388,8 +381,7 @@ impl ScriptedPolicy {
                 format!("<think>Local focusing. {} Cropping it with a margin and zooming {z}x to probe it closely.</think>\n<code>\n{code}\n</code>", self.reason(ev))
             }
             Step::Probe(op) => {
-                let target = ev.shown_image.clone().or_else(|| ev.crop_image.clone());
-                format!("<think>Iterative probing: {op} on the candidate region.</think>\n{}", tool_call(op, target.as_deref()))
+                format!("<think>Iterative probing: {op} on the candidate region.</think>\n{}", tool_call(op, ev.focus_image.as_deref()))
             }
         }
     }
@@ -414,6 +406,7 @@ fn tool_call(op: &str, image: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trutheye_core::ObservationData;
 
     #[test]
     fn builtin_config_parses_and_scores_are_a_distribution() {
@@ -467,11 +460,13 @@ mod tests {
         fn name(&self) -> &'static str {
             "registry"
         }
-        fn execute(&mut self, action: &trutheye_core::Action, _: &mut trutheye_core::EpisodeState) -> trutheye_core::Observation {
+        fn execute(&mut self, action: &trutheye_core::Action, state: &mut trutheye_core::EpisodeState) -> trutheye_core::Observation {
             let text = format!("{action:?}");
             if text.contains("\"crop\"") || text.contains("crop") && text.contains("bbox") {
-                let body = "cropped [0, 0, 32, 32] of image_clue_0: new image image_clue_1 (32x32).".to_string();
-                return trutheye_core::Observation { text: body, ..Default::default() };
+                let crop = trutheye_core::ImageBuf::derived(image::RgbImage::new(32, 32), "crop");
+                let shown = state.add(crop, Some([0, 0, 32, 32])).expect("room for one crop");
+                let body = format!("cropped [0, 0, 32, 32] of image_clue_0: new image {} (32x32).", shown.name);
+                return trutheye_core::Observation { text: body, images: vec![shown], ..Default::default() };
             }
             let op = ["copy_move", "fft_residual", "jpeg_ghost", "prnu", "laplacian", "ela", "srm", "resampling"]
                 .into_iter()
@@ -517,16 +512,21 @@ mod tests {
     fn reads_stats_and_regions_from_observation_evidence() {
         let mut conv = Conversation::default();
         let (text, srm) = run("srm", "image_clue_0", serde_json::json!({"anomaly_z": 4.5, "residual_std": 2.0}), &[([1, 2, 30, 40], 4.5), ([5, 5, 9, 9], 3.1)]);
-        conv.push_observation(text, vec![], vec![srm]);
-        conv.push(Role::Tool, "cropped [1, 2, 30, 40] of image_clue_0: new image image_clue_2 (29x38).", vec![]);
+        conv.push_observation(text, ObservationData { evidence: vec![srm], ..Default::default() });
+        // The crop tool's observation: no operator run, one new image.
+        let crop = std::sync::Arc::new(trutheye_core::ImageBuf::derived(image::RgbImage::new(29, 38), "crop"));
+        let shown = trutheye_core::NamedImage { name: "image_clue_2".into(), image: crop, region_in_root: Some([1, 2, 30, 40]) };
+        conv.push_observation("cropped [1, 2, 30, 40] of image_clue_0: new image image_clue_1 (29x38).", ObservationData { images: vec![shown], ..Default::default() });
         let (text, prnu) = run("prnu", "image_clue_2", serde_json::json!({"anomaly_z": 1.5}), &[]);
-        conv.push_observation(text, vec![], vec![prnu]);
+        conv.push_observation(text, ObservationData { evidence: vec![prnu], error: Some("Error: a later failure".into()), ..Default::default() });
         let ev = read_evidence(&conv, &FusionConfig::default());
         assert_eq!(ev.features.get("srm.anomaly_z"), Some(&4.5));
         assert_eq!(ev.features.get("probe.prnu.anomaly_z"), Some(&1.5));
         assert_eq!(ev.regions.len(), 2);
         assert_eq!(ev.regions[0].1, [1, 2, 30, 40]);
-        assert_eq!(ev.crop_image.as_deref(), Some("image_clue_2"));
+        // The name comes from the observation's data, not its text (which names another image here).
+        assert_eq!(ev.focus_image.as_deref(), Some("image_clue_2"));
+        assert_eq!(ev.failures, vec!["Error: a later failure".to_string()]);
     }
 
     #[test]
