@@ -131,6 +131,9 @@ pub struct ScorerArgs {
     /// With --from-run: whose episodes to read (default: the run's only strategy). Without it only `registry` (the episodes this command runs).
     #[arg(long, value_parser = crate::choices::strategy())]
     pub strategy: Option<Strategy>,
+    /// Temperature-scale the written scorer: every weight and bias times the factor that minimises the log loss of the cross-validation's out-of-fold scores. It calibrates the probabilities and leaves every label unchanged, but can reorder the real/fake ranking; the report shows the held-out calibration with and without it either way.
+    #[arg(long)]
+    pub temperature: bool,
 }
 
 impl From<&ScorerArgs> for trutheye_trainer::train::scorer::ScorerArgs {
@@ -149,6 +152,7 @@ impl From<&ScorerArgs> for trutheye_trainer::train::scorer::ScorerArgs {
             json: a.json,
             from_run: a.from_run.clone(),
             strategy: a.strategy,
+            temperature: a.temperature,
         }
     }
 }

@@ -63,6 +63,28 @@ fn features_from_a_recorded_run_equal_fresh_episodes_and_follow_the_strategy() {
     let scorer = |p: &Path| std::fs::read_to_string(p).expect("toml").lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
     assert_eq!(scorer(&fresh_toml), scorer(&rec_toml), "same features, same fit");
 
+    // Held-out calibration is reported; --temperature scales every weight and bias by the reported factor.
+    let cal = &report["cv"]["fitted_pooled_calibration"];
+    assert_eq!(cal["n"], 12, "{cal}");
+    assert!(cal["brier"].as_f64().is_some_and(|b| (0.0..=2.0).contains(&b)) && cal["ece"].as_f64().is_some(), "{cal}");
+    assert_eq!(report["temperature"], 1.0, "not scaled unless asked");
+    let (hot_toml, hot) = (tmp.path().join("hot.toml"), tmp.path().join("hot.jsonl"));
+    let mut args = scorer_args(data_s, &hot_toml, &hot);
+    args.extend(["--from-run".into(), run_s.into(), "--strategy".into(), "registry".into(), "--temperature".into()]);
+    let o = trutheye().args(&args).output().expect("train scorer --temperature");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hot_report: Value = serde_json::from_slice(&o.stdout).expect("--json report");
+    let t = hot_report["temperature"].as_f64().expect("temperature");
+    assert!(t > 0.0 && (t - 1.0).abs() > 1e-6, "a fitted scale: {t}");
+    let (plain, scaled) = (&report["scorer"], &hot_report["scorer"]);
+    for class in ["synthetic", "tampered"] {
+        let (p, s) = (&plain[class], &scaled[class]);
+        assert!((s["bias"].as_f64().expect("bias") - t * p["bias"].as_f64().expect("bias")).abs() < 1e-9, "{class}: {p} vs {s}");
+        for (name, w) in p["weights"].as_object().expect("weights") {
+            assert!((s["weights"][name].as_f64().expect("weight") - t * w.as_f64().expect("weight")).abs() < 1e-9, "{class}.{name}");
+        }
+    }
+
     // pvr's episodes carry the operators registry has no call left for.
     let (pvr_toml, pvr) = (tmp.path().join("pvr.toml"), tmp.path().join("pvr.jsonl"));
     let mut args = scorer_args(data_s, &pvr_toml, &pvr);

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod baseline;
+pub mod calibration;
 pub mod compare;
 pub mod dataset;
 pub mod error;

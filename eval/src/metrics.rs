@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trutheye_core::{BinaryLabel, Label, VerdictLabel};
 
+use super::calibration::{calibration, Calibration};
 use super::dataset::GtMask;
 use super::localization::{localization, Localization};
 use super::prediction::Prediction;
@@ -18,6 +19,7 @@ pub const CONVENTIONS: &[&str] = &[
     "A failed episode (error) counts as a wrong answer: in the three-class view it predicts no class; in the real/fake view it is counted as the opposite of the truth. A binary-only answer (real/fake) has no three-class label.",
     "AUC is one-vs-rest per class from the stated scores (real/fake AUC from 1 - p(authentic)), over the episodes that gave scores; ties count 1/2; null when no scores or only one class is present.",
     "Localization is computed on tampered images: bbox IoU against the manifest box (a missing predicted box scores 0); pixel F1/IoU against the ground-truth mask (mask > 127) of the predicted heat-map (`mask`, stretched to [0,1]) at a fixed 0.5 threshold (pixel_f1_fixed, pixel_iou_fixed) and at the best threshold per image (pixel_f1_best, pixel_iou_best: an oracle upper bound); a prediction without a heat-map is scored by its box rasterized as a binary mask, so its best equals its fixed. An empty ground-truth mask with an empty prediction scores 1, with a non-empty prediction 0.",
+    "Calibration is computed from the stated scores over the episodes that gave them (renormalised to sum to 1): Brier score (mean over episodes of the summed squared differences from the one-hot truth), log loss (mean -ln p(truth), p clipped at 1e-15) and ECE (top-class confidence in 10 equal-width bins, the mean over bins weighted by their share of episodes of |accuracy - mean confidence|). The real/fake view uses p(authentic) and p(synthetic) + p(tampered).",
     "Format-error rate = format errors / assistant turns; forced rate = forced verdicts / episodes; seconds per image = mean episode wall time.",
 ];
 
@@ -49,6 +51,9 @@ pub struct ThreeClass {
     pub macro_f1: f64,
     /// One-vs-rest AUC per class.
     pub auc: BTreeMap<String, Option<f64>>,
+    /// Calibration of the stated three-class scores (null without scores).
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 /// The real/fake view (fake = positive).
@@ -64,6 +69,10 @@ pub struct BinaryMetrics {
     pub f1: f64,
     /// AUC of 1 - p(authentic).
     pub auc: Option<f64>,
+    /// Calibration of (p(authentic), p(synthetic) + p(tampered)) against real/fake
+    /// (null without scores).
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 /// Counts of (truth, prediction); predictions include `error`.
@@ -244,6 +253,12 @@ fn three_class(g: &[&Prediction]) -> ThreeClass {
     }
     let correct = g.iter().filter(|p| p.label.and_then(VerdictLabel::three_class).is_some() && p.label.and_then(VerdictLabel::three_class) == p.truth.label.three_class()).count();
     out.accuracy = ratio(correct, g.len()).unwrap_or(0.0);
+    let (probs, truth): (Vec<Vec<f64>>, Vec<usize>) = g
+        .iter()
+        .filter_map(|p| Some((p.scores?, Label::ALL.iter().position(|&c| p.truth.label.three_class() == Some(c))?)))
+        .map(|(s, t)| (Label::ALL.iter().map(|&c| s.get(c)).collect(), t))
+        .unzip();
+    out.calibration = calibration(&probs, &truth);
     out.macro_f1 = if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 };
     out
 }
@@ -260,7 +275,9 @@ fn binary(g: &[&Prediction]) -> BinaryMetrics {
     }
     let (precision, recall) = (ratio(tp, tp + fp), ratio(tp, tp + fneg));
     let scored: Vec<(f64, bool)> = g.iter().filter_map(|p| p.scores.map(|s| (1.0 - s.authentic, p.truth.label.binary() == BinaryLabel::Fake))).collect();
-    BinaryMetrics { accuracy: ratio(tp + tn, g.len()).unwrap_or(0.0), precision, recall, f1: f1(precision, recall), auc: auc(&scored) }
+    let (probs, truth): (Vec<Vec<f64>>, Vec<usize>) =
+        g.iter().filter_map(|p| p.scores.map(|s| (vec![s.authentic, s.synthetic + s.tampered], usize::from(p.truth.label.binary() == BinaryLabel::Fake)))).unzip();
+    BinaryMetrics { accuracy: ratio(tp + tn, g.len()).unwrap_or(0.0), precision, recall, f1: f1(precision, recall), auc: auc(&scored), calibration: calibration(&probs, &truth) }
 }
 
 /// ROC AUC by the Mann–Whitney statistic (ties count 1/2); `None` without both classes.

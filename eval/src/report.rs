@@ -64,6 +64,17 @@ pub fn markdown(m: &Metrics, dataset: &str, bad_rows: &[BadRow]) -> String {
             let _ = writeln!(s, "| {} | {} | {} | {} | {} |", row_name(g), a("authentic"), a("synthetic"), a("tampered"), pct(g.binary.auc));
         }
     }
+    let calibrated: Vec<&GroupMetrics> = m.groups.iter().filter(|g| g.binary.calibration.is_some()).collect();
+    if !calibrated.is_empty() {
+        s.push_str("\n## Calibration of the stated scores (lower is better)\n\n| Method | scored | Brier | log loss | ECE | real/fake Brier | real/fake ECE |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        for g in calibrated {
+            let t = g.three_class.as_ref().and_then(|t| t.calibration.as_ref());
+            let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
+            let b = g.binary.calibration.as_ref();
+            let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} |", row_name(g), b.map_or(0, |c| c.n), f(t.map(|c| c.brier)), f(t.map(|c| c.log_loss)), f(t.map(|c| c.ece)), f(b.map(|c| c.brier)), f(b.map(|c| c.ece)));
+        }
+        s.push_str("\nBrier: mean summed squared distance of the scores from the one-hot truth (a uniform three-class guess scores 0.667); ECE: mean |accuracy − confidence| over 10 confidence bins. A baseline's scores are its operator's anomaly turned into a probability, not a fitted one.\n");
+    }
     s.push_str("\n## Localization on tampered images (%)\n\n| Method | tampered | with box | bbox IoU | with mask | scored by heat-map | pixel_f1_fixed | pixel_iou_fixed | pixel_f1_best | pixel_iou_best | pixel_f1_called | pixel_f1_map |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for g in &m.groups {
         let l = &g.localization;

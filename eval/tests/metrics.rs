@@ -117,12 +117,26 @@ fn every_metric_matches_hand_computation() {
     close(p.seconds_per_image, 1.0);
     close(p.operator_frequency["srm"], 4.0 / 6.0);
     close(p.operator_frequency["crop"], 2.0 / 6.0);
+    // calibration over the five episodes with scores (#4 failed):
+    // Brier 0.06 + 0.86 + 0.86 + 0.06 + 0.24; log loss -ln of 0.8, 0.3, 0.3, 0.8, 0.6;
+    // ECE: confidence 0.8 bin {#1, #5} both right (0.2 x 2/5), 0.6 bin {#2, #3, #6} one right (|1/3 - 0.6| x 3/5)
+    let c = t.calibration.as_ref().expect("calibration");
+    assert_eq!(c.n, 5);
+    close(c.brier, 2.08 / 5.0);
+    close(c.log_loss, -(2.0 * 0.8f64.ln() + 2.0 * 0.3f64.ln() + 0.6f64.ln()) / 5.0);
+    close(c.ece, 0.2 * 2.0 / 5.0 + (0.6 - 1.0 / 3.0) * 3.0 / 5.0);
+    // real/fake: p(fake) = synthetic + tampered; Brier 0.08 + 0.98 + 0.72 + 0.02 + 0.08;
+    // ECE bins 0.8 {#1, #6} right, 0.7 {#2} wrong, 0.6 {#3} wrong, 0.9 {#5} right
+    let b = g.binary.calibration.as_ref().expect("real/fake calibration");
+    close(b.brier, 1.88 / 5.0);
+    close(b.ece, (0.2 * 2.0 + 0.7 + 0.6 + 0.1) / 5.0);
     // metrics.json has nulls, never NaN
     let text = serde_json::to_string(&m).expect("serializes");
     assert!(text.contains("\"precision\":null") && !text.contains("NaN"));
     // the report shows undefined as a dash
     let md = trutheye_eval::report::markdown(&m, "x", &[]);
     assert!(md.contains("| p/s | 66.7 | 50.0 | 50.0 | 50.0 | 66.7 | — | 0.0 | 0.0 | 83.3 | 66.7 | 100.0 | 80.0 | 50.0 | 43.3 |"), "{md}");
+    assert!(md.contains("## Calibration of the stated scores") && md.contains("| p/s | 5 | 0.416 |"), "{md}");
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //!
 //! The scorer's weights live in `configs/scripted.toml`; how they were chosen is
 //! documented there. Under the `none` strategy there is no evidence to gather, so
-//! the policy answers the prior it is configured with and says so.
+//! the policy answers the uniform prior (label `authentic`, the first class of a
+//! tie) and says so.
 
 use crate::ModelError;
 use std::collections::BTreeMap;
@@ -43,6 +44,16 @@ pub struct Scorer {
     pub synthetic: ClassScore,
     /// Tampered score.
     pub tampered: ClassScore,
+}
+
+impl Scorer {
+    /// The linear class scores `(0, synthetic, tampered)` for a feature set:
+    /// authentic is the reference at 0, features are clipped to ±clip first and
+    /// missing ones are 0.
+    pub fn logits(&self, features: &BTreeMap<String, f64>) -> [f64; 3] {
+        let lin = |c: &ClassScore| c.bias + c.weights.iter().map(|(k, w)| w * features.get(k).copied().unwrap_or(0.0).clamp(-self.clip, self.clip)).sum::<f64>();
+        [0.0, lin(&self.synthetic), lin(&self.tampered)]
+    }
 }
 
 /// What the policy does, in order.
@@ -97,16 +108,15 @@ impl ScriptedConfig {
         Self::from_toml(DEFAULT_SCRIPTED_CONFIG, "configs/scripted.toml").unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The scorer's logits for a feature set ([`Scorer::logits`]);
+    /// [`ScriptedConfig::score`] is their softmax.
+    pub fn logits(&self, features: &BTreeMap<String, f64>) -> [f64; 3] {
+        self.scorer.logits(features)
+    }
+
     /// Class probabilities `(authentic, synthetic, tampered)` for a feature set.
     pub fn score(&self, features: &BTreeMap<String, f64>) -> [f64; 3] {
-        let lin = |c: &ClassScore| {
-            c.bias
-                + c.weights
-                    .iter()
-                    .map(|(k, w)| w * features.get(k).copied().unwrap_or(0.0).clamp(-self.scorer.clip, self.scorer.clip))
-                    .sum::<f64>()
-        };
-        let s = [0.0, lin(&self.scorer.synthetic), lin(&self.scorer.tampered)];
+        let s = self.logits(features);
         let m = s.iter().cloned().fold(f64::MIN, f64::max);
         let e: Vec<f64> = s.iter().map(|v| (v - m).exp()).collect();
         let z: f64 = e.iter().sum();
@@ -306,10 +316,13 @@ impl Policy for ScriptedPolicy {
     fn next(&mut self, conv: &Conversation, _: ReplyLimits) -> Result<PolicyReply, PolicyError> {
         let ev = read_evidence(conv, &self.fusion);
         if self.strategy == Strategy::None {
-            let p = self.config.score(&BTreeMap::new());
+            // No evidence: equal scores, and the label a tie gives (the first
+            // class). The scorer at all-zero features is no prior: its features
+            // are never zero on real images (the upsampling parity sits near -6),
+            // and there it said 0.99 synthetic next to this "authentic" label.
             return Ok(PolicyReply::text(format!(
-                "<think>No tools are available and this scripted policy has no visual model, so it cannot gather evidence; it answers its prior.</think>\n<answer>{{\"label\": \"authentic\", \"scores\": {{\"authentic\": {:.3}, \"synthetic\": {:.3}, \"tampered\": {:.3}}}}}</answer>",
-                p[0], p[1], p[2]
+                "<think>No tools are available and this scripted policy has no visual model, so it cannot gather evidence; it answers the uniform prior.</think>\n<answer>{{\"label\": \"authentic\", \"scores\": {{\"authentic\": {p:.3}, \"synthetic\": {p:.3}, \"tampered\": {p:.3}}}}}</answer>",
+                p = 1.0 / 3.0
             )));
         }
         let plan = self.plan();

@@ -23,6 +23,7 @@ pub mod scorer_report;
 pub mod scorer_run;
 pub mod sft;
 pub mod stretch;
+pub mod temperature;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::{AtomicUsize, Ordering};

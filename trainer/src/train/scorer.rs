@@ -40,7 +40,9 @@ use trutheye_model::{ScriptedConfig, ScriptedPolicy};
 pub use super::scorer_report::{fitted_toml, to_table};
 use super::scorer_report::header;
 use super::scorer_run::RecordedRun;
+use super::temperature::{fit_scale, scaled};
 use super::logreg::{argmax, class_metrics, fold_standardization, stratified_folds, ClassMetrics, FitReport, LogReg, Standardizer};
+use trutheye_eval::calibration::{calibration, Calibration};
 use trutheye_eval::dataset::Sample;
 use trutheye_eval::Dataset;
 
@@ -81,6 +83,11 @@ pub struct ScorerArgs {
     /// Whose episodes: with `from_run`, that strategy's (default: the run's
     /// only one); without, only `registry` (the episodes this command runs).
     pub strategy: Option<Strategy>,
+    /// Temperature-scale the final fit ([`super::temperature`]): every weight
+    /// and bias times the factor that minimises the log loss of the CV's
+    /// out-of-fold scores. Labels are the same either way; the report shows
+    /// the held-out calibration with and without it whether it is set or not.
+    pub temperature: bool,
 }
 
 /// Three-class or binary (real/fake) task.
@@ -118,6 +125,15 @@ impl Task {
         match self {
             Task::ThreeClass => c,
             Task::Binary => usize::from(c != 0),
+        }
+    }
+
+    /// The task's class probabilities from the scorer's three: as they are, or
+    /// (real, synthetic + tampered) for a binary task.
+    pub fn probabilities(self, p: &[f64; 3]) -> Vec<f64> {
+        match self {
+            Task::ThreeClass => p.to_vec(),
+            Task::Binary => vec![p[0], p[1] + p[2]],
         }
     }
 }
@@ -267,6 +283,9 @@ pub struct FoldResult {
     pub hand_set: ClassMetrics,
     /// The optimiser's report.
     pub fit: FitReport,
+    /// The temperature scale fitted on this fold's training part (inner
+    /// cross-validation), applied to its held-out probabilities.
+    pub temperature: f64,
 }
 
 /// Mean over folds.
@@ -327,6 +346,21 @@ pub struct CvReport {
     pub fitted_pooled_real_fake_auc: Option<f64>,
     /// The same AUC for the base config's scorer.
     pub hand_set_real_fake_auc: Option<f64>,
+    /// Calibration of the fitted scorer's out-of-fold probabilities, all folds
+    /// pooled (Brier, log loss, ECE; [`trutheye_eval::calibration`]): whether
+    /// its "0.8 tampered" is right about 80% of the time on unseen images.
+    pub fitted_pooled_calibration: Option<Calibration>,
+    /// The same for the base config's scorer.
+    pub hand_set_calibration: Option<Calibration>,
+    /// Calibration of the out-of-fold probabilities after each fold's
+    /// temperature scale (fitted inside the fold's training part).
+    pub calibrated_pooled_calibration: Option<Calibration>,
+    /// Real/fake AUC of those probabilities (the scale can reorder `1 − p(authentic)`).
+    pub calibrated_pooled_real_fake_auc: Option<f64>,
+    /// Every sample's out-of-fold logits before scaling, which the final
+    /// temperature is fitted on.
+    #[serde(skip)]
+    pub oof_logits: Vec<[f64; 3]>,
 }
 
 fn config_with(base: &ScriptedConfig, scorer: Scorer) -> ScriptedConfig {
@@ -342,6 +376,10 @@ pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, b
     let mut oof = vec![0usize; table.labels.len()];
     // Out-of-fold `1 − p(authentic)`, for the real/fake AUC.
     let mut oof_fake = vec![0f64; table.labels.len()];
+    let mut oof_probs = vec![Vec::new(); table.labels.len()];
+    let mut oof_logits = vec![[0.0; 3]; table.labels.len()];
+    let mut cal_probs = vec![Vec::new(); table.labels.len()];
+    let mut cal_fake = vec![0f64; table.labels.len()];
     let mut folds = Vec::new();
     for f in 0..k {
         let train: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] != f).collect();
@@ -350,16 +388,24 @@ pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, b
             continue;
         }
         let (scorer, fit) = fit_scorer(table, &train, specs, task, l2, clip)?;
+        let inner = inner_oof_logits(table, &train, specs, task, l2, clip, k, seed.wrapping_add(f as u64 + 1))?;
+        let temperature = inner.map_or(1.0, |(l, y)| fit_scale(&l, &y, task));
         let cfg = config_with(base, scorer);
+        let cal = ScriptedConfig { stages: cfg.stages.clone(), scorer: scaled(&cfg.scorer, temperature) };
         let truth: Vec<usize> = test.iter().map(|&i| table.labels[i]).collect();
         let probs: Vec<[f64; 3]> = test.iter().map(|&i| cfg.score(&table.features[i])).collect();
         let pred: Vec<usize> = probs.iter().map(|p| task.class_of_probs(p)).collect();
         for ((&i, &p), pr) in test.iter().zip(&pred).zip(&probs) {
             oof[i] = p;
             oof_fake[i] = 1.0 - pr[0];
+            oof_probs[i] = task.probabilities(pr);
+            oof_logits[i] = cfg.logits(&table.features[i]);
+            let pc = cal.score(&table.features[i]);
+            cal_probs[i] = task.probabilities(&pc);
+            cal_fake[i] = 1.0 - pc[0];
         }
         let hp: Vec<usize> = test.iter().map(|&i| hand[i]).collect();
-        folds.push(FoldResult { fold: f + 1, n_train: train.len(), fitted: class_metrics(&truth, &pred, n_classes), hand_set: class_metrics(&truth, &hp, n_classes), fit });
+        folds.push(FoldResult { fold: f + 1, n_train: train.len(), fitted: class_metrics(&truth, &pred, n_classes), hand_set: class_metrics(&truth, &hp, n_classes), fit, temperature });
     }
     Ok(CvReport {
         task,
@@ -374,8 +420,36 @@ pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, b
         hand_set_pooled: class_metrics(&table.labels, &hand, n_classes),
         fitted_pooled_real_fake_auc: real_fake_auc(&table.labels, &oof_fake),
         hand_set_real_fake_auc: real_fake_auc(&table.labels, &table.features.iter().map(|f| 1.0 - base.score(f)[0]).collect::<Vec<_>>()),
+        fitted_pooled_calibration: calibration(&oof_probs, &table.labels),
+        hand_set_calibration: calibration(&table.features.iter().map(|f| task.probabilities(&base.score(f))).collect::<Vec<_>>(), &table.labels),
+        calibrated_pooled_calibration: calibration(&cal_probs, &table.labels),
+        calibrated_pooled_real_fake_auc: real_fake_auc(&table.labels, &cal_fake),
+        oof_logits,
         folds,
     })
+}
+
+/// Out-of-fold logits of `rows` by an inner stratified cross-validation inside
+/// them (as many folds as the outer one, fewer when a class has fewer samples),
+/// with their labels; `None` when a class has fewer than two samples there.
+#[allow(clippy::too_many_arguments)]
+fn inner_oof_logits(table: &FeatureTable, rows: &[usize], specs: &[FeatureSpec], task: Task, l2: f64, clip: f64, k: usize, seed: u64) -> Result<Option<(Vec<[f64; 3]>, Vec<usize>)>, TrainError> {
+    let labels: Vec<usize> = rows.iter().map(|&i| table.labels[i]).collect();
+    let smallest = (0..task.classes().len()).map(|c| labels.iter().filter(|&&l| l == c).count()).min().unwrap_or(0);
+    let k = k.min(smallest);
+    if k < 2 {
+        return Ok(None);
+    }
+    let fold_of = stratified_folds(&labels, k, seed);
+    let mut logits = vec![[0.0; 3]; rows.len()];
+    for f in 0..k {
+        let train: Vec<usize> = (0..rows.len()).filter(|&j| fold_of[j] != f).map(|j| rows[j]).collect();
+        let (scorer, _) = fit_scorer(table, &train, specs, task, l2, clip)?;
+        for j in (0..rows.len()).filter(|&j| fold_of[j] == f) {
+            logits[j] = scorer.logits(&table.features[rows[j]]);
+        }
+    }
+    Ok(Some((logits, labels)))
 }
 
 /// Real/fake ROC AUC of `fake_score` (higher = more likely fake); class 0 is
@@ -449,8 +523,10 @@ pub struct TrainScorerReport {
     pub train_accuracy: f64,
     /// The final fit's optimiser report.
     pub fit: FitReport,
-    /// The fitted scorer.
+    /// The fitted scorer (temperature-scaled with `--temperature`).
     pub scorer: Scorer,
+    /// The temperature scale applied to the final fit (1 without `--temperature`).
+    pub temperature: f64,
     /// Where the config was written.
     pub out: PathBuf,
     /// Where the features came from: fresh registry episodes, or a recorded
@@ -578,11 +654,14 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
     let st = Standardizer::fit(&table.matrix(&all, &names, base.scorer.clip));
     let constant_features: Vec<String> = names.iter().zip(&st.scale).filter(|(_, s)| **s == 0.0).map(|(n, _)| n.clone()).collect();
     let (scorer, fit) = fit_scorer(&table, &all, &specs, task, args.l2, base.scorer.clip)?;
+    // The CV's out-of-fold logits are scores of images each fold's fit did not see.
+    let temperature = if args.temperature { fit_scale(&cv.oof_logits, &table.labels, task) } else { 1.0 };
+    let scorer = scaled(&scorer, temperature);
     let fitted = config_with(&base, scorer.clone());
     let train_pred: Vec<usize> = table.features.iter().map(|f| task.class_of_probs(&fitted.score(f))).collect();
     let train_accuracy = class_metrics(&table.labels, &train_pred, n_classes).accuracy;
     let univariate = univariate_aucs(&table, &names, n_classes, base.scorer.clip);
-    let report = TrainScorerReport { data: args.data.clone(), samples: ds.samples.len(), failed, class_counts, cv, constant_features, train_accuracy, fit, scorer, out: args.out.clone(), features_from, univariate };
+    let report = TrainScorerReport { data: args.data.clone(), samples: ds.samples.len(), failed, class_counts, cv, constant_features, train_accuracy, fit, scorer, temperature, out: args.out.clone(), features_from, univariate };
     let text = fitted_toml(&fitted, &header(args, &report))?;
     // What we write must be what the policy loads.
     let reloaded = ScriptedConfig::from_toml(&text, &args.out.display().to_string())?;

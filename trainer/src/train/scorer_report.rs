@@ -47,8 +47,19 @@ pub(super) fn header(args: &ScorerArgs, r: &TrainScorerReport) -> String {
         "{}-fold stratified CV (seed {}), held-out mean: fitted accuracy {:.3} (sd {:.3}), macro F1 {:.3}; base config's scorer accuracy {:.3} (sd {:.3}), macro F1 {:.3}\n",
         cv.k, cv.seed, cv.fitted_mean.accuracy, cv.fitted_mean.accuracy_sd, cv.fitted_mean.macro_f1, cv.hand_set_mean.accuracy, cv.hand_set_mean.accuracy_sd, cv.hand_set_mean.macro_f1
     );
+    h += &format!(
+        "temperature: every weight and bias x {:.4} (1: not scaled; `--temperature` fits it on the CV's out-of-fold scores, labels unchanged); held-out calibration, Brier / log loss / ECE: {} as fitted, {} with each fold scaled by a temperature fitted inside its training part\n",
+        r.temperature,
+        calibration_line(cv.fitted_pooled_calibration.as_ref()),
+        calibration_line(cv.calibrated_pooled_calibration.as_ref())
+    );
     h += &format!("final fit on all samples: training accuracy {:.3} (in-sample)\n", r.train_accuracy);
     h
+}
+
+/// `Brier / log loss / ECE` to three decimals, or `-` without probabilities.
+fn calibration_line(c: Option<&trutheye_eval::calibration::Calibration>) -> String {
+    c.map_or("-".to_string(), |c| format!("{:.3} / {:.3} / {:.3} (mean confidence {:.3}, top-class accuracy {:.3})", c.brier, c.log_loss, c.ece, c.mean_confidence, c.top_accuracy))
 }
 
 /// Human-readable report (markdown tables).
@@ -94,6 +105,15 @@ pub fn to_table(r: &TrainScorerReport) -> String {
         "real/fake ROC AUC (1 − p(authentic), pooled out-of-fold): fitted {}, base config {} (in-sample for the base config unless it was fitted on other data)\n\n",
         auc(cv.fitted_pooled_real_fake_auc),
         auc(cv.hand_set_real_fake_auc)
+    );
+    s += &format!(
+        "calibration (Brier / log loss / ECE, lower is better), pooled out-of-fold: fitted {}; fitted and temperature-scaled inside each fold {} (real/fake AUC {}); base config {}\ntemperature of the written scorer: x{:.4}{}\n\n",
+        calibration_line(cv.fitted_pooled_calibration.as_ref()),
+        calibration_line(cv.calibrated_pooled_calibration.as_ref()),
+        auc(cv.calibrated_pooled_real_fake_auc),
+        calibration_line(cv.hand_set_calibration.as_ref()),
+        r.temperature,
+        if r.temperature == 1.0 { " (not scaled; --temperature scales it)" } else { "" }
     );
     if !r.univariate.is_empty() {
         let others = &cv.classes[1..];
