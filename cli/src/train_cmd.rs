@@ -125,7 +125,7 @@ pub struct ScorerArgs {
     /// Print the report as one JSON object (no progress bar).
     #[arg(long)]
     pub json: bool,
-    /// Read the features from the episodes recorded in this run (a `trutheye eval --out` or `analyze --out` directory, or its trajectories.jsonl) instead of running registry episodes: fits the scorer on what that strategy (or a model) gathered. `fusion.*` features are recomputed with --config's [localization].
+    /// Read the features from the episodes recorded in this run (a `trutheye eval --out` directory or its trajectories.jsonl) instead of running registry episodes: fits the scorer on what that strategy (or a model) gathered. Episodes are matched to --data's samples by id, and must be of the same image file; `analyze --out` names episodes by file stem, so its runs match a manifest only when the ids are the stems. `fusion.*` features are recomputed with --config's [localization].
     #[arg(long, value_name = "RUN")]
     pub from_run: Option<PathBuf>,
     /// With --from-run: whose episodes to read (default: the run's only strategy). Without it only `registry` (the episodes this command runs).

@@ -117,7 +117,8 @@ fn features_from_a_recorded_run_equal_fresh_episodes_and_follow_the_strategy() {
     let text = std::fs::read_to_string(run.join("trajectories.jsonl")).expect("trajectories");
     let registry_line = text.lines().find(|l| l.contains("\"strategy\":\"registry\"")).expect("a registry episode");
     let torn = tmp.path().join("torn.jsonl");
-    std::fs::write(&torn, format!("{text}{}", &registry_line[..registry_line.len() / 2])).expect("write");
+    let half: String = registry_line.chars().take(registry_line.chars().count() / 2).collect();
+    std::fs::write(&torn, format!("{text}{half}")).expect("write");
     let (t, f) = (tmp.path().join("torn.toml"), tmp.path().join("torn_features.jsonl"));
     let mut args = scorer_args(data_s, &t, &f);
     args.extend(["--from-run".into(), torn.display().to_string(), "--strategy".into(), "registry".into()]);
@@ -128,4 +129,21 @@ fn features_from_a_recorded_run_equal_fresh_episodes_and_follow_the_strategy() {
     let twice = tmp.path().join("twice.jsonl");
     std::fs::write(&twice, format!("{text}{}\n", registry_line.replace("\"policy\":\"scripted\"", "\"policy\":\"other\""))).expect("write");
     refused(&["--from-run", twice.to_str().expect("utf-8"), "--strategy", "registry"], "is recorded twice under `registry` (policies `scripted` and `other`)");
+    // A torn line before the last means the file is not a run's: refused, with its line number.
+    let middle = tmp.path().join("middle.jsonl");
+    std::fs::write(&middle, format!("{half}\n{text}")).expect("write");
+    refused(&["--from-run", middle.to_str().expect("utf-8"), "--strategy", "registry"], "line 1: not a trajectory");
+    // An episode recorded on another image under the same id lends it no features.
+    let s0 = text.lines().find(|l| l.contains("\"strategy\":\"registry\"") && l.contains("\"id\":\"s0\"")).expect("s0's registry episode");
+    assert!(s0.contains("img/0.jpg"), "{s0}");
+    let other = tmp.path().join("other.jsonl");
+    std::fs::write(&other, text.replace(s0, &s0.replace("img/0.jpg", "img/1.jpg"))).expect("write");
+    let (t, f) = (tmp.path().join("other.toml"), tmp.path().join("other_features.jsonl"));
+    let mut args = scorer_args(data_s, &t, &f);
+    args.extend(["--from-run".into(), other.display().to_string(), "--strategy".into(), "registry".into()]);
+    let o = trutheye().args(&args).output().expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).expect("--json report");
+    assert_eq!(r["failed"], serde_json::json!([["s0", "the run's `s0` episode was recorded on `1.jpg`, not on the dataset's `0.jpg`"]]));
+    assert_eq!(std::fs::read_to_string(&f).expect("features").lines().count(), 11);
 }

@@ -191,7 +191,7 @@ impl<'a> Episode<'a> {
         let text = String::from_utf8_lossy(&reply.raw).into_owned();
         self.conversation.push(Role::Assistant, text.clone(), vec![]);
         let mut turn = Turn { index, assistant: text, think: None, action: None, format_error: None, observation: None, policy_ms, exec_ms: 0, tokens: reply.tokens };
-        let (kind, images) = match protocol::parse_with(&reply.raw, &self.config.answer) {
+        let (kind, images, withheld) = match protocol::parse_with(&reply.raw, &self.config.answer) {
             Err(fe) => {
                 self.stats.format_errors += 1;
                 self.consecutive_errors += 1;
@@ -200,7 +200,7 @@ impl<'a> Episode<'a> {
                 if self.consecutive_errors >= self.config.budget.max_format_errors {
                     self.forced_reason = Some(format!("{} consecutive format errors", self.consecutive_errors));
                 }
-                (TurnKind::FormatError, vec![])
+                (TurnKind::FormatError, vec![], vec![])
             }
             Ok(parsed) => {
                 self.consecutive_errors = 0;
@@ -209,12 +209,12 @@ impl<'a> Episode<'a> {
                 match parsed.action {
                     Action::Answer(a) => {
                         self.answer = Some(a);
-                        (TurnKind::Answer, vec![])
+                        (TurnKind::Answer, vec![], vec![])
                     }
                     _ if self.stats.tool_calls >= self.config.budget.max_tool_calls => {
                         let msg = format!("The tool budget of {} calls is exhausted. Give your final answer now in <answer></answer>.", self.config.budget.max_tool_calls);
                         turn.observation = Some(text_record(&observation_text(&self.config, &msg), true));
-                        (TurnKind::Budget, vec![])
+                        (TurnKind::Budget, vec![], vec![])
                     }
                     _ if self.host.max_image_bytes.is_some_and(|q| self.image_bytes() > q) => {
                         let quota = self.host.max_image_bytes.unwrap_or(0);
@@ -224,12 +224,12 @@ impl<'a> Episode<'a> {
                             crate::input::human_bytes(quota)
                         );
                         turn.observation = Some(text_record(&observation_text(&self.config, &msg), true));
-                        (TurnKind::Quota, vec![])
+                        (TurnKind::Quota, vec![], vec![])
                     }
                     action => {
-                        let (record, images) = self.run_action(&action, index, &mut turn.exec_ms);
+                        let (record, images, withheld) = self.run_action(&action, index, &mut turn.exec_ms);
                         turn.observation = Some(record);
-                        (TurnKind::Action(action.kind()), images)
+                        (TurnKind::Action(action.kind()), images, withheld)
                     }
                 }
             }
@@ -237,8 +237,10 @@ impl<'a> Episode<'a> {
         let text = turn.observation.as_ref().map(|o| o.text.clone());
         let data = crate::policy::ObservationData {
             images: images.clone(),
+            withheld,
             evidence: turn.observation.as_ref().map(|o| o.evidence.clone()).unwrap_or_default(),
-            error: turn.observation.as_ref().and_then(|o| o.error.clone()),
+            // Only an action can fail; format, budget and quota notices are not tool failures.
+            error: if matches!(kind, TurnKind::Action(_)) { turn.observation.as_ref().and_then(|o| o.error.clone()) } else { None },
         };
         self.turns.push(turn);
         // The last feedback of an episode that just ended goes to nobody.
@@ -252,8 +254,9 @@ impl<'a> Episode<'a> {
     }
 
     /// Runs an action (a panic in the executor becomes an error the model reads)
-    /// and returns its record and the images it shows.
-    fn run_action(&mut self, action: &Action, index: usize, exec_ms: &mut u64) -> (ObservationRecord, Vec<NamedImage>) {
+    /// and returns its record, the images it shows and the names of those the
+    /// per-turn pixel limit withheld.
+    fn run_action(&mut self, action: &Action, index: usize, exec_ms: &mut u64) -> (ObservationRecord, Vec<NamedImage>, Vec<String>) {
         self.stats.tool_calls += 1;
         let t0 = Instant::now();
         let (executor, state) = (&mut self.executor, &mut self.state);
@@ -288,7 +291,7 @@ impl<'a> Episode<'a> {
             tools: obs.tools.clone(),
             evidence: std::mem::take(&mut obs.evidence),
         };
-        (record, obs.images)
+        (record, obs.images, withheld)
     }
 
     /// Keeps the images within the per-turn pixel limit; returns the names of the others.

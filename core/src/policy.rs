@@ -38,6 +38,10 @@ pub struct Message {
     /// what the next action calls them (a policy that probes a crop it just
     /// made reads its name here, not from the text).
     pub image_names: Vec<String>,
+    /// On a tool message, the names of the images the action showed but the
+    /// per-turn pixel limit withheld (they exist and can be named; their pixels
+    /// are not in `images`).
+    pub withheld_images: Vec<String>,
     /// On a tool message, the action's error when it failed (also in `text`).
     pub error: Option<String>,
 }
@@ -48,6 +52,8 @@ pub struct Message {
 pub struct ObservationData {
     /// The images shown, with their names.
     pub images: Vec<NamedImage>,
+    /// Names of images the action showed that the per-turn pixel limit withheld.
+    pub withheld: Vec<String>,
     /// The operator runs, as data.
     pub evidence: Vec<Evidence>,
     /// The action's error, when it failed.
@@ -69,7 +75,7 @@ impl Conversation {
         let start = self.images.len();
         let n = images.len();
         self.images.extend(images);
-        self.messages.push(Message { role, text: text.into(), images: (start..start + n).collect(), evidence: Vec::new(), image_names: Vec::new(), error: None });
+        self.messages.push(Message { role, text: text.into(), images: (start..start + n).collect(), evidence: Vec::new(), image_names: Vec::new(), withheld_images: Vec::new(), error: None });
     }
 
     /// Appends an observation (a [`Role::Tool`] message) with what it carries as data.
@@ -79,6 +85,7 @@ impl Conversation {
         if let Some(m) = self.messages.last_mut() {
             m.evidence = data.evidence;
             m.image_names = names;
+            m.withheld_images = data.withheld;
             m.error = data.error;
         }
     }

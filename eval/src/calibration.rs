@@ -3,10 +3,11 @@
 //! of the scores; a forensic report reads the numbers themselves, so they are
 //! scored too.
 //!
-//! Definitions (those of scikit-learn's `log_loss` and of Guo et al. 2017's
-//! expected calibration error):
+//! Definitions (the log loss is scikit-learn's `log_loss` with probabilities
+//! clipped at 1e-15; the ECE is Guo et al. 2017's):
 //! * Brier score: the mean over samples of `Σ_k (p_k − [k = truth])²`
-//!   (0 is perfect; a uniform three-class guess scores 2/3);
+//!   (0 is perfect; a uniform three-class guess scores 2/3; with two classes it
+//!   is twice scikit-learn's `brier_score_loss`, which counts one class);
 //! * log loss: the mean of `−ln p_truth`, with `p` clipped to `[1e-15, 1]`;
 //! * ECE: samples are binned by the confidence of their top class into
 //!   [`ECE_BINS`] equal-width bins (`(i/B, (i+1)/B]`, the first also holds 0);
@@ -20,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 /// Confidence bins of the expected calibration error.
 pub const ECE_BINS: usize = 10;
-/// Smallest probability `log_loss` takes the logarithm of (scikit-learn's clip).
+/// Smallest probability `log_loss` takes the logarithm of, so that a certain
+/// wrong answer costs about 34.5 and not infinity.
 pub const LOG_LOSS_EPS: f64 = 1e-15;
 
 /// Calibration of one set of predictions.

@@ -163,8 +163,9 @@ pub(crate) struct Evidence {
     /// (score, bbox in image_clue_0 pixels, operator) of global regions.
     pub regions: Vec<(f64, [u32; 4], String)>,
     /// The candidate region as an image to probe (`image_clue_k`): the first
-    /// image shown by the newest action that ran no operator (the `crop`
-    /// tool's crop, or the zoom a code cell showed).
+    /// image shown (or withheld for size) by the newest action that ran no
+    /// operator and showed an image (the `crop` tool's crop, or the zoom a
+    /// code cell showed); a failed crop keeps the earlier one.
     pub focus_image: Option<String>,
     /// Errors of failed actions.
     pub failures: Vec<String>,
@@ -187,7 +188,8 @@ pub(crate) fn read_evidence(conv: &Conversation, fusion: &FusionConfig) -> Evide
             add_operator_run(&mut ev, run);
         }
         if m.evidence.is_empty() {
-            if let Some(name) = m.image_names.first() {
+            // A crop or zoom withheld by the per-turn pixel limit can still be probed by name.
+            if let Some(name) = m.image_names.iter().chain(&m.withheld_images).next() {
                 ev.focus_image = Some(name.clone());
             }
         }
@@ -540,6 +542,19 @@ mod tests {
         // The name comes from the observation's data, not its text (which names another image here).
         assert_eq!(ev.focus_image.as_deref(), Some("image_clue_2"));
         assert_eq!(ev.failures, vec!["Error: a later failure".to_string()]);
+    }
+
+    #[test]
+    fn a_crop_withheld_for_size_is_still_probed_by_name() {
+        // Under `serve`'s per-turn pixel limit a large zoom is withheld: no pixels, but a name.
+        let mut conv = Conversation::default();
+        conv.push_observation("[not shown: image_clue_4 — …]", ObservationData { withheld: vec!["image_clue_4".into()], ..Default::default() });
+        assert_eq!(read_evidence(&conv, &FusionConfig::default()).focus_image.as_deref(), Some("image_clue_4"));
+        // An action that showed nothing (a failed crop) keeps the earlier focus.
+        conv.push_observation("Error: crop needs bbox", ObservationData { error: Some("Error: crop needs bbox".into()), ..Default::default() });
+        let ev = read_evidence(&conv, &FusionConfig::default());
+        assert_eq!(ev.focus_image.as_deref(), Some("image_clue_4"));
+        assert_eq!(ev.failures.len(), 1);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub(super) fn header(args: &ScorerArgs, r: &TrainScorerReport) -> String {
     h += &format!("date: {}\n", utc_now());
     h += &format!("data: {} ({} used: {}; {} failed and skipped)\n", args.data.display(), r.class_counts.iter().sum::<usize>(), counts.join(", "), r.failed.len());
     h += &format!("features from: {}\n", r.features_from);
-    h += &format!("base config: {} (stages and clip kept; the features depend on the stages)\n", args.scripted_config.as_ref().map_or("built-in configs/scripted.toml".to_string(), |p| p.display().to_string()));
+    h += &format!("base config: {} (stages and clip kept; the features depend on the stages, which with --from-run were the recorded run's)\n", args.scripted_config.as_ref().map_or("built-in configs/scripted.toml".to_string(), |p| p.display().to_string()));
     h += &format!(
         "model: multinomial logistic regression, {} the reference class, L2 {} on features clipped to +-{} and standardised (mean/std), folded back into raw-feature weights; {} features ({})\n",
         cv.classes[0],
@@ -113,7 +113,7 @@ pub fn to_table(r: &TrainScorerReport) -> String {
         auc(cv.calibrated_pooled_real_fake_auc),
         calibration_line(cv.hand_set_calibration.as_ref()),
         r.temperature,
-        if r.temperature == 1.0 { " (not scaled; --temperature scales it)" } else { "" }
+        if r.temperature == 1.0 { " (1: not scaled)" } else { "" }
     );
     if !r.univariate.is_empty() {
         let others = &cv.classes[1..];

@@ -1,6 +1,8 @@
 //! `train scorer --from-run`: the scorer's features read from episodes already
-//! recorded (`trutheye eval --out DIR` or `analyze --out DIR`), under any
-//! strategy and by any policy, instead of from fresh registry episodes.
+//! recorded (`trutheye eval --out DIR`; `analyze --out DIR` too when its
+//! episode ids, the file stems, are the manifest's ids), under any strategy and
+//! by any policy, instead of from fresh registry episodes. Episodes are matched
+//! to samples by id and must be of the same image file.
 //!
 //! Why: each strategy gathers different evidence (pvr runs every global
 //! operator in one code cell, registry and hybrid the few that fit the tool
@@ -50,9 +52,13 @@ impl RecordedRun {
         let text =
             trutheye_core::input::read_text_bounded(&path, trutheye_core::input::MAX_DATA_BYTES).map_err(|e| TrainError::Scorer(format!("{}: cannot read the run's trajectories: {}", path.display(), e.detail())))?;
         let mut out = Self::default();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+        for (k, &(i, line)) in lines.iter().enumerate() {
             match serde_json::from_str::<Trajectory>(line) {
                 Ok(t) => out.trajectories.push(t),
+                // Only the last line can be torn by a run killed while writing;
+                // a bad line before it means the file is not what it should be.
+                Err(e) if k + 1 < lines.len() => return Err(TrainError::Scorer(format!("{} line {}: not a trajectory: {e} (only a torn last line is skipped)", path.display(), i + 1))),
                 Err(e) => out.bad_lines.push((i + 1, e.to_string())),
             }
         }
@@ -101,6 +107,9 @@ impl RecordedRun {
             .iter()
             .map(|s| {
                 let t = by_id.get(s.id.as_str()).ok_or_else(|| format!("not in the run under `{}`", strategy.as_str()))?;
+                if let Some(why) = other_image(t, s) {
+                    return Err(why);
+                }
                 if t.verdict.forced {
                     return Err(format!("episode ended without an answer: {}", t.verdict.forced_reason.as_deref().unwrap_or("")));
                 }
@@ -111,5 +120,23 @@ impl RecordedRun {
                 Ok(f)
             })
             .collect())
+    }
+}
+
+/// Why the episode recorded under a sample's id is not of that sample's image,
+/// if it is not: a run of another dataset that reuses ids (`0001`, ...) would
+/// otherwise lend its features to the wrong images. The file names must match,
+/// and so must the file sizes when the run recorded one.
+fn other_image(t: &Trajectory, s: &Sample) -> Option<String> {
+    let recorded = t.images.first()?;
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    if let (Some(a), Some(b)) = (name(Path::new(&recorded.origin)), name(&s.image)) {
+        if a != b {
+            return Some(format!("the run's `{}` episode was recorded on `{a}`, not on the dataset's `{b}`", t.id));
+        }
+    }
+    match (recorded.file_bytes, std::fs::metadata(&s.image)) {
+        (Some(n), Ok(m)) if n != m.len() => Some(format!("the run's `{}` episode was recorded on a {n}-byte `{}`, the dataset's is {} bytes", t.id, recorded.origin, m.len())),
+        _ => None,
     }
 }
