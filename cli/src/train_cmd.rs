@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand, ValueEnum};
 use trutheye_core::Strategy;
 use trutheye_trainer::train::scorer::DEFAULT_SEED;
+use trutheye_trainer::train::folds::{parse_pattern, GroupBy, Regex};
 use trutheye_trainer::train::{fusion, grpo, grpo_env, run_state, scorer, sft};
 
 use crate::plugins::PluginDirs;
@@ -89,6 +90,23 @@ fn summary(st: &run_state::RunState, json: bool, out: &Path, metric: &str) -> an
     Ok(())
 }
 
+/// How cross-validation groups samples (`train scorer` and `train fusion`).
+#[derive(Args, Debug)]
+pub struct GroupArgs {
+    /// Hold out whole groups together: the manifest field that says where a sample came from (e.g. `source`), so that crops of one photo are never on both sides of a split and held-out figures are on unseen photos. Groups are dealt to --folds folds as scikit-learn's StratifiedGroupKFold deals them; --folds equal to the number of groups is leave-one-group-out.
+    #[arg(long, value_name = "FIELD")]
+    pub group_by: Option<String>,
+    /// With --group-by: the group is this regular expression's first capture group in the field's value (its whole match when it has none), e.g. `^(\S+)` keeps `pkg:/photo.jpg` of `pkg:/photo.jpg (4x-downscaled crop as GAN input)`.
+    #[arg(long, value_name = "REGEX", requires = "group_by", value_parser = parse_pattern)]
+    pub group_pattern: Option<Regex>,
+}
+
+impl GroupArgs {
+    fn group_by(&self) -> Option<GroupBy> {
+        self.group_by.as_ref().map(|f| GroupBy { field: f.trim().to_string(), pattern: self.group_pattern.clone() })
+    }
+}
+
 /// Flags of `trutheye train scorer`.
 #[derive(Args, Debug)]
 pub struct ScorerArgs {
@@ -98,6 +116,9 @@ pub struct ScorerArgs {
     /// Cross-validation folds (stratified).
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// How folds group samples.
+    #[command(flatten)]
+    pub groups: GroupArgs,
     /// L2 penalty on the standardised weights (objective: Σ −log p + l2/2·‖w‖², like scikit-learn's C = 1/l2).
     #[arg(long, default_value_t = 1.0)]
     pub l2: f64,
@@ -141,6 +162,7 @@ impl From<&ScorerArgs> for trutheye_trainer::train::scorer::ScorerArgs {
         trutheye_trainer::train::scorer::ScorerArgs {
             data: a.data.clone(),
             folds: a.folds,
+            group_by: a.groups.group_by(),
             l2: a.l2,
             features: a.features.clone(),
             scripted_config: a.scripted_config.clone(),
@@ -169,6 +191,9 @@ pub struct FusionArgs {
     /// Cross-validation folds.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// How folds group images.
+    #[command(flatten)]
+    pub groups: GroupArgs,
     /// L2 penalty on the standardised weights.
     #[arg(long, default_value_t = 1.0)]
     pub l2: f64,
@@ -202,6 +227,7 @@ impl From<&FusionArgs> for fusion::FusionArgs {
             data: a.data.clone(),
             operators: a.operators.clone(),
             folds: a.folds,
+            group_by: a.groups.group_by(),
             l2: a.l2,
             seed: a.seed,
             config: a.config.clone(),

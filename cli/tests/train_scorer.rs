@@ -98,6 +98,34 @@ fn features_from_a_recorded_run_equal_fresh_episodes_and_follow_the_strategy() {
     assert!(!reg_rows.iter().any(|(_, names)| names.contains("ela.anomaly_z")), "registry's five calls do not include ela");
     assert!(has(&reg_rows, "fft_residual.upsampling_parity") && has(&pvr_rows, "fft_residual.upsampling_parity"));
 
+    // --group-by holds out whole groups: here the manifest's `method` (m0, m1), narrowed by a pattern.
+    let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).expect("manifest");
+    let kept: Vec<&str> = manifest.lines().filter(|l| l.contains("\"method\"")).collect();
+    let grouped_data = data.join("grouped.jsonl");
+    std::fs::write(&grouped_data, kept.join("\n") + "\n").expect("write");
+    let (g_toml, g) = (tmp.path().join("g.toml"), tmp.path().join("g.jsonl"));
+    let mut args = scorer_args(grouped_data.to_str().expect("utf-8"), &g_toml, &g);
+    args.extend(["--from-run", run_s, "--strategy", "registry", "--group-by", "method", "--group-pattern", r"^m(\d)$"].map(String::from));
+    let o = trutheye().args(&args).output().expect("train scorer --group-by");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).expect("--json report");
+    assert_eq!(r["cv"]["grouped_by"], serde_json::json!(["method =~ ^m(\\d)$", 2]));
+    let held: Vec<Value> = r["cv"]["folds"].as_array().expect("folds").iter().map(|f| f["held_out_groups"].clone()).collect();
+    assert_eq!(held.len(), 2);
+    assert!(held.contains(&serde_json::json!(["0"])) && held.contains(&serde_json::json!(["1"])), "{held:?}");
+    for f in r["cv"]["folds"].as_array().expect("folds") {
+        assert_eq!(f["fitted"]["n"], 6, "each method holds 6 of the 12 samples: {f}");
+    }
+    assert!(std::fs::read_to_string(&g_toml).expect("toml").contains("leave-one-group-out CV over the 2 groups of `method =~ ^m(\\d)$`"));
+    // A sample without the field is named before anything runs.
+    let unlabelled = data.join("unlabelled.jsonl");
+    std::fs::write(&unlabelled, kept.join("\n").replacen(r#","method":"m0""#, "", 1) + "\n").expect("write");
+    let mut args = scorer_args(unlabelled.to_str().expect("utf-8"), &g_toml, &g);
+    args.extend(["--group-by", "method"].map(String::from));
+    let o = trutheye().args(&args).output().expect("train scorer --group-by");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("s0: no `method` field to group by (--group-by)") && !err.contains("panicked"), "{err}");
+
     // Refusals name what is wrong.
     let refused = |extra: &[&str], needle: &str| {
         let (t, f) = (tmp.path().join("x.toml"), tmp.path().join("x.jsonl"));
@@ -112,6 +140,8 @@ fn features_from_a_recorded_run_equal_fresh_episodes_and_follow_the_strategy() {
     refused(&["--from-run", run_s, "--strategy", "hybrid"], "the run holds no `hybrid` episodes (it holds: pvr, registry)");
     refused(&["--strategy", "pvr"], "--strategy pvr needs --from-run");
     refused(&["--from-run", tmp.path().join("nowhere").to_str().expect("utf-8")], "cannot read the run's trajectories");
+    refused(&["--group-pattern", "m"], "--group-by");
+    refused(&["--group-by", "method", "--group-pattern", "("], "invalid value '(' for '--group-pattern <REGEX>'");
 
     // A run killed while writing ends on a torn line: it is skipped with a warning.
     let text = std::fs::read_to_string(run.join("trajectories.jsonl")).expect("trajectories");

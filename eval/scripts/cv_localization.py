@@ -23,6 +23,12 @@ with a fusion fitted without it.
    evaluated with it. The feature list itself was chosen on the whole set. Without it
    the shipped scorer (fitted on the whole set) decides which images are
    called tampered, so only the masks are held out.
+   With ``--group-by FIELD [--group-pattern REGEX]`` (passed to ``train
+   fusion``, which then holds out whole groups, e.g. every crop of one photo),
+   an image without a mask joins the fold of its group's tampered images, and
+   groups with none are dealt in turn, so no photo is on both sides of a split.
+   The pattern is applied with Python's ``re`` here and Rust's ``regex`` in
+   ``train fusion``: keep to what both read alike (``^(\S+)`` does).
 4. The figures are pooled over folds (means over images) and printed next to
    the in-sample ones of the fit on everything, read from ``--full-run`` when
    given (a ``trutheye eval`` run directory over the same data).
@@ -33,6 +39,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -84,8 +91,13 @@ def main():
     ap.add_argument("--scorer-features", help="refit the scripted scorer per fold on these features (train scorer's --features; see configs/scripted.toml)")
     ap.add_argument("--scorer-l2", default="10", help="train scorer's --l2 for --scorer-features")
     ap.add_argument("--full-run", help="an eval run over the same data with the fit on everything (in-sample figures)")
+    ap.add_argument("--group-by", help="train fusion's --group-by: hold out whole groups (a manifest field, e.g. source)")
+    ap.add_argument("--group-pattern", help="train fusion's --group-pattern: the group is this regex's first capture group in the field")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    if a.group_pattern and not a.group_by:
+        sys.exit("--group-pattern needs --group-by")
+    grouping = (["--group-by", a.group_by] + (["--group-pattern", a.group_pattern] if a.group_pattern else [])) if a.group_by else []
 
     os.makedirs(a.out, exist_ok=True)
     folds_dir = a.fusion_folds or os.path.join(a.out, "folds")
@@ -95,20 +107,44 @@ def main():
             sys.exit(f"--fusion-folds {folds_dir}: missing {', '.join(missing)} (made with another --folds?)")
     else:
         run([a.trutheye, "train", "fusion", "--data", a.data, "--out", os.path.join(a.out, "fusion.toml"),
-             "--folds", str(a.folds), "--seed", str(a.seed), "--fold-configs", folds_dir, "--json"]
+             "--folds", str(a.folds), "--seed", str(a.seed), "--fold-configs", folds_dir, "--json"] + grouping
             + (["--operators", a.operators] if a.operators else []) + (["--select"] if a.select else []))
     rows = {r["id"]: r for r in manifest_rows(a.data)}
     with open(a.default_config) as f:
         base_config = f.read()
 
     tampered_ids = set()
+    fold_of_tampered = {}
     for k in range(a.folds):
         with open(os.path.join(folds_dir, f"fold-{k}.ids")) as f:
-            tampered_ids |= {l.strip() for l in f if l.strip()}
+            for i in (l.strip() for l in f):
+                if i:
+                    tampered_ids.add(i)
+                    fold_of_tampered[i] = k
     others_in_fold = {}
     rng = random.Random(a.seed)
     deal = 0
-    for label in sorted({r.get("label") for i, r in rows.items() if i not in tampered_ids}, key=str):
+    if a.group_by:
+        pattern = re.compile(a.group_pattern) if a.group_pattern else None
+
+        def group_of(i):
+            value = rows[i].get(a.group_by)
+            if value is None:
+                sys.exit(f"{i}: no `{a.group_by}` field to group by (--group-by)")
+            value = value if isinstance(value, str) else json.dumps(value)
+            m = pattern.search(value) if pattern else None
+            if pattern and not m:
+                sys.exit(f"{i}: `{a.group_by}` = {value!r} does not match --group-pattern")
+            return (m.group(1) if m.groups() else m.group(0)) if m else value
+
+        group_fold = {group_of(i): k for i, k in fold_of_tampered.items()}
+        loose = sorted({group_of(i) for i in rows if i not in tampered_ids} - set(group_fold))
+        rng.shuffle(loose)
+        for g in loose:
+            group_fold[g] = deal % a.folds
+            deal += 1
+        others_in_fold = {i: group_fold[group_of(i)] for i in rows if i not in tampered_ids}
+    for label in [] if a.group_by else sorted({r.get("label") for i, r in rows.items() if i not in tampered_ids}, key=str):
         same = sorted(i for i, r in rows.items() if i not in tampered_ids and r.get("label") == label)
         rng.shuffle(same)
         for i in same:
@@ -161,7 +197,8 @@ def main():
         print(json.dumps({"verdict_held_out": bool(a.scorer_features), "held_out": held, "in_sample": {g: {m: round(100 * full[g][m], 1) for m in METRICS if full[g].get(m) is not None} for g in held if g in full}}))
         return
     verdict = "verdict held out too" if a.scorer_features else "masks held out, verdict by the shipped scorer"
-    print(f"held-out localization on tampered images ({a.folds} folds, seed {a.seed}, {verdict}; %)")
+    grouped = f", whole groups of `{a.group_by}` held out" if a.group_by else ""
+    print(f"held-out localization on tampered images ({a.folds} folds, seed {a.seed}{grouped}, {verdict}; %)")
     print("| agent | " + " | ".join(METRICS) + " | in-sample pixel_f1_fixed | in-sample pixel_f1_map |")
     print("|---|" + "---:|" * (len(METRICS) + 2))
     for g in sorted(held):

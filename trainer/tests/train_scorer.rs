@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use trutheye_model::ScriptedConfig;
+use trutheye_trainer::train::folds::FoldPlan;
 use trutheye_trainer::train::logreg::{class_metrics, fold_standardization, stratified_folds, LogReg, Standardizer};
 use trutheye_trainer::train::scorer::{cross_validate, fit_scorer, fitted_toml, parse_feature_list, to_scorer, univariate_aucs, FeatureSpec, FeatureTable, Task};
 
@@ -126,7 +127,7 @@ fn a_feature_restricted_to_one_class_is_only_in_its_weights() {
     assert!(scorer.synthetic.weights.contains_key(&names[0]) && !scorer.synthetic.weights.contains_key(&names[1]), "{scorer:?}");
     assert!(scorer.tampered.weights.contains_key(&names[1]) && !scorer.tampered.weights.contains_key(&names[0]), "{scorer:?}");
     assert!(scorer.synthetic.weights.contains_key(&names[2]) && scorer.tampered.weights.contains_key(&names[2]));
-    let cv = cross_validate(&t, &specs, Task::ThreeClass, &ScriptedConfig::builtin(), 5, 0.1, 42).unwrap();
+    let cv = cross_validate(&t, &specs, Task::ThreeClass, &ScriptedConfig::builtin(), &FoldPlan::stratified(5, 42), 0.1).unwrap();
     assert_eq!(cv.features, vec!["synthetic:a.anomaly_z", "tampered:probe.b.anomaly_z", "c.noise"]);
     assert_eq!(cv.fitted_pooled.accuracy, 1.0, "each class keeps the feature that separates it");
 }
@@ -266,7 +267,7 @@ fn fitted_toml_round_trips_through_scripted_config() {
 fn cross_validation_on_separable_features_beats_the_hand_set_scorer() {
     let (t, names) = table();
     let base = ScriptedConfig::builtin();
-    let cv = cross_validate(&t, &shared(&names), Task::ThreeClass, &base, 5, 0.1, 42).unwrap();
+    let cv = cross_validate(&t, &shared(&names), Task::ThreeClass, &base, &FoldPlan::stratified(5, 42), 0.1).unwrap();
     assert_eq!(cv.folds.len(), 5);
     assert_eq!(cv.folds.iter().map(|f| f.fitted.n).sum::<usize>(), 30, "every sample held out once");
     assert!(cv.folds.iter().all(|f| f.n_train + f.fitted.n == 30 && f.hand_set.n == f.fitted.n));
@@ -315,7 +316,31 @@ fn binary_task_writes_the_fake_score_to_both_fake_classes() {
     let cfg = ScriptedConfig { stages: ScriptedConfig::builtin().stages, scorer };
     let pred: Vec<usize> = t.features.iter().map(|f| Task::Binary.class_of_probs(&cfg.score(f))).collect();
     assert_eq!(class_metrics(&t.labels, &pred, 2).accuracy, 1.0);
-    let cv = cross_validate(&t, &shared(&names), Task::Binary, &ScriptedConfig::builtin(), 3, 0.1, 1).unwrap();
+    let cv = cross_validate(&t, &shared(&names), Task::Binary, &ScriptedConfig::builtin(), &FoldPlan::stratified(3, 1), 0.1).unwrap();
     assert_eq!(cv.classes, vec!["real", "fake"]);
     assert_eq!(cv.fitted_pooled.recall.len(), 2);
+}
+
+/// `--group-by`: every fold holds out whole groups, each group exactly once,
+/// and the report says which.
+#[test]
+fn grouped_cross_validation_holds_out_whole_groups() {
+    let (t, names) = table();
+    // Six "photos", each feeding every class (as dev's crops do).
+    let groups: Vec<String> = (0..t.labels.len()).map(|i| format!("photo{}", i % 6)).collect();
+    let plan = FoldPlan { k: 3, seed: 42, groups: Some(groups.clone()) };
+    let cv = cross_validate(&t, &shared(&names), Task::ThreeClass, &ScriptedConfig::builtin(), &plan, 0.1).unwrap();
+    let mut seen: Vec<String> = cv.folds.iter().flat_map(|f| f.held_out_groups.clone()).collect();
+    seen.sort();
+    assert_eq!(seen, (0..6).map(|g| format!("photo{g}")).collect::<Vec<_>>(), "each group held out exactly once");
+    for f in &cv.folds {
+        let held = groups.iter().filter(|g| f.held_out_groups.contains(g)).count();
+        assert_eq!(f.fitted.n, held, "fold {}: its test samples are its groups' samples", f.fold);
+        assert_eq!(f.n_train + held, t.labels.len());
+    }
+    // Leave one group out; and more folds than groups is an error, not a silent fallback.
+    let logo = cross_validate(&t, &shared(&names), Task::ThreeClass, &ScriptedConfig::builtin(), &FoldPlan { k: 6, ..plan.clone() }, 0.1).unwrap();
+    assert!(logo.folds.iter().all(|f| f.held_out_groups.len() == 1));
+    let e = cross_validate(&t, &shared(&names), Task::ThreeClass, &ScriptedConfig::builtin(), &FoldPlan { k: 7, ..plan }, 0.1).unwrap_err().to_string();
+    assert!(e.contains("6 group(s), fewer than 7 folds"), "{e}");
 }

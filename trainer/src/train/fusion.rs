@@ -38,6 +38,7 @@ use trutheye_plugin_api::{MapRole, MapRoles};
 use trutheye_eval::dataset::GtMask;
 use trutheye_eval::Dataset;
 
+use super::folds::{stratified_group_folds, GroupBy};
 use super::logreg::{fold_standardization, LogReg, Standardizer};
 use super::stretch::HeatScorer;
 use super::parallel_map;
@@ -66,6 +67,8 @@ pub struct FusionArgs {
     pub operators: Vec<String>,
     /// Cross-validation folds.
     pub folds: usize,
+    /// Hold out whole groups of images together ([`super::folds`]).
+    pub group_by: Option<GroupBy>,
     /// L2 penalty on the standardised weights.
     pub l2: f64,
     /// Fold seed.
@@ -90,6 +93,8 @@ pub struct FusionArgs {
 /// One tampered image: its normalised maps and its mask.
 struct Case {
     id: String,
+    /// Its group under `--group-by` (held out with the rest of the group).
+    group: Option<String>,
     root: (u32, u32),
     layers: Layers,
     /// Scores fused grids on the mask reduced to at most [`SCORE_SIDE`].
@@ -115,6 +120,9 @@ pub struct TrainFusionReport {
     pub selected: Vec<String>,
     /// Held-out mean pixel F1 per fold.
     pub fold_f1: Vec<f64>,
+    /// Under `--group-by`: what groups the images and how many groups they
+    /// make; `None`: images were split one by one.
+    pub grouped_by: Option<(String, usize)>,
     /// Held-out mean pixel F1 over all images (each scored by the fit that did not see it).
     pub cv_f1: f64,
     /// Held-out mean pixel F1 of each operator's normalised map alone, thresholded
@@ -149,6 +157,8 @@ pub fn run(args: &FusionArgs, registry: Registry) -> Result<TrainFusionReport, T
     if samples.len() < args.folds {
         return Err(bad(format!("{}: {} tampered image(s) with a mask, fewer than --folds {}", args.data.display(), samples.len(), args.folds)));
     }
+    // Before the maps are computed: a sample without a group is an error worth seeing at once.
+    let groups = args.group_by.as_ref().map(|by| by.keys(samples.iter().copied())).transpose()?;
     let base = agent.localization.clone();
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let results = parallel_map(&samples, jobs, |i, s| {
@@ -160,9 +170,9 @@ pub fn run(args: &FusionArgs, registry: Registry) -> Result<TrainFusionReport, T
     });
     let mut cases = Vec::new();
     let mut failed = Vec::new();
-    for (s, r) in samples.iter().zip(results) {
+    for (i, (s, r)) in samples.iter().zip(results).enumerate() {
         match r {
-            Some(Ok(c)) => cases.push(c),
+            Some(Ok(c)) => cases.push(Case { group: groups.as_ref().map(|g| g[i].clone()), ..c }),
             Some(Err(e)) => failed.push((s.id.clone(), e)),
             None => failed.push((s.id.clone(), "internal error while computing the maps (panic)".into())),
         }
@@ -170,7 +180,8 @@ pub fn run(args: &FusionArgs, registry: Registry) -> Result<TrainFusionReport, T
     if cases.len() < args.folds {
         return Err(bad(format!("only {} image(s) usable, fewer than --folds {}", cases.len(), args.folds)));
     }
-    let folds = fold_of(&cases, args.folds, args.seed);
+    let all: Vec<usize> = (0..cases.len()).collect();
+    let folds = folds_of(&cases, &all, args.folds, args.seed)?;
     let mut held = vec![0.0; cases.len()];
     let mut fold_f1 = Vec::new();
     let mut fold_selected = Vec::new();
@@ -213,6 +224,12 @@ pub fn run(args: &FusionArgs, registry: Registry) -> Result<TrainFusionReport, T
         fold_selected: if args.select { fold_selected } else { Vec::new() },
         selected,
         fold_f1: fold_f1.iter().map(|f| round4(*f)).collect(),
+        grouped_by: args.group_by.as_ref().map(|by| {
+            let mut g: Vec<&str> = cases.iter().filter_map(|c| c.group.as_deref()).collect();
+            g.sort_unstable();
+            g.dedup();
+            (by.describe(), g.len())
+        }),
         cv_f1: round4(mean(&held)),
         cv_f1_single,
         train_f1: round4(train_f1),
@@ -261,7 +278,7 @@ fn load_case(s: &trutheye_eval::dataset::Sample, operators: &[String], agent: &A
     let layers = Layers::from_grids(grids.iter().map(|(o, g)| (o.as_str(), g)), root, base);
     let cells = cell_labels(&gt, layers.width, layers.height);
     let scorer = HeatScorer::new((layers.width as u32, layers.height as u32), shrink(&gt, SCORE_SIDE));
-    Ok(Case { id: s.id.clone(), root, layers, scorer, cells })
+    Ok(Case { id: s.id.clone(), group: None, root, layers, scorer, cells })
 }
 
 /// Whether at least half of each grid cell's pixels are changed.
@@ -291,12 +308,18 @@ fn shrink(gt: &GtMask, side: u32) -> GtMask {
     GtMask { width: w as u32, height: h as u32, on }
 }
 
-/// Stratification-free seeded fold assignment (a shuffled round robin).
-fn fold_of(cases: &[Case], k: usize, seed: u64) -> Vec<usize> {
-    fold_of_ids(&cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), k, seed)
+/// The folds of `rows` of `cases`: whole groups when the cases carry one
+/// (`--group-by`; an error when there are fewer groups than `k`), else
+/// [`fold_of_ids`].
+fn folds_of(cases: &[Case], rows: &[usize], k: usize, seed: u64) -> Result<Vec<usize>, TrainError> {
+    match rows.iter().map(|&i| cases[i].group.clone()).collect::<Option<Vec<String>>>() {
+        Some(groups) => stratified_group_folds(&vec![0; rows.len()], &groups, k, seed),
+        None => Ok(fold_of_ids(&rows.iter().map(|&i| cases[i].id.as_str()).collect::<Vec<_>>(), k, seed)),
+    }
 }
 
-/// [`fold_of`] on ids: fold of each id, in their order.
+/// Stratification-free seeded fold assignment (a shuffled round robin over
+/// the ids' hashes): the fold of each id, in their order.
 fn fold_of_ids(ids: &[&str], k: usize, seed: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..ids.len()).collect();
     let key = |i: usize| {
@@ -327,9 +350,13 @@ fn fit_maybe_selecting(cases: &[Case], rows: &[usize], args: &FusionArgs, base: 
 /// over marking the whole image). Candidates of a step are
 /// scored in parallel over `jobs` threads.
 fn select(cases: &[Case], rows: &[usize], candidates: &[String], args: &FusionArgs, base: &FusionConfig, jobs: usize) -> Result<Vec<String>, TrainError> {
-    let k = args.folds.min(rows.len()).max(2);
+    let mut groups: Vec<&str> = rows.iter().filter_map(|&i| cases[i].group.as_deref()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let units = if groups.is_empty() { rows.len() } else { groups.len() };
+    let k = args.folds.min(units).max(2);
     // Another seed than the outer folds', so inner splits do not line up with them.
-    let inner = fold_of_ids(&rows.iter().map(|&i| cases[i].id.as_str()).collect::<Vec<_>>(), k, args.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let inner = folds_of(cases, rows, k, args.seed ^ 0x9e37_79b9_7f4a_7c15)?;
     let inner_cv = |ops: &[String]| -> Result<f64, TrainError> {
         let mut total = 0.0;
         for f in 0..k {
@@ -449,16 +476,18 @@ pub fn fitted_toml(r: &TrainFusionReport, args: &FusionArgs) -> Result<String, T
          # component only when `largest_only`). The same table can sit in an agent\n\
          # config as its localization section.\n\
          #\n\
-         # Fitted by `trutheye train fusion --data {data} --operators {ops} --folds {folds} --l2 {l2} --seed {seed}{select}`\n\
+         # Fitted by `trutheye train fusion --data {data} --operators {ops} --folds {folds}{grouped} --l2 {l2} --seed {seed}{select}`\n\
          # on {n} tampered images with masks: logistic regression of changed cells on\n\
          # the normalised maps or equal weights (the better on the fitting images),\n\
          # with bias offset, peak_fraction, smoothing and largest_only chosen for the\n\
          # best mean pixel F1 at the mask's edge on the fitting images.\n\
-         # Held-out mean pixel F1 ({folds}-fold{nested}): {cv:.3} (folds: {fold}); on the fitting images: {train:.3}.\n\
+         # Held-out mean pixel F1 ({folds}-fold{held_whole}{nested}): {cv:.3} (folds: {fold}); on the fitting images: {train:.3}.\n\
          {selected}# Each operator's map alone, thresholded the same way, held out: {singles}.\n",
         data = args.data.display(),
         ops = args.operators.join(","),
         folds = args.folds,
+        grouped = args.group_by.as_ref().map_or(String::new(), |by| format!(" --group-by {}{}", by.field, by.pattern.as_ref().map_or(String::new(), |p| format!(" --group-pattern '{}'", p.as_str())))),
+        held_whole = r.grouped_by.as_ref().map_or(String::new(), |(by, n)| format!(", the {n} groups of `{by}` each held out whole")),
         l2 = args.l2,
         seed = args.seed,
         select = if args.select { " --select" } else { "" },
@@ -492,6 +521,9 @@ pub fn to_table(r: &TrainFusionReport) -> String {
         s += &format!("  skipped {id}: {e}\n");
     }
     s += &format!("held-out mean pixel F1 (fused): {:.3}   folds: {:?}\n", r.cv_f1, r.fold_f1);
+    if let Some((by, n)) = &r.grouped_by {
+        s += &format!("  folds hold out whole groups: {n} groups of `{by}`\n");
+    }
     for (k, ops) in r.fold_selected.iter().enumerate() {
         s += &format!("  fold {k} selected: {}\n", ops.join(", "));
     }
@@ -525,7 +557,7 @@ mod tests {
         let gt = GtMask { width: root.0, height: root.1, on };
         let cells = cell_labels(&gt, layers.width, layers.height);
         let scorer = HeatScorer::new((layers.width as u32, layers.height as u32), shrink(&gt, SCORE_SIDE));
-        Case { id: format!("c{id}"), root, layers, scorer, cells }
+        Case { id: format!("c{id}"), group: None, root, layers, scorer, cells }
     }
 
     #[test]
@@ -551,6 +583,7 @@ mod tests {
             data: PathBuf::new(),
             operators: vec!["decoy".into(), "good".into()],
             folds: 3,
+            group_by: None,
             l2: 1.0,
             seed: 42,
             config: None,
@@ -573,13 +606,22 @@ mod tests {
 
     #[test]
     fn folds_are_balanced_and_seeded() {
-        let cases: Vec<Case> = (0..7).map(case).collect();
-        let a = fold_of(&cases, 3, 42);
-        assert_eq!(a, fold_of(&cases, 3, 42));
-        assert_ne!(a, fold_of(&cases, 3, 7));
+        let mut cases: Vec<Case> = (0..7).map(case).collect();
+        let rows: Vec<usize> = (0..7).collect();
+        let a = folds_of(&cases, &rows, 3, 42).unwrap();
+        assert_eq!(a, folds_of(&cases, &rows, 3, 42).unwrap());
+        assert_ne!(a, folds_of(&cases, &rows, 3, 7).unwrap());
         for k in 0..3 {
             let n = a.iter().filter(|&&f| f == k).count();
             assert!((2..=3).contains(&n), "fold {k} has {n}");
         }
+        // With groups (--group-by), a group's images share a fold.
+        for (i, c) in cases.iter_mut().enumerate() {
+            c.group = Some(format!("photo{}", i / 3));
+        }
+        let g = folds_of(&cases, &rows, 3, 42).unwrap();
+        assert!(g[0] == g[1] && g[1] == g[2] && g[3] == g[4] && g[4] == g[5], "{g:?}");
+        assert_eq!([g[0], g[3], g[6]].iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "three groups, three folds: {g:?}");
+        assert!(folds_of(&cases, &rows, 4, 42).is_err(), "three groups cannot make four folds");
     }
 }

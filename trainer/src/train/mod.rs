@@ -12,6 +12,7 @@
 
 pub mod adamw;
 pub mod chat_data;
+pub mod folds;
 pub mod fusion;
 pub mod grpo;
 pub mod grpo_env;

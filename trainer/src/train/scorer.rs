@@ -12,7 +12,9 @@
 //!    standardised (mean/std of the training data), L2 penalty on the
 //!    standardised weights, Newton's method; then folded back into raw-feature
 //!    weights and biases, i.e. a [`Scorer`].
-//! 3. Stratified k-fold CV (seed `--seed`, default 42): held-out metrics of the
+//! 3. Stratified k-fold CV (seed `--seed`, default 42; with `--group-by`, whole
+//!    groups such as the photos the crops were cut from are held out together,
+//!    [`super::folds`]): held-out metrics of the
 //!    fitted scorer and of the base config's scorer on the same
 //!    samples, both predicted through [`ScriptedConfig::score`] and the policy's
 //!    argmax, so the figures are what the policy would answer.
@@ -41,7 +43,8 @@ pub use super::scorer_report::{fitted_toml, to_table};
 use super::scorer_report::header;
 use super::scorer_run::RecordedRun;
 use super::temperature::{fit_scale, scaled};
-use super::logreg::{argmax, class_metrics, fold_standardization, stratified_folds, ClassMetrics, FitReport, LogReg, Standardizer};
+use super::folds::{FoldPlan, GroupBy};
+use super::logreg::{argmax, class_metrics, fold_standardization, ClassMetrics, FitReport, LogReg, Standardizer};
 use trutheye_eval::calibration::{calibration, Calibration};
 use trutheye_eval::dataset::Sample;
 use trutheye_eval::Dataset;
@@ -58,6 +61,8 @@ pub struct ScorerArgs {
     pub data: PathBuf,
     /// Cross-validation folds (stratified).
     pub folds: usize,
+    /// Hold out whole groups of samples together (`--group-by`, `--group-pattern`).
+    pub group_by: Option<GroupBy>,
     /// L2 penalty on the standardised weights (objective: Σ −log p + l2/2·‖w‖², like scikit-learn's C = 1/l2).
     pub l2: f64,
     /// `auto` (every numeric feature present in ≥90% of the samples) or a comma-separated list of `<op>.<stat>` / `probe.<op>.<stat>`; `<class>:<feature>` lets only that class's score weight it (e.g. `synthetic:fft_residual.upsampling_peak_x4`).
@@ -286,6 +291,9 @@ pub struct FoldResult {
     /// The temperature scale fitted on this fold's training part (inner
     /// cross-validation), applied to its held-out probabilities.
     pub temperature: f64,
+    /// Under `--group-by`: the groups this fold held out (sorted).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_out_groups: Vec<String>,
 }
 
 /// Mean over folds.
@@ -299,6 +307,18 @@ pub struct MeanMetrics {
     pub macro_f1: f64,
     /// Mean per-class recall (over the folds where the class occurs).
     pub recall: Vec<Option<f64>>,
+}
+
+impl CvReport {
+    /// How the samples were split, for reports: `5-fold stratified CV (seed
+    /// 42)`, or with `--group-by` the grouping and the number of groups.
+    pub fn scheme(&self) -> String {
+        match &self.grouped_by {
+            None => format!("{}-fold stratified CV (seed {})", self.k, self.seed),
+            Some((by, n)) if *n == self.k => format!("leave-one-group-out CV over the {n} groups of `{by}` ({}-fold)", self.k),
+            Some((by, n)) => format!("{}-fold stratified group CV over the {n} groups of `{by}` (seed {}; each group held out whole)", self.k, self.seed),
+        }
+    }
 }
 
 fn mean_of(ms: &[&ClassMetrics]) -> MeanMetrics {
@@ -326,6 +346,9 @@ pub struct CvReport {
     pub k: usize,
     /// Fold seed.
     pub seed: u64,
+    /// Under `--group-by`: what groups the samples (`source =~ REGEX`) and how
+    /// many groups there are; `None`: samples were split one by one.
+    pub grouped_by: Option<(String, usize)>,
     /// L2 penalty.
     pub l2: f64,
     /// Features used, as given (`<class>:<name>` when restricted to one class).
@@ -367,10 +390,12 @@ fn config_with(base: &ScriptedConfig, scorer: Scorer) -> ScriptedConfig {
     ScriptedConfig { stages: base.stages.clone(), scorer }
 }
 
-/// Stratified k-fold cross-validation of the fitted scorer against the base config's scorer.
-pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, base: &ScriptedConfig, k: usize, l2: f64, seed: u64) -> Result<CvReport, TrainError> {
+/// Stratified k-fold cross-validation of the fitted scorer against the base
+/// config's scorer, on `plan`'s folds (its groups, if any, in the table's row order).
+pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, base: &ScriptedConfig, plan: &FoldPlan, l2: f64) -> Result<CvReport, TrainError> {
     let n_classes = task.classes().len();
-    let fold_of = stratified_folds(&table.labels, k, seed);
+    let (k, seed) = (plan.k, plan.seed);
+    let fold_of = plan.assign(&table.labels)?;
     let clip = base.scorer.clip;
     let hand: Vec<usize> = table.features.iter().map(|f| task.class_of_probs(&base.score(f))).collect();
     let mut oof = vec![0usize; table.labels.len()];
@@ -388,7 +413,7 @@ pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, b
             continue;
         }
         let (scorer, fit) = fit_scorer(table, &train, specs, task, l2, clip)?;
-        let inner = inner_oof_logits(table, &train, specs, task, l2, clip, k, seed.wrapping_add(f as u64 + 1))?;
+        let inner = inner_oof_logits(table, &train, specs, task, l2, clip, &plan.subset(&train, k, seed.wrapping_add(f as u64 + 1)))?;
         let temperature = inner.map_or(1.0, |(l, y)| fit_scale(&l, &y, task));
         let cfg = config_with(base, scorer);
         let cal = ScriptedConfig { stages: cfg.stages.clone(), scorer: scaled(&cfg.scorer, temperature) };
@@ -405,13 +430,17 @@ pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, b
             cal_fake[i] = 1.0 - pc[0];
         }
         let hp: Vec<usize> = test.iter().map(|&i| hand[i]).collect();
-        folds.push(FoldResult { fold: f + 1, n_train: train.len(), fitted: class_metrics(&truth, &pred, n_classes), hand_set: class_metrics(&truth, &hp, n_classes), fit, temperature });
+        let mut held_out_groups: Vec<String> = plan.groups.as_ref().map(|g| test.iter().map(|&i| g[i].clone()).collect()).unwrap_or_default();
+        held_out_groups.sort();
+        held_out_groups.dedup();
+        folds.push(FoldResult { fold: f + 1, n_train: train.len(), fitted: class_metrics(&truth, &pred, n_classes), hand_set: class_metrics(&truth, &hp, n_classes), fit, temperature, held_out_groups });
     }
     Ok(CvReport {
         task,
         classes: task.classes().iter().map(|s| s.to_string()).collect(),
         k,
         seed,
+        grouped_by: None,
         l2,
         features: specs.iter().map(|f| f.display(task)).collect(),
         fitted_mean: mean_of(&folds.iter().map(|f| &f.fitted).collect::<Vec<_>>()),
@@ -429,18 +458,19 @@ pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, b
     })
 }
 
-/// Out-of-fold logits of `rows` by an inner stratified cross-validation inside
-/// them (as many folds as the outer one, fewer when a class has fewer samples),
-/// with their labels; `None` when a class has fewer than two samples there.
+/// Out-of-fold logits of `rows` by an inner cross-validation inside them
+/// (`plan`: the outer one's restricted to `rows`, so groups stay whole; fewer
+/// folds when a class has fewer samples), with their labels; `None` when a
+/// class has fewer than two samples there or the rows fewer than two groups.
 #[allow(clippy::too_many_arguments)]
-fn inner_oof_logits(table: &FeatureTable, rows: &[usize], specs: &[FeatureSpec], task: Task, l2: f64, clip: f64, k: usize, seed: u64) -> Result<Option<(Vec<[f64; 3]>, Vec<usize>)>, TrainError> {
+fn inner_oof_logits(table: &FeatureTable, rows: &[usize], specs: &[FeatureSpec], task: Task, l2: f64, clip: f64, plan: &FoldPlan) -> Result<Option<(Vec<[f64; 3]>, Vec<usize>)>, TrainError> {
     let labels: Vec<usize> = rows.iter().map(|&i| table.labels[i]).collect();
     let smallest = (0..task.classes().len()).map(|c| labels.iter().filter(|&&l| l == c).count()).min().unwrap_or(0);
-    let k = k.min(smallest);
+    let k = plan.k.min(smallest);
     if k < 2 {
         return Ok(None);
     }
-    let fold_of = stratified_folds(&labels, k, seed);
+    let fold_of = FoldPlan { k, ..plan.clone() }.assign(&labels)?;
     let mut logits = vec![[0.0; 3]; rows.len()];
     for f in 0..k {
         let train: Vec<usize> = (0..rows.len()).filter(|&j| fold_of[j] != f).map(|j| rows[j]).collect();
@@ -594,6 +624,11 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
         return Err(TrainError::Scorer(format!("{}: no usable samples", args.data.display())));
     }
     let task = if ds.is_binary() { Task::Binary } else { Task::ThreeClass };
+    // Before any episode runs: a sample without a group is an error worth seeing at once.
+    let sample_groups = args.group_by.as_ref().map(|by| by.keys(&ds.samples)).transpose()?;
+    if let Some(n) = sample_groups.as_ref().map(|g| FoldPlan { k: args.folds, seed: args.seed, groups: Some(g.clone()) }.n_groups().unwrap_or(0)).filter(|&n| n < args.folds) {
+        return Err(TrainError::Scorer(format!("--group-by: {n} group(s), fewer than --folds {}: pass --folds {n} or fewer (--folds {n} holds out one group at a time)", args.folds)));
+    }
     let (feats, features_from) = match &args.from_run {
         Some(run) => {
             let recorded = RecordedRun::read(run)?;
@@ -619,9 +654,13 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
     };
     let mut table = FeatureTable::default();
     let mut failed = Vec::new();
-    for (s, f) in ds.samples.iter().zip(feats) {
+    let mut groups = Vec::new();
+    for (i, (s, f)) in ds.samples.iter().zip(feats).enumerate() {
         match f {
             Ok(f) => {
+                if let Some(g) = &sample_groups {
+                    groups.push(g[i].clone());
+                }
                 table.ids.push(s.id.clone());
                 table.labels.push(task.class_of(s.label));
                 table.features.push(f);
@@ -649,7 +688,9 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
         return Err(TrainError::Scorer("no features to fit on".to_string()));
     }
     let names = spec_names(&specs);
-    let cv = cross_validate(&table, &specs, task, &base, args.folds, args.l2, args.seed)?;
+    let plan = FoldPlan { k: args.folds, seed: args.seed, groups: args.group_by.is_some().then_some(groups) };
+    let mut cv = cross_validate(&table, &specs, task, &base, &plan, args.l2)?;
+    cv.grouped_by = args.group_by.as_ref().zip(plan.n_groups()).map(|(by, n)| (by.describe(), n));
     let all: Vec<usize> = (0..table.labels.len()).collect();
     let st = Standardizer::fit(&table.matrix(&all, &names, base.scorer.clip));
     let constant_features: Vec<String> = names.iter().zip(&st.scale).filter(|(_, s)| **s == 0.0).map(|(n, _)| n.clone()).collect();

@@ -44,8 +44,9 @@ pub(super) fn header(args: &ScorerArgs, r: &TrainScorerReport) -> String {
         h += "binary data: the fake score is written to both synthetic and tampered (a fake class is answered exactly when the fake score > 0)\n";
     }
     h += &format!(
-        "{}-fold stratified CV (seed {}), held-out mean: fitted accuracy {:.3} (sd {:.3}), macro F1 {:.3}; base config's scorer accuracy {:.3} (sd {:.3}), macro F1 {:.3}\n",
-        cv.k, cv.seed, cv.fitted_mean.accuracy, cv.fitted_mean.accuracy_sd, cv.fitted_mean.macro_f1, cv.hand_set_mean.accuracy, cv.hand_set_mean.accuracy_sd, cv.hand_set_mean.macro_f1
+        "{}, held-out mean: fitted accuracy {:.3} (sd {:.3}), macro F1 {:.3}; base config's scorer accuracy {:.3} (sd {:.3}), macro F1 {:.3}\n",
+        cv.scheme(),
+        cv.fitted_mean.accuracy, cv.fitted_mean.accuracy_sd, cv.fitted_mean.macro_f1, cv.hand_set_mean.accuracy, cv.hand_set_mean.accuracy_sd, cv.hand_set_mean.macro_f1
     );
     h += &format!(
         "temperature: every weight and bias x {:.4} (1: not scaled; `--temperature` fits it on the CV's out-of-fold scores, labels unchanged); held-out calibration, Brier / log loss / ECE: {} as fitted, {} with each fold scaled by a temperature fitted inside its training part\n",
@@ -85,14 +86,18 @@ pub fn to_table(r: &TrainScorerReport) -> String {
     for (id, e) in &r.failed {
         s += &format!("failed: {id}: {e}\n");
     }
-    s += &format!("{}-fold stratified CV (seed {}), l2 {}: held-out samples of each fold\n\n", cv.k, cv.seed, cv.l2);
-    s += "| fold | n test | fitted acc | fitted macro-F1 | base acc | base macro-F1 |\n|---:|---:|---:|---:|---:|---:|\n";
+    s += &format!("{}, l2 {}: held-out samples of each fold\n\n", cv.scheme(), cv.l2);
+    let grouped = cv.grouped_by.is_some();
+    s += "| fold | n test | fitted acc | fitted macro-F1 | base acc | base macro-F1 |";
+    s += if grouped { " held-out groups |\n|---:|---:|---:|---:|---:|---:|---|\n" } else { "\n|---:|---:|---:|---:|---:|---:|\n" };
     for f in &cv.folds {
-        s += &format!("| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n", f.fold, f.fitted.n, f.fitted.accuracy, f.fitted.macro_f1, f.hand_set.accuracy, f.hand_set.macro_f1);
+        s += &format!("| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |", f.fold, f.fitted.n, f.fitted.accuracy, f.fitted.macro_f1, f.hand_set.accuracy, f.hand_set.macro_f1);
+        s += &if grouped { format!(" {} |\n", f.held_out_groups.join(", ")) } else { "\n".to_string() };
     }
     s += &format!(
-        "| mean (sd) | | {:.3} ({:.3}) | {:.3} | {:.3} ({:.3}) | {:.3} |\n\n",
-        cv.fitted_mean.accuracy, cv.fitted_mean.accuracy_sd, cv.fitted_mean.macro_f1, cv.hand_set_mean.accuracy, cv.hand_set_mean.accuracy_sd, cv.hand_set_mean.macro_f1
+        "| mean (sd) | | {:.3} ({:.3}) | {:.3} | {:.3} ({:.3}) | {:.3} |{}\n\n",
+        cv.fitted_mean.accuracy, cv.fitted_mean.accuracy_sd, cv.fitted_mean.macro_f1, cv.hand_set_mean.accuracy, cv.hand_set_mean.accuracy_sd, cv.hand_set_mean.macro_f1,
+        if grouped { " |" } else { "" }
     );
     let rec = |v: &[Option<f64>]| v.iter().map(|r| r.map_or("-".into(), |x| format!("{x:.3}"))).collect::<Vec<_>>().join(" | ");
     s += &format!("| scorer (mean over folds) | accuracy | macro F1 | {} |\n|---|---:|---:|{}\n", cv.classes.iter().map(|c| format!("recall {c}")).collect::<Vec<_>>().join(" | "), "---:|".repeat(cv.classes.len()));
