@@ -37,6 +37,24 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
     let srm = metrics["groups"].as_array().expect("groups").iter().find(|g| g["policy"] == "op:srm").expect("srm row");
     assert_eq!(srm["localization"]["n_heatmaps"], N / 3);
     assert!(srm["localization"]["pixel_f1_best"].as_f64() >= srm["localization"]["pixel_f1_fixed"].as_f64());
+    // Agent rows compared image by image (baselines left out): registry against none.
+    let paired = metrics["paired"].as_array().expect("paired");
+    assert_eq!(paired.len(), 1, "{paired:?}");
+    let pair = &paired[0];
+    assert_eq!((pair["a"].as_str(), pair["b"].as_str()), (Some("scripted/registry"), Some("scripted/none")));
+    assert_eq!(pair["n"], N);
+    let count = |k: &str| pair[k].as_u64().expect(k) as f64;
+    assert_eq!(count("both_right") + count("only_a_right") + count("only_b_right") + count("both_wrong"), N as f64);
+    let row = |s: &str| metrics["groups"].as_array().expect("groups").iter().find(|g| g["strategy"] == s).expect("row").clone();
+    let accuracy = |s: &str| row(s)["three_class"]["accuracy"].as_f64().expect("accuracy");
+    assert!((count("both_right") + count("only_a_right") - accuracy("registry") * N as f64).abs() < 1e-9, "{pair}");
+    assert!((count("both_right") + count("only_b_right") - accuracy("none") * N as f64).abs() < 1e-9, "{pair}");
+    // none never answers tampered, so its per-image pixel F1 is 0 and the mean difference is minus registry's.
+    let loc = &pair["localization"];
+    let registry_f1 = row("registry")["localization"]["pixel_f1_fixed"].as_f64().expect("pixel_f1_fixed");
+    assert!((loc["mean"].as_f64().expect("mean") + registry_f1).abs() < 1e-9, "{loc}");
+    assert!(loc["ci95"][0].as_f64() <= loc["mean"].as_f64() && loc["mean"].as_f64() <= loc["ci95"][1].as_f64(), "{loc}");
+    assert!(report.contains("## Strategies compared image by image") && report.contains("| scripted/registry | scripted/none |"), "{report}");
     let html = std::fs::read_to_string(full.join("report.html")).expect("html");
     assert!(html.contains("<svg") && html.contains("src=\"examples/") && html.contains("src=\"heatmaps/op_srm/"), "html lacks plots or pictures");
 

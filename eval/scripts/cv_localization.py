@@ -86,7 +86,7 @@ def main():
     ap.add_argument("--strategy", default="pvr,registry,hybrid")
     ap.add_argument("--operators", help="operators whose maps are fused (train fusion's --operators; default: its own)")
     ap.add_argument("--select", action="store_true", help="train fusion's --select: each fold's fusion also chooses which maps to fuse")
-    ap.add_argument("--fusion-folds", help="reuse the fold fits of an earlier `train fusion --fold-configs DIR` (same data, --folds and --seed) instead of fitting them again")
+    ap.add_argument("--fusion-folds", help="reuse the fold fits of an earlier `train fusion --fold-configs DIR` (same data, --folds, --seed, --group-by and --group-pattern) instead of fitting them again")
     ap.add_argument("--default-config", default=os.path.join(os.path.dirname(__file__), "../../configs/default.toml"))
     ap.add_argument("--scorer-features", help="refit the scripted scorer per fold on these features (train scorer's --features; see configs/scripted.toml)")
     ap.add_argument("--scorer-l2", default="10", help="train scorer's --l2 for --scorer-features")
@@ -128,16 +128,26 @@ def main():
         pattern = re.compile(a.group_pattern) if a.group_pattern else None
 
         def group_of(i):
+            # The rules of trutheye's GroupBy::key (trainer/src/train/folds.rs).
             value = rows[i].get(a.group_by)
             if value is None:
                 sys.exit(f"{i}: no `{a.group_by}` field to group by (--group-by)")
-            value = value if isinstance(value, str) else json.dumps(value)
-            m = pattern.search(value) if pattern else None
-            if pattern and not m:
+            value = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+            if not pattern:
+                return value
+            m = pattern.search(value)
+            if not m:
                 sys.exit(f"{i}: `{a.group_by}` = {value!r} does not match --group-pattern")
-            return (m.group(1) if m.groups() else m.group(0)) if m else value
+            key = m.group(1) if m.re.groups and m.group(1) is not None else m.group(0)
+            if not key:
+                sys.exit(f"{i}: --group-pattern matches an empty group in {value!r}")
+            return key
 
-        group_fold = {group_of(i): k for i, k in fold_of_tampered.items()}
+        group_fold = {}
+        for i, k in fold_of_tampered.items():
+            if group_fold.setdefault(group_of(i), k) != k:
+                sys.exit(f"the fusion folds split group {group_of(i)!r} (made without the same --group-by/--group-pattern?): "
+                         "no photo may be on both sides of a split")
         loose = sorted({group_of(i) for i in rows if i not in tampered_ids} - set(group_fold))
         rng.shuffle(loose)
         for g in loose:

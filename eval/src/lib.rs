@@ -1,6 +1,6 @@
 //! trutheye's evaluator: datasets ([`dataset`]), batch runs with resume and
 //! shards ([`runner`], [`shard`], [`merge`]), single-operator baselines
-//! ([`baseline`]), metrics ([`metrics`], [`localization`]), reports
+//! ([`baseline`]), metrics ([`metrics`], [`localization`], [`paired`]), reports
 //! ([`report`], [`html`], [`compare`]) and the rewards that score recorded
 //! trajectories for RL ([`rewards`]), used by the evaluator, `trutheye serve`
 //! and training alike.
@@ -25,6 +25,7 @@ pub mod html;
 pub mod localization;
 pub mod merge;
 pub mod metrics;
+pub mod paired;
 pub mod prediction;
 pub mod report;
 pub mod rewards;

@@ -83,6 +83,12 @@ fn prediction_scores(p: &Prediction, gt: &GtMask, run_dir: Option<&Path>) -> (He
     (HeatScores { f1_fixed: f1, iou_fixed: iou, f1_best: f1, iou_best: iou }, false)
 }
 
+/// Pixel F1 at 0.5 of one prediction against its mask (its heat-map, else its
+/// box): the per-image figure `pixel_f1_fixed` averages.
+pub fn prediction_f1_fixed(p: &Prediction, gt: &GtMask, run_dir: Option<&Path>) -> f64 {
+    prediction_scores(p, gt, run_dir).0.f1_fixed
+}
+
 /// Localization of one group; heat-map paths in `mask` resolve against `run_dir`.
 pub fn localization(g: &[&Prediction], masks: &HashMap<String, GtMask>, run_dir: Option<&Path>) -> Localization {
     let tampered: Vec<&&Prediction> = g.iter().filter(|p| p.truth.label.three_class() == Some(Label::Tampered)).collect();

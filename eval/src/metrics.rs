@@ -152,6 +152,9 @@ pub struct Metrics {
     pub bad_rows: usize,
     /// Conventions used.
     pub conventions: Vec<String>,
+    /// Every pair of agent rows compared image by image ([`super::paired`]).
+    #[serde(default)]
+    pub paired: Vec<super::paired::PairedComparison>,
 }
 
 /// What metrics need besides the predictions.
@@ -179,8 +182,9 @@ pub fn compute(preds: &[Prediction], ctx: &EvalContext) -> Metrics {
         groups.entry(k).or_default().push(p);
     }
     let fields = breakdown_fields(ctx);
+    let paired = super::paired::compare_rows(&order, &groups, &ctx.masks, ctx.run_dir.as_deref());
     let groups = order.iter().filter_map(|k| groups.get(k).map(|g| group(k, g, ctx, &fields))).collect();
-    Metrics { groups, bad_rows: ctx.bad_rows, conventions: CONVENTIONS.iter().map(|s| s.to_string()).collect() }
+    Metrics { groups, bad_rows: ctx.bad_rows, conventions: CONVENTIONS.iter().map(|s| s.to_string()).collect(), paired }
 }
 
 fn ratio(a: usize, b: usize) -> Option<f64> {

@@ -13,12 +13,18 @@
 //! classes' spread over the folds most even, ties to the smaller fold). Equal
 //! groups are taken in a seeded order (a hash, not NumPy's shuffle, so the
 //! folds are the same on every machine); seed 0 keeps their sorted order, which
-//! is scikit-learn's `shuffle=False` and gives its folds exactly. With as many
-//! folds as groups it is leave-one-group-out.
+//! is scikit-learn's `shuffle=False` and gives its folds exactly when its
+//! groups sort the same way (group names are sorted as strings here, so
+//! integer groups 2 and 10 sort differently). With as many folds as groups it
+//! is leave-one-group-out.
 
 use crate::TrainError;
 pub use regex::Regex;
 use trutheye_eval::dataset::Sample;
+
+/// The manifest fields a sample reads as its own (the rest are kept free for
+/// breakdowns and grouping).
+const BUILT_IN_FIELDS: [&str; 5] = ["id", "image", "label", "mask", "bbox"];
 
 /// Which manifest field groups the samples, and which part of its value is the
 /// group (`--group-by FIELD`, `--group-pattern REGEX`).
@@ -53,6 +59,9 @@ impl GroupBy {
 
     /// The group of one sample, or why it has none.
     pub fn key(&self, s: &Sample) -> Result<String, TrainError> {
+        if BUILT_IN_FIELDS.contains(&self.field.as_str()) {
+            return Err(TrainError::Scorer(format!("--group-by {}: a sample's own field, not one that says where it came from; group by a free manifest field such as `source`", self.field)));
+        }
         let value = match s.extra.get(&self.field) {
             Some(serde_json::Value::String(v)) => v.clone(),
             Some(serde_json::Value::Null) | None => {
@@ -129,6 +138,14 @@ fn distinct(groups: &[String]) -> Vec<&str> {
     d
 }
 
+/// Why `n` groups cannot make `k` folds, and what to pass instead.
+pub fn too_few_groups(n: usize, k: usize) -> TrainError {
+    if n < 2 {
+        return TrainError::Scorer(format!("the grouping yields {n} group(s): cross-validation by group needs at least two (check --group-by and --group-pattern)"));
+    }
+    TrainError::Scorer(format!("{n} group(s), fewer than {k} folds: pass --folds {n} or fewer (--folds {n} holds out one group at a time)"))
+}
+
 /// FNV-1a of `s` mixed with `seed`: a stable order among equal groups.
 fn seeded_hash(s: &str, seed: u64) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
@@ -142,15 +159,21 @@ pub fn stratified_group_folds(labels: &[usize], groups: &[String], k: usize, see
     }
     let names = distinct(groups);
     if names.len() < k {
-        return Err(TrainError::Scorer(format!("{} group(s), fewer than {k} folds: pass --folds {} or fewer (--folds {} holds out one group at a time)", names.len(), names.len(), names.len())));
+        return Err(too_few_groups(names.len(), k));
     }
-    let n_classes = labels.iter().max().map_or(0, |m| m + 1);
-    let class_total: Vec<f64> = (0..n_classes).map(|c| labels.iter().filter(|&&l| l == c).count().max(1) as f64).collect();
+    // Only the classes present, as scikit-learn encodes them (an absent class's
+    // zero column would change every group's spread, and so their order).
+    let mut present: Vec<usize> = labels.to_vec();
+    present.sort_unstable();
+    present.dedup();
+    let n_classes = present.len();
+    let class_of = |l: usize| present.binary_search(&l).unwrap_or(0);
+    let class_total: Vec<f64> = (0..n_classes).map(|c| labels.iter().filter(|&&l| class_of(l) == c).count().max(1) as f64).collect();
     // Class counts of each group.
     let mut counts = vec![vec![0usize; n_classes]; names.len()];
     let index_of = |g: &str| names.binary_search(&g).unwrap_or(0);
     for (l, g) in labels.iter().zip(groups) {
-        counts[index_of(g)][*l] += 1;
+        counts[index_of(g)][class_of(*l)] += 1;
     }
     let spread = |c: &[usize]| {
         let m = c.iter().sum::<usize>() as f64 / c.len().max(1) as f64;
@@ -220,6 +243,9 @@ mod tests {
         let e = GroupBy::new("source", Some("^z")).unwrap().key(&sample("e", Some("abc"))).unwrap_err().to_string();
         assert!(e.contains("does not match --group-pattern"), "{e}");
         assert!(GroupBy::new("source", Some("(")).is_err(), "a bad pattern is refused up front");
+        let e = GroupBy::new("image", None).unwrap().key(&sample("f", Some("x"))).unwrap_err().to_string();
+        assert!(e.contains("a sample's own field"), "{e}");
+        assert!(too_few_groups(1, 5).to_string().contains("needs at least two"));
         assert!(GroupBy::new(" ", None).is_err());
     }
 
@@ -269,6 +295,10 @@ mod tests {
             .collect();
         held.sort();
         assert_eq!(held, [vec!["photo0", "photo6"], vec!["photo1", "photo8"], vec!["photo2", "photo5"], vec!["photo3"], vec!["photo4", "photo7"]]);
+        // Only the classes present count: labels {0, 2} deal as {0, 1} do.
+        let y02: Vec<usize> = y.iter().map(|&c| if c == 1 { 2 } else { c }).collect();
+        let y01: Vec<usize> = y02.iter().map(|&c| usize::from(c == 2)).collect();
+        assert_eq!(stratified_group_folds(&y02, &g, 5, 7).unwrap(), stratified_group_folds(&y01, &g, 5, 7).unwrap());
         let e = stratified_group_folds(&y, &g, 10, 42).unwrap_err().to_string();
         assert!(e.contains("9 group(s), fewer than 10 folds"), "{e}");
     }

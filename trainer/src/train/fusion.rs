@@ -38,7 +38,7 @@ use trutheye_plugin_api::{MapRole, MapRoles};
 use trutheye_eval::dataset::GtMask;
 use trutheye_eval::Dataset;
 
-use super::folds::{stratified_group_folds, GroupBy};
+use super::folds::{stratified_group_folds, too_few_groups, FoldPlan, GroupBy};
 use super::logreg::{fold_standardization, LogReg, Standardizer};
 use super::stretch::HeatScorer;
 use super::parallel_map;
@@ -159,6 +159,9 @@ pub fn run(args: &FusionArgs, registry: Registry) -> Result<TrainFusionReport, T
     }
     // Before the maps are computed: a sample without a group is an error worth seeing at once.
     let groups = args.group_by.as_ref().map(|by| by.keys(samples.iter().copied())).transpose()?;
+    if let Some(n) = groups.as_ref().map(|g| FoldPlan { k: args.folds, seed: args.seed, groups: Some(g.clone()) }.n_groups().unwrap_or(0)).filter(|&n| n < args.folds) {
+        return Err(too_few_groups(n, args.folds));
+    }
     let base = agent.localization.clone();
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let results = parallel_map(&samples, jobs, |i, s| {
@@ -353,10 +356,19 @@ fn select(cases: &[Case], rows: &[usize], candidates: &[String], args: &FusionAr
     let mut groups: Vec<&str> = rows.iter().filter_map(|&i| cases[i].group.as_deref()).collect();
     groups.sort_unstable();
     groups.dedup();
-    let units = if groups.is_empty() { rows.len() } else { groups.len() };
-    let k = args.folds.min(units).max(2);
     // Another seed than the outer folds', so inner splits do not line up with them.
-    let inner = folds_of(cases, rows, k, args.seed ^ 0x9e37_79b9_7f4a_7c15)?;
+    let seed = args.seed ^ 0x9e37_79b9_7f4a_7c15;
+    let (k, inner) = if groups.len() == 1 {
+        // One group left to fit on (an outer fold held out all the others):
+        // the inner split can only be by image.
+        tracing::warn!("forward selection: the fitting images are one group, so its inner folds split images, not groups");
+        let k = args.folds.min(rows.len()).max(2);
+        (k, fold_of_ids(&rows.iter().map(|&i| cases[i].id.as_str()).collect::<Vec<_>>(), k, seed))
+    } else {
+        let units = if groups.is_empty() { rows.len() } else { groups.len() };
+        let k = args.folds.min(units).max(2);
+        (k, folds_of(cases, rows, k, seed)?)
+    };
     let inner_cv = |ops: &[String]| -> Result<f64, TrainError> {
         let mut total = 0.0;
         for f in 0..k {
@@ -486,7 +498,7 @@ pub fn fitted_toml(r: &TrainFusionReport, args: &FusionArgs) -> Result<String, T
         data = args.data.display(),
         ops = args.operators.join(","),
         folds = args.folds,
-        grouped = args.group_by.as_ref().map_or(String::new(), |by| format!(" --group-by {}{}", by.field, by.pattern.as_ref().map_or(String::new(), |p| format!(" --group-pattern '{}'", p.as_str())))),
+        grouped = args.group_by.as_ref().map_or(String::new(), |by| format!(" --group-by {}{}", by.field, by.pattern.as_ref().map_or(String::new(), |p| format!(" --group-pattern {:?}", p.as_str())))),
         held_whole = r.grouped_by.as_ref().map_or(String::new(), |(by, n)| format!(", the {n} groups of `{by}` each held out whole")),
         l2 = args.l2,
         seed = args.seed,

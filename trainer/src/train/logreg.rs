@@ -8,6 +8,8 @@
 
 use crate::TrainError;
 use serde::Serialize;
+// The evaluator's generator: the folds and its bootstrap draw alike on every machine.
+use trutheye_eval::paired::SplitMix64;
 
 /// Per-feature centre and scale: `z = (x - mean) / scale`. A feature constant on
 /// the data it was fitted on (std ≤ 1e-9·(1+|mean|)) gets scale 0 and standardises
@@ -349,19 +351,6 @@ pub fn fold_standardization(m: &LogReg, s: &Standardizer) -> LogReg {
 /// and so what the scripted policy answers).
 pub fn argmax(v: &[f64]) -> usize {
     (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap_or(0)
-}
-
-/// SplitMix64: a tiny, fixed PRNG so folds are the same on every machine.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 /// Stratified k-fold: the fold (0..k) of each sample. Each class's samples are

@@ -627,7 +627,7 @@ pub fn run(args: &ScorerArgs, registry: Registry) -> Result<TrainScorerReport, T
     // Before any episode runs: a sample without a group is an error worth seeing at once.
     let sample_groups = args.group_by.as_ref().map(|by| by.keys(&ds.samples)).transpose()?;
     if let Some(n) = sample_groups.as_ref().map(|g| FoldPlan { k: args.folds, seed: args.seed, groups: Some(g.clone()) }.n_groups().unwrap_or(0)).filter(|&n| n < args.folds) {
-        return Err(TrainError::Scorer(format!("--group-by: {n} group(s), fewer than --folds {}: pass --folds {n} or fewer (--folds {n} holds out one group at a time)", args.folds)));
+        return Err(super::folds::too_few_groups(n, args.folds));
     }
     let (feats, features_from) = match &args.from_run {
         Some(run) => {
