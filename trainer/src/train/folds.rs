@@ -249,6 +249,20 @@ mod tests {
         assert!(GroupBy::new(" ", None).is_err());
     }
 
+    /// The groups each of `k` folds holds out, the folds in sorted order
+    /// (samples of a group are adjacent in these tests).
+    fn held_out_groups(folds: &[usize], groups: &[String], k: usize) -> Vec<Vec<String>> {
+        let mut held: Vec<Vec<String>> = (0..k)
+            .map(|f| {
+                let mut v: Vec<String> = (0..groups.len()).filter(|&i| folds[i] == f).map(|i| groups[i].clone()).collect();
+                v.dedup();
+                v
+            })
+            .collect();
+        held.sort();
+        held
+    }
+
     /// dev's shape: 9 host photos of 3..18 crops, every class in most of them.
     fn dev_like() -> (Vec<usize>, Vec<String>) {
         let sizes = [(1, 2, 2), (2, 2, 1), (1, 1, 1), (6, 6, 6), (2, 1, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2)];
@@ -285,15 +299,7 @@ mod tests {
         assert_eq!(distinct(&logo.iter().map(|x| x.to_string()).collect::<Vec<_>>()).len(), 9);
         // scikit-learn 1.9.1's StratifiedGroupKFold(5) (shuffle=False) on the
         // same labels and groups: {0, 6}, {1, 8}, {2, 5}, {3}, {4, 7}.
-        let f0 = stratified_group_folds(&y, &g, 5, 0).unwrap();
-        let mut held: Vec<Vec<String>> = (0..5)
-            .map(|k| {
-                let mut v: Vec<String> = (0..y.len()).filter(|&i| f0[i] == k).map(|i| g[i].clone()).collect();
-                v.dedup();
-                v
-            })
-            .collect();
-        held.sort();
+        let held = held_out_groups(&stratified_group_folds(&y, &g, 5, 0).unwrap(), &g, 5);
         assert_eq!(held, [vec!["photo0", "photo6"], vec!["photo1", "photo8"], vec!["photo2", "photo5"], vec!["photo3"], vec!["photo4", "photo7"]]);
         // Only the classes present count: labels {0, 2} deal as {0, 1} do.
         let y02: Vec<usize> = y.iter().map(|&c| if c == 1 { 2 } else { c }).collect();
@@ -309,15 +315,7 @@ mod tests {
         // this y and these groups holds out groups {3, 6, 7}, {1, 2, 8} and {4, 5}.
         let y = [0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         let g: Vec<String> = [1, 1, 2, 2, 3, 3, 3, 4, 5, 5, 5, 5, 6, 6, 7, 8, 8].iter().map(|x: &i32| x.to_string()).collect();
-        let f = stratified_group_folds(&y, &g, 3, 0).unwrap();
-        let mut held: Vec<Vec<String>> = (0..3)
-            .map(|k| {
-                let mut v: Vec<String> = (0..y.len()).filter(|&i| f[i] == k).map(|i| g[i].clone()).collect();
-                v.dedup();
-                v
-            })
-            .collect();
-        held.sort();
+        let held = held_out_groups(&stratified_group_folds(&y, &g, 3, 0).unwrap(), &g, 3);
         assert_eq!(held, [vec!["1", "2", "8"], vec!["3", "6", "7"], vec!["4", "5"]]);
     }
 }
