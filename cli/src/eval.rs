@@ -19,6 +19,7 @@ use trutheye_sandbox::PvrEngine;
 use crate::code_backend::{BackendArgs, Placement, TrustArgs};
 use trutheye_eval::{self as eval, EvalError, baseline, BaselineOptions, Dataset, EpisodeFactory, RunOptions, Shard};
 
+use crate::group_args::GroupArgs;
 use crate::analyze::{effective_strategy, load_configs, load_registry, pvr_engine, Strategy};
 use crate::backend::OpenAiArgs;
 use crate::local::{LocalModel, LocalModelArgs};
@@ -37,7 +38,8 @@ pub struct EvalArgs {
 enum EvalCommand {
     /// Run an evaluation (same flags as `trutheye eval`).
     Run(Box<RunArgs>),
-    /// Re-render metrics.json, report.md and report.html from DIR/predictions.jsonl.
+    /// Re-render metrics.json, report.md and report.html from DIR/predictions.jsonl
+    /// (with the --group-by the run was reported with, unless given).
     Report {
         /// Run directory.
         dir: PathBuf,
@@ -47,6 +49,8 @@ enum EvalCommand {
         /// Print metrics.json to stdout instead of the table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        groups: GroupArgs,
     },
     /// Merge the run directories of every shard of one `--shard I/N` run into one
     /// run directory (refuses missing, duplicated or overlapping shards), then
@@ -64,6 +68,8 @@ enum EvalCommand {
         /// Print metrics.json to stdout instead of the table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        groups: GroupArgs,
     },
     /// Print per-metric differences between two runs (B − A).
     Compare {
@@ -136,6 +142,8 @@ struct RunArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
+    groups: GroupArgs,
+    #[command(flatten)]
     openai: OpenAiArgs,
     #[command(flatten)]
     local: LocalModelArgs,
@@ -186,15 +194,15 @@ fn parse_strategy(s: &str) -> Result<Strategy> {
 pub fn run(args: &EvalArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     match &args.command {
         Some(EvalCommand::Run(r)) => run_eval(r, dirs),
-        Some(EvalCommand::Report { dir, data, json }) => {
-            let m = eval::rerender(dir, data.as_deref()).map_err(anyhow::Error::msg)?;
+        Some(EvalCommand::Report { dir, data, json, groups }) => {
+            let m = eval::rerender(dir, data.as_deref(), groups.group_by().as_ref()).map_err(anyhow::Error::msg)?;
             print_result(dir, &m, *json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(EvalCommand::Merge { dirs, out, data, json }) => {
+        Some(EvalCommand::Merge { dirs, out, data, json, groups }) => {
             let summary = eval::merge_shards(dirs, out).map_err(anyhow::Error::msg)?;
             eprintln!("merged {} shards: {} jobs ({} failed episodes), {} trajectories, {} heat-maps", summary.shards, summary.jobs, summary.failed, summary.trajectories, summary.heatmaps);
-            let m = eval::rerender(out, data.as_deref()).map_err(anyhow::Error::msg)?;
+            let m = eval::rerender(out, data.as_deref(), groups.group_by().as_ref()).map_err(anyhow::Error::msg)?;
             print_result(out, &m, *json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -241,6 +249,12 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     if ds.samples.is_empty() {
         bail!("{}: no usable samples", data.display());
     }
+    // Read every sample's group now, so a missing field stops the run before any episode.
+    let group_by = r.groups.group_by();
+    if let Some(by) = &group_by {
+        let groups = eval::grouping::SampleGroups::new(by, &ds.samples).map_err(anyhow::Error::msg)?;
+        eprintln!("paired comparison grouped by {}: {} groups", by.describe(), groups.count());
+    }
     let (registry, report) = load_registry(dirs, &config)?;
     if registry.is_empty() && (r.baselines || strategies.iter().any(|s| s != "none")) {
         eprintln!("warning: no forensic operators loaded (searched {}); build the plugins with `cargo build --release` or pass --plugin-dir", report.searched.len());
@@ -275,7 +289,7 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         _ => String::new(),
     };
     eprintln!("{} episodes run, {} skipped (resume), {} failed, in {:.1}s{of_plan}", summary.ran, summary.skipped, summary.errors, summary.wall_s);
-    let m = eval::write_reports(out, Some(&ds)).map_err(anyhow::Error::msg).context("writing reports")?;
+    let m = eval::write_reports(out, Some(&ds), group_by.as_ref()).map_err(anyhow::Error::msg).context("writing reports")?;
     print_result(out, &m, r.json)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ mod choices;
 mod code_backend;
 mod data_cmd;
 mod eval;
+mod group_args;
 mod local;
 mod model_cmd;
 mod plugins;

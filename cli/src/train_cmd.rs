@@ -8,9 +8,9 @@ use std::sync::Arc;
 use clap::{Args, Subcommand, ValueEnum};
 use trutheye_core::Strategy;
 use trutheye_trainer::train::scorer::DEFAULT_SEED;
-use trutheye_trainer::train::folds::{parse_pattern, GroupBy, Regex};
 use trutheye_trainer::train::{fusion, grpo, grpo_env, run_state, scorer, sft};
 
+use crate::group_args::GroupArgs;
 use crate::plugins::PluginDirs;
 
 /// Flags of `trutheye train`.
@@ -88,32 +88,6 @@ fn summary(st: &run_state::RunState, json: bool, out: &Path, metric: &str) -> an
         println!("{}: {} steps, {metric} {first:.4} (step 1) -> {last:.4} (step {}); adapters, metrics.jsonl and curves.svg in {}", st.kind, st.step, st.step, out.display());
     }
     Ok(())
-}
-
-/// How cross-validation groups samples (`train scorer` and `train fusion`).
-#[derive(Args, Debug)]
-pub struct GroupArgs {
-    /// Hold out whole groups together: the manifest field that says where a sample came from (e.g. `source`), so that crops of one photo are never on both sides of a split and held-out figures are on unseen photos. Groups are dealt to --folds folds as scikit-learn's StratifiedGroupKFold deals them; --folds equal to the number of groups is leave-one-group-out.
-    #[arg(long, value_name = "FIELD", value_parser = field_name)]
-    pub group_by: Option<String>,
-    /// With --group-by: the group is this regular expression's first capture group in the field's value (its whole match when it has none), e.g. `^(\S+)` keeps `pkg:/photo.jpg` of `pkg:/photo.jpg (4x-downscaled crop as GAN input)`.
-    #[arg(long, value_name = "REGEX", requires = "group_by", value_parser = parse_pattern)]
-    pub group_pattern: Option<Regex>,
-}
-
-/// `--group-by`'s parser: a field name, trimmed and not empty.
-fn field_name(s: &str) -> Result<String, String> {
-    let f = s.trim();
-    if f.is_empty() {
-        return Err("a manifest field name, e.g. `source`".to_string());
-    }
-    Ok(f.to_string())
-}
-
-impl GroupArgs {
-    fn group_by(&self) -> Option<GroupBy> {
-        self.group_by.as_ref().map(|f| GroupBy { field: f.clone(), pattern: self.group_pattern.clone() })
-    }
 }
 
 /// Flags of `trutheye train scorer`.

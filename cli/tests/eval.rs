@@ -89,6 +89,29 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
     let o = trutheye().args(["eval", "report", cut_s, "--json"]).output().expect("report --json");
     let m: Value = serde_json::from_slice(&o.stdout).expect("--json prints metrics");
     assert_eq!(m["groups"].as_array().map(Vec::len), Some(4), "2 strategies + 2 baselines");
+    // Grouped by the manifest's `method` (m0, m1): the paired comparison adds its clustered forms,
+    // and a later `eval report` keeps the grouping.
+    let o = trutheye().args(["eval", "report", cut_s, "--json", "--group-by", "method"]).output().expect("report --group-by");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: Value = serde_json::from_slice(&o.stdout).expect("--json prints metrics");
+    assert_eq!(m["paired_group_by"]["field"], "method");
+    let pair = &m["paired"][0];
+    assert_eq!(pair["clustered"]["groups"], 2, "{pair}");
+    let p = pair["clustered"]["p"].as_f64().expect("clustered p");
+    assert!((0.0..=1.0).contains(&p), "{pair}");
+    assert_eq!(pair["localization"]["clustered_ci95"]["groups"], 2, "{pair}");
+    let o = trutheye().args(["eval", "report", cut_s]).output().expect("report");
+    assert!(o.status.success());
+    let report = std::fs::read_to_string(cut.join("report.md")).expect("report.md");
+    assert!(report.contains("clustered McNemar p") && report.contains("Grouped by `method`"), "the recorded grouping is kept:\n{report}");
+    let o = trutheye().args(["eval", "report", cut_s, "--group-by", "id"]).output().expect("report --group-by id");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("a sample's own field"), "{err}");
+    let o = trutheye().args(["eval", "report", cut_s, "--group-by", "camera"]).output().expect("report --group-by camera");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("no `camera` field"), "{err}");
+    let o = trutheye().args(["eval", "report", cut_s, "--group-by", "method"]).output().expect("report");
+    assert!(o.status.success());
     let o = trutheye().args(["eval", "compare", full.to_str().expect("utf-8"), cut_s]).output().expect("compare");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");

@@ -20,6 +20,7 @@ pub mod compare;
 pub mod dataset;
 pub mod error;
 pub mod examples;
+pub mod grouping;
 pub mod heatmap;
 pub mod html;
 pub mod localization;
@@ -50,18 +51,26 @@ pub fn context_for(ds: Option<&Dataset>) -> EvalContext {
         extras: ds.samples.iter().map(|s| (s.id.clone(), s.extra.clone())).collect(),
         bad_rows: ds.bad_rows.len(),
         run_dir: None,
+        groups: None,
     }
 }
 
 /// Computes metrics from `DIR/predictions.jsonl` and writes `metrics.json`,
 /// `report.md` and `report.html` in `dir`. Without the dataset, pixel metrics and
 /// breakdowns are missing (box metrics still come from the predictions).
-pub fn write_reports(dir: &Path, ds: Option<&Dataset>) -> Result<Metrics, EvalError> {
+/// `group_by` (which needs the dataset) adds the paired comparison's
+/// clustered forms ([`paired`]).
+pub fn write_reports(dir: &Path, ds: Option<&Dataset>, group_by: Option<&grouping::GroupBy>) -> Result<Metrics, EvalError> {
     let read = read_predictions(&runner::predictions_path(dir))?;
     if read.predictions.is_empty() {
         return Err(EvalError::RunDir(format!("{}: no predictions to report on", dir.display())));
     }
-    let ctx = EvalContext { run_dir: Some(dir.to_path_buf()), ..context_for(ds) };
+    let groups = match (group_by, ds) {
+        (Some(by), Some(ds)) => Some(grouping::SampleGroups::new(by, &ds.samples)?),
+        (Some(by), None) => return Err(EvalError::Dataset(format!("--group-by {}: the dataset is needed to read each sample's group, and it is not available", by.describe()))),
+        (None, _) => None,
+    };
+    let ctx = EvalContext { run_dir: Some(dir.to_path_buf()), groups, ..context_for(ds) };
     let metrics = compute(&read.predictions, &ctx);
     let bad: &[BadRow] = ds.map(|d| d.bad_rows.as_slice()).unwrap_or(&[]);
     let name = ds.map(|d| d.path.display().to_string()).unwrap_or_else(|| "(dataset not available)".into());
@@ -84,9 +93,18 @@ pub fn recorded_dataset(dir: &Path) -> Option<PathBuf> {
     v.pointer("/dataset/path").and_then(|p| p.as_str()).map(PathBuf::from)
 }
 
+/// The grouping the run's `metrics.json` was reported with, if any.
+pub fn recorded_grouping(dir: &Path) -> Option<grouping::GroupSpec> {
+    let text = std::fs::read_to_string(dir.join("metrics.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(v.get("paired_group_by")?.clone()).ok()
+}
+
 /// Re-renders the reports of a run directory, reloading the dataset recorded in
-/// `run.json` (or `data`, when given) for masks and breakdowns.
-pub fn rerender(dir: &Path, data: Option<&Path>) -> Result<Metrics, EvalError> {
+/// `run.json` (or `data`, when given) for masks and breakdowns. `group_by`
+/// replaces the grouping the run was reported with; `None` keeps it
+/// ([`recorded_grouping`]).
+pub fn rerender(dir: &Path, data: Option<&Path>, group_by: Option<&grouping::GroupBy>) -> Result<Metrics, EvalError> {
     let path = data.map(Path::to_path_buf).or_else(|| recorded_dataset(dir));
     let ds = match path {
         Some(p) => match Dataset::load(&p) {
@@ -98,5 +116,9 @@ pub fn rerender(dir: &Path, data: Option<&Path>) -> Result<Metrics, EvalError> {
         },
         None => None,
     };
-    write_reports(dir, ds.as_ref())
+    let recorded = match group_by {
+        Some(_) => None,
+        None => recorded_grouping(dir).map(|spec| grouping::GroupBy::from_spec(&spec)).transpose()?,
+    };
+    write_reports(dir, ds.as_ref(), group_by.or(recorded.as_ref()))
 }

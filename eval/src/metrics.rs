@@ -155,6 +155,9 @@ pub struct Metrics {
     /// Every pair of agent rows compared image by image ([`super::paired`]).
     #[serde(default)]
     pub paired: Vec<super::paired::PairedComparison>,
+    /// The grouping the paired comparison's clustered forms used (`--group-by`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_group_by: Option<super::grouping::GroupSpec>,
 }
 
 /// What metrics need besides the predictions.
@@ -168,6 +171,9 @@ pub struct EvalContext {
     pub bad_rows: usize,
     /// The run directory, against which predicted heat-map paths (`mask`) resolve.
     pub run_dir: Option<std::path::PathBuf>,
+    /// Which samples belong together (`--group-by`): the paired comparison
+    /// then also resamples and tests whole groups.
+    pub groups: Option<super::grouping::SampleGroups>,
 }
 
 /// Computes every metric, grouped by (policy, strategy).
@@ -182,9 +188,15 @@ pub fn compute(preds: &[Prediction], ctx: &EvalContext) -> Metrics {
         groups.entry(k).or_default().push(p);
     }
     let fields = breakdown_fields(ctx);
-    let paired = super::paired::compare_rows(&order, &groups, &ctx.masks, ctx.run_dir.as_deref());
+    let paired = super::paired::compare_rows(&order, &groups, &ctx.masks, ctx.run_dir.as_deref(), ctx.groups.as_ref().map(|g| &g.of));
     let groups = order.iter().filter_map(|k| groups.get(k).map(|g| group(k, g, ctx, &fields))).collect();
-    Metrics { groups, bad_rows: ctx.bad_rows, conventions: CONVENTIONS.iter().map(|s| s.to_string()).collect(), paired }
+    Metrics {
+        groups,
+        bad_rows: ctx.bad_rows,
+        conventions: CONVENTIONS.iter().map(|s| s.to_string()).collect(),
+        paired,
+        paired_group_by: ctx.groups.as_ref().map(|g| g.spec.clone()),
+    }
 }
 
 fn ratio(a: usize, b: usize) -> Option<f64> {

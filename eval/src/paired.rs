@@ -13,6 +13,13 @@
 //!   difference (images resampled with replacement, 2,000 resamples, fixed
 //!   seed, so a report is the same on every machine).
 //!
+//! Images cut from one photo are not independent (`--group-by`,
+//! [`super::grouping`]). With a grouping, each comparison also gives the
+//! clustered forms: Durkalski et al.'s (2003) clustered McNemar test, and a
+//! cluster bootstrap that resamples whole groups. Both reduce to the plain
+//! forms (the asymptotic McNemar, the image bootstrap) when every group holds
+//! one image.
+//!
 //! Baselines are left out: they are single operators, not strategies.
 
 use std::collections::HashMap;
@@ -51,6 +58,10 @@ pub struct PairedComparison {
     pub labels_differ: usize,
     /// McNemar's exact two-sided p-value on `only_a_right` against `only_b_right` (1 when both are 0).
     pub mcnemar_p: f64,
+    /// With a grouping: the groups among these images, and Durkalski's
+    /// clustered McNemar test over them ([`mcnemar_clustered`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clustered: Option<ClusteredTest>,
     /// Per-image pixel F1 at 0.5, `b` − `a`, on the tampered images with a mask both answered.
     pub localization: Option<PairedDifference>,
 }
@@ -65,6 +76,30 @@ pub struct PairedDifference {
     /// Mean of `b − a`.
     pub mean: f64,
     /// 95% percentile bootstrap interval of the mean.
+    pub ci95: [f64; 2],
+    /// With a grouping: the groups among these images, and the 95% interval
+    /// of a bootstrap that resamples whole groups ([`cluster_bootstrap_mean`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clustered_ci95: Option<ClusteredInterval>,
+}
+
+/// Durkalski's clustered McNemar test on one comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusteredTest {
+    /// Groups among the images compared.
+    pub groups: usize,
+    /// The chi-square statistic (1 degree of freedom).
+    pub statistic: f64,
+    /// Its p-value.
+    pub p: f64,
+}
+
+/// A cluster bootstrap interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusteredInterval {
+    /// Groups resampled.
+    pub groups: usize,
+    /// 95% percentile interval of the mean.
     pub ci95: [f64; 2],
 }
 
@@ -113,14 +148,71 @@ pub fn mcnemar_exact(b: usize, c: usize) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
+/// The chi-square survival function with one degree of freedom,
+/// `P(X > x) = erfc(sqrt(x / 2))` (scipy's `chi2.sf(x, 1)`).
+pub fn chi2_1_sf(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 1.0;
+    }
+    libm::erfc((x / 2.0).sqrt())
+}
+
+/// Durkalski, Palesch, Lipsitz & Rust (2003, Statistics in Medicine 22:2417)
+/// McNemar test for clustered matched pairs: with `b_k`, `c_k` the pairs of
+/// group `k` only the first or only the second got right and `n_k` its pairs,
+/// `X² = (Σ (b_k − c_k)/n_k)² / Σ ((b_k − c_k)/n_k)²`, chi-square with one
+/// degree of freedom. Groups are `(b_k, c_k, n_k)`. Returns `(X², p)`; no
+/// discordant pair gives `(0, 1)`. With one pair per group it is McNemar's
+/// asymptotic statistic `(b − c)² / (b + c)`.
+pub fn mcnemar_clustered(groups: &[(usize, usize, usize)]) -> (f64, f64) {
+    let w: Vec<f64> = groups.iter().filter(|g| g.2 > 0).map(|&(b, c, n)| (b as f64 - c as f64) / n as f64).collect();
+    let den: f64 = w.iter().map(|v| v * v).sum();
+    if den == 0.0 {
+        return (0.0, 1.0);
+    }
+    let x2 = w.iter().sum::<f64>().powi(2) / den;
+    (x2, chi2_1_sf(x2))
+}
+
 /// Mean of `d` and its 95% percentile bootstrap interval.
 pub fn bootstrap_mean(d: &[f64], resamples: usize, seed: u64) -> Option<(f64, [f64; 2])> {
-    if d.is_empty() {
+    let each: Vec<usize> = (0..d.len()).collect();
+    cluster_bootstrap_mean(d, &each, resamples, seed)
+}
+
+/// Mean of `d` and the 95% percentile interval of a bootstrap that draws
+/// whole groups with replacement (`group[i]` is the group of `d[i]`); each
+/// resample's mean is the sum of its groups' values over their count, the
+/// standard cluster bootstrap of a mean. With one value per group in order it
+/// is [`bootstrap_mean`].
+pub fn cluster_bootstrap_mean(d: &[f64], group: &[usize], resamples: usize, seed: u64) -> Option<(f64, [f64; 2])> {
+    if d.is_empty() || group.len() != d.len() {
         return None;
     }
     let mean = d.iter().sum::<f64>() / d.len() as f64;
+    // Groups in order of first appearance: (sum, count).
+    let mut index: HashMap<usize, usize> = HashMap::new();
+    let mut sums: Vec<(f64, usize)> = Vec::new();
+    for (&v, &g) in d.iter().zip(group) {
+        let k = *index.entry(g).or_insert_with(|| {
+            sums.push((0.0, 0));
+            sums.len() - 1
+        });
+        sums[k].0 += v;
+        sums[k].1 += 1;
+    }
     let mut rng = SplitMix64(seed);
-    let mut means: Vec<f64> = (0..resamples.max(1)).map(|_| (0..d.len()).map(|_| d[rng.below(d.len())]).sum::<f64>() / d.len() as f64).collect();
+    let mut means: Vec<f64> = (0..resamples.max(1))
+        .map(|_| {
+            let (mut s, mut n) = (0.0, 0usize);
+            for _ in 0..sums.len() {
+                let (gs, gn) = sums[rng.below(sums.len())];
+                s += gs;
+                n += gn;
+            }
+            s / n as f64
+        })
+        .collect();
     means.sort_by(f64::total_cmp);
     let at = |q: f64| means[((q * (means.len() - 1) as f64).round() as usize).min(means.len() - 1)];
     Some((mean, [at(0.025), at(0.975)]))
@@ -135,8 +227,16 @@ fn right(p: &Prediction, three_class: bool) -> bool {
 }
 
 /// Every pair of agent rows (same dataset, rows in `order`), compared on the
-/// images both answered. `masks` and `run_dir` as for [`super::localization`].
-pub fn compare_rows(order: &[(String, String)], rows: &HashMap<(String, String), Vec<&Prediction>>, masks: &HashMap<String, GtMask>, run_dir: Option<&Path>) -> Vec<PairedComparison> {
+/// images both answered. `masks` and `run_dir` as for [`super::localization`];
+/// `groups` (sample id → group, [`super::grouping`]) adds the clustered
+/// forms; an image it does not name is a group of its own.
+pub fn compare_rows(
+    order: &[(String, String)],
+    rows: &HashMap<(String, String), Vec<&Prediction>>,
+    masks: &HashMap<String, GtMask>,
+    run_dir: Option<&Path>,
+    groups: Option<&HashMap<String, String>>,
+) -> Vec<PairedComparison> {
     let agents: Vec<&(String, String)> = order.iter().filter(|k| k.1 != super::baseline::BASELINE_STRATEGY).collect();
     let by_id = |k: &(String, String)| -> HashMap<&str, &Prediction> { rows.get(k).map(|v| v.iter().map(|p| (p.id.as_str(), *p)).collect()).unwrap_or_default() };
     let mut f1_cache: HashMap<(&str, &str, &str), f64> = HashMap::new();
@@ -150,12 +250,28 @@ pub fn compare_rows(order: &[(String, String)], rows: &HashMap<(String, String),
             let three = ids.iter().all(|id| pa[id].truth.label.three_class().is_some());
             let (mut rr, mut ra, mut rb, mut ww, mut differ) = (0, 0, 0, 0, 0);
             let mut diffs = Vec::new();
+            let mut diff_groups = Vec::new();
+            // Per group: (only a right, only b right, images).
+            let mut per_group: Vec<(usize, usize, usize)> = Vec::new();
+            let mut group_index: HashMap<&str, usize> = HashMap::new();
             for id in &ids {
                 let (a, b) = (pa[id], pb[id]);
+                let g = groups.map(|m| m.get(*id).map_or(*id, String::as_str)).unwrap_or(id);
+                let gi = *group_index.entry(g).or_insert_with(|| {
+                    per_group.push((0, 0, 0));
+                    per_group.len() - 1
+                });
+                per_group[gi].2 += 1;
                 match (right(a, three), right(b, three)) {
                     (true, true) => rr += 1,
-                    (true, false) => ra += 1,
-                    (false, true) => rb += 1,
+                    (true, false) => {
+                        ra += 1;
+                        per_group[gi].0 += 1;
+                    }
+                    (false, true) => {
+                        rb += 1;
+                        per_group[gi].1 += 1;
+                    }
                     (false, false) => ww += 1,
                 }
                 differ += usize::from(a.label != b.label);
@@ -163,9 +279,21 @@ pub fn compare_rows(order: &[(String, String)], rows: &HashMap<(String, String),
                     let fa = *f1_cache.entry((ka.0.as_str(), ka.1.as_str(), *id)).or_insert_with(|| prediction_f1_fixed(a, gt, run_dir));
                     let fb = *f1_cache.entry((kb.0.as_str(), kb.1.as_str(), *id)).or_insert_with(|| prediction_f1_fixed(b, gt, run_dir));
                     diffs.push(fb - fa);
+                    diff_groups.push(gi);
                 }
             }
-            let localization = bootstrap_mean(&diffs, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).map(|(mean, ci95)| PairedDifference { n: diffs.len(), differ: diffs.iter().filter(|d| d.abs() > 1e-9).count(), mean, ci95 });
+            let clustered_ci95 = groups.and_then(|_| {
+                let (_, ci95) = cluster_bootstrap_mean(&diffs, &diff_groups, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)?;
+                let mut distinct = diff_groups.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                Some(ClusteredInterval { groups: distinct.len(), ci95 })
+            });
+            let localization = bootstrap_mean(&diffs, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).map(|(mean, ci95)| PairedDifference { n: diffs.len(), differ: diffs.iter().filter(|d| d.abs() > 1e-9).count(), mean, ci95, clustered_ci95 });
+            let clustered = groups.map(|_| {
+                let (statistic, p) = mcnemar_clustered(&per_group);
+                ClusteredTest { groups: per_group.len(), statistic, p }
+            });
             out.push(PairedComparison {
                 a: format!("{}/{}", ka.0, ka.1),
                 b: format!("{}/{}", kb.0, kb.1),
@@ -176,6 +304,7 @@ pub fn compare_rows(order: &[(String, String)], rows: &HashMap<(String, String),
                 both_wrong: ww,
                 labels_differ: differ,
                 mcnemar_p: mcnemar_exact(ra, rb),
+                clustered,
                 localization,
             });
         }
@@ -209,5 +338,65 @@ mod tests {
         assert!(((hi - lo) / 2.0 - 0.054).abs() < 0.015, "half-width {}", (hi - lo) / 2.0);
         assert_eq!(bootstrap_mean(&d, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED), Some((m, [lo, hi])));
         assert_eq!(bootstrap_mean(&[], 10, 1), None);
+    }
+
+    /// Durkalski et al.'s two worked examples, with the per-cluster counts
+    /// (a, b, c, d) of the R package clust.bin.pair 0.1.2 (MIT,
+    /// github.com/dgopstein/clust.bin.pair, `data/psychiatry.rda`, and
+    /// `data/thyroids.rda` through its `nested.to.contingency`). The
+    /// statistics are the values its tests say Durkalski (2003) published;
+    /// the p-values are scipy 1.17.1's `chi2.sf(statistic, 1)`.
+    #[test]
+    fn clustered_mcnemar_matches_the_published_examples() {
+        let psychiatry: [(usize, usize, usize, usize); 29] = [
+            (1, 0, 4, 2), (1, 1, 2, 2), (3, 1, 3, 0), (2, 1, 2, 1), (2, 0, 1, 1), (0, 3, 3, 0), (0, 3, 0, 2), (0, 3, 2, 3), (0, 1, 2, 1), (0, 0, 4, 3),
+            (1, 0, 2, 0), (1, 1, 4, 0), (1, 0, 3, 3), (2, 0, 2, 2), (2, 0, 1, 2), (1, 0, 3, 0), (2, 0, 1, 3), (1, 0, 2, 2), (0, 3, 0, 1), (2, 1, 0, 0),
+            (1, 1, 0, 3), (0, 2, 2, 0), (1, 0, 1, 2), (0, 0, 2, 0), (0, 0, 2, 1), (0, 0, 0, 2), (0, 0, 0, 2), (1, 0, 1, 1), (0, 0, 1, 0),
+        ];
+        let thyroids: [(usize, usize, usize, usize); 21] = [
+            (0, 0, 2, 1), (2, 0, 1, 0), (3, 0, 0, 0), (1, 0, 0, 0), (2, 0, 1, 0), (4, 0, 0, 0), (3, 0, 0, 0), (2, 0, 0, 0), (1, 1, 0, 0), (1, 0, 0, 0), (2, 0, 0, 1),
+            (2, 0, 0, 0), (3, 0, 0, 0), (2, 0, 0, 0), (0, 0, 2, 0), (2, 0, 0, 1), (2, 0, 0, 1), (2, 0, 1, 0), (2, 0, 0, 0), (1, 0, 0, 0), (2, 0, 0, 0),
+        ];
+        let groups = |t: &[(usize, usize, usize, usize)]| t.iter().map(|&(a, b, c, d)| (b, c, a + b + c + d)).collect::<Vec<_>>();
+        let (x2, p) = mcnemar_clustered(&groups(&psychiatry));
+        assert_eq!((x2 * 1000.0).round() / 1000.0, 7.542, "{x2}");
+        assert!((p - 0.006026817058573081).abs() < 1e-12, "{p}");
+        let (x2, p) = mcnemar_clustered(&groups(&thyroids));
+        assert_eq!((x2 * 100.0).round() / 100.0, 2.32, "{x2}");
+        assert!((p - 0.12812565674429374).abs() < 1e-12, "{p}");
+        // One pair per group: McNemar's asymptotic statistic, (b - c)^2 / (b + c).
+        // Thyroids: b = 1, c = 7, published 4.5; scipy chi2.sf(4.5, 1).
+        let singles: Vec<(usize, usize, usize)> = std::iter::repeat((1, 0, 1)).take(1).chain(std::iter::repeat((0, 1, 1)).take(7)).chain(std::iter::repeat((0, 0, 1)).take(40)).collect();
+        let (x2, p) = mcnemar_clustered(&singles);
+        assert!((x2 - 4.5).abs() < 1e-12 && (p - 0.033894853524689295).abs() < 1e-12, "{x2} {p}");
+        assert_eq!(mcnemar_clustered(&[(0, 0, 3), (2, 2, 5)]).1, 1.0, "balanced discordance");
+        assert_eq!(mcnemar_clustered(&[]), (0.0, 1.0));
+    }
+
+    #[test]
+    fn cluster_bootstrap_resamples_whole_groups() {
+        let d: Vec<f64> = (0..40).map(|i| if i % 4 == 0 { 0.4 } else { 0.0 }).collect();
+        let each: Vec<usize> = (0..40).collect();
+        assert_eq!(cluster_bootstrap_mean(&d, &each, BOOTSTRAP_RESAMPLES, 7), bootstrap_mean(&d, BOOTSTRAP_RESAMPLES, 7), "one value per group is the image bootstrap");
+        // The same values in 4 groups of 10 that each hold one group's effect:
+        // the groups differ (0.4 in one, 0 elsewhere), so the interval must widen.
+        let d: Vec<f64> = (0..40).map(|i| if i < 10 { 0.4 } else { 0.0 }).collect();
+        let four: Vec<usize> = (0..40).map(|i| i / 10).collect();
+        let (m, [lo, hi]) = cluster_bootstrap_mean(&d, &four, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).unwrap();
+        let (_, [ilo, ihi]) = bootstrap_mean(&d, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).unwrap();
+        assert!((m - 0.1).abs() < 1e-12);
+        assert!(hi - lo > 1.5 * (ihi - ilo), "groups [{lo}, {hi}] vs images [{ilo}, {ihi}]");
+        // Every resample is a mean over whole groups: 0, 0.1, 0.2, 0.3 or 0.4.
+        assert!([lo, hi].iter().all(|v| ((v * 10.0).round() - v * 10.0).abs() < 1e-9), "[{lo}, {hi}]");
+        assert_eq!(cluster_bootstrap_mean(&d, &four[..3], 10, 1), None, "one group per value");
+    }
+
+    #[test]
+    fn chi2_survival_is_scipys() {
+        // scipy 1.17.1: chi2.sf(x, 1).
+        for (x, want) in [(0.5, 0.47950012218695337), (3.841458820694124, 0.04999999999999989), (10.0, 0.001565402258002549)] {
+            assert!((chi2_1_sf(x) - want).abs() < 1e-12, "{x}: {}", chi2_1_sf(x));
+        }
+        assert_eq!(chi2_1_sf(0.0), 1.0);
     }
 }

@@ -124,32 +124,61 @@ pub fn markdown(m: &Metrics, dataset: &str, bad_rows: &[BadRow]) -> String {
     s
 }
 
+/// Below this many groups the clustered forms are flagged as approximate:
+/// cluster-robust inference is known to over-reject with few clusters
+/// (Cameron, Gelbach & Miller 2008 discuss fewer than 20 to 50).
+const FEW_GROUPS: usize = 20;
+
 /// Agent rows compared image by image ([`super::paired`]).
 fn paired(s: &mut String, m: &Metrics) {
     if m.paired.is_empty() {
         return;
     }
-    s.push_str("\n## Strategies compared image by image\n\n| A | B | images | labels differ | both right | only A right | only B right | both wrong | McNemar p | tampered with mask | pixel F1 differs on | mean pixel F1, B − A (95% CI) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    let grouped = m.paired_group_by.as_ref();
+    let pct = |v: f64| 100.0 * v;
+    let p_value = |p: f64| if p < 0.001 { format!("{p:.1e}") } else { format!("{p:.3}") };
+    s.push_str("\n## Strategies compared image by image\n\n| A | B | images | labels differ | both right | only A right | only B right | both wrong | McNemar p |");
+    if grouped.is_some() {
+        s.push_str(" groups | clustered McNemar p |");
+    }
+    s.push_str(" tampered with mask | pixel F1 differs on | mean pixel F1, B − A (95% CI) |");
+    if grouped.is_some() {
+        s.push_str(" 95% CI, groups resampled |");
+    }
+    let cols = 12 + if grouped.is_some() { 3 } else { 0 };
+    let _ = writeln!(s, "\n|---|---|{}---|", "---:|".repeat(cols - 3));
     for c in &m.paired {
         let loc = c.localization.as_ref();
-        let _ = writeln!(
+        let _ = write!(s, "| {} | {} | {} | {} | {} | {} | {} | {} | {} |", c.a, c.b, c.n, c.labels_differ, c.both_right, c.only_a_right, c.only_b_right, c.both_wrong, p_value(c.mcnemar_p));
+        if grouped.is_some() {
+            let (g, p) = c.clustered.as_ref().map_or(("—".to_string(), "—".to_string()), |t| (t.groups.to_string(), p_value(t.p)));
+            let _ = write!(s, " {g} | {p} |");
+        }
+        let _ = write!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            c.a,
-            c.b,
-            c.n,
-            c.labels_differ,
-            c.both_right,
-            c.only_a_right,
-            c.only_b_right,
-            c.both_wrong,
-            if c.mcnemar_p < 0.001 { format!("{:.1e}", c.mcnemar_p) } else { format!("{:.3}", c.mcnemar_p) },
+            " {} | {} | {} |",
             loc.map_or("—".to_string(), |l| l.n.to_string()),
             loc.map_or("—".to_string(), |l| l.differ.to_string()),
-            loc.map_or("—".to_string(), |l| format!("{:+.1} ({:+.1} to {:+.1})", 100.0 * l.mean, 100.0 * l.ci95[0], 100.0 * l.ci95[1]))
+            loc.map_or("—".to_string(), |l| format!("{:+.1} ({:+.1} to {:+.1})", pct(l.mean), pct(l.ci95[0]), pct(l.ci95[1])))
         );
+        if grouped.is_some() {
+            let ci = loc.and_then(|l| l.clustered_ci95.as_ref()).map_or("—".to_string(), |c| format!("{:+.1} to {:+.1} ({} groups)", pct(c.ci95[0]), pct(c.ci95[1]), c.groups));
+            let _ = write!(s, " {ci} |");
+        }
+        s.push('\n');
     }
     s.push_str("\nOn the images both rows answered. McNemar p: exact two-sided test on the images only one row got right (three-class label; real/fake on binary sets). Pixel F1 at 0.5 per tampered image with a mask (0 where a row did not call it tampered), in points; the interval is a 95% percentile bootstrap over those images (2,000 resamples, fixed seed).\n");
+    if let Some(g) = grouped {
+        let by = match &g.pattern {
+            Some(p) => format!("`{}` =~ `{p}`", g.field),
+            None => format!("`{}`", g.field),
+        };
+        let _ = writeln!(s, "Grouped by {by}: images of one group are not independent, so the clustered McNemar test (Durkalski et al. 2003, chi-square with 1 degree of freedom) weighs each group's discordant images by its size, and the last interval draws whole groups with replacement. Read these when a set holds several crops of one photo; with one image per group they are McNemar's asymptotic test and the image bootstrap.");
+        let fewest = m.paired.iter().filter_map(|c| c.localization.as_ref()?.clustered_ci95.as_ref().map(|c| c.groups)).min();
+        if let Some(n) = fewest.filter(|&n| n < FEW_GROUPS) {
+            let _ = writeln!(s, "Only {n} groups: with so few, both clustered forms are approximate (the bootstrap interval tends to be too narrow), so read a bound near 0 as no evidence either way.");
+        }
+    }
 }
 
 fn breakdowns(s: &mut String, m: &Metrics) {

@@ -70,7 +70,7 @@ fn the_agents_mask_is_saved_named_and_scored() {
     let rel = tampered.mask.as_deref().expect("a mask path");
     assert!(Path::new(&out).join(rel).is_file(), "{rel} is written under the run directory");
     assert_eq!(tampered.bbox, Some([4, 2, 8, 6]), "the box is the mask's component");
-    let m = write_reports(&out, Some(&ds)).expect("reports");
+    let m = write_reports(&out, Some(&ds), None).expect("reports");
     let loc = &m.groups[0].localization;
     assert_eq!((loc.n_with_mask, loc.n_heatmaps), (1, 1), "scored by its map, not its box");
     assert!(loc.pixel_f1_fixed.expect("f1") > 0.99, "{loc:?}");

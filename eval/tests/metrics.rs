@@ -37,7 +37,7 @@ fn context() -> EvalContext {
     for (id, method) in [("1", "camera"), ("2", "camera"), ("3", "gan"), ("4", "gan"), ("5", "splice"), ("6", "splice")] {
         extras.insert(id.to_string(), BTreeMap::from([("method".to_string(), json!(method)), ("uniq".to_string(), json!(format!("u{id}")))]));
     }
-    EvalContext { masks, extras, bad_rows: 2, run_dir: None }
+    EvalContext { masks, extras, bad_rows: 2, run_dir: None, groups: None }
 }
 
 #[test]

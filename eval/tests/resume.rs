@@ -92,7 +92,7 @@ fn killed_then_resumed_equals_uninterrupted() {
     // A second resume has nothing left to do; reports render from the files.
     let s = run_eval(&ds, &FakeFactory::new(None), &opts(&cut, true)).expect("resume again");
     assert_eq!((s.skipped, s.ran), (14, 0));
-    let m = write_reports(&cut, Some(&ds)).expect("reports");
+    let m = write_reports(&cut, Some(&ds), None).expect("reports");
     let g = &m.groups[0];
     assert_eq!(g.three_class.as_ref().map(|t| t.accuracy), Some(1.0));
     assert_eq!(g.localization.bbox_iou, Some(1.0));

@@ -19,75 +19,9 @@
 //! is leave-one-group-out.
 
 use crate::TrainError;
-pub use regex::Regex;
-use trutheye_eval::dataset::Sample;
-
-/// The manifest fields a sample reads as its own (the rest are kept free for
-/// breakdowns and grouping).
-const BUILT_IN_FIELDS: [&str; 5] = ["id", "image", "label", "mask", "bbox"];
-
-/// Which manifest field groups the samples, and which part of its value is the
-/// group (`--group-by FIELD`, `--group-pattern REGEX`).
-#[derive(Clone, Debug)]
-pub struct GroupBy {
-    /// Manifest field, e.g. `source`.
-    pub field: String,
-    /// The group is this pattern's first capture group in the field's value
-    /// (or its whole match when it has none); `None`: the whole value.
-    pub pattern: Option<Regex>,
-}
-
-impl GroupBy {
-    /// `field`, optionally narrowed by `pattern` (checked here, so a typo is
-    /// reported before any episode runs).
-    pub fn new(field: &str, pattern: Option<&str>) -> Result<Self, TrainError> {
-        let field = field.trim();
-        if field.is_empty() {
-            return Err(TrainError::Scorer("--group-by needs a manifest field name (e.g. `source`)".to_string()));
-        }
-        let pattern = pattern.map(|p| Regex::new(p).map_err(|e| TrainError::Scorer(format!("--group-pattern `{p}`: {e}")))).transpose()?;
-        Ok(Self { field: field.to_string(), pattern })
-    }
-
-    /// How it is written in reports: `source` or `source =~ REGEX`.
-    pub fn describe(&self) -> String {
-        match &self.pattern {
-            Some(p) => format!("{} =~ {}", self.field, p.as_str()),
-            None => self.field.clone(),
-        }
-    }
-
-    /// The group of one sample, or why it has none.
-    pub fn key(&self, s: &Sample) -> Result<String, TrainError> {
-        if BUILT_IN_FIELDS.contains(&self.field.as_str()) {
-            return Err(TrainError::Scorer(format!("--group-by {}: a sample's own field, not one that says where it came from; group by a free manifest field such as `source`", self.field)));
-        }
-        let value = match s.extra.get(&self.field) {
-            Some(serde_json::Value::String(v)) => v.clone(),
-            Some(serde_json::Value::Null) | None => {
-                return Err(TrainError::Scorer(format!("{}: no `{}` field to group by (--group-by); every sample needs one", s.id, self.field)));
-            }
-            Some(other) => other.to_string(),
-        };
-        let Some(re) = &self.pattern else { return Ok(value) };
-        let caps = re.captures(&value).ok_or_else(|| TrainError::Scorer(format!("{}: `{}` = {value:?} does not match --group-pattern `{}`", s.id, self.field, re.as_str())))?;
-        let m = caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str()).unwrap_or_default();
-        if m.is_empty() {
-            return Err(TrainError::Scorer(format!("{}: --group-pattern `{}` matches an empty group in {value:?}", s.id, re.as_str())));
-        }
-        Ok(m.to_string())
-    }
-
-    /// The group of every sample, in their order.
-    pub fn keys<'a>(&self, samples: impl IntoIterator<Item = &'a Sample>) -> Result<Vec<String>, TrainError> {
-        samples.into_iter().map(|s| self.key(s)).collect()
-    }
-}
-
-/// `--group-pattern`'s parser: the pattern compiled, or what is wrong with it.
-pub fn parse_pattern(p: &str) -> Result<Regex, String> {
-    Regex::new(p).map_err(|e| e.to_string())
-}
+/// The grouping is the evaluator's, so a run's paired comparison and a fit's
+/// folds read `--group-by` the same way.
+pub use trutheye_eval::grouping::{parse_pattern, GroupBy, Regex};
 
 /// How a cross-validation splits its samples: `k` folds, seeded, and (with
 /// `groups`, one per sample) whole groups held out together.
@@ -221,32 +155,11 @@ pub fn stratified_group_folds(labels: &[usize], groups: &[String], k: usize, see
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    fn sample(id: &str, source: Option<&str>) -> Sample {
-        let mut extra = BTreeMap::new();
-        if let Some(s) = source {
-            extra.insert("source".to_string(), serde_json::Value::String(s.to_string()));
-        }
-        Sample { id: id.into(), image: "x.jpg".into(), label: trutheye_core::VerdictLabel::Authentic, mask: None, bbox: None, extra }
-    }
 
     #[test]
-    fn the_pattern_picks_the_host_photo_out_of_the_source() {
-        let by = GroupBy::new("source", Some(r"^(\S+)")).unwrap();
-        assert_eq!(by.key(&sample("a", Some("pkg:/a/Storm.jpg (4x-downscaled crop as GAN input)"))).unwrap(), "pkg:/a/Storm.jpg");
-        assert_eq!(by.key(&sample("b", Some("pkg:/a/Storm.jpg"))).unwrap(), "pkg:/a/Storm.jpg");
-        let whole = GroupBy::new("source", None).unwrap();
-        assert_eq!(whole.key(&sample("c", Some("x (y)"))).unwrap(), "x (y)");
-        let e = whole.key(&sample("d", None)).unwrap_err().to_string();
-        assert!(e.contains("d: no `source` field"), "{e}");
-        let e = GroupBy::new("source", Some("^z")).unwrap().key(&sample("e", Some("abc"))).unwrap_err().to_string();
-        assert!(e.contains("does not match --group-pattern"), "{e}");
-        assert!(GroupBy::new("source", Some("(")).is_err(), "a bad pattern is refused up front");
-        let e = GroupBy::new("image", None).unwrap().key(&sample("f", Some("x"))).unwrap_err().to_string();
-        assert!(e.contains("a sample's own field"), "{e}");
+    fn too_few_groups_says_what_to_pass() {
         assert!(too_few_groups(1, 5).to_string().contains("needs at least two"));
-        assert!(GroupBy::new(" ", None).is_err());
+        assert!(too_few_groups(3, 5).to_string().contains("pass --folds 3 or fewer"));
     }
 
     /// The groups each of `k` folds holds out, the folds in sorted order
