@@ -123,3 +123,40 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
     assert!(not_timing.is_empty(), "the resumed run differs from the uninterrupted one beyond timings:\n{text}");
     assert!(text.lines().any(|l| l.starts_with('(') && l.ends_with("metrics equal)") && !l.starts_with("(0 ")), "{text}");
 }
+
+/// `eval/scripts/cv_localization.py` end to end on the small dataset, grouped
+/// by its `method` field (two groups): the folds never split a group, the
+/// joined held-out run's report compares the strategies with the clustered
+/// forms, and the pooled figure equals the joined run's own.
+#[test]
+fn cv_localization_script_holds_out_groups_and_pairs_the_strategies() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let out = tmp.path().join("cv");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../eval/scripts/cv_localization.py");
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .args(["--trutheye", env!("CARGO_BIN_EXE_trutheye"), "--data", data.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .args(["--folds", "2", "--seed", "1", "--strategy", "registry,hybrid", "--group-by", "method", "--json"])
+        .env_remove("TRUTHEYE_PLUGIN_PATH")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("python3 runs the script");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    let joined = std::path::Path::new(v["joined_run"].as_str().expect("joined_run")).to_path_buf();
+    let metrics: Value = serde_json::from_str(&std::fs::read_to_string(joined.join("metrics.json")).expect("metrics")).expect("json");
+    for row in ["scripted/registry", "scripted/hybrid"] {
+        let pooled = v["held_out"][row]["pixel_f1_map"].as_f64().unwrap_or_else(|| panic!("{row}: {v}"));
+        let (policy, strategy) = row.split_once('/').expect("row");
+        let g = metrics["groups"].as_array().expect("groups").iter().find(|g| g["policy"] == policy && g["strategy"] == strategy).expect("row in the joined run");
+        let own = 100.0 * g["localization"]["pixel_f1_map"].as_f64().expect("pixel_f1_map");
+        assert!((pooled - own).abs() <= 0.051, "{row}: pooled {pooled} vs joined {own}");
+    }
+    let pair = &v["paired"][0];
+    assert_eq!(pair["n"], N / 3, "the folds evaluate the tampered images: {pair}");
+    assert_eq!(pair["clustered"]["groups"], 2, "{pair}");
+    let report = std::fs::read_to_string(joined.join("report.md")).expect("report.md");
+    assert!(report.contains("Grouped by `method`") && report.contains("| scripted/registry | scripted/hybrid |"), "{report}");
+}

@@ -32,6 +32,13 @@ with a fusion fitted without it.
 4. The figures are pooled over folds (means over images) and printed next to
    the in-sample ones of the fit on everything, read from ``--full-run`` when
    given (a ``trutheye eval`` run directory over the same data).
+5. The folds' runs are joined into one run directory, ``OUT/held-out``, and
+   reported with ``trutheye eval report`` (with ``--group-by`` when given), so
+   its ``report.md`` compares the strategies image by image on held-out
+   answers: labels, McNemar's test and the per-image pixel F1 difference,
+   and with a grouping their clustered forms. The script prints that table.
+   The folds evaluate the images with a mask, so the labels compared are
+   those of the tampered images.
 
 Only the standard library is used; ``--json`` prints one object.
 """
@@ -66,6 +73,10 @@ def manifest_rows(data):
                 for key in ("image", "mask"):
                     if row.get(key) and not os.path.isabs(row[key]):
                         row[key] = os.path.join(base, row[key])
+                # trutheye skips such rows too (and lists them in report.md).
+                if not row.get("id") or not row.get("image") or not os.path.isfile(row["image"]):
+                    print(f"warning: skipped manifest row {line.strip()[:80]!r}: no id or no readable image", file=sys.stderr)
+                    continue
                 rows.append(row)
     return rows
 
@@ -74,6 +85,45 @@ def localization(run_dir):
     with open(os.path.join(run_dir, "metrics.json")) as f:
         groups = json.load(f)["groups"]
     return {f"{g['policy']}/{g['strategy']}": g["localization"] for g in groups}
+
+
+def join_runs(run_dirs, dst):
+    """The fold runs as one run directory (each image is in one fold only)."""
+    if os.path.isdir(dst):
+        shutil.rmtree(dst)
+    os.makedirs(dst)
+    for name in ("predictions.jsonl", "trajectories.jsonl"):
+        with open(os.path.join(dst, name), "w") as out:
+            for d in run_dirs:
+                src = os.path.join(d, name)
+                if os.path.isfile(src):
+                    with open(src) as f:
+                        out.write(f.read())
+    for d in run_dirs:
+        if os.path.isdir(os.path.join(d, "heatmaps")):
+            shutil.copytree(os.path.join(d, "heatmaps"), os.path.join(dst, "heatmaps"), dirs_exist_ok=True)
+    shutil.copy(os.path.join(run_dirs[0], "run.json"), os.path.join(dst, "run.json"))
+
+
+def paired_table(paired):
+    """The held-out paired comparison as markdown rows."""
+    grouped = any(c.get("clustered") for c in paired)
+    lines = ["| A | B | images | labels differ | only A right | only B right | McNemar p"
+             + (" | clustered p" if grouped else "") + " | pixel F1 differs on | mean pixel F1, B − A (95% CI)"
+             + (" | 95% CI, groups resampled" if grouped else "") + " |"]
+    lines.append("|---|---|" + "---:|" * (5 + grouped + 1) + "---|" * (1 + grouped))
+    for c in paired:
+        loc = c.get("localization") or {}
+        cells = [c["a"], c["b"], c["n"], c["labels_differ"], c["only_a_right"], c["only_b_right"], f"{c['mcnemar_p']:.3g}"]
+        if grouped:
+            cells.append(f"{c['clustered']['p']:.3g}" if c.get("clustered") else "—")
+        cells.append(loc.get("differ", "—"))
+        cells.append(f"{100 * loc['mean']:+.1f} ({100 * loc['ci95'][0]:+.1f} to {100 * loc['ci95'][1]:+.1f})" if loc else "—")
+        if grouped:
+            ci = loc.get("clustered_ci95")
+            cells.append(f"{100 * ci['ci95'][0]:+.1f} to {100 * ci['ci95'][1]:+.1f} ({ci['groups']} groups)" if ci else "—")
+        lines.append("| " + " | ".join(str(x) for x in cells) + " |")
+    return "\n".join(lines)
 
 
 def main():
@@ -128,7 +178,7 @@ def main():
         pattern = re.compile(a.group_pattern) if a.group_pattern else None
 
         def group_of(i):
-            # The rules of trutheye's GroupBy::key (trainer/src/train/folds.rs).
+            # The rules of trutheye's GroupBy::key (eval/src/grouping.rs).
             value = rows[i].get(a.group_by)
             if value is None:
                 sys.exit(f"{i}: no `{a.group_by}` field to group by (--group-by)")
@@ -161,6 +211,7 @@ def main():
             others_in_fold[i] = deal % a.folds
             deal += 1
     pooled = {}  # group -> metric -> [sum, n]
+    run_dirs = []
     for k in range(a.folds):
         with open(os.path.join(folds_dir, f"fold-{k}.ids")) as f:
             ids = [l.strip() for l in f if l.strip()]
@@ -194,6 +245,7 @@ def main():
             shutil.rmtree(run_dir)
         run([a.trutheye, "eval", "--data", subset, "--strategy", a.strategy, "--config", config,
              "--out", run_dir, "--json"] + ([] if a.scorer_features else ["--resume"]) + scorer)
+        run_dirs.append(run_dir)
         for group, loc in localization(run_dir).items():
             n = loc.get("n_with_mask") or 0
             for m in METRICS:
@@ -203,8 +255,14 @@ def main():
                     s[1] += n
     held = {g: {m: round(100 * s / n, 1) for m, (s, n) in ms.items() if n} for g, ms in pooled.items()}
     full = localization(a.full_run) if a.full_run else {}
+    joined = os.path.join(a.out, "held-out")
+    join_runs(run_dirs, joined)
+    run([a.trutheye, "eval", "report", joined, "--data", a.data] + grouping)
+    with open(os.path.join(joined, "metrics.json")) as f:
+        paired = json.load(f).get("paired", [])
     if a.json:
-        print(json.dumps({"verdict_held_out": bool(a.scorer_features), "held_out": held, "in_sample": {g: {m: round(100 * full[g][m], 1) for m in METRICS if full[g].get(m) is not None} for g in held if g in full}}))
+        print(json.dumps({"verdict_held_out": bool(a.scorer_features), "held_out": held, "in_sample": {g: {m: round(100 * full[g][m], 1) for m in METRICS if full[g].get(m) is not None} for g in held if g in full},
+                          "paired": paired, "joined_run": joined}))
         return
     verdict = "verdict held out too" if a.scorer_features else "masks held out, verdict by the shipped scorer"
     grouped = f", whole groups of `{a.group_by}` held out" if a.group_by else ""
@@ -215,6 +273,9 @@ def main():
         ins = [full.get(g, {}).get(m) for m in ("pixel_f1_fixed", "pixel_f1_map")]
         print(f"| {g} | " + " | ".join(str(held[g].get(m, "—")) for m in METRICS)
               + "".join(f" | {'—' if v is None else round(100 * v, 1)}" for v in ins) + " |")
+    if paired:
+        print(f"\nstrategies compared image by image on the held-out answers ({joined}/report.md)")
+        print(paired_table(paired))
 
 
 if __name__ == "__main__":
