@@ -50,7 +50,7 @@ enum EvalCommand {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        groups: GroupArgs,
+        groups: ReportGroupArgs,
     },
     /// Merge the run directories of every shard of one `--shard I/N` run into one
     /// run directory (refuses missing, duplicated or overlapping shards), then
@@ -69,7 +69,7 @@ enum EvalCommand {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        groups: GroupArgs,
+        groups: ReportGroupArgs,
     },
     /// Print per-metric differences between two runs (B − A).
     Compare {
@@ -78,6 +78,27 @@ enum EvalCommand {
         /// Run directory B.
         b: PathBuf,
     },
+}
+
+/// The grouping of a re-rendered report: `--group-by`, `--no-group-by`, or
+/// (neither) the one the run, or the shards, were reported with.
+#[derive(Args, Debug, Clone)]
+struct ReportGroupArgs {
+    #[command(flatten)]
+    groups: GroupArgs,
+    /// Report without the grouping the run was reported with.
+    #[arg(long, conflicts_with = "group_by")]
+    no_group_by: bool,
+}
+
+impl ReportGroupArgs {
+    fn grouping(&self) -> eval::ReportGrouping {
+        match self.groups.group_by() {
+            Some(by) => eval::ReportGrouping::Given(by),
+            None if self.no_group_by => eval::ReportGrouping::Off,
+            None => eval::ReportGrouping::Recorded,
+        }
+    }
 }
 
 /// Flags of an evaluation run.
@@ -195,14 +216,33 @@ pub fn run(args: &EvalArgs, dirs: &PluginDirs) -> Result<ExitCode> {
     match &args.command {
         Some(EvalCommand::Run(r)) => run_eval(r, dirs),
         Some(EvalCommand::Report { dir, data, json, groups }) => {
-            let m = eval::rerender(dir, data.as_deref(), groups.group_by().as_ref()).map_err(anyhow::Error::msg)?;
+            let m = eval::rerender(dir, data.as_deref(), &groups.grouping()).map_err(anyhow::Error::msg)?;
             print_result(dir, &m, *json)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(EvalCommand::Merge { dirs, out, data, json, groups }) => {
+            let grouping = match groups.grouping() {
+                eval::ReportGrouping::Given(by) => {
+                    // Checked before merging, so a grouping that cannot apply leaves no half-made --out.
+                    let path = data.clone().or_else(|| dirs.first().and_then(|d| eval::recorded_dataset(d)));
+                    let Some(path) = path else { bail!("--group-by {}: the dataset is needed to read each sample's group; pass --data", by.describe()) };
+                    let ds = Dataset::load(&path).map_err(anyhow::Error::msg)?;
+                    eval::grouping::SampleGroups::new(&by, &ds.samples).map_err(anyhow::Error::msg)?;
+                    eval::ReportGrouping::Given(by)
+                }
+                // The shards' own grouping, when they were all reported with the same one.
+                eval::ReportGrouping::Recorded => {
+                    let specs: Vec<_> = dirs.iter().map(|d| eval::recorded_grouping(d)).collect();
+                    match specs.first() {
+                        Some(Some(first)) if specs.iter().all(|s| s.as_ref() == Some(first)) => eval::ReportGrouping::Inherited(first.clone()),
+                        _ => eval::ReportGrouping::Off,
+                    }
+                }
+                other => other,
+            };
             let summary = eval::merge_shards(dirs, out).map_err(anyhow::Error::msg)?;
             eprintln!("merged {} shards: {} jobs ({} failed episodes), {} trajectories, {} heat-maps", summary.shards, summary.jobs, summary.failed, summary.trajectories, summary.heatmaps);
-            let m = eval::rerender(out, data.as_deref(), groups.group_by().as_ref()).map_err(anyhow::Error::msg)?;
+            let m = eval::rerender(out, data.as_deref(), &grouping).map_err(anyhow::Error::msg)?;
             print_result(out, &m, *json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -250,7 +290,12 @@ fn run_eval(r: &RunArgs, dirs: &PluginDirs) -> Result<ExitCode> {
         bail!("{}: no usable samples", data.display());
     }
     // Read every sample's group now, so a missing field stops the run before any episode.
-    let group_by = r.groups.group_by();
+    // A resumed run keeps the grouping it was reported with, as `eval report` does.
+    let group_by = match r.groups.group_by() {
+        Some(by) => Some(by),
+        None if r.resume => eval::recorded_grouping(out).and_then(|spec| eval::grouping_if_it_applies(&spec, Some(&ds))),
+        None => None,
+    };
     if let Some(by) = &group_by {
         let groups = eval::grouping::SampleGroups::new(by, &ds.samples).map_err(anyhow::Error::msg)?;
         eprintln!("paired comparison grouped by {}: {} groups", by.describe(), groups.count());

@@ -110,8 +110,27 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
     let o = trutheye().args(["eval", "report", cut_s, "--group-by", "camera"]).output().expect("report --group-by camera");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("no `camera` field"), "{err}");
+    let o = trutheye().args(["eval", "report", cut_s, "--no-group-by", "--json"]).output().expect("report --no-group-by");
+    let m: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(m.get("paired_group_by").is_none() && m["paired"][0].get("clustered").is_none(), "{m}");
+    let o = trutheye().args(["eval", "report", cut_s, "--group-by", "method", "--no-group-by"]).output().expect("conflict");
+    assert!(!o.status.success(), "the two flags conflict");
     let o = trutheye().args(["eval", "report", cut_s, "--group-by", "method"]).output().expect("report");
     assert!(o.status.success());
+    // A recorded grouping that no longer applies (the dataset moved away) is dropped with a warning, not an error.
+    let moved = tmp.path().join("moved");
+    std::fs::rename(&data, &moved).expect("move the dataset");
+    let o = trutheye().args(["eval", "report", cut_s, "--json"]).output().expect("report without the dataset");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && err.contains("no longer applies"), "{err}");
+    std::fs::rename(&moved, &data).expect("move it back");
+    let o = trutheye().args(["eval", "report", cut_s, "--group-by", "method"]).output().expect("report");
+    assert!(o.status.success());
+    // A resumed run keeps the grouping it was reported with, as `eval report` does.
+    let o = trutheye().args(&args).output().expect("resume again");
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stderr).contains("grouped by method: 2 groups"), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(cut.join("metrics.json")).expect("metrics")).expect("json");
+    assert_eq!(m["paired_group_by"]["field"], "method");
     let o = trutheye().args(["eval", "compare", full.to_str().expect("utf-8"), cut_s]).output().expect("compare");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");
@@ -135,6 +154,10 @@ fn cv_localization_script_holds_out_groups_and_pairs_the_strategies() {
     dataset(&data);
     let out = tmp.path().join("cv");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../eval/scripts/cv_localization.py");
+    if std::process::Command::new("python3").arg("--version").output().map_or(true, |o| !o.status.success()) {
+        eprintln!("skipped: no python3 on PATH (CI installs one)");
+        return;
+    }
     let o = std::process::Command::new("python3")
         .arg(&script)
         .args(["--trutheye", env!("CARGO_BIN_EXE_trutheye"), "--data", data.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
@@ -159,4 +182,10 @@ fn cv_localization_script_holds_out_groups_and_pairs_the_strategies() {
     assert_eq!(pair["clustered"]["groups"], 2, "{pair}");
     let report = std::fs::read_to_string(joined.join("report.md")).expect("report.md");
     assert!(report.contains("Grouped by `method`") && report.contains("| scripted/registry | scripted/hybrid |"), "{report}");
+    // The joined run names the whole dataset, so a plain `eval report` of it finds every fold's masks.
+    let o = trutheye().args(["eval", "report", joined.to_str().expect("utf-8"), "--json"]).output().expect("report");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(again["groups"], metrics["groups"], "the same figures without --data");
+    assert_eq!(again["paired"], metrics["paired"]);
 }

@@ -181,6 +181,25 @@ fn refusals(tmp: &Path, root: &Path, merged: &Path) {
     assert!(err.contains("2 of 48 jobs have no prediction") && err.contains("missing: "), "{err}");
     assert!(err.contains("1 prediction(s) are duplicated") && err.contains("not a job of shard 1/3"), "{err}");
     assert!(!out.join("predictions.jsonl").exists(), "a refused merge writes nothing");
+
+    // Shards reported with one grouping pass it to their merge; a grouping that
+    // cannot apply is refused before anything is written.
+    let (ok, err) = {
+        let o = trutheye().args(["eval", "merge"]).args([&s0, &s1, &s2]).arg("--out").arg(&out).args(["--group-by", "camera"]).output().expect("merge");
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    assert!(!ok && err.contains("no `camera` field"), "{err}");
+    assert!(!out.join("predictions.jsonl").exists(), "a refused merge writes nothing");
+    for s in [&s0, &s1, &s2] {
+        let o = trutheye().arg("eval").arg("report").arg(s).args(["--group-by", "method"]).output().expect("report");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let grouped = tmp.join("grouped");
+    let (ok, err) = merge(&[&s0, &s1, &s2], &grouped);
+    assert!(ok, "{err}");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(grouped.join("metrics.json")).expect("metrics.json")).expect("json");
+    assert_eq!(m["paired_group_by"]["field"], "method", "the shards' grouping is kept");
+    assert_eq!(m["paired"][0]["clustered"]["groups"], 2);
 }
 
 /// The Kubernetes templates agree with the script the test above exercises:

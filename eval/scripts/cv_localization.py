@@ -32,7 +32,8 @@ with a fusion fitted without it.
 4. The figures are pooled over folds (means over images) and printed next to
    the in-sample ones of the fit on everything, read from ``--full-run`` when
    given (a ``trutheye eval`` run directory over the same data).
-5. The folds' runs are joined into one run directory, ``OUT/held-out``, and
+5. The folds' runs are joined into one run directory, ``OUT/held-out`` (its
+   ``run.json`` names ``--data`` as the dataset), and
    reported with ``trutheye eval report`` (with ``--group-by`` when given), so
    its ``report.md`` compares the strategies image by image on held-out
    answers: labels, McNemar's test and the per-image pixel F1 difference,
@@ -70,12 +71,17 @@ def manifest_rows(data):
         for line in f:
             if line.strip():
                 row = json.loads(line)
+                # Rows without a string id or an existing image file are skipped, as
+                # trutheye skips them (it also skips rows for other reasons: their
+                # labels and masks are read by trutheye, not here).
+                if not isinstance(row.get("id"), str) or not row["id"] or not isinstance(row.get("image"), str):
+                    print(f"warning: skipped manifest row {line.strip()[:80]!r}: no id or no image", file=sys.stderr)
+                    continue
                 for key in ("image", "mask"):
-                    if row.get(key) and not os.path.isabs(row[key]):
+                    if isinstance(row.get(key), str) and row[key] and not os.path.isabs(row[key]):
                         row[key] = os.path.join(base, row[key])
-                # trutheye skips such rows too (and lists them in report.md).
-                if not row.get("id") or not row.get("image") or not os.path.isfile(row["image"]):
-                    print(f"warning: skipped manifest row {line.strip()[:80]!r}: no id or no readable image", file=sys.stderr)
+                if not os.path.isfile(row["image"]):
+                    print(f"warning: skipped manifest row {row['id']!r}: no image file {row['image']}", file=sys.stderr)
                     continue
                 rows.append(row)
     return rows
@@ -87,8 +93,10 @@ def localization(run_dir):
     return {f"{g['policy']}/{g['strategy']}": g["localization"] for g in groups}
 
 
-def join_runs(run_dirs, dst):
-    """The fold runs as one run directory (each image is in one fold only)."""
+def join_runs(run_dirs, dst, data):
+    """The fold runs as one run directory (each image is in one fold only),
+    recording ``data`` as its dataset, so a later ``trutheye eval report`` of
+    it finds every fold's masks."""
     if os.path.isdir(dst):
         shutil.rmtree(dst)
     os.makedirs(dst)
@@ -98,11 +106,18 @@ def join_runs(run_dirs, dst):
                 src = os.path.join(d, name)
                 if os.path.isfile(src):
                     with open(src) as f:
-                        out.write(f.read())
+                        text = f.read()
+                    out.write(text if not text or text.endswith("\n") else text + "\n")
     for d in run_dirs:
         if os.path.isdir(os.path.join(d, "heatmaps")):
             shutil.copytree(os.path.join(d, "heatmaps"), os.path.join(dst, "heatmaps"), dirs_exist_ok=True)
-    shutil.copy(os.path.join(run_dirs[0], "run.json"), os.path.join(dst, "run.json"))
+    with open(os.path.join(run_dirs[0], "run.json")) as f:
+        record = json.load(f)
+    # The fold's sample counts would mislead here: keep only what names the data.
+    record["dataset"] = {"path": os.path.abspath(data), "kind": record.get("dataset", {}).get("kind")}
+    record["joined_from"] = [os.path.abspath(d) for d in run_dirs]
+    with open(os.path.join(dst, "run.json"), "w") as f:
+        json.dump(record, f, indent=2)
 
 
 def paired_table(paired):
@@ -159,7 +174,9 @@ def main():
         run([a.trutheye, "train", "fusion", "--data", a.data, "--out", os.path.join(a.out, "fusion.toml"),
              "--folds", str(a.folds), "--seed", str(a.seed), "--fold-configs", folds_dir, "--json"] + grouping
             + (["--operators", a.operators] if a.operators else []) + (["--select"] if a.select else []))
-    rows = {r["id"]: r for r in manifest_rows(a.data)}
+    rows = {}
+    for r in manifest_rows(a.data):
+        rows.setdefault(r["id"], r)  # a repeated id: the first row, as trutheye keeps it
     with open(a.default_config) as f:
         base_config = f.read()
 
@@ -184,6 +201,8 @@ def main():
                 sys.exit(f"{i}: no `{a.group_by}` field to group by (--group-by)")
             value = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
             if not pattern:
+                if not value:
+                    sys.exit(f"{i}: `{a.group_by}` is empty, so it names no group (--group-by)")
                 return value
             m = pattern.search(value)
             if not m:
@@ -256,7 +275,7 @@ def main():
     held = {g: {m: round(100 * s / n, 1) for m, (s, n) in ms.items() if n} for g, ms in pooled.items()}
     full = localization(a.full_run) if a.full_run else {}
     joined = os.path.join(a.out, "held-out")
-    join_runs(run_dirs, joined)
+    join_runs(run_dirs, joined, a.data)
     run([a.trutheye, "eval", "report", joined, "--data", a.data] + grouping)
     with open(os.path.join(joined, "metrics.json")) as f:
         paired = json.load(f).get("paired", [])

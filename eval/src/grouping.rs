@@ -89,7 +89,12 @@ impl GroupBy {
             }
             Some(other) => other.to_string(),
         };
-        let Some(re) = &self.pattern else { return Ok(value) };
+        let Some(re) = &self.pattern else {
+            if value.is_empty() {
+                return Err(EvalError::Dataset(format!("{id}: `{}` is empty, so it names no group (--group-by)", self.field)));
+            }
+            return Ok(value);
+        };
         let caps = re.captures(&value).ok_or_else(|| EvalError::Dataset(format!("{id}: `{}` = {value:?} does not match --group-pattern `{}`", self.field, re.as_str())))?;
         let m = caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str()).unwrap_or_default();
         if m.is_empty() {
@@ -160,6 +165,7 @@ mod tests {
         assert_eq!(by.key(&sample("b", Some("pkg:/a/Storm.jpg"))).unwrap(), "pkg:/a/Storm.jpg");
         let whole = GroupBy::new("source", None).unwrap();
         assert_eq!(whole.key(&sample("c", Some("x (y)"))).unwrap(), "x (y)");
+        assert!(whole.key(&sample("c", Some(""))).unwrap_err().to_string().contains("c: `source` is empty"));
         let e = whole.key(&sample("d", None)).unwrap_err().to_string();
         assert!(e.contains("d: no `source` field"), "{e}");
         let e = GroupBy::new("source", Some("^z")).unwrap().key(&sample("e", Some("abc"))).unwrap_err().to_string();

@@ -100,11 +100,37 @@ pub fn recorded_grouping(dir: &Path) -> Option<grouping::GroupSpec> {
     serde_json::from_value(v.get("paired_group_by")?.clone()).ok()
 }
 
+/// Which grouping a re-rendered report uses for its paired comparison.
+#[derive(Clone, Debug, Default)]
+pub enum ReportGrouping {
+    /// The one the run was last reported with ([`recorded_grouping`]), if any;
+    /// when it no longer applies (no dataset, a sample without the field) the
+    /// report is written without it, with a warning.
+    #[default]
+    Recorded,
+    /// This one (`--group-by`); it must apply.
+    Given(grouping::GroupBy),
+    /// This recorded one (the shards' own, when merging), used as
+    /// [`ReportGrouping::Recorded`] is: dropped with a warning if it no longer applies.
+    Inherited(grouping::GroupSpec),
+    /// None (`--no-group-by`).
+    Off,
+}
+
+/// The grouping `spec` if it applies to `ds` (every sample has a group), else
+/// `None` with a warning saying why.
+pub fn grouping_if_it_applies(spec: &grouping::GroupSpec, ds: Option<&Dataset>) -> Option<grouping::GroupBy> {
+    let applies = grouping::GroupBy::from_spec(spec).and_then(|by| match ds {
+        Some(ds) => grouping::SampleGroups::new(&by, &ds.samples).map(|_| by),
+        None => Err(EvalError::Dataset("the dataset is not available".into())),
+    });
+    applies.map_err(|e| tracing::warn!("the recorded grouping by `{}` no longer applies: {e}; reporting without it", spec.field)).ok()
+}
+
 /// Re-renders the reports of a run directory, reloading the dataset recorded in
-/// `run.json` (or `data`, when given) for masks and breakdowns. `group_by`
-/// replaces the grouping the run was reported with; `None` keeps it
-/// ([`recorded_grouping`]).
-pub fn rerender(dir: &Path, data: Option<&Path>, group_by: Option<&grouping::GroupBy>) -> Result<Metrics, EvalError> {
+/// `run.json` (or `data`, when given) for masks and breakdowns, with the
+/// paired comparison grouped as `grouping` says.
+pub fn rerender(dir: &Path, data: Option<&Path>, grouping: &ReportGrouping) -> Result<Metrics, EvalError> {
     let path = data.map(Path::to_path_buf).or_else(|| recorded_dataset(dir));
     let ds = match path {
         Some(p) => match Dataset::load(&p) {
@@ -116,9 +142,11 @@ pub fn rerender(dir: &Path, data: Option<&Path>, group_by: Option<&grouping::Gro
         },
         None => None,
     };
-    let recorded = match group_by {
-        Some(_) => None,
-        None => recorded_grouping(dir).map(|spec| grouping::GroupBy::from_spec(&spec)).transpose()?,
+    let by = match grouping {
+        ReportGrouping::Given(by) => Some(by.clone()),
+        ReportGrouping::Off => None,
+        ReportGrouping::Recorded => recorded_grouping(dir).and_then(|spec| grouping_if_it_applies(&spec, ds.as_ref())),
+        ReportGrouping::Inherited(spec) => grouping_if_it_applies(spec, ds.as_ref()),
     };
-    write_reports(dir, ds.as_ref(), group_by.or(recorded.as_ref()))
+    write_reports(dir, ds.as_ref(), by.as_ref())
 }

@@ -86,8 +86,12 @@ pub struct PairedDifference {
 /// Durkalski's clustered McNemar test on one comparison.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusteredTest {
-    /// Groups among the images compared.
+    /// Groups among the images compared (an image the grouping does not
+    /// name counts as a group of its own).
     pub groups: usize,
+    /// Images the grouping does not name (predictions of another dataset).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ungrouped: usize,
     /// The chi-square statistic (1 degree of freedom).
     pub statistic: f64,
     /// Its p-value.
@@ -101,6 +105,10 @@ pub struct ClusteredInterval {
     pub groups: usize,
     /// 95% percentile interval of the mean.
     pub ci95: [f64; 2],
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// SplitMix64: a tiny, fixed PRNG so resampling (and the trainer's folds) are
@@ -163,7 +171,10 @@ pub fn chi2_1_sf(x: f64) -> f64 {
 /// `X² = (Σ (b_k − c_k)/n_k)² / Σ ((b_k − c_k)/n_k)²`, chi-square with one
 /// degree of freedom. Groups are `(b_k, c_k, n_k)`. Returns `(X², p)`; no
 /// discordant pair gives `(0, 1)`. With one pair per group it is McNemar's
-/// asymptotic statistic `(b − c)² / (b + c)`.
+/// asymptotic statistic `(b − c)² / (b + c)`. Dividing by `n_k` makes every
+/// group count equally, and by Cauchy–Schwarz `X²` is at most the number of
+/// groups with a net discordance `K`, so `p ≥ chi2.sf(K, 1)`: with few groups
+/// the test is conservative.
 pub fn mcnemar_clustered(groups: &[(usize, usize, usize)]) -> (f64, f64) {
     let w: Vec<f64> = groups.iter().filter(|g| g.2 > 0).map(|&(b, c, n)| (b as f64 - c as f64) / n as f64).collect();
     let den: f64 = w.iter().map(|v| v * v).sum();
@@ -226,10 +237,19 @@ fn right(p: &Prediction, three_class: bool) -> bool {
     }
 }
 
+/// An image's group in the clustered forms: a group the grouping names, or
+/// the image alone (kept apart, so an id can never join a group of that name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum GroupKey<'a> {
+    Group(&'a str),
+    Alone(&'a str),
+}
+
 /// Every pair of agent rows (same dataset, rows in `order`), compared on the
 /// images both answered. `masks` and `run_dir` as for [`super::localization`];
 /// `groups` (sample id → group, [`super::grouping`]) adds the clustered
-/// forms; an image it does not name is a group of its own.
+/// forms when the images compared fall in two groups or more; an image it
+/// does not name is a group of its own, and counted (`ungrouped`).
 pub fn compare_rows(
     order: &[(String, String)],
     rows: &HashMap<(String, String), Vec<&Prediction>>,
@@ -253,10 +273,18 @@ pub fn compare_rows(
             let mut diff_groups = Vec::new();
             // Per group: (only a right, only b right, images).
             let mut per_group: Vec<(usize, usize, usize)> = Vec::new();
-            let mut group_index: HashMap<&str, usize> = HashMap::new();
+            let mut group_index: HashMap<GroupKey, usize> = HashMap::new();
+            let mut ungrouped = 0;
             for id in &ids {
                 let (a, b) = (pa[id], pb[id]);
-                let g = groups.map(|m| m.get(*id).map_or(*id, String::as_str)).unwrap_or(id);
+                let g = match groups.map(|m| m.get(*id)) {
+                    Some(Some(g)) => GroupKey::Group(g),
+                    Some(None) => {
+                        ungrouped += 1;
+                        GroupKey::Alone(id)
+                    }
+                    None => GroupKey::Alone(id),
+                };
                 let gi = *group_index.entry(g).or_insert_with(|| {
                     per_group.push((0, 0, 0));
                     per_group.len() - 1
@@ -282,17 +310,21 @@ pub fn compare_rows(
                     diff_groups.push(gi);
                 }
             }
+            // Fewer than two groups leave nothing to resample or test: no clustered figures.
             let clustered_ci95 = groups.and_then(|_| {
-                let (_, ci95) = cluster_bootstrap_mean(&diffs, &diff_groups, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)?;
                 let mut distinct = diff_groups.clone();
                 distinct.sort_unstable();
                 distinct.dedup();
+                if distinct.len() < 2 {
+                    return None;
+                }
+                let (_, ci95) = cluster_bootstrap_mean(&diffs, &diff_groups, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)?;
                 Some(ClusteredInterval { groups: distinct.len(), ci95 })
             });
             let localization = bootstrap_mean(&diffs, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).map(|(mean, ci95)| PairedDifference { n: diffs.len(), differ: diffs.iter().filter(|d| d.abs() > 1e-9).count(), mean, ci95, clustered_ci95 });
-            let clustered = groups.map(|_| {
+            let clustered = groups.filter(|_| per_group.len() >= 2).map(|_| {
                 let (statistic, p) = mcnemar_clustered(&per_group);
-                ClusteredTest { groups: per_group.len(), statistic, p }
+                ClusteredTest { groups: per_group.len(), ungrouped, statistic, p }
             });
             out.push(PairedComparison {
                 a: format!("{}/{}", ka.0, ka.1),
@@ -398,5 +430,45 @@ mod tests {
             assert!((chi2_1_sf(x) - want).abs() < 1e-12, "{x}: {}", chi2_1_sf(x));
         }
         assert_eq!(chi2_1_sf(0.0), 1.0);
+    }
+
+    /// Predictions of strategy `s`: (id, true label, predicted label).
+    fn rows(s: &str, answers: &[(&str, &str, &str)]) -> String {
+        answers
+            .iter()
+            .map(|(id, truth, label)| {
+                format!(
+                    r#"{{"id":"{id}","policy":"p","strategy":"{s}","label":"{label}","scores":null,"bbox":null,"mask":null,"error":null,"truth":{{"label":"{truth}","bbox":null,"mask":null}},"forced":false,"turns":1,"tool_calls":0,"format_errors":0,"wall_ms":0,"tools_used":[]}}"#
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    }
+
+    #[test]
+    fn groups_key_the_clustered_forms_and_an_unnamed_image_stays_alone() {
+        // a right on 1, 2, 3; b right on 4 only. Image "h" is not in the grouping,
+        // and its id equals a group's name: it must not join that group.
+        let a = rows("a", &[("1", "authentic", "authentic"), ("2", "authentic", "authentic"), ("3", "synthetic", "synthetic"), ("h", "synthetic", "authentic"), ("4", "authentic", "synthetic")]);
+        let b = rows("b", &[("1", "authentic", "synthetic"), ("2", "authentic", "synthetic"), ("3", "synthetic", "authentic"), ("h", "synthetic", "authentic"), ("4", "authentic", "authentic")]);
+        let read = crate::prediction::parse_predictions(&(a + &b)).expect("parses");
+        let order = vec![("p".to_string(), "a".to_string()), ("p".to_string(), "b".to_string())];
+        let mut by_row: HashMap<(String, String), Vec<&Prediction>> = HashMap::new();
+        for p in &read.predictions {
+            by_row.entry((p.policy.clone(), p.strategy.clone())).or_default().push(p);
+        }
+        let groups: HashMap<String, String> = [("1", "g"), ("2", "g"), ("3", "h"), ("4", "h")].iter().map(|(i, g)| (i.to_string(), g.to_string())).collect();
+        let c = &compare_rows(&order, &by_row, &HashMap::new(), None, Some(&groups))[0];
+        assert_eq!((c.only_a_right, c.only_b_right, c.both_wrong), (3, 1, 1));
+        let t = c.clustered.as_ref().expect("three groups");
+        assert_eq!((t.groups, t.ungrouped), (3, 1), "g, h and the image h alone");
+        // Per group (b_k, c_k, n_k): g (2, 0, 2), h (1, 1, 2), alone (0, 0, 1): w = 1, 0, 0.
+        assert_eq!(t.statistic, 1.0);
+        assert!((t.p - chi2_1_sf(1.0)).abs() < 1e-15);
+        // All in one group: nothing to test.
+        let one: HashMap<String, String> = ["1", "2", "3", "4", "h"].iter().map(|i| (i.to_string(), "g".to_string())).collect();
+        assert!(compare_rows(&order, &by_row, &HashMap::new(), None, Some(&one))[0].clustered.is_none());
+        assert!(compare_rows(&order, &by_row, &HashMap::new(), None, None)[0].clustered.is_none());
     }
 }

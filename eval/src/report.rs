@@ -125,8 +125,9 @@ pub fn markdown(m: &Metrics, dataset: &str, bad_rows: &[BadRow]) -> String {
 }
 
 /// Below this many groups the clustered forms are flagged as approximate:
-/// cluster-robust inference is known to over-reject with few clusters
-/// (Cameron, Gelbach & Miller 2008 discuss fewer than 20 to 50).
+/// a cluster bootstrap is known to be too narrow with few clusters (Cameron,
+/// Gelbach & Miller 2008 discuss fewer than 20 to 50), while Durkalski's test
+/// turns conservative ([`super::paired::mcnemar_clustered`]).
 const FEW_GROUPS: usize = 20;
 
 /// Agent rows compared image by image ([`super::paired`]).
@@ -173,10 +174,19 @@ fn paired(s: &mut String, m: &Metrics) {
             Some(p) => format!("`{}` =~ `{p}`", g.field),
             None => format!("`{}`", g.field),
         };
-        let _ = writeln!(s, "Grouped by {by}: images of one group are not independent, so the clustered McNemar test (Durkalski et al. 2003, chi-square with 1 degree of freedom) weighs each group's discordant images by its size, and the last interval draws whole groups with replacement. Read these when a set holds several crops of one photo; with one image per group they are McNemar's asymptotic test and the image bootstrap.");
-        let fewest = m.paired.iter().filter_map(|c| c.localization.as_ref()?.clustered_ci95.as_ref().map(|c| c.groups)).min();
-        if let Some(n) = fewest.filter(|&n| n < FEW_GROUPS) {
-            let _ = writeln!(s, "Only {n} groups: with so few, both clustered forms are approximate (the bootstrap interval tends to be too narrow), so read a bound near 0 as no evidence either way.");
+        let _ = writeln!(s, "Grouped by {by}: images of one group are not independent, so the clustered McNemar test (Durkalski et al. 2003, chi-square with 1 degree of freedom) takes each group's net discordance as a share of its images, every group counting equally, and the last interval draws whole groups with replacement. Read these when a set holds several crops of one photo; with one image per group they are McNemar's asymptotic test and the image bootstrap. A comparison whose images fall in fewer than two groups has none (—).");
+        let tests = m.paired.iter().filter_map(|c| c.clustered.as_ref().map(|t| t.groups));
+        let intervals = m.paired.iter().filter_map(|c| c.localization.as_ref()?.clustered_ci95.as_ref().map(|c| c.groups));
+        if let Some(n) = tests.chain(intervals).min().filter(|&n| n < FEW_GROUPS) {
+            let _ = writeln!(
+                s,
+                "Only {n} groups: with so few, both clustered forms are approximate. The test is conservative (its statistic cannot exceed the number of groups K, so p ≥ {} for K = {n}), and the bootstrap interval tends to be too narrow; read a bound near 0 as no evidence either way.",
+                p_value(super::paired::chi2_1_sf(n as f64))
+            );
+        }
+        let ungrouped = m.paired.iter().filter_map(|c| c.clustered.as_ref().map(|t| t.ungrouped)).max().unwrap_or(0);
+        if ungrouped > 0 {
+            let _ = writeln!(s, "{ungrouped} image(s) answered are not in the dataset's grouping (predictions of another dataset?); each counts as a group of its own.");
         }
     }
 }
