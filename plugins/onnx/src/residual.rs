@@ -35,11 +35,15 @@ fn median(values: &[f32]) -> f32 {
     *v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1
 }
 
-/// Robust z `(v - median) / (1.4826 MAD)` with the native operators' MAD floor.
+/// Robust z `(v - median) / (1.4826 MAD)` with the native operators' fallback
+/// (`trutheye-plugin-std`'s `robust_z`): 1.253314 MeanAD when the MAD is 0, so a
+/// map flat but for a few blocks does not give z in the hundreds of thousands.
 pub fn robust_z(values: &[f32]) -> Vec<f32> {
     let med = median(values);
     let dev: Vec<f32> = values.iter().map(|v| (v - med).abs()).collect();
-    let sigma = (1.4826 * median(&dev)).max(1e-6 * med.abs().max(1.0));
+    let floor = 1e-6 * med.abs().max(1.0);
+    let mad = 1.4826 * median(&dev);
+    let sigma = if mad > floor { mad } else { ((1.253314 * dev.iter().map(|&d| d as f64).sum::<f64>() / dev.len().max(1) as f64) as f32).max(floor) };
     values.iter().map(|v| (v - med) / sigma).collect()
 }
 

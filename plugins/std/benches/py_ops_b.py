@@ -39,7 +39,11 @@ def _block_means(m, block=BLOCK):
 
 def _robust_z(v):
     med = np.median(v)
-    sigma = max(1.4826 * np.median(np.abs(v - med)), 1e-6 * max(abs(med), 1.0))
+    dev = np.abs(v - med)
+    floor = 1e-6 * max(abs(med), 1.0)
+    sigma = 1.4826 * np.median(dev)
+    if not sigma > floor:  # MAD 0: the modified z-score's 1.253314 * MeanAD, as trutheye does
+        sigma = max(1.253314 * float(np.mean(dev)), floor)
     return ((v - med) / sigma).astype(np.float32)
 
 

@@ -115,13 +115,32 @@ pub fn median(values: &[f32]) -> f32 {
     *m
 }
 
-/// Robust z-scores `(v - median) / (1.4826 * MAD)`, with the MAD floored so that a
-/// perfectly flat map does not divide by zero. Returns `(z, median, sigma)`.
+/// Robust z-scores `(v - median) / sigma` with `sigma = 1.4826 * MAD`. Returns
+/// `(z, median, sigma)`.
+///
+/// When more than half the values are equal the MAD is 0 (blocks of a clipped
+/// highlight or of a flat fill, all at exactly the same energy), and a z over
+/// it is meaningless: with only a tiny floor, a map flat but for a few blocks
+/// gave z in the hundreds of thousands. Then `sigma = 1.253314 * MeanAD`, the
+/// mean absolute deviation from the median made normal-consistent, as the
+/// modified z-score does (IBM's definition). A perfectly flat map keeps a tiny
+/// floor, so it gives 0, not NaN.
 pub fn robust_z(values: &[f32]) -> (Vec<f32>, f32, f32) {
     let med = median(values);
     let dev: Vec<f32> = values.iter().map(|v| (v - med).abs()).collect();
-    let sigma = (1.4826 * median(&dev)).max(1e-6 * med.abs().max(1.0));
+    let sigma = robust_sigma(&dev, 1e-6 * med.abs().max(1.0));
     (values.iter().map(|v| (v - med) / sigma).collect(), med, sigma)
+}
+
+/// The scale of [`robust_z`] from the absolute deviations `dev`: 1.4826 MAD,
+/// or 1.253314 MeanAD when the MAD is not above `floor`, never below `floor`.
+pub fn robust_sigma(dev: &[f32], floor: f32) -> f32 {
+    let mad = 1.4826 * median(dev);
+    if mad > floor {
+        return mad;
+    }
+    let mean_ad = dev.iter().map(|&d| d as f64).sum::<f64>() / dev.len().max(1) as f64;
+    ((1.253314 * mean_ad) as f32).max(floor)
 }
 
 /// Bounding boxes of 4-connected groups of tiles whose z exceeds `threshold`,
@@ -230,5 +249,24 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].bbox, [8, 8, 24, 16]);
         assert_eq!(r[1].bbox, [24, 24, 32, 32]);
+    }
+
+    #[test]
+    fn robust_z_falls_back_to_the_mean_absolute_deviation_when_the_mad_is_zero() {
+        // A clipped highlight: 90 blocks at exactly 0 energy, 10 at 0.7. MAD = 0,
+        // MeanAD = 0.07, so sigma = 1.253314 * 0.07 and z(0.7) = 7.979 (the old
+        // 1e-6 floor gave 700,000).
+        let v: Vec<f32> = (0..100).map(|i| if i < 90 { 0.0 } else { 0.7 }).collect();
+        let (z, med, sigma) = robust_z(&v);
+        assert_eq!(med, 0.0);
+        assert!((sigma - 0.087732).abs() < 1e-5, "{sigma}");
+        assert!((z[95] - 7.9788).abs() < 1e-3, "{}", z[95]);
+        // numpy on the same values: np.median(v) = 0, 1.253314 * np.mean(np.abs(v)) = 0.0877320 (same fallback in benches/py_ops_a.py).
+        // With a MAD, the usual 1.4826 MAD: values 1..=9 have median 5 and MAD 2.
+        let (z, _, sigma) = robust_z(&(1..=9).map(|i| i as f32).collect::<Vec<_>>());
+        assert!((sigma - 2.9652).abs() < 1e-5 && (z[8] - 4.0 / 2.9652).abs() < 1e-5);
+        // Perfectly flat: all 0, no NaN.
+        let (z, _, _) = robust_z(&[3.0; 16]);
+        assert!(z.iter().all(|&x| x == 0.0));
     }
 }
