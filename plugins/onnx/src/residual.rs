@@ -36,8 +36,10 @@ fn median(values: &[f32]) -> f32 {
 }
 
 /// Robust z `(v - median) / (1.4826 MAD)` with the native operators' fallback
-/// (`trutheye-plugin-std`'s `robust_z`): 1.253314 MeanAD when the MAD is 0, so a
-/// map flat but for a few blocks does not give z in the hundreds of thousands.
+/// (`trutheye-plugin-std`'s `robust_z`): 1.253314 MeanAD (from the median)
+/// when 1.4826 MAD is not above the floor, i.e. when more than half the
+/// blocks are equal, so a map flat but for a few blocks does not give z in
+/// the hundreds of thousands.
 pub fn robust_z(values: &[f32]) -> Vec<f32> {
     let med = median(values);
     let dev: Vec<f32> = values.iter().map(|v| (v - med).abs()).collect();
@@ -156,5 +158,19 @@ pub fn report(planes: &[f32], k: usize, w: usize, h: usize, r: &Report<'_>) -> O
                       "blocks": [bw, bh], "backend": backend}),
         regions: top_regions(&abs, bw, block, 3.0, 5),
         maps: r.visual.then(|| Map::visual("visual", w, h, 1, visual(&rms))).into_iter().chain([Map::heatmap("energy_abs_z", bw, bh, abs)]).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn robust_z_falls_back_as_the_native_operators_do() {
+        // The native operators' unit test case: 90 blocks at 0, 10 at 0.7.
+        let v: Vec<f32> = (0..100).map(|i| if i < 90 { 0.0 } else { 0.7 }).collect();
+        let z = robust_z(&v);
+        assert!((z[95] - 7.9788).abs() < 1e-3, "{}", z[95]);
+        assert!(robust_z(&[2.0; 9]).iter().all(|&x| x == 0.0));
     }
 }

@@ -31,7 +31,7 @@ def _robust_z(v):
     floor = 1e-6 * max(abs(med), 1.0)
     sigma = 1.4826 * np.median(dev)
     if not sigma > floor:  # MAD 0: the modified z-score's 1.253314 * MeanAD, as trutheye does
-        sigma = max(1.253314 * float(np.mean(dev)), floor)
+        sigma = max(1.253314 * float(np.mean(dev, dtype=np.float64)), floor)
     return (v - med) / sigma
 
 

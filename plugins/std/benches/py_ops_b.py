@@ -37,13 +37,17 @@ def _block_means(m, block=BLOCK):
     return m[: bh * block, : bw * block].reshape(bh, block, bw, block).mean(axis=(1, 3))
 
 
+def _robust_sigma(dev, floor):
+    """trutheye's robust_sigma: 1.4826 MAD, or (MAD 0) the modified z-score's 1.253314 MeanAD."""
+    sigma = 1.4826 * np.median(dev)
+    if not sigma > floor:
+        sigma = max(1.253314 * float(np.mean(dev, dtype=np.float64)), floor)
+    return sigma
+
+
 def _robust_z(v):
     med = np.median(v)
-    dev = np.abs(v - med)
-    floor = 1e-6 * max(abs(med), 1.0)
-    sigma = 1.4826 * np.median(dev)
-    if not sigma > floor:  # MAD 0: the modified z-score's 1.253314 * MeanAD, as trutheye does
-        sigma = max(1.253314 * float(np.mean(dev)), floor)
+    sigma = _robust_sigma(np.abs(v - med), 1e-6 * max(abs(med), 1.0))
     return ((v - med) / sigma).astype(np.float32)
 
 
@@ -91,7 +95,7 @@ def jpeg_ghost(rgb, jpeg_bytes=None, qualities=GHOST_QUALITIES, eps=1.0, sigma_f
     curves = np.stack(curves)
     dip = np.median(curves, axis=0) - curves.min(axis=0)
     med = np.median(dip)
-    sigma = max(1.4826 * np.median(np.abs(dip - med)), sigma_floor)
+    sigma = max(_robust_sigma(np.abs(dip - med), 1e-6 * max(abs(med), 1.0)), sigma_floor)
     return ((dip - med) / sigma).astype(np.float32)
 
 

@@ -132,8 +132,9 @@ pub fn robust_z(values: &[f32]) -> (Vec<f32>, f32, f32) {
     (values.iter().map(|v| (v - med) / sigma).collect(), med, sigma)
 }
 
-/// The scale of [`robust_z`] from the absolute deviations `dev`: 1.4826 MAD,
-/// or 1.253314 MeanAD when the MAD is not above `floor`, never below `floor`.
+/// The scale of [`robust_z`] from the absolute deviations from the median
+/// `dev`: 1.4826 MAD, or 1.253314 MeanAD when 1.4826 MAD is not above
+/// `floor`, never below `floor`.
 pub fn robust_sigma(dev: &[f32], floor: f32) -> f32 {
     let mad = 1.4826 * median(dev);
     if mad > floor {

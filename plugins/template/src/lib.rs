@@ -61,7 +61,12 @@ impl Operator for BlockVariance {
         let med = sorted[sorted.len() / 2];
         let mut dev: Vec<f32> = logv.iter().map(|v| (v - med).abs()).collect();
         dev.sort_by(|a, b| a.total_cmp(b));
-        let mad = (dev[dev.len() / 2] * 1.4826).max(1e-3);
+        // More than half the blocks equal (a flat fill) makes the MAD 0: then
+        // use the mean absolute deviation, as the modified z-score does.
+        let mut mad = dev[dev.len() / 2] * 1.4826;
+        if mad <= 1e-3 {
+            mad = (1.253314 * dev.iter().sum::<f32>() / dev.len() as f32).max(1e-3);
+        }
         let z: Vec<f32> = logv.iter().map(|v| (med - v) / mad).collect();
         let (imax, zmax) = z
             .iter()
