@@ -245,103 +245,140 @@ enum GroupKey<'a> {
     Alone(&'a str),
 }
 
+/// The groups of the images one comparison sees, numbered in order of first
+/// sight, with each group's `(only a right, only b right, images)`.
+#[derive(Default)]
+struct GroupTally<'a> {
+    index: HashMap<GroupKey<'a>, usize>,
+    per_group: Vec<(usize, usize, usize)>,
+    /// Images the grouping does not name.
+    ungrouped: usize,
+}
+
+impl<'a> GroupTally<'a> {
+    /// The number of `id`'s group, counting the image in it.
+    fn enter(&mut self, groups: Option<&'a HashMap<String, String>>, id: &'a str) -> usize {
+        let key = match groups.map(|m| m.get(id)) {
+            Some(Some(g)) => GroupKey::Group(g),
+            Some(None) => {
+                self.ungrouped += 1;
+                GroupKey::Alone(id)
+            }
+            None => GroupKey::Alone(id),
+        };
+        let per_group = &mut self.per_group;
+        let gi = *self.index.entry(key).or_insert_with(|| {
+            per_group.push((0, 0, 0));
+            per_group.len() - 1
+        });
+        per_group[gi].2 += 1;
+        gi
+    }
+}
+
+/// One agent row's predictions by image id, with its per-image pixel F1
+/// computed once however many comparisons read it.
+struct Row<'a> {
+    name: String,
+    by_id: HashMap<&'a str, &'a Prediction>,
+    f1: HashMap<&'a str, f64>,
+}
+
+impl<'a> Row<'a> {
+    fn new(key: &(String, String), predictions: Option<&'a Vec<&'a Prediction>>) -> Self {
+        let by_id = predictions.map(|v| v.iter().map(|p| (p.id.as_str(), *p)).collect()).unwrap_or_default();
+        Row { name: format!("{}/{}", key.0, key.1), by_id, f1: HashMap::new() }
+    }
+
+    /// Pixel F1 at 0.5 of this row's answer on `id` (a tampered image with mask `gt`).
+    fn f1(&mut self, id: &'a str, gt: &GtMask, run_dir: Option<&Path>) -> f64 {
+        let p = self.by_id[id];
+        *self.f1.entry(id).or_insert_with(|| prediction_f1_fixed(p, gt, run_dir))
+    }
+}
+
 /// Every pair of agent rows (same dataset, rows in `order`), compared on the
 /// images both answered. `masks` and `run_dir` as for [`super::localization`];
 /// `groups` (sample id → group, [`super::grouping`]) adds the clustered
 /// forms when the images compared fall in two groups or more; an image it
 /// does not name is a group of its own, and counted (`ungrouped`).
-pub fn compare_rows(
+pub fn compare_rows<'a>(
     order: &[(String, String)],
-    rows: &HashMap<(String, String), Vec<&Prediction>>,
+    rows: &'a HashMap<(String, String), Vec<&'a Prediction>>,
     masks: &HashMap<String, GtMask>,
     run_dir: Option<&Path>,
-    groups: Option<&HashMap<String, String>>,
+    groups: Option<&'a HashMap<String, String>>,
 ) -> Vec<PairedComparison> {
-    let agents: Vec<&(String, String)> = order.iter().filter(|k| k.1 != super::baseline::BASELINE_STRATEGY).collect();
-    let by_id = |k: &(String, String)| -> HashMap<&str, &Prediction> { rows.get(k).map(|v| v.iter().map(|p| (p.id.as_str(), *p)).collect()).unwrap_or_default() };
-    let mut f1_cache: HashMap<(&str, &str, &str), f64> = HashMap::new();
+    let mut agents: Vec<Row<'a>> = order.iter().filter(|k| k.1 != super::baseline::BASELINE_STRATEGY).map(|k| Row::new(k, rows.get(k))).collect();
     let mut out = Vec::new();
-    for (i, ka) in agents.iter().enumerate() {
-        let pa = by_id(ka);
-        for kb in &agents[i + 1..] {
-            let pb = by_id(kb);
-            let mut ids: Vec<&str> = pa.keys().filter(|id| pb.contains_key(*id)).copied().collect();
-            ids.sort_unstable();
-            let three = ids.iter().all(|id| pa[id].truth.label.three_class().is_some());
-            let (mut rr, mut ra, mut rb, mut ww, mut differ) = (0, 0, 0, 0, 0);
-            let mut diffs = Vec::new();
-            let mut diff_groups = Vec::new();
-            // Per group: (only a right, only b right, images).
-            let mut per_group: Vec<(usize, usize, usize)> = Vec::new();
-            let mut group_index: HashMap<GroupKey, usize> = HashMap::new();
-            let mut ungrouped = 0;
-            for id in &ids {
-                let (a, b) = (pa[id], pb[id]);
-                let g = match groups.map(|m| m.get(*id)) {
-                    Some(Some(g)) => GroupKey::Group(g),
-                    Some(None) => {
-                        ungrouped += 1;
-                        GroupKey::Alone(id)
-                    }
-                    None => GroupKey::Alone(id),
-                };
-                let gi = *group_index.entry(g).or_insert_with(|| {
-                    per_group.push((0, 0, 0));
-                    per_group.len() - 1
-                });
-                per_group[gi].2 += 1;
-                match (right(a, three), right(b, three)) {
-                    (true, true) => rr += 1,
-                    (true, false) => {
-                        ra += 1;
-                        per_group[gi].0 += 1;
-                    }
-                    (false, true) => {
-                        rb += 1;
-                        per_group[gi].1 += 1;
-                    }
-                    (false, false) => ww += 1,
-                }
-                differ += usize::from(a.label != b.label);
-                if let (Some(Label::Tampered), Some(gt)) = (a.truth.label.three_class(), masks.get(*id)) {
-                    let fa = *f1_cache.entry((ka.0.as_str(), ka.1.as_str(), *id)).or_insert_with(|| prediction_f1_fixed(a, gt, run_dir));
-                    let fb = *f1_cache.entry((kb.0.as_str(), kb.1.as_str(), *id)).or_insert_with(|| prediction_f1_fixed(b, gt, run_dir));
-                    diffs.push(fb - fa);
-                    diff_groups.push(gi);
-                }
-            }
-            // Fewer than two groups leave nothing to resample or test: no clustered figures.
-            let clustered_ci95 = groups.and_then(|_| {
-                let mut distinct = diff_groups.clone();
-                distinct.sort_unstable();
-                distinct.dedup();
-                if distinct.len() < 2 {
-                    return None;
-                }
-                let (_, ci95) = cluster_bootstrap_mean(&diffs, &diff_groups, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)?;
-                Some(ClusteredInterval { groups: distinct.len(), ci95 })
-            });
-            let localization = bootstrap_mean(&diffs, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).map(|(mean, ci95)| PairedDifference { n: diffs.len(), differ: diffs.iter().filter(|d| d.abs() > 1e-9).count(), mean, ci95, clustered_ci95 });
-            let clustered = groups.filter(|_| per_group.len() >= 2).map(|_| {
-                let (statistic, p) = mcnemar_clustered(&per_group);
-                ClusteredTest { groups: per_group.len(), ungrouped, statistic, p }
-            });
-            out.push(PairedComparison {
-                a: format!("{}/{}", ka.0, ka.1),
-                b: format!("{}/{}", kb.0, kb.1),
-                n: ids.len(),
-                both_right: rr,
-                only_a_right: ra,
-                only_b_right: rb,
-                both_wrong: ww,
-                labels_differ: differ,
-                mcnemar_p: mcnemar_exact(ra, rb),
-                clustered,
-                localization,
-            });
+    for i in 0..agents.len() {
+        let (head, tail) = agents.split_at_mut(i + 1);
+        for b in tail {
+            out.push(compare_pair(&mut head[i], b, masks, run_dir, groups));
         }
     }
     out
+}
+
+/// Two rows compared on the images both answered ([`compare_rows`]).
+fn compare_pair<'a>(a: &mut Row<'a>, b: &mut Row<'a>, masks: &HashMap<String, GtMask>, run_dir: Option<&Path>, groups: Option<&'a HashMap<String, String>>) -> PairedComparison {
+    let mut ids: Vec<&'a str> = a.by_id.keys().filter(|id| b.by_id.contains_key(*id)).copied().collect();
+    ids.sort_unstable();
+    let three = ids.iter().all(|id| a.by_id[id].truth.label.three_class().is_some());
+    let (mut rr, mut ra, mut rb, mut ww, mut differ) = (0, 0, 0, 0, 0);
+    // Per-image pixel F1 differences (b − a) on tampered images with a mask, and their groups.
+    let (mut diffs, mut diff_groups) = (Vec::new(), Vec::new());
+    let mut tally = GroupTally::default();
+    for &id in &ids {
+        let (pa, pb) = (a.by_id[id], b.by_id[id]);
+        let gi = tally.enter(groups, id);
+        match (right(pa, three), right(pb, three)) {
+            (true, true) => rr += 1,
+            (true, false) => {
+                ra += 1;
+                tally.per_group[gi].0 += 1;
+            }
+            (false, true) => {
+                rb += 1;
+                tally.per_group[gi].1 += 1;
+            }
+            (false, false) => ww += 1,
+        }
+        differ += usize::from(pa.label != pb.label);
+        if let (Some(Label::Tampered), Some(gt)) = (pa.truth.label.three_class(), masks.get(id)) {
+            diffs.push(b.f1(id, gt, run_dir) - a.f1(id, gt, run_dir));
+            diff_groups.push(gi);
+        }
+    }
+    // Fewer than two groups leave nothing to resample or test: no clustered figures.
+    let clustered_ci95 = groups.and_then(|_| {
+        let mut distinct = diff_groups.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() < 2 {
+            return None;
+        }
+        let (_, ci95) = cluster_bootstrap_mean(&diffs, &diff_groups, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)?;
+        Some(ClusteredInterval { groups: distinct.len(), ci95 })
+    });
+    let localization = bootstrap_mean(&diffs, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).map(|(mean, ci95)| PairedDifference { n: diffs.len(), differ: diffs.iter().filter(|d| d.abs() > 1e-9).count(), mean, ci95, clustered_ci95 });
+    let clustered = groups.filter(|_| tally.per_group.len() >= 2).map(|_| {
+        let (statistic, p) = mcnemar_clustered(&tally.per_group);
+        ClusteredTest { groups: tally.per_group.len(), ungrouped: tally.ungrouped, statistic, p }
+    });
+    PairedComparison {
+        a: a.name.clone(),
+        b: b.name.clone(),
+        n: ids.len(),
+        both_right: rr,
+        only_a_right: ra,
+        only_b_right: rb,
+        both_wrong: ww,
+        labels_differ: differ,
+        mcnemar_p: mcnemar_exact(ra, rb),
+        clustered,
+        localization,
+    }
 }
 
 #[cfg(test)]
