@@ -25,11 +25,19 @@ static ALLOC: trutheye_plugin_api::alloc::HugePageAlloc = trutheye_plugin_api::a
 use clap::{Parser, Subcommand};
 use plugins::{OpArgs, PluginDirs, PluginsCommand};
 
+/// `--version`'s long form: the version, and whether JPEG decoding and
+/// encoding run libjpeg-turbo's SIMD paths (a build without `nasm` runs the C
+/// paths at about half speed; benchmarks record this line).
+static LONG_VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let simd = if trutheye_imaging::jpeg::simd() { "on" } else { "off (built without nasm: JPEG decoding and encoding about 2x slower; imaging/README.md)" };
+    format!("{}\nlibjpeg-turbo SIMD: {simd}", env!("CARGO_PKG_VERSION"))
+});
+
 /// Agentic image forensics: a policy (a model, or the built-in scripted agent)
 /// investigates an image with forensic operators and image-operation code, and
 /// concludes authentic, synthetic or tampered, with a localization and a trace.
 #[derive(Parser, Debug)]
-#[command(name = "trutheye", version, about, long_about = None, after_help = "Examples:\n  trutheye analyze samples/tampered-copymove.jpg\n  trutheye analyze photos/ --strategy registry --json --out runs/a\n  trutheye plugins list\n  trutheye op srm photo.jpg -o srm.png\n  echo 'print(image.size)' | trutheye pvr photo.jpg --code -\n\nLogs: -v (info), -vv (debug), or RUST_LOG.")]
+#[command(name = "trutheye", version, long_version = LONG_VERSION.as_str(), about, long_about = None, after_help = "Examples:\n  trutheye analyze samples/tampered-copymove.jpg\n  trutheye analyze photos/ --strategy registry --json --out runs/a\n  trutheye plugins list\n  trutheye op srm photo.jpg -o srm.png\n  echo 'print(image.size)' | trutheye pvr photo.jpg --code -\n\nLogs: -v (info), -vv (debug), or RUST_LOG.")]
 struct Cli {
     #[command(flatten)]
     plugins: PluginDirs,

@@ -251,3 +251,26 @@ fn deepeyes_preset_replays_its_recorded_outputs_end_to_end() {
     assert!(obs.starts_with("<tool_response>") && obs.contains("cropped"), "the zoom ran as a crop: {obs}");
     assert_eq!(turn["observation"]["tools"][0]["name"], "crop");
 }
+
+/// `--version` says whether libjpeg-turbo runs its SIMD paths: on where nasm
+/// is installed (as `.ci/run` does; the build then compiles them), off with
+/// the reason where it is not, so a benchmark's header shows which JPEG it
+/// timed. (mozjpeg-sys builds with NO_GETENV, so JSIMD_FORCENONE cannot force
+/// the other case here.)
+#[test]
+fn version_says_whether_jpeg_runs_simd() {
+    let out = run(&["--version"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("libjpeg-turbo SIMD: ")).unwrap_or_else(|| panic!("no SIMD line in {stdout}"));
+    if cfg!(target_arch = "x86_64") {
+        if Command::new("nasm").arg("-v").output().is_ok_and(|o| o.status.success()) {
+            assert_eq!(line, "libjpeg-turbo SIMD: on", "nasm is installed, so the SIMD paths should have been built (`cargo clean -p mozjpeg-sys` if nasm came after the build)");
+        } else {
+            assert!(line.starts_with("libjpeg-turbo SIMD: off (built without nasm"), "{line}");
+        }
+    }
+    // `-V` stays the one-line form scripts parse.
+    let short = run(&["-V"]);
+    assert_eq!(text(&short.stdout).trim(), format!("trutheye {}", env!("CARGO_PKG_VERSION")));
+}

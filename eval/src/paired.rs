@@ -35,7 +35,7 @@ use super::prediction::Prediction;
 /// Bootstrap resamples of the localization difference.
 pub const BOOTSTRAP_RESAMPLES: usize = 2000;
 /// Seed of the bootstrap.
-pub const BOOTSTRAP_SEED: u64 = 0x5EED_0F_7A1B;
+pub const BOOTSTRAP_SEED: u64 = 0x5E_ED0F_7A1B;
 
 /// Two agent rows on the images both answered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -18,6 +18,23 @@ use crate::CodecError;
 /// costs a full pass each); real encoders write at most a few dozen.
 const MAX_SCANS: c_int = 500;
 
+extern "C" {
+    // libjpeg-turbo's own query, defined by `simd/<arch>/jsimd.c` when the
+    // SIMD paths were built and by `jsimd_none.c` (always 0) when they were not.
+    fn jsimd_can_idct_islow() -> c_int;
+}
+
+/// Whether the linked libjpeg-turbo decodes (and encodes) with its SIMD paths
+/// on this CPU. False when it was built without `nasm` on x86 (the C paths:
+/// the same pixels, about half the speed; `.ci/run` installs nasm, and a build
+/// without it says so), or when the CPU lacks the instructions. Benchmarks
+/// print it, so a slow JPEG-bound figure is not read as the operator's cost.
+pub fn simd() -> bool {
+    // SAFETY: a query without arguments; it only reads the CPU's features once
+    // (libjpeg-turbo's `init_simd`, guarded by a thread-local in 3.x).
+    unsafe { jsimd_can_idct_islow() != 0 }
+}
+
 /// Pixel layout of a decoded JPEG, named as Pillow names the mode it opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JpegMode {

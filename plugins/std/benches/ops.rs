@@ -48,6 +48,17 @@ enum Cell {
     Error(String),
 }
 
+/// Whether the JPEG-bound operators (jpeg_ghost, ela) and every decode ran
+/// libjpeg-turbo's SIMD paths: without them they take about twice as long, and
+/// the table should not be read as the operators' own cost.
+fn jpeg_simd_note() -> &'static str {
+    if trutheye_imaging::jpeg::simd() {
+        "libjpeg-turbo SIMD on"
+    } else {
+        "libjpeg-turbo SIMD OFF (built without nasm: JPEG decode and encode ~2x slower; imaging/README.md)"
+    }
+}
+
 fn main() {
     let started = Instant::now();
     let mut quick = false;
@@ -92,7 +103,7 @@ fn main() {
             i.path.display()
         );
     }
-    println!("rayon threads: {}", rayon::current_num_threads());
+    println!("rayon threads: {}; {}", rayon::current_num_threads(), jpeg_simd_note());
 
     // ------------------------------------------------------------------ Rust
     let root = trutheye_plugin_std::trutheye_plugin_root();
@@ -223,7 +234,7 @@ fn main() {
         "Medians of {MIN_RUNS}..{MAX_RUNS} runs (>= {} s per cell) after 1 warm-up; decoding excluded on both sides.",
         MIN_TOTAL.as_secs()
     );
-    println!("Rust: ABI call path (`AbiOperator::run`, params `{{}}`), rayon threads: {}.", rayon::current_num_threads());
+    println!("Rust: ABI call path (`AbiOperator::run`, params `{{}}`), rayon threads: {}, {}.", rayon::current_num_threads(), jpeg_simd_note());
     if let Some(note) = &py_note {
         println!("{note}");
     }

@@ -106,6 +106,10 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    # `--version` says whether libjpeg-turbo's SIMD paths are on (a build
+    # without nasm decodes and encodes JPEG at about half speed).
+    version = subprocess.run([a.trutheye, "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"trutheye: {' / '.join(version.splitlines())}", file=sys.stderr, flush=True)
     rows, errors = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for op in a.ops:
@@ -123,12 +127,13 @@ def main():
         "median_inner_ratio": statistics.median(r["inner_ratio"] for r in rows) if rows else None,
     }
     if a.json:
-        print(json.dumps({"rows": rows, "summary": summary, "errors": errors}))
+        print(json.dumps({"rows": rows, "summary": summary, "errors": errors, "trutheye": version}))
         return
     print("| operator | Rust whole (s) | Python whole (s) | ratio | Rust op (ms) | Python op (ms) | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['op']} | {r['rust_s']:.2f} | {r['python_s']:.2f} | {r['whole_ratio']:.1f}x | {r['rust_ms']:.0f} | {r['python_ms']:.0f} | {r['inner_ratio']:.1f}x |")
+    print(f"\ntrutheye: {' / '.join(version.splitlines())}")
     print(f"\nmedian whole-process ratio {summary['median_whole_ratio']:.2f}x (lowest {summary['min_whole_ratio']:.2f}x); median in-process ratio {summary['median_inner_ratio']:.2f}x")
     for op, e in errors.items():
         print(f"error: {e}")
