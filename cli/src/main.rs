@@ -26,12 +26,9 @@ use clap::{Parser, Subcommand};
 use plugins::{OpArgs, PluginDirs, PluginsCommand};
 
 /// `--version`'s long form: the version, and whether JPEG decoding and
-/// encoding run libjpeg-turbo's SIMD paths (a build without `nasm` runs the C
+/// encoding run libjpeg-turbo's SIMD paths (a build without them runs the C
 /// paths at about half speed; benchmarks record this line).
-static LONG_VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let simd = if trutheye_imaging::jpeg::simd() { "on" } else { "off (built without nasm: JPEG decoding and encoding about 2x slower; imaging/README.md)" };
-    format!("{}\nlibjpeg-turbo SIMD: {simd}", env!("CARGO_PKG_VERSION"))
-});
+static LONG_VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("{}\nlibjpeg-turbo SIMD: {}", env!("CARGO_PKG_VERSION"), trutheye_imaging::jpeg::simd_status()));
 
 /// Agentic image forensics: a policy (a model, or the built-in scripted agent)
 /// investigates an image with forensic operators and image-operation code, and

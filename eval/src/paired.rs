@@ -346,7 +346,8 @@ fn compare_pair<'a>(a: &mut Row<'a>, b: &mut Row<'a>, masks: &HashMap<String, Gt
         }
         differ += usize::from(pa.label != pb.label);
         if let (Some(Label::Tampered), Some(gt)) = (pa.truth.label.three_class(), masks.get(id)) {
-            diffs.push(b.f1(id, gt, run_dir) - a.f1(id, gt, run_dir));
+            let fa = a.f1(id, gt, run_dir);
+            diffs.push(b.f1(id, gt, run_dir) - fa);
             diff_groups.push(gi);
         }
     }

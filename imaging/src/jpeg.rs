@@ -24,15 +24,31 @@ extern "C" {
     fn jsimd_can_idct_islow() -> c_int;
 }
 
+/// Whether mozjpeg-sys built libjpeg-turbo with its SIMD paths (`WITH_SIMD` in
+/// its `jconfig.h`, read by this crate's `build.rs`). On x86 that needs `nasm`
+/// on the PATH at build time; without them JPEG decoding and encoding give the
+/// same pixels about half as fast (`.ci/run` installs nasm).
+pub const SIMD_BUILT: bool = cfg!(jpeg_simd_built);
+
 /// Whether the linked libjpeg-turbo decodes (and encodes) with its SIMD paths
-/// on this CPU. False when it was built without `nasm` on x86 (the C paths:
-/// the same pixels, about half the speed; `.ci/run` installs nasm, and a build
-/// without it says so), or when the CPU lacks the instructions. Benchmarks
-/// print it, so a slow JPEG-bound figure is not read as the operator's cost.
+/// on this CPU: [`SIMD_BUILT`], and the CPU has the instructions. Benchmarks
+/// print it ([`simd_status`]), so a slow JPEG-bound figure is not read as the
+/// operator's cost.
 pub fn simd() -> bool {
-    // SAFETY: a query without arguments; it only reads the CPU's features once
-    // (libjpeg-turbo's `init_simd`, guarded by a thread-local in 3.x).
-    unsafe { jsimd_can_idct_islow() != 0 }
+    // SAFETY: `int jsimd_can_idct_islow(void)` has no preconditions; it caches
+    // the CPU's features in thread-local state (`init_simd` in simd/*/jsimd.c).
+    SIMD_BUILT && unsafe { jsimd_can_idct_islow() != 0 }
+}
+
+/// `on`, or `off` with the reason: the words `trutheye --version` and the
+/// operator benches print after `libjpeg-turbo SIMD: `.
+pub fn simd_status() -> &'static str {
+    match (SIMD_BUILT, simd()) {
+        (_, true) => "on",
+        (true, false) => "off (this CPU lacks the instructions libjpeg-turbo's SIMD paths use)",
+        (false, _) if cfg!(any(target_arch = "x86_64", target_arch = "x86")) => "off (built without nasm: JPEG decoding and encoding about 2x slower; imaging/README.md)",
+        (false, _) => "off (libjpeg-turbo built without its SIMD paths: JPEG decoding and encoding slower; imaging/README.md)",
+    }
 }
 
 /// Pixel layout of a decoded JPEG, named as Pillow names the mode it opens.
@@ -280,4 +296,22 @@ unsafe fn exif_orientation(mut marker: *mut ffi::jpeg_marker_struct) -> Option<u
         marker = m.next;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_query_agrees_with_the_build() {
+        // SAFETY: as in `simd`.
+        let linked = unsafe { jsimd_can_idct_islow() != 0 };
+        // The run-time query can only say yes where the header says the paths were
+        // built, and every x86_64 CPU has SSE2, the least libjpeg-turbo's x86_64 paths need.
+        assert!(!linked || SIMD_BUILT, "jsimd reports SIMD but jconfig.h has no WITH_SIMD");
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(linked, SIMD_BUILT);
+        }
+        assert_eq!(simd_status() == "on", simd());
+    }
 }

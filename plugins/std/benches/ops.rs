@@ -51,12 +51,8 @@ enum Cell {
 /// Whether the JPEG-bound operators (jpeg_ghost, ela) and every decode ran
 /// libjpeg-turbo's SIMD paths: without them they take about twice as long, and
 /// the table should not be read as the operators' own cost.
-fn jpeg_simd_note() -> &'static str {
-    if trutheye_imaging::jpeg::simd() {
-        "libjpeg-turbo SIMD on"
-    } else {
-        "libjpeg-turbo SIMD OFF (built without nasm: JPEG decode and encode ~2x slower; imaging/README.md)"
-    }
+fn jpeg_simd_note() -> String {
+    format!("libjpeg-turbo SIMD {}", trutheye_imaging::jpeg::simd_status())
 }
 
 fn main() {
