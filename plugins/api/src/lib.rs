@@ -36,6 +36,7 @@ extern crate self as trutheye_plugin_api;
 pub mod abi;
 pub mod alloc;
 pub mod author;
+pub mod blocks;
 mod error;
 mod export;
 pub mod image;

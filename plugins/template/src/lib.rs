@@ -3,7 +3,7 @@
 //! drop the library into a plugin directory. See `docs/write-an-operator.md`.
 
 use trutheye_plugin_api::serde_json::json;
-use trutheye_plugin_api::{export_plugin, params, ImageRef, Map, Operator, OperatorError, Output, Region};
+use trutheye_plugin_api::{blocks, export_plugin, params, ImageRef, Map, Operator, OperatorError, Output};
 
 params! {
     /// Parameters of [`BlockVariance`]: each one declared once; the schema the
@@ -55,35 +55,26 @@ impl Operator for BlockVariance {
         }
         // Log-variance makes the spread of textures roughly symmetric, so a
         // median/MAD z-score is meaningful for both smooth and busy images.
+        // `blocks::robust_z` is the one every built-in block-map operator uses
+        // (with its fallback for maps where most blocks are equal), so this z is
+        // on their scale; negated, since a smooth block is a low outlier.
         let logv: Vec<f32> = var.iter().map(|v| (v + 1.0).ln()).collect();
-        let mut sorted = logv.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        let med = sorted[sorted.len() / 2];
-        let mut dev: Vec<f32> = logv.iter().map(|v| (v - med).abs()).collect();
-        dev.sort_by(|a, b| a.total_cmp(b));
-        // More than half the blocks equal (a flat fill) makes the MAD 0: then
-        // use the mean absolute deviation, as the modified z-score does.
-        let mut mad = dev[dev.len() / 2] * 1.4826;
-        if mad <= 1e-3 {
-            mad = (1.253314 * dev.iter().sum::<f32>() / dev.len() as f32).max(1e-3);
-        }
-        let z: Vec<f32> = logv.iter().map(|v| (med - v) / mad).collect();
-        let (imax, zmax) = z
-            .iter()
-            .copied()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or((0, 0.0));
-        let (bx, by) = (imax % bw, imax / bw);
-        let bbox = [(bx * block) as u32, (by * block) as u32, ((bx + 1) * block) as u32, ((by + 1) * block) as u32];
+        let (z, med, _) = blocks::robust_z(&logv);
+        let z: Vec<f32> = z.into_iter().map(|v| -v).collect();
+        // Groups of blocks above 3 sigma, smoothest first (the smoothest single
+        // block when none passes, so the model always gets a place to look).
+        let regions = blocks::top_regions(&z, bw, bh, block, 3.0, 5);
+        let (zmax, bbox) = regions.first().map(|r| (r.score, r.bbox)).unwrap_or((0.0, [0; 4]));
         Ok(Output {
             summary: format!(
-                "Smoothest {block}px block at ({}, {}) has log-variance {zmax:.1} robust sigma below the image median.",
-                bbox[0], bbox[1]
+                "Smoothest area {bbox:?}: its smoothest {block}px block has log-variance {zmax:.1} robust sigma below the image median."
             ),
-            stats: json!({"block": block, "max_smooth_z": zmax, "median_log_variance": med}),
+            // `anomaly_z` by convention (docs/write-an-operator.md): the evaluator's
+            // single-operator baseline and the fusion read the strongest local
+            // anomaly under that name.
+            stats: json!({"block": block, "anomaly_z": zmax, "median_log_variance": med}),
             maps: vec![Map::heatmap("smoothness_z", bw, bh, z)],
-            regions: vec![Region { bbox, score: zmax }],
+            regions,
         })
     }
 }
