@@ -236,6 +236,23 @@ impl PvrEngine {
     }
 }
 
+/// The one action dispatch of every PVR executor (the embedded interpreter,
+/// in process or in its worker, and jailed CPython): code goes to `run` with
+/// the index of the image it names, if any; a tool call is refused with a line that
+/// tells the model how to call the same operator from code, since the `pvr`
+/// strategy has no tool calls (the hybrid executor routes them elsewhere
+/// before they get here); answers are the stepper's, never an executor's.
+pub(crate) fn run_code_only(action: &Action, state: &mut EpisodeState, run: impl FnOnce(&str, Option<usize>, &mut EpisodeState) -> Observation) -> Observation {
+    match action {
+        Action::Code { code, image_index, .. } => run(code, *image_index, state),
+        Action::ToolCall { name, .. } => Observation::error(format!(
+            "Tool calls are not available in this session (got `{name}`); write Python code in <code>...</code>. \
+             Forensic operators are callable as functions, e.g. {name}(image_clue_0)."
+        )),
+        Action::Answer(_) => Observation::error("internal: answers are not executed"),
+    }
+}
+
 /// What in-process mode reports as its `code_isolation`.
 const IN_PROCESS_TRUSTED: &str = "in-process (trusted)";
 
@@ -269,5 +286,24 @@ impl Executor for InProcess {
 impl std::fmt::Debug for PvrEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trutheye_core::{ExecLimits, Registry};
+
+    #[test]
+    fn pvr_executors_refuse_a_tool_call_with_its_code_form_and_run_code() {
+        let mut st = EpisodeState::new(Vec::new(), Arc::new(Registry::new()), ExecLimits::default());
+        let call = Action::ToolCall { name: "ela".into(), arguments: Default::default() };
+        let o = PvrExecutor::new(PvrLimits::default()).execute(&call, &mut st);
+        let e = o.error.as_deref().unwrap_or(&o.text);
+        assert!(e.contains("got `ela`") && e.contains("ela(image_clue_0)"), "{o:?}");
+        // Code reaches the runner with the image it names.
+        let code = Action::Code { code: "print(1 + 1)".into(), image_index: Some(0), source: trutheye_core::CodeSource::Tag };
+        let o = run_code_only(&code, &mut st, |c, i, _| Observation { text: format!("{c} @ {i:?}"), ..Default::default() });
+        assert_eq!(o.text, "print(1 + 1) @ Some(0)");
     }
 }

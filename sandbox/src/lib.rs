@@ -182,14 +182,7 @@ impl Executor for PvrExecutor {
     }
 
     fn execute(&mut self, action: &Action, state: &mut EpisodeState) -> Observation {
-        match action {
-            Action::Code { code, image_index, .. } => self.run_code(code, *image_index, state),
-            Action::ToolCall { name, .. } => Observation::error(format!(
-                "Tool calls are not available in this session (got `{name}`); write Python code in <code>...</code>. \
-                 Forensic operators are callable as functions, e.g. {name}(image)."
-            )),
-            Action::Answer(_) => Observation::error("internal: answers are not executed"),
-        }
+        crate::engine::run_code_only(action, state, |code, image, state| self.run_code(code, image, state))
     }
 }
 
