@@ -255,7 +255,7 @@ pub fn fuse_layers(layers: &Layers, root: (u32, u32), cfg: &FusionConfig) -> Opt
         logit.iter_mut().for_each(|v| *v -= edge);
     }
     let on: Vec<bool> = logit.iter().map(|&v| v >= 0.0).collect();
-    let comps = components(&on, w, h);
+    let comps = trutheye_plugin_api::blocks::components(&on, w, h);
     let largest = comps.iter().max_by_key(|c| c.len());
     let mask = match (cfg.largest_only, largest) {
         (true, Some(c)) => {
@@ -383,44 +383,6 @@ fn box_blur(v: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
         out
     };
     pass(&pass(v, true), false)
-}
-
-/// 4-connected components of `on`, each as its cell indices.
-fn components(on: &[bool], w: usize, h: usize) -> Vec<Vec<usize>> {
-    let mut seen = vec![false; on.len()];
-    let mut out = Vec::new();
-    for start in 0..on.len() {
-        if !on[start] || seen[start] {
-            continue;
-        }
-        let mut comp = Vec::new();
-        let mut stack = vec![start];
-        seen[start] = true;
-        while let Some(i) = stack.pop() {
-            comp.push(i);
-            let (x, y) = (i % w, i / w);
-            let mut visit = |j: usize| {
-                if on[j] && !seen[j] {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
-            }
-        }
-        out.push(comp);
-    }
-    out
 }
 
 /// The pixel box (in `root` pixels) of a set of cells.

@@ -59,51 +59,57 @@ pub fn top_regions(z: &[f32], bw: usize, bh: usize, block: usize, threshold: f32
     if z.is_empty() || bw == 0 || bh == 0 {
         return Vec::new();
     }
-    let mut seen = vec![false; z.len()];
-    let mut regions = Vec::new();
-    for start in 0..z.len() {
-        if seen[start] || z[start] <= threshold {
-            continue;
-        }
-        let (mut x1, mut y1, mut x2, mut y2, mut best) = (usize::MAX, usize::MAX, 0, 0, f32::MIN);
-        let mut stack = vec![start];
-        seen[start] = true;
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % bw, i / bw);
-            x1 = x1.min(x);
-            y1 = y1.min(y);
-            x2 = x2.max(x + 1);
-            y2 = y2.max(y + 1);
-            best = best.max(z[i]);
-            let mut push = |j: usize| {
-                if !seen[j] && z[j] > threshold {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                push(i - 1);
+    let tile = |x1: usize, y1: usize, x2: usize, y2: usize| [(x1 * block) as u32, (y1 * block) as u32, (x2 * block) as u32, (y2 * block) as u32];
+    let above: Vec<bool> = z.iter().map(|&v| v > threshold).collect();
+    let mut regions: Vec<Region> = components(&above, bw, bh)
+        .into_iter()
+        .map(|cells| {
+            let (mut x1, mut y1, mut x2, mut y2, mut best) = (usize::MAX, usize::MAX, 0, 0, f32::MIN);
+            for i in cells {
+                let (x, y) = (i % bw, i / bw);
+                (x1, y1, x2, y2, best) = (x1.min(x), y1.min(y), x2.max(x + 1), y2.max(y + 1), best.max(z[i]));
             }
-            if x + 1 < bw {
-                push(i + 1);
-            }
-            if y > 0 {
-                push(i - bw);
-            }
-            if y + 1 < bh {
-                push(i + bw);
-            }
-        }
-        regions.push(Region { bbox: [(x1 * block) as u32, (y1 * block) as u32, (x2 * block) as u32, (y2 * block) as u32], score: best });
-    }
+            Region { bbox: tile(x1, y1, x2, y2), score: best }
+        })
+        .collect();
     if regions.is_empty() {
         let (i, s) = z.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, 0.0));
         let (x, y) = (i % bw, i / bw);
-        regions.push(Region { bbox: [(x * block) as u32, (y * block) as u32, ((x + 1) * block) as u32, ((y + 1) * block) as u32], score: s });
+        regions.push(Region { bbox: tile(x, y, x + 1, y + 1), score: s });
     }
     regions.sort_by(|a, b| b.score.total_cmp(&a.score));
     regions.truncate(k);
     regions
+}
+
+/// 4-connected components of the cells of a `w`×`h` grid (row-major) that are
+/// `on`, each as its cell indices, in the order of their first cell. Shared by
+/// [`top_regions`] and the host's fused mask (its largest component gives the
+/// answer's box), so operators and the agent group cells the same way.
+pub fn components(on: &[bool], w: usize, h: usize) -> Vec<Vec<usize>> {
+    let mut seen = vec![false; on.len()];
+    let mut out = Vec::new();
+    for start in 0..on.len().min(w * h) {
+        if !on[start] || seen[start] {
+            continue;
+        }
+        let mut comp = Vec::new();
+        let mut stack = vec![start];
+        seen[start] = true;
+        while let Some(i) = stack.pop() {
+            comp.push(i);
+            let (x, y) = (i % w, i / w);
+            let neighbours = [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
+            for j in neighbours.into_iter().flatten() {
+                if on[j] && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        out.push(comp);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -128,6 +134,18 @@ mod tests {
         assert_eq!((r.len(), r[0].bbox, r[0].score), (1, [8, 8, 16, 16], 5.0));
         // An empty grid gives no region rather than a panic.
         assert!(top_regions(&[], 0, 0, 8, 3.0, 5).is_empty());
+    }
+
+    #[test]
+    fn components_are_four_connected_in_first_cell_order() {
+        // 4x3 grid:  1 1 0 1
+        //            0 0 0 1
+        //            1 0 1 0   (diagonal neighbours do not connect)
+        let on = [1, 1, 0, 1, 0, 0, 0, 1, 1, 0, 1, 0].map(|v| v == 1);
+        let mut c = components(&on, 4, 3);
+        c.iter_mut().for_each(|cells| cells.sort_unstable());
+        assert_eq!(c, vec![vec![0, 1], vec![3, 7], vec![8], vec![10]]);
+        assert!(components(&[false; 6], 3, 2).is_empty());
     }
 
     #[test]
