@@ -1,13 +1,16 @@
 //! Block statistics every block-map operator needs, written once: the median,
 //! a robust z-score that stays sane on maps with many equal blocks, and the
-//! grouping of outlying blocks into boxes for [`Output::regions`](crate::Output).
+//! grouping of outlying blocks into boxes for
+//! [`Output::regions`](crate::Output::regions).
 //!
-//! The native operators (`trutheye-plugin-std`), the ONNX residual backend and
-//! the operator template all score their block maps with these, so a z from a
-//! researcher's plugin means what a z from a built-in operator means, and the
-//! model-facing `anomaly_z` of every operator is on one scale. The Python twins
-//! of the native operators (`plugins/std/benches/py_ops_*.py`) compute the same
-//! figures with NumPy.
+//! The native block-map operators (`trutheye-plugin-std`), the ONNX residual
+//! backend and the operator template all score their block maps with these, so
+//! a z from a researcher's plugin means what a z from a built-in block-map
+//! operator means (`copy_move`'s `anomaly_z`, a count of matches, is the one
+//! built-in z on another footing). The Python twins of the native operators
+//! (`plugins/std/benches/py_ops_*.py`) compute the same statistic with NumPy,
+//! whose median averages the middle pair of an even count where [`median`]
+//! takes the upper one.
 
 use crate::Region;
 
@@ -55,10 +58,16 @@ pub fn robust_sigma(dev: &[f32], floor: f32) -> f32 {
 /// in image pixels, most suspicious (highest max z) first, at most `k`. When no tile
 /// passes, the single highest tile is returned so the model always gets a place to
 /// look (its score tells how weak it is).
+///
+/// `z` is the `bw`×`bh` grid, row-major; cells past `bw * bh` are ignored,
+/// and a NaN cell never passes nor is the fallback. A map where low values are
+/// the suspicious ones (a smooth block among textured ones) is negated first,
+/// as the operator template does.
 pub fn top_regions(z: &[f32], bw: usize, bh: usize, block: usize, threshold: f32, k: usize) -> Vec<Region> {
     if z.is_empty() || bw == 0 || bh == 0 {
         return Vec::new();
     }
+    let z = &z[..z.len().min(bw * bh)];
     let tile = |x1: usize, y1: usize, x2: usize, y2: usize| [(x1 * block) as u32, (y1 * block) as u32, (x2 * block) as u32, (y2 * block) as u32];
     let above: Vec<bool> = z.iter().map(|&v| v > threshold).collect();
     let mut regions: Vec<Region> = components(&above, bw, bh)
@@ -73,7 +82,7 @@ pub fn top_regions(z: &[f32], bw: usize, bh: usize, block: usize, threshold: f32
         })
         .collect();
     if regions.is_empty() {
-        let (i, s) = z.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, 0.0));
+        let (i, s) = z.iter().copied().enumerate().filter(|(_, v)| !v.is_nan()).max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, 0.0));
         let (x, y) = (i % bw, i / bw);
         regions.push(Region { bbox: tile(x, y, x + 1, y + 1), score: s });
     }
@@ -83,13 +92,15 @@ pub fn top_regions(z: &[f32], bw: usize, bh: usize, block: usize, threshold: f32
 }
 
 /// 4-connected components of the cells of a `w`×`h` grid (row-major) that are
-/// `on`, each as its cell indices, in the order of their first cell. Shared by
+/// `on`, each as its cell indices, in the order of their first cell; cells
+/// past the end of `on` count as off. Shared by
 /// [`top_regions`] and the host's fused mask (its largest component gives the
 /// answer's box), so operators and the agent group cells the same way.
 pub fn components(on: &[bool], w: usize, h: usize) -> Vec<Vec<usize>> {
     let mut seen = vec![false; on.len()];
     let mut out = Vec::new();
-    for start in 0..on.len().min(w * h) {
+    let n = on.len().min(w * h);
+    for start in 0..n {
         if !on[start] || seen[start] {
             continue;
         }
@@ -101,7 +112,7 @@ pub fn components(on: &[bool], w: usize, h: usize) -> Vec<Vec<usize>> {
             let (x, y) = (i % w, i / w);
             let neighbours = [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
             for j in neighbours.into_iter().flatten() {
-                if on[j] && !seen[j] {
+                if j < n && on[j] && !seen[j] {
                     seen[j] = true;
                     stack.push(j);
                 }
@@ -128,12 +139,19 @@ mod tests {
         assert_eq!(r[1].bbox, [24, 24, 32, 32]);
         assert_eq!((r[0].score, r[1].score), (5.0, 3.5));
         // At most k groups, strongest first.
-        assert_eq!(top_regions(&z, 4, 4, 8, 3.0, 1).len(), 1);
+        let r = top_regions(&z, 4, 4, 8, 3.0, 1);
+        assert_eq!((r.len(), r[0].score), (1, 5.0));
+        assert!(top_regions(&z, 4, 4, 8, 3.0, 0).is_empty());
         // Nothing above the threshold: the single highest tile, with its own score.
         let r = top_regions(&z, 4, 4, 8, 9.0, 5);
         assert_eq!((r.len(), r[0].bbox, r[0].score), (1, [8, 8, 16, 16], 5.0));
         // An empty grid gives no region rather than a panic.
         assert!(top_regions(&[], 0, 0, 8, 3.0, 5).is_empty());
+        // NaN cells neither pass nor win the fallback; cells past the grid are ignored.
+        let r = top_regions(&[f32::NAN, 5.0, 1.0, 2.0], 2, 2, 8, 3.0, 5);
+        assert_eq!((r.len(), r[0].bbox, r[0].score), (1, [8, 0, 16, 8], 5.0));
+        let r = top_regions(&[f32::NAN, 1.0, 2.0, 0.0, 9.0], 2, 2, 8, 3.0, 5);
+        assert_eq!((r.len(), r[0].bbox, r[0].score), (1, [0, 8, 8, 16], 2.0));
     }
 
     #[test]
@@ -146,6 +164,8 @@ mod tests {
         c.iter_mut().for_each(|cells| cells.sort_unstable());
         assert_eq!(c, vec![vec![0, 1], vec![3, 7], vec![8], vec![10]]);
         assert!(components(&[false; 6], 3, 2).is_empty());
+        // Shorter than the grid: the missing cells are off, not a panic.
+        assert_eq!(components(&[true, false, true], 2, 2), vec![vec![0, 2]]);
     }
 
     #[test]

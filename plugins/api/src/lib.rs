@@ -7,7 +7,8 @@
 //! * the author side: [`Operator`] with parameters declared once by
 //!   [`params!`] (schema derived, values checked), plain output types,
 //!   [`export_plugin!`] which turns a list of operators into the root module the
-//!   host looks for, and [`testing`] helpers. The host uses the same plain types,
+//!   host looks for, [`blocks`] (the median, robust z and region grouping the
+//!   built-in block-map operators score with) and [`testing`] helpers. The host uses the same plain types,
 //!   so the conversion to and from the ABI is written exactly once, here.
 //!
 //! A plugin crate depends on this crate only: `abi_stable`, `serde`,

@@ -110,6 +110,10 @@ mod tests {
         let b = out.regions[0].bbox;
         assert!(b[0] >= 64 && b[2] <= 96 && b[1] >= 32 && b[3] <= 64, "bbox {b:?} outside the planted patch");
         assert!(out.regions[0].score > 3.0, "score {}", out.regions[0].score);
+        // The four flat blocks form one region, exactly the patch, and its score is
+        // the `anomaly_z` the evaluator's baseline and the fusion read.
+        assert_eq!(b, [64, 32, 96, 64]);
+        assert_eq!(out.stats["anomaly_z"].as_f64(), Some(out.regions[0].score as f64));
         assert_eq!(out.maps[0].width, 8);
         assert_eq!(out.maps[0].height, 6);
     }
