@@ -39,23 +39,11 @@ pub fn run(args: &TrainArgs, plugins: &PluginDirs) -> anyhow::Result<()> {
     match &args.command {
         TrainCommand::Scorer(a) => {
             let (registry, _) = plugins.load();
-            let r = scorer::run(&a.into(), registry)?;
-            if a.json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                print!("{}", scorer::to_table(&r));
-            }
-            Ok(())
+            print_report(&scorer::run(&a.into(), registry)?, a.json, scorer::to_table)
         }
         TrainCommand::Fusion(a) => {
             let (registry, _) = plugins.load();
-            let r = fusion::run(&a.into(), registry)?;
-            if a.json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                print!("{}", fusion::to_table(&r));
-            }
-            Ok(())
+            print_report(&fusion::run(&a.into(), registry)?, a.json, fusion::to_table)
         }
         TrainCommand::Sft(a) => {
             let st = sft::run(&a.into())?;
@@ -76,6 +64,17 @@ pub fn run(args: &TrainArgs, plugins: &PluginDirs) -> anyhow::Result<()> {
             summary(&st, a.common.json, &a.common.out, "reward_mean")
         }
     }
+}
+
+/// Prints a fitting report: one JSON line with `--json` (for scripts), else its
+/// table (the cross-validated figures and where the fitted config went).
+fn print_report<R: serde::Serialize>(report: &R, json: bool, table: fn(&R) -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        print!("{}", table(report));
+    }
+    Ok(())
 }
 
 /// Prints the first and last values of the headline metric.

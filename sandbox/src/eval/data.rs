@@ -234,16 +234,7 @@ impl Interp<'_> {
                 crate::builtins::get_item(o, &k, &mut self.meter)
             }
             Index::Slice(a, b, c) => {
-                let mut bound = |x: &Option<Expr>| -> PyResult<Option<i64>> {
-                    match x {
-                        None => Ok(None),
-                        Some(e) => match self.eval(e)? {
-                            Value::None => Ok(None),
-                            v => v.as_int().map(Some).ok_or_else(|| PyErr::new("TypeError", "slice indices must be integers or None")),
-                        },
-                    }
-                };
-                let (a, b, c) = (bound(a)?, bound(b)?, bound(c)?);
+                let (a, b, c) = (self.slice_bound(a)?, self.slice_bound(b)?, self.slice_bound(c)?);
                 match o {
                     Value::List(s) | Value::Tuple(s) => {
                         let idx = slice_indices(s.items.len(), a, b, c)?;
@@ -275,19 +266,22 @@ impl Interp<'_> {
 }
 
 impl Interp<'_> {
+    /// One bound of `a:b:c`, for sequences and arrays alike: absent or `None`
+    /// is open; anything but an integer is Python's `TypeError`.
+    fn slice_bound(&mut self, x: &Option<Expr>) -> PyResult<Option<i64>> {
+        match x {
+            None => Ok(None),
+            Some(e) => match self.eval(e)? {
+                Value::None => Ok(None),
+                v => v.as_int().map(Some).ok_or_else(|| PyErr::new("TypeError", "slice indices must be integers or None")),
+            },
+        }
+    }
+
     fn array_index(&mut self, idx: &Index) -> PyResult<crate::ndarray::Ix> {
-        let mut bound = |x: &Option<Expr>| -> PyResult<Option<i64>> {
-            match x {
-                None => Ok(None),
-                Some(e) => match self.eval(e)? {
-                    Value::None => Ok(None),
-                    v => v.as_int().map(Some).ok_or_else(|| PyErr::new("TypeError", "slice indices must be integers or None")),
-                },
-            }
-        };
         match idx {
             Index::Single(e) => value_ix(self.eval(e)?),
-            Index::Slice(a, b, c) => Ok(crate::ndarray::Ix::Range(bound(a)?, bound(b)?, bound(c)?)),
+            Index::Slice(a, b, c) => Ok(crate::ndarray::Ix::Range(self.slice_bound(a)?, self.slice_bound(b)?, self.slice_bound(c)?)),
             Index::Multi(_) => err("IndexError", "nested index tuples are not supported"),
         }
     }
