@@ -263,9 +263,6 @@ impl Interp<'_> {
         }
     }
 
-}
-
-impl Interp<'_> {
     /// One bound of `a:b:c`, for sequences and arrays alike: absent or `None`
     /// is open; anything but an integer is Python's `TypeError`.
     fn slice_bound(&mut self, x: &Option<Expr>) -> PyResult<Option<i64>> {
@@ -273,7 +270,7 @@ impl Interp<'_> {
             None => Ok(None),
             Some(e) => match self.eval(e)? {
                 Value::None => Ok(None),
-                v => v.as_int().map(Some).ok_or_else(|| PyErr::new("TypeError", "slice indices must be integers or None")),
+                v => v.as_int().map(Some).ok_or_else(|| PyErr::new("TypeError", "slice indices must be integers or None or have an __index__ method")),
             },
         }
     }

@@ -129,3 +129,13 @@ fn b67_operator_on_a_uint8_array() {
     let t = ok("import numpy as np\narr = np.array(image)\nr = blocky(Image.fromarray(arr[0:10, 0:10]))\nprint(r['stats']['n'])");
     assert!(t.ends_with("\n100"), "{t}");
 }
+
+#[test]
+fn b94_slice_bounds_as_cpython_reads_them() {
+    // Expected text is what CPython 3.11 prints for the same program (bools are
+    // integers there, so `True` is a valid bound).
+    assert_eq!(ok("x = [1, 2, 3, 4, 5, 6]\nprint(x[1:4], x[::-2], x[True:3], 'abcdef'[1::2])"), "[2, 3, 4] [6, 4, 2] [2, 3] bdf");
+    let obs = fails("x = [1, 2, 3]\nprint(x[1.5:2])", "TypeError");
+    let e = obs.error.unwrap_or_default();
+    assert!(e.contains("slice indices must be integers or None or have an __index__ method"), "{e}");
+}
