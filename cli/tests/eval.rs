@@ -189,3 +189,27 @@ fn cv_localization_script_holds_out_groups_and_pairs_the_strategies() {
     assert_eq!(again["groups"], metrics["groups"], "the same figures without --data");
     assert_eq!(again["paired"], metrics["paired"]);
 }
+
+/// A `--full-run` without an eval run in it is refused before any fold is
+/// fitted, with one line naming the directory and the command that makes it.
+#[test]
+fn cv_localization_script_refuses_a_missing_full_run_up_front() {
+    if std::process::Command::new("python3").arg("--version").output().map_or(true, |o| !o.status.success()) {
+        eprintln!("skipped: no python3 on PATH (CI installs one)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (out, missing) = (tmp.path().join("cv"), tmp.path().join("no-run"));
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../eval/scripts/cv_localization.py");
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .args(["--trutheye", env!("CARGO_BIN_EXE_trutheye"), "--data", "unused.jsonl", "--out", out.to_str().expect("utf-8")])
+        .args(["--full-run", missing.to_str().expect("utf-8")])
+        .output()
+        .expect("python3 runs the script");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line, no traceback: {err}");
+    assert!(err.contains("no-run: no metrics.json there") && err.contains("trutheye eval"), "{err}");
+    assert!(!out.exists(), "nothing was fitted or written before the refusal");
+}

@@ -162,6 +162,10 @@ def main():
     a = ap.parse_args()
     if a.group_pattern and not a.group_by:
         sys.exit("--group-pattern needs --group-by")
+    if a.full_run and not os.path.isfile(os.path.join(a.full_run, "metrics.json")):
+        # Checked before the folds run, not after a minute of fitting.
+        sys.exit(f"--full-run {a.full_run}: no metrics.json there; make it first with "
+                 f"`trutheye eval --data {a.data} --out {a.full_run}` (the in-sample run)")
     grouping = (["--group-by", a.group_by] + (["--group-pattern", a.group_pattern] if a.group_pattern else [])) if a.group_by else []
 
     os.makedirs(a.out, exist_ok=True)
