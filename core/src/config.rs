@@ -258,7 +258,7 @@ impl AgentConfig {
         if b.max_turns == 0 {
             return Err("budget.max_turns must be at least 1".into());
         }
-        if !(b.wall_time_s > 0.0) {
+        if b.wall_time_s.is_nan() || b.wall_time_s <= 0.0 {
             return Err("budget.wall_time_s must be positive".into());
         }
         if b.max_format_errors == 0 {

@@ -91,7 +91,8 @@ impl FusionConfig {
         if !(4..=512).contains(&self.grid) {
             return Err(format!("localization.grid must be 4..=512 (got {})", self.grid));
         }
-        if !(self.clip > 0.0 && self.clip.is_finite()) || !self.bias.is_finite() || self.weights.values().any(|w| !w.is_finite()) {
+        let finite = self.clip.is_finite() && self.bias.is_finite() && self.weights.values().all(|w| w.is_finite());
+        if !finite || self.clip <= 0.0 {
             return Err("localization.clip must be positive and every weight and the bias finite".into());
         }
         if !(0.0..1.0).contains(&self.peak_fraction) {

@@ -141,7 +141,7 @@ pub fn human_bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (unit, size) in UNITS {
         if n >= size {
-            return if n % size == 0 { format!("{} {unit}", n / size) } else { format!("{:.1} {unit}", n as f64 / size as f64) };
+            return if n.is_multiple_of(size) { format!("{} {unit}", n / size) } else { format!("{:.1} {unit}", n as f64 / size as f64) };
         }
     }
     format!("{n} bytes")

@@ -436,7 +436,7 @@ mod tests {
         assert!((p - 0.12812565674429374).abs() < 1e-12, "{p}");
         // One pair per group: McNemar's asymptotic statistic, (b - c)^2 / (b + c).
         // Thyroids: b = 1, c = 7, published 4.5; scipy chi2.sf(4.5, 1).
-        let singles: Vec<(usize, usize, usize)> = std::iter::repeat((1, 0, 1)).take(1).chain(std::iter::repeat((0, 1, 1)).take(7)).chain(std::iter::repeat((0, 0, 1)).take(40)).collect();
+        let singles: Vec<(usize, usize, usize)> = std::iter::repeat_n((1, 0, 1), 1).chain(std::iter::repeat_n((0, 1, 1), 7)).chain(std::iter::repeat_n((0, 0, 1), 40)).collect();
         let (x2, p) = mcnemar_clustered(&singles);
         assert!((x2 - 4.5).abs() < 1e-12 && (p - 0.033894853524689295).abs() < 1e-12, "{x2} {p}");
         assert_eq!(mcnemar_clustered(&[(0, 0, 3), (2, 2, 5)]).1, 1.0, "balanced discordance");

@@ -179,11 +179,10 @@ fn images_param(shared: &Shared, p: &Params) -> Result<Vec<Arc<ImageBuf>>, RpcEr
     let mut images = Vec::with_capacity(specs.len());
     let mut bytes = 0u64;
     for s in specs {
-        let img = load_image_within(s, max, l.max_session_image_bytes.saturating_sub(bytes)).map_err(|e| {
+        let img = load_image_within(s, max, l.max_session_image_bytes.saturating_sub(bytes)).inspect_err(|e| {
             if e.code == "quota_exceeded" {
                 shared.stats.refused.fetch_add(1, Ordering::Relaxed);
             }
-            e
         })?;
         bytes += img.rgb.as_raw().len() as u64 + img.encoded.as_ref().map_or(0, |e| e.len() as u64);
         if bytes > l.max_session_image_bytes {

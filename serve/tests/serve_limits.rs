@@ -152,13 +152,13 @@ fn large_images_go_by_path_and_their_files_go_with_the_session() {
     let t = c.ok("execute", json!({"session": sid, "text": "<code>result = image.rotate(180)</code>"}));
     let entry = &t["observation"]["images"][0];
     let path = PathBuf::from(entry["path"].as_str().unwrap_or_else(|| panic!("by path: {entry}")));
-    assert!(path.starts_with(&images(&srv)), "{}", path.display());
+    assert!(path.starts_with(images(&srv)), "{}", path.display());
     let img = image::open(&path).expect("a readable PNG");
     assert_eq!((img.width(), img.height()), (300, 300));
     assert_eq!(entry["bytes"].as_u64(), std::fs::metadata(&path).ok().map(|m| m.len()));
     c.ok("close", json!({"session": sid}));
     assert!(!path.exists(), "the image file outlived its session");
-    assert_eq!(std::fs::read_dir(&images(&srv)).expect("root").count(), 0, "session directory removed");
+    assert_eq!(std::fs::read_dir(images(&srv)).expect("root").count(), 0, "session directory removed");
     // `images_by: path` sends even small images by path.
     let sid = c.ok("open", json!({"image": sample(), "images_by": "path"}))["session"].as_str().expect("sid").to_string();
     let t = c.ok("execute", json!({"session": sid, "text": "<code>result = image.crop((0, 0, 8, 8))</code>"}));

@@ -265,7 +265,7 @@ fn malformed_text_box(text: &str) -> Option<String> {
             continue;
         }
         let rest = lower.get(end..)?;
-        let group = rest.trim_start_matches(|c: char| matches!(c, ' ' | '\t' | ':' | '=' | '"' | '\''));
+        let group = rest.trim_start_matches([' ', '\t', ':', '=', '"', '\'']);
         if !group.starts_with(['[', '(']) {
             continue;
         }

@@ -161,7 +161,7 @@ impl Qwen25VlConfig {
             mrope_section,
             tie_word_embeddings: v.get("tie_word_embeddings").or_else(|| t.get("tie_word_embeddings")).and_then(Value::as_bool).unwrap_or(false),
         };
-        if text.hidden_size % heads != 0 || heads % text.num_key_value_heads.max(1) != 0 {
+        if !text.hidden_size.is_multiple_of(heads) || heads % text.num_key_value_heads.max(1) != 0 {
             return Err(ModelError::Config(format!("hidden_size {} / heads {} / kv heads {} do not divide", text.hidden_size, heads, text.num_key_value_heads)));
         }
         if text.mrope_section.len() != 3 || text.mrope_section.iter().sum::<usize>() * 2 != text.head_dim() {
@@ -169,7 +169,7 @@ impl Qwen25VlConfig {
         }
         let vision: VisionConfig = serde_json::from_value(v.get("vision_config").cloned().ok_or_else(|| ModelError::Config("missing `vision_config`".to_string()))?)
             .map_err(|e| ModelError::Config(format!("vision_config: {e}")))?;
-        if vision.hidden_size % vision.num_heads != 0 {
+        if !vision.hidden_size.is_multiple_of(vision.num_heads) {
             return Err(ModelError::Config("vision hidden_size is not a multiple of num_heads".to_string()));
         }
         let id = |k: &str| get(k).and_then(Value::as_u64).map(|n| n as u32);

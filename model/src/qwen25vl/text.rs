@@ -102,6 +102,8 @@ impl TextModel {
             section.extend(std::iter::repeat_n(c, n));
         }
         let (mut cos, mut sin) = (Vec::with_capacity(len * half), Vec::with_capacity(len * half));
+        // `t` indexes the second axis of whichever `pos` row `section[j]` names.
+        #[allow(clippy::needless_range_loop)]
         for t in 0..len {
             for (j, f) in self.inv_freq.iter().enumerate() {
                 let a = pos[section[j]][t] as f32 * f;

@@ -82,6 +82,9 @@ fn margin(scales: &[f32]) -> usize {
     (OUTER as f32 * scales.iter().fold(1f32, |m, &s| m.max(s))).ceil() as usize
 }
 
+/// One ring: its sampling offsets and the `(cos, sin)` of each angle.
+type Ring = (Vec<(isize, isize)>, Vec<(f32, f32)>);
+
 /// Rotation-invariant descriptor of the patch around `(x, y)` (see the module docs)
 /// and its norm before normalisation (how much structure the patch has).
 fn describe(
@@ -89,7 +92,7 @@ fn describe(
     w: usize,
     x: usize,
     y: usize,
-    table: &[(Vec<(isize, isize)>, Vec<(f32, f32)>)],
+    table: &[Ring],
 ) -> ([f32; DIM], f32) {
     let mut d = [0f32; DIM];
     for (ri, (offsets, trig)) in table.iter().enumerate() {
@@ -121,7 +124,7 @@ fn describe(
 }
 
 /// Sampling offsets and `(cos, sin)` of each angle, per ring, the radii times `scale`.
-fn ring_table(scale: f32) -> Vec<(Vec<(isize, isize)>, Vec<(f32, f32)>)> {
+fn ring_table(scale: f32) -> Vec<Ring> {
     let trig: Vec<(f32, f32)> = (0..ANGLES)
         .map(|a| {
             let t = 2.0 * std::f32::consts::PI * a as f32 / ANGLES as f32;

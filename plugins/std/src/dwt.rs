@@ -81,6 +81,7 @@ fn mean_sq(v: &[f32]) -> f64 {
 }
 
 /// Writes `src` (`sw x sh`) into `canvas` (`cw` wide) at `(x0, y0)`, clipped.
+#[allow(clippy::too_many_arguments)]
 fn blit(canvas: &mut [u8], cw: usize, ch: usize, src: &[u8], sw: usize, sh: usize, x0: usize, y0: usize) {
     if x0 >= cw {
         return;

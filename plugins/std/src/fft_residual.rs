@@ -257,7 +257,7 @@ pub fn highpass_residual(luma: &[f32], w: usize, h: usize, radius: f32) -> (Vec<
             // The DC (and, for even w, Nyquist) bins of a real row are real; what is
             // left there is rounding, which `irfft` ignores too.
             spec[0].im = 0.0;
-            if w % 2 == 0 {
+            if w.is_multiple_of(2) {
                 spec[wc - 1].im = 0.0;
             }
             let _ = c2r.process_with_scratch(spec, dst, scratch);
@@ -405,7 +405,7 @@ pub fn upsampling_parity(luma: &[f32], w: usize, h: usize) -> Option<f32> {
     let col = [sums[0] / (count(w, 0) * ch), sums[1] / (count(w, 1) * ch)];
     let row = [sums[2] / (count(h, 0) * cw), sums[3] / (count(h, 1) * cw)];
     let total = col[0] + col[1];
-    if !(total > 1e-9) {
+    if total.is_nan() || total <= 1e-9 {
         return None;
     }
     let c = ((col[0] - col[1]).abs() + (row[0] - row[1]).abs()) / total;
@@ -717,7 +717,7 @@ mod tests {
         let (w, h) = (1024usize, 768usize);
         let noise = lcg_noise(12345, w * h);
         // An impulse grid: every 4th row and column brighter, all harmonics of 1/4 equal.
-        let grid = |x: usize, y: usize| 24.0 * ((x % 4 == 0) as u8 + (y % 4 == 0) as u8) as f32;
+        let grid = |x: usize, y: usize| 24.0 * (x.is_multiple_of(4) as u8 + y.is_multiple_of(4) as u8) as f32;
         let up: Vec<f32> = (0..w * h).map(|i| noise[i] + grid(i % w, i / w)).collect();
         let n = upsampling_peaks(&noise, w, h).unwrap();
         let u = upsampling_peaks(&up, w, h).unwrap();

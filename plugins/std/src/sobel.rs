@@ -173,7 +173,7 @@ pub(crate) fn band_block_sums(band: &[f32], w: usize, h: usize, y0: usize, block
     let mut j = 0;
     while j < n {
         let by = (y0 + j) / block;
-        if (y0 + j) % block == 0 && by < bh && j + block <= n {
+        if (y0 + j).is_multiple_of(block) && by < bh && j + block <= n {
             let first = sums.len();
             sums.resize(first + bw, 0f64);
             for row in band[j * w..(j + block) * w].chunks_exact(w) {

@@ -44,7 +44,7 @@ fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<Program
 }
 
 fn deny_all(names: &[libc::c_long]) -> BTreeMap<i64, Vec<SeccompRule>> {
-    names.iter().map(|&n| (n as i64, Vec::new())).collect()
+    names.iter().map(|&n| (n, Vec::new())).collect()
 }
 
 /// Syscalls refused to everything in the jail.
@@ -134,11 +134,11 @@ pub fn episode_filters() -> Result<Vec<Program>, SandboxError> {
         0,
     )
     .map_err(|e| SandboxError::Jail(format!("seccomp condition: {e}")))?;
-    rules.insert(libc::SYS_clone as i64, vec![SeccompRule::new(vec![not_thread]).map_err(|e| SandboxError::Jail(format!("seccomp rule: {e}")))?]);
+    rules.insert(libc::SYS_clone, vec![SeccompRule::new(vec![not_thread]).map_err(|e| SandboxError::Jail(format!("seccomp rule: {e}")))?]);
     // prlimit64(pid, ...) on anything but the calling process (pid 0).
     let other_pid = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, 0)
         .map_err(|e| SandboxError::Jail(format!("seccomp condition: {e}")))?;
-    rules.insert(libc::SYS_prlimit64 as i64, vec![SeccompRule::new(vec![other_pid]).map_err(|e| SandboxError::Jail(format!("seccomp rule: {e}")))?]);
+    rules.insert(libc::SYS_prlimit64, vec![SeccompRule::new(vec![other_pid]).map_err(|e| SandboxError::Jail(format!("seccomp rule: {e}")))?]);
     let eperm = compile(rules, libc::EPERM)?;
     let enosys = compile(deny_all(&[libc::SYS_clone3]), libc::ENOSYS)?;
     Ok(vec![eperm, enosys])
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn filters_compile_for_this_arch() {
         let base = base_filter().unwrap();
-        assert!(!base.is_empty() && base.len() % 8 == 0);
+        assert!(!base.is_empty() && base.len().is_multiple_of(8));
         let ep = episode_filters().unwrap();
         assert_eq!(ep.len(), 2);
         assert!(ep.iter().all(|p| !p.is_empty() && p.len() % 8 == 0));

@@ -579,8 +579,8 @@ mod tests {
         let train: Vec<usize> = (0..6).collect();
         let fitted = fit(&cases, &train, &ops, 1.0, &FusionConfig::default()).unwrap();
         assert!(fitted.weights["good"] > fitted.weights["decoy"].max(0.0), "{:?}", fitted.weights);
-        for i in 6..8 {
-            let f = f1(&cases[i], &fitted);
+        for (i, case) in cases.iter().enumerate().skip(6) {
+            let f = f1(case, &fitted);
             assert!(f > 0.7, "held-out case {i}: pixel F1 {f}");
         }
         // The decoy alone points at the wrong place.

@@ -458,12 +458,15 @@ pub fn cross_validate(table: &FeatureTable, specs: &[FeatureSpec], task: Task, b
     })
 }
 
+/// Out-of-fold logits (authentic, synthetic, tampered) with the label of each row.
+type OofLogits = (Vec<[f64; 3]>, Vec<usize>);
+
 /// Out-of-fold logits of `rows` by an inner cross-validation inside them
 /// (`plan`: the outer one's restricted to `rows`, so groups stay whole; fewer
 /// folds when a class has fewer samples), with their labels; `None` when a
 /// class has fewer than two samples there or the rows fewer than two groups.
 #[allow(clippy::too_many_arguments)]
-fn inner_oof_logits(table: &FeatureTable, rows: &[usize], specs: &[FeatureSpec], task: Task, l2: f64, clip: f64, plan: &FoldPlan) -> Result<Option<(Vec<[f64; 3]>, Vec<usize>)>, TrainError> {
+fn inner_oof_logits(table: &FeatureTable, rows: &[usize], specs: &[FeatureSpec], task: Task, l2: f64, clip: f64, plan: &FoldPlan) -> Result<Option<OofLogits>, TrainError> {
     let labels: Vec<usize> = rows.iter().map(|&i| table.labels[i]).collect();
     let smallest = (0..task.classes().len()).map(|c| labels.iter().filter(|&&l| l == c).count()).min().unwrap_or(0);
     let k = plan.k.min(smallest);

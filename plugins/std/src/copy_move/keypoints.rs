@@ -424,7 +424,7 @@ mod tests {
             .map(|i| {
                 s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 // Blocks of texture and flat patches, so there are ties and plateaus too.
-                if (i / 3 / w / 9 + i / 3 % w / 11) % 3 == 0 {
+                if (i / 3 / w / 9 + i / 3 % w / 11).is_multiple_of(3) {
                     90
                 } else {
                     ((s >> 33) % 256) as u8

@@ -128,6 +128,8 @@ fn solve3(mut m: [[f64; 3]; 3], mut v: [f64; 3]) -> Option<[f64; 3]> {
         v.swap(col, pivot);
         for row in col + 1..3 {
             let f = m[row][col] / m[col][col];
+            // Rows `row` and `col` of one matrix: an iterator over one would borrow both.
+            #[allow(clippy::needless_range_loop)]
             for k in col..3 {
                 m[row][k] -= f * m[col][k];
             }
